@@ -1,0 +1,212 @@
+//===- HatOps.td - Float ops of the hat dialect -------------*- tablegen -*-===//
+//
+// Float layers. Shapes are static and NCHW; every op infers its result type
+// from its operands and attributes, so the verifier rejects a result that
+// disagrees with the inputs and builders need no result types.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HAT_OPS_TD
+#define HAT_OPS_TD
+
+include "HatDialect.td"
+include "HatAttrs.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+
+def Hat_F32Tensor : RankedTensorOf<[F32]>;
+def Hat_IntTensor : RankedTensorOf<[I8, I16]>;
+def Hat_I8Tensor : RankedTensorOf<[I8]>;
+def Hat_I32Tensor : RankedTensorOf<[I32]>;
+def Hat_AnyTensor : AnyRankedTensor;
+
+// Window attributes of convolutions and pools: `kernel`, `stride` and
+// `dilation` are [h, w]; `padding` is [top, left, bottom, right].
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def Hat_ParamOp : Hat_Op<"param", [Pure, AllTypesMatch<["value", "result"]>]> {
+  let summary = "a named weight tensor with its data";
+  let description = [{
+    Holds one trained tensor (weights, biases, BN statistics, integer weights
+    and biases after quantization). The name is the parameter's dotted path
+    in the model (`backbone.conv1.weight`) and is unique in a function.
+    Printing with `--mlir-elide-elementsattrs-if-larger=N` elides the data.
+
+    ```mlir
+    %w = hat.param "conv1.weight" dense<0.5> : tensor<8x1x3x3xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, ElementsAttr:$value);
+  let results = (outs Hat_AnyTensor:$result);
+  let assemblyFormat = "$name $value attr-dict";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution and linear layers
+//===----------------------------------------------------------------------===//
+
+def Hat_Conv2dOp : Hat_Op<"conv2d", [Pure, InferTypeOpAdaptor]> {
+  let summary = "2-D convolution (NCHW input, OIHW weight)";
+  let description = [{
+    `weight` is [Cout, Cin / groups, KH, KW]; the optional `bias` is [Cout].
+    `padding` is [top, left, bottom, right], zeros.
+  }];
+  let arguments = (ins Hat_F32Tensor:$input, Hat_F32Tensor:$weight,
+                   Optional<Hat_F32Tensor>:$bias,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Hat_LinearOp : Hat_Op<"linear", [Pure, InferTypeOpAdaptor]> {
+  let summary = "fully connected layer, y = x * W^T + b";
+  let description = [{
+    `input` is [..., K], `weight` is [M, K], the optional `bias` is [M].
+  }];
+  let arguments = (ins Hat_F32Tensor:$input, Hat_F32Tensor:$weight,
+                   Optional<Hat_F32Tensor>:$bias);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Hat_BatchNormOp : Hat_Op<"batch_norm", [Pure, InferTypeOpAdaptor]> {
+  let summary = "batch normalization over the channel axis (axis 1)";
+  let description = [{
+    Inference form: y = (x - mean) / sqrt(var + eps) * weight + bias, with
+    `weight`, `bias`, `mean` and `var` all [C]. The executor uses batch
+    statistics while training and updates `mean`/`var` with `momentum`.
+  }];
+  let arguments = (ins Hat_F32Tensor:$input, Hat_F32Tensor:$weight,
+                   Hat_F32Tensor:$bias, Hat_F32Tensor:$mean,
+                   Hat_F32Tensor:$var, F32Attr:$eps, F32Attr:$momentum);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+class Hat_UnaryOp<string mnemonic, string doc>
+    : Hat_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = doc;
+  let arguments = (ins Hat_F32Tensor:$input);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Hat_ReluOp : Hat_UnaryOp<"relu", "max(x, 0)">;
+def Hat_Relu6Op : Hat_UnaryOp<"relu6", "min(max(x, 0), 6)">;
+def Hat_SigmoidOp : Hat_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
+def Hat_SiluOp : Hat_UnaryOp<"silu", "x * sigmoid(x)">;
+def Hat_HardswishOp : Hat_UnaryOp<"hardswish", "x * relu6(x + 3) / 6">;
+
+class Hat_BinaryOp<string mnemonic, string doc>
+    : Hat_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+  let summary = doc;
+  let description = [{
+    Operands broadcast NumPy-style (e.g. [N, C, H, W] with [N, C, 1, 1]).
+  }];
+  let arguments = (ins Hat_F32Tensor:$lhs, Hat_F32Tensor:$rhs);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Hat_AddOp : Hat_BinaryOp<"add", "elementwise sum with broadcasting">;
+def Hat_MulOp : Hat_BinaryOp<"mul", "elementwise product with broadcasting">;
+
+def Hat_ConcatOp : Hat_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+  let summary = "concatenation along `axis`";
+  let arguments = (ins Variadic<Hat_AnyTensor>:$inputs, I64Attr:$axis);
+  let results = (outs Hat_AnyTensor:$result);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling and resizing
+//===----------------------------------------------------------------------===//
+
+def Hat_MaxPool2dOp : Hat_Op<"max_pool2d", [Pure, InferTypeOpAdaptor]> {
+  let summary = "2-D max pooling; padded cells never win";
+  let arguments = (ins Hat_AnyTensor:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let results = (outs Hat_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Hat_AvgPool2dOp : Hat_Op<"avg_pool2d", [Pure, InferTypeOpAdaptor]> {
+  let summary = "2-D average pooling, zero padding counted in the divisor";
+  let arguments = (ins Hat_F32Tensor:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Hat_GlobalAvgPoolOp : Hat_Op<"global_avg_pool", [Pure, InferTypeOpAdaptor]> {
+  let summary = "mean over H and W, keeping [N, C, 1, 1]";
+  let arguments = (ins Hat_F32Tensor:$input);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Hat_ResizeOp : Hat_Op<"resize", [Pure, InferTypeOpAdaptor]> {
+  let summary = "spatial resize to `size` = [H, W]";
+  let description = [{
+    `nearest` picks floor(dst * in / out); `bilinear` uses half-pixel
+    centres unless `align_corners` is set, as torch.nn.functional.interpolate.
+  }];
+  let arguments = (ins Hat_F32Tensor:$input, Hat_ResizeModeAttr:$mode,
+                   DenseI64ArrayAttr:$size, BoolAttr:$align_corners);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Shape manipulation (any element type, so integer models reuse them)
+//===----------------------------------------------------------------------===//
+
+def Hat_ReshapeOp : Hat_Op<"reshape", [Pure, InferTypeOpAdaptor]> {
+  let summary = "reshape to `shape`; at most one -1 is inferred";
+  let arguments = (ins Hat_AnyTensor:$input, DenseI64ArrayAttr:$shape);
+  let results = (outs Hat_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Hat_FlattenOp : Hat_Op<"flatten", [Pure, InferTypeOpAdaptor]> {
+  let summary = "merge dimensions start_dim..rank-1 into one";
+  let arguments = (ins Hat_AnyTensor:$input, I64Attr:$start_dim);
+  let results = (outs Hat_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Hat_TransposeOp : Hat_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
+  let summary = "permute dimensions: result dim i is input dim perm[i]";
+  let arguments = (ins Hat_AnyTensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs Hat_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Hat_SoftmaxOp : Hat_Op<"softmax", [Pure, InferTypeOpAdaptor]> {
+  let summary = "softmax along `axis`";
+  let arguments = (ins Hat_F32Tensor:$input, I64Attr:$axis);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+#endif // HAT_OPS_TD
