@@ -23,9 +23,6 @@ def Hat_Dialect : Dialect {
     model.
   }];
   let useDefaultAttributePrinterParser = 1;
-  let extraClassDeclaration = [{
-    void registerAttributes();
-  }];
 }
 
 class Hat_Op<string mnemonic, list<Trait> traits = []>

@@ -19,7 +19,7 @@ def Hat_F32Tensor : RankedTensorOf<[F32]>;
 def Hat_IntTensor : RankedTensorOf<[I8, I16]>;
 def Hat_I8Tensor : RankedTensorOf<[I8]>;
 def Hat_I32Tensor : RankedTensorOf<[I32]>;
-def Hat_AnyTensor : AnyRankedTensor;
+def Hat_AnyTensor : RankedTensorOf<[AnyType]>;
 
 // Window attributes of convolutions and pools: `kernel`, `stride` and
 // `dilation` are [h, w]; `padding` is [top, left, bottom, right].

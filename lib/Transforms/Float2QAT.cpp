@@ -1,0 +1,159 @@
+//===- Float2QAT.cpp - Insert fake_quant nodes ----------------------------===//
+//
+// Marks every place an integer model rounds: function inputs, weights
+// (per output channel), and the output of every layer whose result scale is
+// new. A conv2d/linear/add followed by its only user relu/relu6 is one unit
+// (the ReLU is fused into the integer op), so the rounding happens after the
+// activation, as QAT toolkits fuse conv+bn+relu. Scale-preserving ops
+// (max pool, reshape, flatten, transpose, nearest resize) get none.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Dialect/HatOps.h"
+#include "hat/Transforms/ParamUtils.h"
+#include "hat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace hat {
+#define GEN_PASS_DEF_HATFLOAT2QAT
+#include "hat/Dialect/HatPasses.h.inc"
+} // namespace hat
+
+using namespace mlir;
+using namespace hat;
+
+namespace {
+
+std::optional<QDType> parseQDType(StringRef s) {
+  return symbolizeQDType(s);
+}
+
+/// Ops after which an activation needs its own fake_quant.
+bool producesNewScale(Operation *op) {
+  if (auto resize = dyn_cast<ResizeOp>(op))
+    return resize.getMode() == ResizeMode::bilinear;
+  return isa<Conv2dOp, LinearOp, AddOp, MulOp, ConcatOp, AvgPool2dOp,
+             GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp, SiluOp, HardswishOp,
+             SoftmaxOp>(op);
+}
+
+/// Ops a following relu/relu6 is fused into.
+bool fusesActivation(Operation *op) {
+  return isa<Conv2dOp, LinearOp, AddOp>(op);
+}
+
+struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
+  using HatFloat2QATBase::HatFloat2QATBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    auto actType = parseQDType(activationDType);
+    auto weightType = parseQDType(weightDType);
+    auto outType = outputDType.empty() ? actType : parseQDType(outputDType);
+    auto observerKind = symbolizeObserver(observer);
+    if (!actType || !outType || !weightType) {
+      func.emitError("unknown dtype in hat-float2qat options (expected qint8 "
+                     "or qint16): activation-dtype=")
+          << activationDType << " weight-dtype=" << weightDType
+          << " output-dtype=" << outputDType;
+      return signalPassFailure();
+    }
+    if (*weightType != QDType::qint8) {
+      func.emitError("weight-dtype must be qint8: integer layers take int8 "
+                     "weights");
+      return signalPassFailure();
+    }
+    if (!observerKind) {
+      func.emitError("unknown observer '")
+          << observer << "' (expected minmax, percentile or mse)";
+      return signalPassFailure();
+    }
+
+    // QAT folds BN before inserting weight fake_quant: the folded weight is
+    // what the integer model stores.
+    SmallVector<BatchNormOp> bns;
+    func.walk([&](BatchNormOp bn) { bns.push_back(bn); });
+    for (BatchNormOp bn : bns) {
+      std::string reason;
+      if (failed(foldBatchNorm(bn, reason))) {
+        bn.emitError("cannot be quantized: batch_norm must fold into a "
+                     "conv2d/linear, but ")
+            << reason;
+        return signalPassFailure();
+      }
+    }
+    eraseDeadParams(func);
+
+    MLIRContext *ctx = &getContext();
+    OpBuilder builder(ctx);
+    auto returnOp = cast<func::ReturnOp>(func.getBody().back().getTerminator());
+
+    auto dtypeFor = [&](Operation *op, Value result) {
+      if (auto attr = op->getAttrOfType<QDTypeAttr>("hat.qdtype"))
+        return attr.getValue();
+      for (Operation *user : result.getUsers())
+        if (user == returnOp)
+          return *outType;
+      return *actType;
+    };
+    auto alreadyQuantized = [](Value v) {
+      return v.hasOneUse() && isa<FakeQuantOp>(*v.getUsers().begin());
+    };
+    auto insertActivationFQ = [&](Value v, QDType dtype, Location loc) {
+      if (alreadyQuantized(v))
+        return;
+      builder.setInsertionPointAfterValue(v);
+      auto fq = builder.create<FakeQuantOp>(
+          loc, v.getType(), v, QDTypeAttr::get(ctx, dtype), IntegerAttr(),
+          DenseF32ArrayAttr(), ObserverAttr::get(ctx, *observerKind),
+          DenseF32ArrayAttr(), DenseF32ArrayAttr(), UnitAttr());
+      v.replaceAllUsesExcept(fq.getResult(), fq);
+    };
+
+    for (BlockArgument arg : func.getArguments())
+      if (llvm::isa<RankedTensorType>(arg.getType()) &&
+          llvm::cast<RankedTensorType>(arg.getType()).getElementType().isF32())
+        insertActivationFQ(arg, *actType, func.getLoc());
+
+    SmallVector<Operation *> ops;
+    func.walk([&](Operation *op) { ops.push_back(op); });
+    for (Operation *op : ops) {
+      if (isa<FakeQuantOp>(op))
+        continue;
+      // Per-channel weight fake_quant on conv2d/linear.
+      if (isa<Conv2dOp, LinearOp>(op)) {
+        Value weight = op->getOperand(1);
+        if (!weight.getDefiningOp<FakeQuantOp>()) {
+          builder.setInsertionPoint(op);
+          auto fq = builder.create<FakeQuantOp>(
+              op->getLoc(), weight.getType(), weight,
+              QDTypeAttr::get(ctx, *weightType), builder.getI64IntegerAttr(0),
+              DenseF32ArrayAttr(), ObserverAttr::get(ctx, Observer::minmax),
+              DenseF32ArrayAttr(), DenseF32ArrayAttr(), UnitAttr());
+          op->setOperand(1, fq.getResult());
+        }
+      }
+      if (!producesNewScale(op))
+        continue;
+      // A relu/relu6 fused into its producer is quantized with it.
+      if (isa<ReluOp, Relu6Op>(op)) {
+        Operation *producer = op->getOperand(0).getDefiningOp();
+        if (producer && fusesActivation(producer) && producer->hasOneUse())
+          continue;
+      }
+      Operation *unit = op;
+      Value out = op->getResult(0);
+      if (fusesActivation(op) && out.hasOneUse() &&
+          isa<ReluOp, Relu6Op>(*out.getUsers().begin())) {
+        unit = *out.getUsers().begin();
+        out = unit->getResult(0);
+      }
+      QDType dtype = dtypeFor(op, out);
+      if (auto attr = unit->getAttrOfType<QDTypeAttr>("hat.qdtype"))
+        dtype = attr.getValue();
+      insertActivationFQ(out, dtype, unit->getLoc());
+    }
+  }
+};
+} // namespace

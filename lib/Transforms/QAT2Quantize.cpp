@@ -1,0 +1,443 @@
+//===- QAT2Quantize.cpp - Fake-quant model to integer model ---------------===//
+//
+// Walks the function in program order, keeping for every float activation
+// that has been quantized its integer value, scale and width. Each layer
+// unit (layer [+ fused relu] + output fake_quant) becomes one integer op
+// whose multiplier/shift encode input_scale * weight_scale / output_scale as
+// docs/quantization.md specifies. Function inputs are quantized and results
+// dequantized, so the integer function keeps the float signature.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Dialect/HatOps.h"
+#include "hat/Quant/FixedPoint.h"
+#include "hat/Transforms/ParamUtils.h"
+#include "hat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
+#include <cmath>
+
+namespace hat {
+#define GEN_PASS_DEF_HATQAT2QUANTIZE
+#include "hat/Dialect/HatPasses.h.inc"
+} // namespace hat
+
+using namespace mlir;
+using namespace hat;
+
+namespace {
+
+/// An activation in the integer model.
+struct QValue {
+  Value value;
+  double scale;
+  unsigned bits;
+};
+
+class Quantizer {
+public:
+  Quantizer(func::FuncOp func) : func(func), builder(func.getContext()) {}
+
+  LogicalResult run();
+
+private:
+  LogicalResult convert(Operation *op);
+  FailureOr<QValue> lookup(Operation *user, Value floatValue, unsigned index);
+  /// The fake_quant ending the unit that starts at `op` (through a fused
+  /// relu/relu6 when `allowRelu`), and that relu if any.
+  FailureOr<FakeQuantOp> outputFakeQuant(Operation *op, bool allowRelu,
+                                         Operation *&relu);
+  FailureOr<quant::Requant> requant(Operation *op, double ratio);
+  Type intTensor(Type like, unsigned bits) {
+    auto t = llvm::cast<RankedTensorType>(like);
+    return RankedTensorType::get(t.getShape(), builder.getIntegerType(bits));
+  }
+  void define(Value floatValue, Value intValue, double scale, unsigned bits) {
+    mapping[floatValue] = QValue{intValue, scale, bits};
+  }
+  LogicalResult convertWeightedLayer(Operation *op);
+  LogicalResult convertElementwise(Operation *op);
+
+  func::FuncOp func;
+  OpBuilder builder;
+  llvm::DenseMap<Value, QValue> mapping;
+  /// Float ops already absorbed into an integer op (fused relu, output
+  /// fake_quant); skipped by the walk, erased at the end.
+  llvm::SmallPtrSet<Operation *, 16> consumed;
+};
+
+FailureOr<quant::Requant> Quantizer::requant(Operation *op, double ratio) {
+  auto rq = quant::computeRequant(ratio);
+  if (!rq)
+    return op->emitError("requantization ratio ")
+           << ratio << " cannot be represented as multiplier * 2^-shift";
+  return *rq;
+}
+
+FailureOr<QValue> Quantizer::lookup(Operation *user, Value floatValue,
+                                    unsigned index) {
+  auto it = mapping.find(floatValue);
+  if (it != mapping.end())
+    return it->second;
+  return user->emitError("operand #")
+         << index << " is not quantized: float2qat/calibration must place a "
+         << "fake_quant before this op";
+}
+
+FailureOr<FakeQuantOp> Quantizer::outputFakeQuant(Operation *op,
+                                                  bool allowRelu,
+                                                  Operation *&relu) {
+  relu = nullptr;
+  Value out = op->getResult(0);
+  if (allowRelu && out.hasOneUse() &&
+      isa<ReluOp, Relu6Op>(*out.getUsers().begin())) {
+    relu = *out.getUsers().begin();
+    out = relu->getResult(0);
+  }
+  if (!out.hasOneUse() || !isa<FakeQuantOp>(*out.getUsers().begin()))
+    return op->emitError("output is not followed by a single fake_quant: "
+                         "run hat-float2qat first");
+  auto fq = cast<FakeQuantOp>(*out.getUsers().begin());
+  if (fq.getAxis())
+    return fq.emitError("activation fake_quant must be per-tensor");
+  if (!fq.isCalibrated())
+    return fq.emitError("fake_quant has no scale: calibrate the model "
+                        "(hat-calibrate) before hat-qat2quantize");
+  return fq;
+}
+
+LogicalResult Quantizer::convertWeightedLayer(Operation *op) {
+  auto in = lookup(op, op->getOperand(0), 0);
+  if (failed(in))
+    return failure();
+  auto weightFQ = op->getOperand(1).getDefiningOp<FakeQuantOp>();
+  if (!weightFQ || !weightFQ.getAxis() || *weightFQ.getAxis() != 0)
+    return op->emitError("weight must come through a per-channel (axis 0) "
+                         "fake_quant");
+  if (!weightFQ.isCalibrated())
+    return weightFQ.emitError("weight fake_quant has no scale: calibrate "
+                              "the model before hat-qat2quantize");
+  ParamOp weightParam = getParamDefiningOp(weightFQ.getInput());
+  auto weight = readFloatParam(weightParam);
+  if (!weight)
+    return weightFQ.emitError("weight is not hat.param f32 data");
+  std::optional<std::vector<float>> bias;
+  ParamOp biasParam;
+  if (op->getNumOperands() > 2) {
+    biasParam = getParamDefiningOp(op->getOperand(2));
+    bias = readFloatParam(biasParam);
+    if (!bias)
+      return op->emitError("bias is not hat.param f32 data");
+  }
+  Operation *relu;
+  auto outFQ = outputFakeQuant(op, /*allowRelu=*/true, relu);
+  if (failed(outFQ))
+    return failure();
+  double outScale = (*outFQ.value().getScale())[0];
+  unsigned outBits = getQDTypeBits(outFQ->getDtype());
+  if (relu && isa<Relu6Op>(relu)) {
+    // The integer op clamps at 0 only; relu6's cap must not bind before
+    // saturation, which holds whenever the scale came from observing it.
+    if (6.0 / outScale < (double)quant::qmax(outBits))
+      return relu->emitError("relu6 output scale ")
+             << outScale << " makes its cap (6/scale = " << 6.0 / outScale
+             << ") bind below the integer maximum; integer layers fuse relu "
+                "only";
+  }
+
+  ArrayRef<float> wScales = *weightFQ.getScale();
+  auto weightType = llvm::cast<RankedTensorType>(weightFQ.getType());
+  int64_t channels = weightType.getDimSize(0);
+  int64_t perChannel = weightType.getNumElements() / channels;
+  std::vector<int32_t> qWeight(weight->size()), qBias(channels);
+  SmallVector<int32_t> multipliers, shifts;
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t k = 0; k < perChannel; ++k)
+      qWeight[c * perChannel + k] = (int32_t)quant::quantizeValue(
+          (*weight)[c * perChannel + k], wScales[c], 8);
+    double accScale = in->scale * (double)wScales[c];
+    qBias[c] = bias ? quant::quantizeBias((*bias)[c], accScale) : 0;
+    auto rq = requant(op, accScale / outScale);
+    if (failed(rq))
+      return failure();
+    multipliers.push_back(rq->multiplier);
+    shifts.push_back(rq->shift);
+  }
+
+  builder.setInsertionPoint(op);
+  Location loc = op->getLoc();
+  ParamOp qWeightParam =
+      createIntParam(builder, weightParam.getLoc(), weightParam.getName(),
+                     weightType.getShape(), 8, qWeight);
+  ParamOp qBiasParam = createIntParam(
+      builder, loc,
+      biasParam ? biasParam.getName().str()
+                : biasNameFor(weightParam.getName()),
+      {channels}, 32, qBias);
+  Type resultType = intTensor(op->getResult(0).getType(), outBits);
+  Value result;
+  if (auto conv = dyn_cast<Conv2dOp>(op)) {
+    result = builder.create<QConv2dOp>(
+        loc, resultType, in->value, qWeightParam, qBiasParam,
+        conv.getStrideAttr(), conv.getPaddingAttr(), conv.getDilationAttr(),
+        conv.getGroupsAttr(), builder.getDenseI32ArrayAttr(multipliers),
+        builder.getDenseI32ArrayAttr(shifts),
+        relu ? builder.getUnitAttr() : UnitAttr());
+  } else {
+    result = builder.create<QLinearOp>(
+        loc, resultType, in->value, qWeightParam, qBiasParam,
+        builder.getDenseI32ArrayAttr(multipliers),
+        builder.getDenseI32ArrayAttr(shifts),
+        relu ? builder.getUnitAttr() : UnitAttr());
+  }
+  if (relu)
+    consumed.insert(relu);
+  consumed.insert(*outFQ);
+  define(outFQ->getResult(), result, outScale, outBits);
+  return success();
+}
+
+LogicalResult Quantizer::convertElementwise(Operation *op) {
+  Location loc = op->getLoc();
+  builder.setInsertionPoint(op);
+
+  // Scale-preserving ops: the same op on integers, same scale.
+  if (isa<MaxPool2dOp, ReshapeOp, FlattenOp, TransposeOp>(op) ||
+      (isa<ResizeOp>(op) &&
+       cast<ResizeOp>(op).getMode() == ResizeMode::nearest)) {
+    auto in = lookup(op, op->getOperand(0), 0);
+    if (failed(in))
+      return failure();
+    Operation *clone = builder.clone(*op);
+    clone->setOperand(0, in->value);
+    Value result = clone->getResult(0);
+    result.setType(intTensor(op->getResult(0).getType(), in->bits));
+    if (auto resize = dyn_cast<ResizeOp>(op)) {
+      result = builder.create<QResizeOp>(
+          loc, result.getType(), in->value, resize.getModeAttr(),
+          resize.getSizeAttr(), resize.getAlignCornersAttr(), IntegerAttr(),
+          IntegerAttr());
+      clone->erase();
+    }
+    define(op->getResult(0), result, in->scale, in->bits);
+    return success();
+  }
+
+  // Everything else ends in its own output fake_quant.
+  Operation *relu = nullptr;
+  auto outFQ = outputFakeQuant(op, /*allowRelu=*/isa<AddOp>(op), relu);
+  if (failed(outFQ))
+    return failure();
+  double outScale = (*outFQ->getScale())[0];
+  unsigned outBits = getQDTypeBits(outFQ->getDtype());
+  Type resultType = intTensor(outFQ->getType(), outBits);
+  Value result;
+
+  if (isa<AddOp, MulOp>(op)) {
+    auto lhs = lookup(op, op->getOperand(0), 0);
+    auto rhs = lookup(op, op->getOperand(1), 1);
+    if (failed(lhs) || failed(rhs))
+      return failure();
+    if (isa<AddOp>(op)) {
+      auto shared = quant::computeSharedRequant(
+          {lhs->scale / outScale, rhs->scale / outScale});
+      if (!shared)
+        return op->emitError("add rescale ratios cannot be represented");
+      result = builder.create<QAddOp>(
+          loc, resultType, lhs->value, rhs->value,
+          builder.getI32IntegerAttr(shared->multipliers[0]),
+          builder.getI32IntegerAttr(shared->multipliers[1]),
+          builder.getI32IntegerAttr(shared->shift),
+          relu ? builder.getUnitAttr() : UnitAttr());
+    } else {
+      auto rq = requant(op, lhs->scale * rhs->scale / outScale);
+      if (failed(rq))
+        return failure();
+      result = builder.create<QMulOp>(
+          loc, resultType, lhs->value, rhs->value,
+          builder.getI32IntegerAttr(rq->multiplier),
+          builder.getI32IntegerAttr(rq->shift));
+    }
+  } else if (auto concat = dyn_cast<ConcatOp>(op)) {
+    SmallVector<Value> inputs;
+    SmallVector<int32_t> multipliers, shifts;
+    for (auto [i, v] : llvm::enumerate(concat.getInputs())) {
+      auto in = lookup(op, v, i);
+      if (failed(in))
+        return failure();
+      auto rq = requant(op, in->scale / outScale);
+      if (failed(rq))
+        return failure();
+      inputs.push_back(in->value);
+      multipliers.push_back(rq->multiplier);
+      shifts.push_back(rq->shift);
+    }
+    result = builder.create<QConcatOp>(
+        loc, resultType, inputs, concat.getAxisAttr(),
+        builder.getDenseI32ArrayAttr(multipliers),
+        builder.getDenseI32ArrayAttr(shifts));
+  } else if (isa<AvgPool2dOp, GlobalAvgPoolOp, ResizeOp>(op)) {
+    auto in = lookup(op, op->getOperand(0), 0);
+    if (failed(in))
+      return failure();
+    auto inType = llvm::cast<RankedTensorType>(op->getOperand(0).getType());
+    double divisor;
+    if (auto pool = dyn_cast<AvgPool2dOp>(op))
+      divisor = (double)pool.getKernel()[0] * pool.getKernel()[1];
+    else if (isa<GlobalAvgPoolOp>(op))
+      divisor = (double)inType.getDimSize(2) * inType.getDimSize(3);
+    else
+      divisor = 1024.0 * 1024.0; // Q10 x Q10 bilinear weights
+    auto rq = requant(op, in->scale / (outScale * divisor));
+    if (failed(rq))
+      return failure();
+    auto m = builder.getI32IntegerAttr(rq->multiplier);
+    auto s = builder.getI32IntegerAttr(rq->shift);
+    if (auto pool = dyn_cast<AvgPool2dOp>(op))
+      result = builder.create<QAvgPool2dOp>(
+          loc, resultType, in->value, pool.getKernelAttr(),
+          pool.getStrideAttr(), pool.getPaddingAttr(), m, s);
+    else if (isa<GlobalAvgPoolOp>(op))
+      result = builder.create<QGlobalAvgPoolOp>(loc, resultType, in->value, m,
+                                                s);
+    else {
+      auto resize = cast<ResizeOp>(op);
+      result = builder.create<QResizeOp>(
+          loc, resultType, in->value, resize.getModeAttr(),
+          resize.getSizeAttr(), resize.getAlignCornersAttr(), m, s);
+    }
+  } else if (isa<ReluOp, Relu6Op, SigmoidOp, SiluOp, HardswishOp>(op)) {
+    // A standalone activation is a lookup table over every input code.
+    auto in = lookup(op, op->getOperand(0), 0);
+    if (failed(in))
+      return failure();
+    int64_t lo = quant::qmin(in->bits), hi = quant::qmax(in->bits);
+    SmallVector<int32_t> table;
+    table.reserve(hi - lo + 1);
+    for (int64_t q = lo; q <= hi; ++q) {
+      double x = (double)q * in->scale, y;
+      if (isa<ReluOp>(op))
+        y = std::max(x, 0.0);
+      else if (isa<Relu6Op>(op))
+        y = std::min(std::max(x, 0.0), 6.0);
+      else if (isa<SigmoidOp>(op))
+        y = 1.0 / (1.0 + std::exp(-x));
+      else if (isa<SiluOp>(op))
+        y = x / (1.0 + std::exp(-x));
+      else
+        y = x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
+      table.push_back(
+          (int32_t)quant::quantizeValue((float)y, (float)outScale, outBits));
+    }
+    result = builder.create<QLutOp>(loc, resultType, in->value,
+                                    builder.getDenseI32ArrayAttr(table));
+  } else if (auto softmax = dyn_cast<SoftmaxOp>(op)) {
+    // No integer softmax: run it in float between dequantize and quantize.
+    auto in = lookup(op, op->getOperand(0), 0);
+    if (failed(in))
+      return failure();
+    Value deq = builder.create<DequantizeOp>(
+        loc, op->getOperand(0).getType(), in->value,
+        builder.getDenseF32ArrayAttr({(float)in->scale}), IntegerAttr());
+    Value sm = builder.create<SoftmaxOp>(loc, deq, softmax.getAxisAttr());
+    result = builder.create<QuantizeOp>(loc, resultType, sm,
+                                        builder.getF32FloatAttr(outScale));
+  } else {
+    return op->emitError("has no integer lowering");
+  }
+  if (relu)
+    consumed.insert(relu);
+  consumed.insert(*outFQ);
+  define(outFQ->getResult(), result, outScale, outBits);
+  return success();
+}
+
+LogicalResult Quantizer::convert(Operation *op) {
+  if (isa<ParamOp>(op) || consumed.contains(op))
+    return success();
+  if (auto fq = dyn_cast<FakeQuantOp>(op)) {
+    if (fq.getAxis())
+      return success(); // weight fake_quant, consumed by its layer
+    if (!fq.isCalibrated())
+      return fq.emitError("fake_quant has no scale: calibrate the model "
+                          "(hat-calibrate) before hat-qat2quantize");
+    double scale = (*fq.getScale())[0];
+    unsigned bits = getQDTypeBits(fq.getDtype());
+    Type type = intTensor(fq.getType(), bits);
+    builder.setInsertionPoint(op);
+    auto it = mapping.find(fq.getInput());
+    if (it == mapping.end()) {
+      // A float value (function input, float-only op) enters the model.
+      Value q = builder.create<QuantizeOp>(fq.getLoc(), type, fq.getInput(),
+                                           builder.getF32FloatAttr(scale));
+      define(fq.getResult(), q, scale, bits);
+      return success();
+    }
+    QValue in = it->second;
+    if (in.bits == bits && (float)in.scale == (float)scale) {
+      define(fq.getResult(), in.value, scale, bits);
+      return success();
+    }
+    auto rq = requant(op, in.scale / scale);
+    if (failed(rq))
+      return failure();
+    Value r = builder.create<RequantizeOp>(
+        fq.getLoc(), type, in.value,
+        builder.getDenseI32ArrayAttr({rq->multiplier}),
+        builder.getDenseI32ArrayAttr({rq->shift}), UnitAttr());
+    define(fq.getResult(), r, scale, bits);
+    return success();
+  }
+  if (isa<Conv2dOp, LinearOp>(op))
+    return convertWeightedLayer(op);
+  if (isa<BatchNormOp>(op))
+    return op->emitError("batch_norm has no integer form: fold it first "
+                         "(hat-fuse-bn)");
+  if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+    builder.setInsertionPoint(op);
+    for (OpOperand &operand : ret->getOpOperands()) {
+      auto it = mapping.find(operand.get());
+      if (it == mapping.end())
+        continue;
+      Value deq = builder.create<DequantizeOp>(
+          ret.getLoc(), operand.get().getType(), it->second.value,
+          builder.getDenseF32ArrayAttr({(float)it->second.scale}),
+          IntegerAttr());
+      operand.set(deq);
+    }
+    return success();
+  }
+  if (isa<HatDialect>(op->getDialect()))
+    return convertElementwise(op);
+  return success();
+}
+
+LogicalResult Quantizer::run() {
+  SmallVector<Operation *> ops;
+  for (Operation &op : func.getBody().front())
+    ops.push_back(&op);
+  for (Operation *op : ops)
+    if (failed(convert(op)))
+      return failure();
+  // Everything of the float model is now unused; erase it bottom-up.
+  for (Operation *op : llvm::reverse(ops)) {
+    if (isa<func::ReturnOp>(op) || !isa<HatDialect>(op->getDialect()))
+      continue;
+    if (op->use_empty())
+      op->erase();
+  }
+  eraseDeadParams(func);
+  return success();
+}
+
+struct QAT2QuantizePass : hat::impl::HatQAT2QuantizeBase<QAT2QuantizePass> {
+  void runOnOperation() override {
+    Quantizer quantizer(getOperation());
+    if (failed(quantizer.run()))
+      signalPassFailure();
+  }
+};
+} // namespace
