@@ -1,0 +1,248 @@
+// RUN: hat-opt %s --split-input-file --verify-diagnostics
+// Each verifier rejects a malformed op with a message naming the problem.
+
+func.func @conv_rank(%x: tensor<4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
+  // expected-error @+1 {{'hat.conv2d' op input must have rank 4, got 3}}
+  %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<4x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
+  // expected-error @+1 {{weight expects 4 input channels (4 x 1 groups), input has 3}}
+  %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_groups(%x: tensor<1x6x8x8xf32>, %w: tensor<8x3x3x3xf32>) {
+  // expected-error @+1 {{input channels (6) and output channels (8) must be divisible by groups (4)}}
+  %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 4 : i64} : (tensor<1x6x8x8xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_bias(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{bias has 4 entries, weight has 8 output channels}}
+  %0 = hat.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<8x4x3x3xf32>, tensor<4xf32>) -> tensor<1x8x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_result(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
+  // expected-error @+1 {{'hat.conv2d' op inferred type(s) 'tensor<1x8x6x6xf32>' are incompatible with return type(s) of operation 'tensor<1x8x8x8xf32>'}}
+  %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @conv_stride(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
+  // expected-error @+1 {{'stride' entries must be >= 1, got [0, 1]}}
+  %0 = hat.conv2d %x, %w {stride = array<i64: 0, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_dtype(%x: tensor<1x4x8x8xi8>, %w: tensor<8x4x3x3xf32>) {
+  // expected-error @+1 {{'hat.conv2d' op operand #0 must be ranked tensor of 32-bit float values}}
+  %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x4x8x8xi8>, tensor<8x4x3x3xf32>) -> tensor<1x8x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @window_too_big(%x: tensor<1x4x2x2xf32>) {
+  // expected-error @+1 {{window of extent 3 does not fit the padded height extent 2}}
+  %0 = hat.max_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>} : (tensor<1x4x2x2xf32>) -> tensor<1x4x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @linear_features(%x: tensor<2x16xf32>, %w: tensor<10x8xf32>) {
+  // expected-error @+1 {{weight expects 8 input features, input has 16}}
+  %0 = hat.linear %x, %w : (tensor<2x16xf32>, tensor<10x8xf32>) -> tensor<2x10xf32>
+  return
+}
+
+// -----
+
+func.func @bn_channels(%x: tensor<1x4x2x2xf32>, %p: tensor<8xf32>) {
+  // expected-error @+1 {{'weight' must be [4] to match the 4 input channels, got [8]}}
+  %0 = hat.batch_norm %x, %p, %p, %p, %p {eps = 1.0e-5 : f32, momentum = 0.1 : f32} : (tensor<1x4x2x2xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x4x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast(%a: tensor<1x4x2x2xf32>, %b: tensor<1x3x2x2xf32>) {
+  // expected-error @+1 {{operand shapes [1, 4, 2, 2] and [1, 3, 2, 2] do not broadcast}}
+  %0 = hat.add %a, %b : (tensor<1x4x2x2xf32>, tensor<1x3x2x2xf32>) -> tensor<1x4x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @concat_shapes(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x3x2xf32>) {
+  // expected-error @+1 {{input #1 has shape [1, 4, 3, 2], incompatible with [1, 4, 2, 2] outside axis 1}}
+  %0 = hat.concat %a, %b {axis = 1 : i64} : (tensor<1x4x2x2xf32>, tensor<1x4x3x2xf32>) -> tensor<1x8x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_count(%a: tensor<2x6xf32>) {
+  // expected-error @+1 {{cannot reshape [2, 6] (12 elements) into [5, 2] (10 elements)}}
+  %0 = hat.reshape %a {shape = array<i64: 5, 2>} : (tensor<2x6xf32>) -> tensor<5x2xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_perm(%a: tensor<2x6xf32>) {
+  // expected-error @+1 {{'perm' [0, 0] is not a permutation}}
+  %0 = hat.transpose %a {perm = array<i64: 0, 0>} : (tensor<2x6xf32>) -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+func.func @fq_scale_count(%a: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{'hat.fake_quant' op 'scale' has 2 entries, expected 4}}
+  %0 = hat.fake_quant %a {dtype = #hat<qdtype qint8>, axis = 0 : i64, observer = #hat<observer minmax>, scale = array<f32: 0.1, 0.1>} : tensor<4x2x3x3xf32>
+  return
+}
+
+// -----
+
+func.func @fq_scale_positive(%a: tensor<4x2xf32>) {
+  // expected-error @+1 {{'scale' entries must be finite and > 0, got 0}}
+  %0 = hat.fake_quant %a {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.0>} : tensor<4x2xf32>
+  return
+}
+
+// -----
+
+func.func @fq_axis(%a: tensor<4x2xf32>) {
+  // expected-error @+1 {{'axis' 2 is out of range for rank 2}}
+  %0 = hat.fake_quant %a {dtype = #hat<qdtype qint8>, axis = 2 : i64, observer = #hat<observer minmax>} : tensor<4x2xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_dtype(%a: tensor<4x2xf32>) {
+  // expected-error @+1 {{'hat.quantize' op result #0 must be ranked tensor of 8-bit signless integer or 16-bit signless integer values}}
+  %0 = hat.quantize %a {scale = 0.1 : f32} : (tensor<4x2xf32>) -> tensor<4x2xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_scale(%a: tensor<4x2xf32>) {
+  // expected-error @+1 {{'scale' must be finite and > 0, got -1}}
+  %0 = hat.quantize %a {scale = -1.0 : f32} : (tensor<4x2xf32>) -> tensor<4x2xi8>
+  return
+}
+
+// -----
+
+func.func @dequantize_axis_scales(%a: tensor<1x4xi32>) {
+  // expected-error @+1 {{'scale' has 1 entries, expected 4}}
+  %0 = hat.dequantize %a {scale = array<f32: 0.5>, axis = 1 : i64} : (tensor<1x4xi32>) -> tensor<1x4xf32>
+  return
+}
+
+// -----
+
+func.func @qconv_multiplier_count(%x: tensor<1x4x4x4xi8>, %w: tensor<8x4x1x1xi8>) {
+  // expected-error @+1 {{'multiplier' must have 1 or 8 entries (one per output channel), got 2}}
+  %0 = hat.qconv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64, multiplier = array<i32: 1, 2>, shift = array<i32: 3, 4>} : (tensor<1x4x4x4xi8>, tensor<8x4x1x1xi8>) -> tensor<1x8x4x4xi8>
+  return
+}
+
+// -----
+
+func.func @qconv_shift_range(%x: tensor<1x4x4x4xi8>, %w: tensor<8x4x1x1xi8>) {
+  // expected-error @+1 {{'shift' entries must be in [0, 62], got 63}}
+  %0 = hat.qconv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64, multiplier = array<i32: 1>, shift = array<i32: 63>} : (tensor<1x4x4x4xi8>, tensor<8x4x1x1xi8>) -> tensor<1x8x4x4xi8>
+  return
+}
+
+// -----
+
+func.func @qconv_weight_dtype(%x: tensor<1x4x4x4xi8>, %w: tensor<8x4x1x1xi16>) {
+  // expected-error @+1 {{'hat.qconv2d' op operand #1 must be ranked tensor of 8-bit signless integer values}}
+  %0 = hat.qconv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64, multiplier = array<i32: 1>, shift = array<i32: 3>} : (tensor<1x4x4x4xi8>, tensor<8x4x1x1xi16>) -> tensor<1x8x4x4xi8>
+  return
+}
+
+// -----
+
+func.func @qconv_result_shape(%x: tensor<1x4x4x4xi8>, %w: tensor<8x4x1x1xi8>) {
+  // expected-error @+1 {{result shape [1, 8, 2, 2] does not match the inferred shape [1, 8, 4, 4]}}
+  %0 = hat.qconv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64, multiplier = array<i32: 1>, shift = array<i32: 3>} : (tensor<1x4x4x4xi8>, tensor<8x4x1x1xi8>) -> tensor<1x8x2x2xi8>
+  return
+}
+
+// -----
+
+func.func @qconcat_requant_count(%a: tensor<1x4xi8>, %b: tensor<1x4xi8>) {
+  // expected-error @+1 {{needs one 'multiplier' and one 'shift' per input (2), got 1 and 1}}
+  %0 = hat.qconcat %a, %b {axis = 1 : i64, multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x8xi8>
+  return
+}
+
+// -----
+
+func.func @qadd_negative_multiplier(%a: tensor<1x4xi8>) {
+  // expected-error @+1 {{'multiplier' entries must be >= 0, got -5}}
+  %0 = hat.qadd %a, %a {lhs_multiplier = -5 : i32, rhs_multiplier = 1 : i32, shift = 1 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi8>
+  return
+}
+
+// -----
+
+func.func @qresize_nearest_requant(%a: tensor<1x4x2x2xi8>) {
+  // expected-error @+1 {{nearest resize copies values and takes no 'multiplier'/'shift'}}
+  %0 = hat.qresize %a {mode = #hat<resize_mode nearest>, size = array<i64: 4, 4>, align_corners = false, multiplier = 1 : i32, shift = 1 : i32} : (tensor<1x4x2x2xi8>) -> tensor<1x4x4x4xi8>
+  return
+}
+
+// -----
+
+func.func @qresize_bilinear_needs_requant(%a: tensor<1x4x2x2xi8>) {
+  // expected-error @+1 {{bilinear resize needs 'multiplier' and 'shift'}}
+  %0 = hat.qresize %a {mode = #hat<resize_mode bilinear>, size = array<i64: 4, 4>, align_corners = false} : (tensor<1x4x2x2xi8>) -> tensor<1x4x4x4xi8>
+  return
+}
+
+// -----
+
+func.func @qlut_size(%a: tensor<1x4xi8>) {
+  // expected-error @+1 {{'table' must have 256 entries for an i8 input, got 2}}
+  %0 = hat.qlut %a {table = array<i32: 1, 2>} : (tensor<1x4xi8>) -> tensor<1x4xi8>
+  return
+}
+
+// -----
+
+func.func @requantize_channels(%a: tensor<1x4x2x2xi32>) {
+  // expected-error @+1 {{'multiplier' must have 1 or 4 entries (one per output channel), got 3}}
+  %0 = hat.requantize %a {multiplier = array<i32: 1, 1, 1>, shift = array<i32: 1, 1, 1>} : (tensor<1x4x2x2xi32>) -> tensor<1x4x2x2xi8>
+  return
+}
+
+// -----
+
+func.func @param_name() {
+  // expected-error @+1 {{'hat.param' op needs a non-empty parameter name}}
+  %0 = hat.param "" dense<1.0> : tensor<2xf32>
+  return
+}
