@@ -81,9 +81,11 @@ window2dShape(ErrorFn err, RankedTensorType input, int64_t outChannels,
     return failure();
   auto h = windowOut(err, "height", input.getDimSize(2), kernel[0], stride[0],
                      padding[0], padding[2], dilation[0]);
+  if (failed(h))
+    return failure();
   auto w = windowOut(err, "width", input.getDimSize(3), kernel[1], stride[1],
                      padding[1], padding[3], dilation[1]);
-  if (failed(h) || failed(w))
+  if (failed(w))
     return failure();
   return SmallVector<int64_t>{input.getDimSize(0), outChannels, *h, *w};
 }

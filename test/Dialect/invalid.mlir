@@ -2,7 +2,8 @@
 // Each verifier rejects a malformed op with a message naming the problem.
 
 func.func @conv_rank(%x: tensor<4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
-  // expected-error @+1 {{'hat.conv2d' op input must have rank 4, got 3}}
+  // expected-error @+2 {{'hat.conv2d' op input must have rank 4, got 3}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<4x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x6x6xf32>
   return
 }
@@ -10,7 +11,8 @@ func.func @conv_rank(%x: tensor<4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
 // -----
 
 func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
-  // expected-error @+1 {{weight expects 4 input channels (4 x 1 groups), input has 3}}
+  // expected-error @+2 {{weight expects 4 input channels (4 x 1 groups), input has 3}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x3x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x6x6xf32>
   return
 }
@@ -18,7 +20,8 @@ func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
 // -----
 
 func.func @conv_groups(%x: tensor<1x6x8x8xf32>, %w: tensor<8x3x3x3xf32>) {
-  // expected-error @+1 {{input channels (6) and output channels (8) must be divisible by groups (4)}}
+  // expected-error @+2 {{input channels (6) and output channels (8) must be divisible by groups (4)}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 4 : i64} : (tensor<1x6x8x8xf32>, tensor<8x3x3x3xf32>) -> tensor<1x8x6x6xf32>
   return
 }
@@ -26,7 +29,8 @@ func.func @conv_groups(%x: tensor<1x6x8x8xf32>, %w: tensor<8x3x3x3xf32>) {
 // -----
 
 func.func @conv_bias(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>, %b: tensor<4xf32>) {
-  // expected-error @+1 {{bias has 4 entries, weight has 8 output channels}}
+  // expected-error @+2 {{bias has 4 entries, weight has 8 output channels}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<8x4x3x3xf32>, tensor<4xf32>) -> tensor<1x8x6x6xf32>
   return
 }
@@ -34,7 +38,8 @@ func.func @conv_bias(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>, %b: tenso
 // -----
 
 func.func @conv_result(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
-  // expected-error @+1 {{'hat.conv2d' op inferred type(s) 'tensor<1x8x6x6xf32>' are incompatible with return type(s) of operation 'tensor<1x8x8x8xf32>'}}
+  // expected-error @+2 {{'hat.conv2d' op inferred type(s) 'tensor<1x8x6x6xf32>' are incompatible with return type(s) of operation 'tensor<1x8x8x8xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x8x8xf32>
   return
 }
@@ -42,7 +47,8 @@ func.func @conv_result(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
 // -----
 
 func.func @conv_stride(%x: tensor<1x4x8x8xf32>, %w: tensor<8x4x3x3xf32>) {
-  // expected-error @+1 {{'stride' entries must be >= 1, got [0, 1]}}
+  // expected-error @+2 {{'stride' entries must be >= 1, got [0, 1]}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.conv2d %x, %w {stride = array<i64: 0, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x4x8x8xf32>, tensor<8x4x3x3xf32>) -> tensor<1x8x6x6xf32>
   return
 }
@@ -58,7 +64,8 @@ func.func @conv_dtype(%x: tensor<1x4x8x8xi8>, %w: tensor<8x4x3x3xf32>) {
 // -----
 
 func.func @window_too_big(%x: tensor<1x4x2x2xf32>) {
-  // expected-error @+1 {{window of extent 3 does not fit the padded height extent 2}}
+  // expected-error @+2 {{window of extent 3 does not fit the padded height extent 2}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.max_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>} : (tensor<1x4x2x2xf32>) -> tensor<1x4x1x1xf32>
   return
 }
@@ -66,7 +73,8 @@ func.func @window_too_big(%x: tensor<1x4x2x2xf32>) {
 // -----
 
 func.func @linear_features(%x: tensor<2x16xf32>, %w: tensor<10x8xf32>) {
-  // expected-error @+1 {{weight expects 8 input features, input has 16}}
+  // expected-error @+2 {{weight expects 8 input features, input has 16}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.linear %x, %w : (tensor<2x16xf32>, tensor<10x8xf32>) -> tensor<2x10xf32>
   return
 }
@@ -74,7 +82,8 @@ func.func @linear_features(%x: tensor<2x16xf32>, %w: tensor<10x8xf32>) {
 // -----
 
 func.func @bn_channels(%x: tensor<1x4x2x2xf32>, %p: tensor<8xf32>) {
-  // expected-error @+1 {{'weight' must be [4] to match the 4 input channels, got [8]}}
+  // expected-error @+2 {{'weight' must be [4] to match the 4 input channels, got [8]}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.batch_norm %x, %p, %p, %p, %p {eps = 1.0e-5 : f32, momentum = 0.1 : f32} : (tensor<1x4x2x2xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x4x2x2xf32>
   return
 }
@@ -82,7 +91,8 @@ func.func @bn_channels(%x: tensor<1x4x2x2xf32>, %p: tensor<8xf32>) {
 // -----
 
 func.func @broadcast(%a: tensor<1x4x2x2xf32>, %b: tensor<1x3x2x2xf32>) {
-  // expected-error @+1 {{operand shapes [1, 4, 2, 2] and [1, 3, 2, 2] do not broadcast}}
+  // expected-error @+2 {{operand shapes [1, 4, 2, 2] and [1, 3, 2, 2] do not broadcast}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.add %a, %b : (tensor<1x4x2x2xf32>, tensor<1x3x2x2xf32>) -> tensor<1x4x2x2xf32>
   return
 }
@@ -90,7 +100,8 @@ func.func @broadcast(%a: tensor<1x4x2x2xf32>, %b: tensor<1x3x2x2xf32>) {
 // -----
 
 func.func @concat_shapes(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x3x2xf32>) {
-  // expected-error @+1 {{input #1 has shape [1, 4, 3, 2], incompatible with [1, 4, 2, 2] outside axis 1}}
+  // expected-error @+2 {{input #1 has shape [1, 4, 3, 2], incompatible with [1, 4, 2, 2] outside axis 1}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.concat %a, %b {axis = 1 : i64} : (tensor<1x4x2x2xf32>, tensor<1x4x3x2xf32>) -> tensor<1x8x2x2xf32>
   return
 }
@@ -98,7 +109,8 @@ func.func @concat_shapes(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x3x2xf32>) {
 // -----
 
 func.func @reshape_count(%a: tensor<2x6xf32>) {
-  // expected-error @+1 {{cannot reshape [2, 6] (12 elements) into [5, 2] (10 elements)}}
+  // expected-error @+2 {{cannot reshape [2, 6] (12 elements) into [5, 2] (10 elements)}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.reshape %a {shape = array<i64: 5, 2>} : (tensor<2x6xf32>) -> tensor<5x2xf32>
   return
 }
@@ -106,7 +118,8 @@ func.func @reshape_count(%a: tensor<2x6xf32>) {
 // -----
 
 func.func @transpose_perm(%a: tensor<2x6xf32>) {
-  // expected-error @+1 {{'perm' [0, 0] is not a permutation}}
+  // expected-error @+2 {{'perm' [0, 0] is not a permutation}}
+  // expected-error @+1 {{failed to infer returned types}}
   %0 = hat.transpose %a {perm = array<i64: 0, 0>} : (tensor<2x6xf32>) -> tensor<2x2xf32>
   return
 }

@@ -128,11 +128,13 @@ int main(int argc, char **argv) {
       sum += t.dtype == hat::eval::DType::F32 ? t.f[k] : t.i[k];
     llvm::outs() << " sum=" << llvm::format("%.6g", sum) << "\n";
     if (printValues) {
-      for (int64_t k = 0; k < t.numel(); ++k)
-        llvm::outs() << (k ? " " : "  ")
-                     << (t.dtype == hat::eval::DType::F32
-                             ? llvm::format("%.6g", t.f[k])
-                             : llvm::format("%d", t.i[k]));
+      for (int64_t k = 0; k < t.numel(); ++k) {
+        llvm::outs() << (k ? " " : "  ");
+        if (t.dtype == hat::eval::DType::F32)
+          llvm::outs() << llvm::format("%.6g", t.f[k]);
+        else
+          llvm::outs() << t.i[k];
+      }
       llvm::outs() << "\n";
     }
     if (!outDir.empty()) {
