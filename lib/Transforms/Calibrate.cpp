@@ -40,6 +40,18 @@ quant::ObserverKind toKind(Observer o) {
   llvm_unreachable("unknown observer");
 }
 
+Observer fromKind(quant::ObserverKind kind) {
+  switch (kind) {
+  case quant::ObserverKind::MinMax:
+    return Observer::minmax;
+  case quant::ObserverKind::Percentile:
+    return Observer::percentile;
+  case quant::ObserverKind::MSE:
+    return Observer::mse;
+  }
+  llvm_unreachable("unknown observer kind");
+}
+
 struct CalibratePass : hat::impl::HatCalibrateBase<CalibratePass> {
   using HatCalibrateBase::HatCalibrateBase;
 
@@ -106,6 +118,8 @@ struct CalibratePass : hat::impl::HatCalibrateBase<CalibratePass> {
     Builder b(&getContext());
     for (auto &[op, observer] : observers) {
       auto fq = cast<FakeQuantOp>(op);
+      if (override)
+        fq.setObserver(fromKind(*override));
       fq.setScaleAttr(b.getDenseF32ArrayAttr({observer->scale()}));
       fq.setMinAttr(b.getDenseF32ArrayAttr({observer->min()}));
       fq.setMaxAttr(b.getDenseF32ArrayAttr({observer->max()}));

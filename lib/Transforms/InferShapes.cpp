@@ -26,7 +26,7 @@ struct InferShapesPass : hat::impl::HatInferShapesBase<InferShapesPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (batchSize < 0) {
-      func.emitError("batch-size must be >= 0, got ") << batchSize;
+      func.emitError("batch-size must be >= 0, got ") << static_cast<int64_t>(batchSize);
       return signalPassFailure();
     }
     if (batchSize > 0) {
@@ -71,7 +71,8 @@ struct InferShapesPass : hat::impl::HatInferShapesBase<InferShapesPass> {
       return signalPassFailure();
     auto returnOp = cast<func::ReturnOp>(func.getBody().back().getTerminator());
     func.setFunctionType(FunctionType::get(
-        func.getContext(), func.getArgumentTypes(), returnOp.getOperandTypes()));
+        func.getContext(), func.getBody().front().getArgumentTypes(),
+        returnOp.getOperandTypes()));
   }
 };
 } // namespace

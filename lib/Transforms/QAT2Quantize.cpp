@@ -104,7 +104,7 @@ FailureOr<FakeQuantOp> Quantizer::outputFakeQuant(Operation *op,
   if (fq.getAxis())
     return fq.emitError("activation fake_quant must be per-tensor");
   if (!fq.isCalibrated())
-    return fq.emitError("fake_quant has no scale: calibrate the model "
+    return fq.emitOpError("has no scale: calibrate the model "
                         "(hat-calibrate) before hat-qat2quantize");
   return fq;
 }
@@ -362,7 +362,7 @@ LogicalResult Quantizer::convert(Operation *op) {
     if (fq.getAxis())
       return success(); // weight fake_quant, consumed by its layer
     if (!fq.isCalibrated())
-      return fq.emitError("fake_quant has no scale: calibrate the model "
+      return fq.emitOpError("has no scale: calibrate the model "
                           "(hat-calibrate) before hat-qat2quantize");
     double scale = (*fq.getScale())[0];
     unsigned bits = getQDTypeBits(fq.getDtype());

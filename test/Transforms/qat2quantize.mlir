@@ -1,0 +1,82 @@
+// RUN: hat-opt %s --hat-qat2quantize --split-input-file --verify-diagnostics | FileCheck %s
+
+// s_in = 0.5, s_w = 0.25, s_out = 1: the conv's real multiplier is 0.125 =
+// 2^30 * 2^-33. Weight 0.5 / 0.25 = 2; bias 1.0 / (0.5 * 0.25) = 8.
+// The input is quantized, the result dequantized; the max pool keeps the
+// int8 scale.
+// CHECK-LABEL: func @conv
+// CHECK: %[[Q:.*]] = hat.quantize %arg0 {scale = 5.000000e-01 : f32} : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xi8>
+// CHECK-DAG: %[[W:.*]] = hat.param "conv.weight" dense<2> : tensor<3x2x1x1xi8>
+// CHECK-DAG: %[[B:.*]] = hat.param "conv.bias" dense<8> : tensor<3xi32>
+// CHECK: %[[C:.*]] = hat.qconv2d %[[Q]], %[[W]], %[[B]] {{{.*}}multiplier = array<i32: 1073741824, 1073741824, 1073741824>, padding = array<i64: 0, 0, 0, 0>, relu, shift = array<i32: 33, 33, 33>{{.*}}} : (tensor<1x2x4x4xi8>, tensor<3x2x1x1xi8>, tensor<3xi32>) -> tensor<1x3x4x4xi8>
+// CHECK: %[[P:.*]] = hat.max_pool2d %[[C]] {{.*}} -> tensor<1x3x2x2xi8>
+// CHECK: %[[D:.*]] = hat.dequantize %[[P]] {scale = array<f32: 1.000000e+00>} : (tensor<1x3x2x2xi8>) -> tensor<1x3x2x2xf32>
+// CHECK: return %[[D]]
+// CHECK-NOT: hat.fake_quant
+func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x2x4x4xf32>
+  %w = hat.param "conv.weight" dense<0.5> : tensor<3x2x1x1xf32>
+  %b = hat.param "conv.bias" dense<1.0> : tensor<3xf32>
+  %wq = hat.fake_quant %w {dtype = #hat<qdtype qint8>, axis = 0 : i64, observer = #hat<observer minmax>, scale = array<f32: 0.25, 0.25, 0.25>} : tensor<3x2x1x1xf32>
+  %c = hat.conv2d %xq, %wq, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>, tensor<3xf32>) -> tensor<1x3x4x4xf32>
+  %r = hat.relu %c : tensor<1x3x4x4xf32>
+  %rq = hat.fake_quant %r {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<1x3x4x4xf32>
+  %p = hat.max_pool2d %rq {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>} : (tensor<1x3x4x4xf32>) -> tensor<1x3x2x2xf32>
+  return %p : tensor<1x3x2x2xf32>
+}
+
+// -----
+
+// add rescales both sides with one shared shift: 0.5 / 1 and 0.25 / 1.
+// A sigmoid becomes a 256-entry table; an int16 output fake_quant gives i16.
+// CHECK-LABEL: func @add_lut
+// CHECK: %[[A:.*]] = hat.quantize %arg0 {scale = 5.000000e-01 : f32}
+// CHECK: %[[B:.*]] = hat.quantize %arg1 {scale = 2.500000e-01 : f32}
+// CHECK: %[[S:.*]] = hat.qadd %[[A]], %[[B]] {lhs_multiplier = 1073741824 : i32, rhs_multiplier = 536870912 : i32, shift = 31 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi8>
+// CHECK: %[[L:.*]] = hat.qlut %[[S]] {table = array<i32: 0, 0, {{.*}}, 32767, 32767>} : (tensor<1x4xi8>) -> tensor<1x4xi16>
+// CHECK: hat.dequantize %[[L]] {scale = array<f32: 3.05175781E-5>}
+func.func @add_lut(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %s = hat.add %xq, %yq : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  %sq = hat.fake_quant %s {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<1x4xf32>
+  %g = hat.sigmoid %sq : tensor<1x4xf32>
+  %gq = hat.fake_quant %g {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 3.05175781E-5>} : tensor<1x4xf32>
+  return %gq : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @uncalibrated(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  // expected-error @+1 {{'hat.fake_quant' op has no scale: calibrate the model (hat-calibrate) before hat-qat2quantize}}
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>} : tensor<1x4xf32>
+  return %xq : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @not_quantized(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  // expected-error @+1 {{operand #0 is not quantized}}
+  %r = hat.sigmoid %x : tensor<1x4xf32>
+  %rq = hat.fake_quant %r {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.1>} : tensor<1x4xf32>
+  return %rq : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @no_output_fq(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
+  // expected-error @+1 {{output is not followed by a single fake_quant: run hat-float2qat first}}
+  %s = hat.add %xq, %xq : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  return %s : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @leftover_bn(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x2x2x2xf32>
+  %p = hat.param "bn.p" dense<1.0> : tensor<2xf32>
+  // expected-error @+1 {{batch_norm has no integer form: fold it first (hat-fuse-bn)}}
+  %y = hat.batch_norm %xq, %p, %p, %p, %p {eps = 1.0e-5 : f32, momentum = 0.1 : f32} : (tensor<1x2x2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+  return %y : tensor<1x2x2x2xf32>
+}
