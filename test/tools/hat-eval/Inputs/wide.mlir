@@ -1,0 +1,3 @@
+func.func @wide(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  return %x : tensor<2x3xf32>
+}
