@@ -1,0 +1,278 @@
+//===- PipelineTest.cpp - Passes preserve meaning on random models --------===//
+//
+// Builds small random networks with the MLIR builder API, runs the passes
+// and compares the reference evaluator's outputs before and after:
+// fuse-bn must not change the function (1e-4 relative), and the integer
+// model must agree with its fake-quant model within one output step.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Dialect/HatOps.h"
+#include "hat/Eval/Evaluator.h"
+#include "hat/Eval/Kernels.h"
+#include "hat/Eval/Npy.h"
+#include "hat/Transforms/ParamUtils.h"
+#include "hat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace mlir;
+using namespace hat;
+
+namespace {
+
+/// Builds random conv/bn/relu networks with residual adds, pools, concat
+/// and a linear head.
+class RandomNet {
+public:
+  RandomNet(MLIRContext &ctx, unsigned seed) : rng(seed), builder(&ctx) {
+    module = ModuleOp::create(builder.getUnknownLoc());
+    builder.setInsertionPointToEnd(module->getBody());
+  }
+
+  OwningOpRef<ModuleOp> build(int64_t batch) {
+    Location loc = builder.getUnknownLoc();
+    auto inputType = RankedTensorType::get({batch, 3, 12, 12}, f32());
+    int64_t classes = 5;
+    auto outType = RankedTensorType::get({batch, classes}, f32());
+    auto func = builder.create<func::FuncOp>(
+        loc, "net", builder.getFunctionType({inputType}, {outType}));
+    Block *body = func.addEntryBlock();
+    builder.setInsertionPointToStart(body);
+
+    Value x = convBnRelu(body->getArgument(0), 8, 3, 1, /*relu=*/true);
+    Value y = convBnRelu(x, 8, 3, 1, /*relu=*/false);
+    Value sum = builder.create<AddOp>(loc, x, y);
+    sum = builder.create<ReluOp>(loc, sum);
+    Value pooled = builder.create<MaxPool2dOp>(
+        loc, sum, i64s({2, 2}), i64s({2, 2}), i64s({0, 0, 0, 0}));
+    Value branchA = convBnRelu(pooled, 6, 1, 1, true);
+    Value branchB = builder.create<AvgPool2dOp>(
+        loc, convBnRelu(pooled, 4, 3, 1, true), i64s({3, 3}), i64s({1, 1}),
+        i64s({1, 1, 1, 1}));
+    Value cat = builder.create<ConcatOp>(loc, ValueRange{branchA, branchB},
+                                         builder.getI64IntegerAttr(1));
+    Value gap = builder.create<GlobalAvgPoolOp>(loc, cat);
+    Value flat =
+        builder.create<FlattenOp>(loc, gap, builder.getI64IntegerAttr(1));
+    Value w = param("head.weight", {classes, 10}, 0.4f);
+    Value b = param("head.bias", {classes}, 0.1f);
+    Value logits = builder.create<LinearOp>(loc, flat, w, b);
+    builder.create<func::ReturnOp>(loc, logits);
+    return std::move(module);
+  }
+
+private:
+  Type f32() { return builder.getF32Type(); }
+  DenseI64ArrayAttr i64s(ArrayRef<int64_t> v) {
+    return builder.getDenseI64ArrayAttr(v);
+  }
+  Value param(StringRef name, ArrayRef<int64_t> shape, float range,
+              float offset = 0.f) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    std::uniform_real_distribution<float> dist(-range, range);
+    std::vector<float> data(n);
+    for (float &v : data)
+      v = offset + dist(rng);
+    return createFloatParam(builder, builder.getUnknownLoc(),
+                            (name + "." + std::to_string(counter++)).str(),
+                            shape, data);
+  }
+  Value convBnRelu(Value x, int64_t cout, int64_t k, int64_t stride,
+                   bool relu) {
+    Location loc = builder.getUnknownLoc();
+    int64_t cin = llvm::cast<RankedTensorType>(x.getType()).getDimSize(1);
+    float bound = std::sqrt(6.f / (cin * k * k));
+    Value w = param("conv.weight", {cout, cin, k, k}, bound);
+    int64_t pad = k / 2;
+    Value c = builder.create<Conv2dOp>(
+        loc, x, w, Value(), i64s({stride, stride}),
+        i64s({pad, pad, pad, pad}), i64s({1, 1}),
+        builder.getI64IntegerAttr(1));
+    Value bn = builder.create<BatchNormOp>(
+        loc, c, param("bn.weight", {cout}, 0.4f, 1.f),
+        param("bn.bias", {cout}, 0.2f), param("bn.mean", {cout}, 0.2f),
+        param("bn.var", {cout}, 0.4f, 1.f), builder.getF32FloatAttr(1e-5f),
+        builder.getF32FloatAttr(0.1f));
+    return relu ? builder.create<ReluOp>(loc, bn).getResult() : bn;
+  }
+
+  std::mt19937 rng;
+  OpBuilder builder;
+  OwningOpRef<ModuleOp> module;
+  int counter = 0;
+};
+
+class PipelineTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    context.loadDialect<HatDialect, func::FuncDialect>();
+    registerHatPasses();
+  }
+
+  eval::Tensor randomInput(ArrayRef<int64_t> shape, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.f, 1.f);
+    eval::Tensor t = eval::Tensor::f32({shape.begin(), shape.end()});
+    for (float &v : t.f)
+      v = dist(rng);
+    return t;
+  }
+
+  eval::Tensor run(ModuleOp module, const eval::Tensor &input) {
+    func::FuncOp func = eval::findEntryFunction(module, "");
+    eval::FunctionEvaluator evaluator(func);
+    auto out = evaluator.run({input});
+    EXPECT_TRUE(succeeded(out));
+    return succeeded(out) ? (*out)[0] : eval::Tensor();
+  }
+
+  void runPipeline(ModuleOp module, StringRef pipeline) {
+    PassManager pm(&context, ModuleOp::getOperationName());
+    std::string errors;
+    llvm::raw_string_ostream os(errors);
+    ASSERT_TRUE(succeeded(parsePassPipeline(pipeline, pm, os))) << errors;
+    ASSERT_TRUE(succeeded(pm.run(module))) << pipeline.str();
+    ASSERT_TRUE(succeeded(verify(module)));
+  }
+
+  std::string tempDir() {
+    SmallString<128> dir;
+    EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory("hat-pipeline", dir));
+    return dir.str().str();
+  }
+
+  MLIRContext context;
+};
+
+TEST_F(PipelineTest, FuseBNPreservesOutputs) {
+  for (unsigned seed = 0; seed < 5; ++seed) {
+    auto module = RandomNet(context, seed).build(2);
+    ASSERT_TRUE(succeeded(verify(*module)));
+    eval::Tensor input = randomInput({2, 3, 12, 12}, 100 + seed);
+    eval::Tensor before = run(*module, input);
+    runPipeline(*module, "func.func(hat-fuse-bn)");
+    int bnCount = 0;
+    module->walk([&](BatchNormOp) { ++bnCount; });
+    EXPECT_EQ(bnCount, 0);
+    eval::Tensor after = run(*module, input);
+    ASSERT_EQ(before.f.size(), after.f.size());
+    float scale = 0.f;
+    for (float v : before.f)
+      scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < before.f.size(); ++i)
+      EXPECT_NEAR(before.f[i], after.f[i], 1e-4f * std::max(1.f, scale))
+          << "seed " << seed << " element " << i;
+  }
+}
+
+TEST_F(PipelineTest, IntegerModelMatchesFakeQuantModel) {
+  std::string dir = tempDir();
+  for (unsigned seed = 0; seed < 4; ++seed) {
+    auto module = RandomNet(context, 10 + seed).build(4);
+    // Calibration batches and a separate evaluation batch.
+    std::string inputs;
+    for (int i = 0; i < 3; ++i) {
+      std::string path = dir + "/calib_" + std::to_string(seed) + "_" +
+                         std::to_string(i) + ".npy";
+      std::string error;
+      ASSERT_TRUE(eval::writeNpy(
+          path, randomInput({4, 3, 12, 12}, seed * 10 + i), error))
+          << error;
+      inputs += (i ? "," : "") + path;
+    }
+    runPipeline(*module,
+                "func.func(hat-fuse-bn,hat-float2qat),hat-calibrate{inputs=" +
+                    inputs + "}");
+    eval::Tensor input = randomInput({4, 3, 12, 12}, 999 + seed);
+    eval::Tensor fakeQuant = run(*module, input);
+
+    // The output step is the scale of the fake_quant feeding the return.
+    func::FuncOp func = eval::findEntryFunction(*module, "");
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    auto outFQ = ret.getOperand(0).getDefiningOp<FakeQuantOp>();
+    ASSERT_TRUE(outFQ && outFQ.getScale());
+    float step = (*outFQ.getScale())[0];
+
+    runPipeline(*module, "func.func(hat-qat2quantize)");
+    int floatLayers = 0;
+    module->walk([&](Operation *op) {
+      floatLayers += isa<Conv2dOp, LinearOp, AddOp, FakeQuantOp>(op);
+    });
+    EXPECT_EQ(floatLayers, 0);
+    eval::Tensor integer = run(*module, input);
+    ASSERT_EQ(fakeQuant.f.size(), integer.f.size());
+    size_t within = 0;
+    for (size_t i = 0; i < integer.f.size(); ++i)
+      within += std::fabs(integer.f[i] - fakeQuant.f[i]) <= step * 1.0001f;
+    EXPECT_GE(within, (size_t)std::ceil(0.99 * integer.f.size()))
+        << "seed " << seed << ": " << within << " of " << integer.f.size()
+        << " outputs within one step (" << step << ")";
+  }
+  llvm::sys::fs::remove_directories(dir);
+}
+
+TEST_F(PipelineTest, EvaluatorRejectsWrongInputShape) {
+  auto module = RandomNet(context, 1).build(2);
+  func::FuncOp func = eval::findEntryFunction(*module, "");
+  eval::FunctionEvaluator evaluator(func);
+  std::string message;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    message = diag.str();
+    return success();
+  });
+  auto out = evaluator.run({randomInput({1, 3, 12, 12}, 1)});
+  EXPECT_TRUE(failed(out));
+  EXPECT_NE(message.find("input #0 is f32 [1, 3, 12, 12]"), std::string::npos)
+      << message;
+}
+
+TEST_F(PipelineTest, EvaluatorMatchesDirectKernelCall) {
+  // The evaluator runs exactly the reference kernels, in program order.
+  auto module = RandomNet(context, 3).build(1);
+  runPipeline(*module, "func.func(hat-fuse-bn)");
+  func::FuncOp func = eval::findEntryFunction(*module, "");
+  eval::Tensor input = randomInput({1, 3, 12, 12}, 5);
+  auto conv = *func.getOps<Conv2dOp>().begin();
+  eval::FunctionEvaluator evaluator(func);
+  eval::Tensor w, b;
+  {
+    auto wData = readFloatParam(getParamDefiningOp(conv.getWeight()));
+    auto bData = readFloatParam(getParamDefiningOp(conv.getBias()));
+    ASSERT_TRUE(wData && bData);
+    w = eval::Tensor::f32({8, 3, 3, 3});
+    w.f = *wData;
+    b = eval::Tensor::f32({8});
+    b.f = *bData;
+  }
+  eval::Tensor expected = eval::unary(
+      eval::conv2d(input, w, &b, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1),
+      eval::Unary::Relu);
+  // Cut the function after the first relu by returning it.
+  auto relu = cast<ReluOp>(*conv->getUsers().begin());
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  ret->setOperands(relu.getResult());
+  func.setFunctionType(FunctionType::get(
+      &context, func.getArgumentTypes(), {relu.getType()}));
+  auto out = evaluator.run({input});
+  ASSERT_TRUE(succeeded(out));
+  ASSERT_EQ((*out)[0].f.size(), expected.f.size());
+  for (size_t i = 0; i < expected.f.size(); ++i)
+    EXPECT_EQ((*out)[0].f[i], expected.f[i]);
+}
+
+} // namespace
