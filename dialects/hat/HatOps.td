@@ -186,6 +186,7 @@ def Hat_ReshapeOp : Hat_Op<"reshape", [Pure, InferTypeOpAdaptor]> {
   let arguments = (ins Hat_AnyTensor:$input, DenseI64ArrayAttr:$shape);
   let results = (outs Hat_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 def Hat_FlattenOp : Hat_Op<"flatten", [Pure, InferTypeOpAdaptor]> {
@@ -193,6 +194,7 @@ def Hat_FlattenOp : Hat_Op<"flatten", [Pure, InferTypeOpAdaptor]> {
   let arguments = (ins Hat_AnyTensor:$input, I64Attr:$start_dim);
   let results = (outs Hat_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 def Hat_TransposeOp : Hat_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
@@ -200,6 +202,7 @@ def Hat_TransposeOp : Hat_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
   let arguments = (ins Hat_AnyTensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs Hat_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 def Hat_SoftmaxOp : Hat_Op<"softmax", [Pure, InferTypeOpAdaptor]> {

@@ -61,8 +61,8 @@ FailureOr<int64_t> windowOut(ErrorFn err, StringRef axis, int64_t in,
   int64_t span = dilation * (kernel - 1) + 1;
   int64_t padded = in + padBefore + padAfter;
   if (padded < span) {
-    err() << "window of extent " << span << " does not fit the padded "
-          << axis << " extent " << padded;
+    err() << "window of extent " << span << " does not fit the padded " << axis
+          << " extent " << padded;
     return failure();
   }
   return (padded - span) / stride + 1;
@@ -120,9 +120,9 @@ conv2dShape(ErrorFn err, RankedTensorType input, RankedTensorType weight,
   return window2dShape(err, input, cout, kernel, stride, padding, dilation);
 }
 
-FailureOr<SmallVector<int64_t>> linearShape(ErrorFn err, RankedTensorType input,
-                                            RankedTensorType weight,
-                                            std::optional<RankedTensorType> bias) {
+FailureOr<SmallVector<int64_t>>
+linearShape(ErrorFn err, RankedTensorType input, RankedTensorType weight,
+            std::optional<RankedTensorType> bias) {
   if (input.getRank() < 1)
     return err() << "input must have rank >= 1";
   if (failed(checkRank(err, "weight", weight, 2)))
@@ -144,8 +144,7 @@ FailureOr<SmallVector<int64_t>> linearShape(ErrorFn err, RankedTensorType input,
   return shape;
 }
 
-FailureOr<SmallVector<int64_t>> broadcastShape(ErrorFn err,
-                                               ArrayRef<int64_t> a,
+FailureOr<SmallVector<int64_t>> broadcastShape(ErrorFn err, ArrayRef<int64_t> a,
                                                ArrayRef<int64_t> b) {
   size_t rank = std::max(a.size(), b.size());
   SmallVector<int64_t> out(rank);
@@ -153,8 +152,8 @@ FailureOr<SmallVector<int64_t>> broadcastShape(ErrorFn err,
     int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
     if (da != db && da != 1 && db != 1)
-      return err() << "operand shapes " << shapeStr(a) << " and "
-                   << shapeStr(b) << " do not broadcast";
+      return err() << "operand shapes " << shapeStr(a) << " and " << shapeStr(b)
+                   << " do not broadcast";
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -189,14 +188,13 @@ FailureOr<SmallVector<int64_t>> concatShape(ErrorFn err, ValueRange inputs,
   return shape;
 }
 
-FailureOr<SmallVector<int64_t>> resizeShape(ErrorFn err,
-                                            RankedTensorType input,
+FailureOr<SmallVector<int64_t>> resizeShape(ErrorFn err, RankedTensorType input,
                                             ArrayRef<int64_t> size) {
   if (failed(checkRank(err, "input", input, 4)) ||
       failed(checkArraySize(err, "size", size, 2, 1)))
     return failure();
-  return SmallVector<int64_t>{input.getDimSize(0), input.getDimSize(1),
-                              size[0], size[1]};
+  return SmallVector<int64_t>{input.getDimSize(0), input.getDimSize(1), size[0],
+                              size[1]};
 }
 
 /// Checks a fixed-point requantization: matching multiplier/shift lists of
@@ -230,8 +228,7 @@ LogicalResult checkResultShape(ErrorFn err, Value result,
   auto t = rankedType(result);
   if (t.getShape() != expected)
     return err() << "result shape " << shapeStr(t.getShape())
-                 << " does not match the inferred shape "
-                 << shapeStr(expected);
+                 << " does not match the inferred shape " << shapeStr(expected);
   return success();
 }
 
@@ -292,8 +289,7 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *ctx,
   if (adaptor.getBias())
     bias = rankedType(adaptor.getBias());
   auto input = rankedType(adaptor.getInput());
-  auto shape =
-      linearShape(err, input, rankedType(adaptor.getWeight()), bias);
+  auto shape = linearShape(err, input, rankedType(adaptor.getWeight()), bias);
   if (failed(shape))
     return failure();
   types.push_back(tensorLike(*shape, input.getElementType()));
@@ -304,7 +300,9 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &types) {
-  auto err = [&] { return inferError(ctx, loc, BatchNormOp::getOperationName()); };
+  auto err = [&] {
+    return inferError(ctx, loc, BatchNormOp::getOperationName());
+  };
   auto input = rankedType(adaptor.getInput());
   if (input.getRank() < 2)
     return err() << "input must have rank >= 2 (channels on axis 1)";
@@ -367,14 +365,15 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx,
 
 template <typename AdaptorT>
 static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
-                               StringRef opName, AdaptorT adaptor, SmallVectorImpl<Type> &types) {
+                               StringRef opName, AdaptorT adaptor,
+                               SmallVectorImpl<Type> &types) {
   auto err = [&] { return inferError(ctx, loc, opName); };
   auto input = rankedType(adaptor.getInput());
   if (failed(checkRank(err, "input", input, 4)))
     return failure();
-  auto shape = window2dShape(err, input, input.getDimSize(1),
-                             adaptor.getKernel(), adaptor.getStride(),
-                             adaptor.getPadding(), {1, 1});
+  auto shape =
+      window2dShape(err, input, input.getDimSize(1), adaptor.getKernel(),
+                    adaptor.getStride(), adaptor.getPadding(), {1, 1});
   if (failed(shape))
     return failure();
   types.push_back(tensorLike(*shape, input.getElementType()));
@@ -399,12 +398,14 @@ LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx,
                                                 std::optional<Location> loc,
                                                 Adaptor adaptor,
                                                 SmallVectorImpl<Type> &types) {
-  auto err = [&] { return inferError(ctx, loc, GlobalAvgPoolOp::getOperationName()); };
+  auto err = [&] {
+    return inferError(ctx, loc, GlobalAvgPoolOp::getOperationName());
+  };
   auto input = rankedType(adaptor.getInput());
   if (failed(checkRank(err, "input", input, 4)))
     return failure();
-  types.push_back(tensorLike(
-      {input.getDimSize(0), input.getDimSize(1), 1, 1}, input.getElementType()));
+  types.push_back(tensorLike({input.getDimSize(0), input.getDimSize(1), 1, 1},
+                             input.getElementType()));
   return success();
 }
 
@@ -425,7 +426,9 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *ctx,
                                           std::optional<Location> loc,
                                           Adaptor adaptor,
                                           SmallVectorImpl<Type> &types) {
-  auto err = [&] { return inferError(ctx, loc, ReshapeOp::getOperationName()); };
+  auto err = [&] {
+    return inferError(ctx, loc, ReshapeOp::getOperationName());
+  };
   auto input = rankedType(adaptor.getInput());
   SmallVector<int64_t> shape(adaptor.getShape());
   int64_t known = 1, inferred = -1;
@@ -461,7 +464,9 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx,
                                           std::optional<Location> loc,
                                           Adaptor adaptor,
                                           SmallVectorImpl<Type> &types) {
-  auto err = [&] { return inferError(ctx, loc, FlattenOp::getOperationName()); };
+  auto err = [&] {
+    return inferError(ctx, loc, FlattenOp::getOperationName());
+  };
   auto input = rankedType(adaptor.getInput());
   int64_t start = adaptor.getStartDim();
   if (start < 0 || start >= input.getRank())
@@ -480,7 +485,9 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *ctx,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &types) {
-  auto err = [&] { return inferError(ctx, loc, TransposeOp::getOperationName()); };
+  auto err = [&] {
+    return inferError(ctx, loc, TransposeOp::getOperationName());
+  };
   auto input = rankedType(adaptor.getInput());
   ArrayRef<int64_t> perm = adaptor.getPerm();
   if ((int64_t)perm.size() != input.getRank())
@@ -501,13 +508,31 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *ctx,
                                           std::optional<Location> loc,
                                           Adaptor adaptor,
                                           SmallVectorImpl<Type> &types) {
-  auto err = [&] { return inferError(ctx, loc, SoftmaxOp::getOperationName()); };
+  auto err = [&] {
+    return inferError(ctx, loc, SoftmaxOp::getOperationName());
+  };
   auto input = rankedType(adaptor.getInput());
   if (adaptor.getAxis() < 0 || adaptor.getAxis() >= input.getRank())
     return err() << "'axis' " << adaptor.getAxis()
                  << " is out of range for rank " << input.getRank();
   types.push_back(input);
   return success();
+}
+
+// A shape op whose result type equals its input type is the identity.
+OpFoldResult ReshapeOp::fold(FoldAdaptor) {
+  return getInput().getType() == getType() ? getInput() : Value();
+}
+
+OpFoldResult FlattenOp::fold(FoldAdaptor) {
+  return getInput().getType() == getType() ? getInput() : Value();
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  for (auto [i, p] : llvm::enumerate(getPerm()))
+    if ((int64_t)i != p)
+      return {};
+  return getInput();
 }
 
 //===----------------------------------------------------------------------===//
@@ -538,8 +563,8 @@ LogicalResult FakeQuantOp::verify() {
   auto type = getInput().getType();
   if (auto axis = getAxis())
     if (*axis < 0 || *axis >= type.getRank())
-      return emitOpError("'axis' ") << *axis << " is out of range for rank "
-                                    << type.getRank();
+      return emitOpError("'axis' ")
+             << *axis << " is out of range for rank " << type.getRank();
   int64_t channels = getNumChannels();
   if (auto scale = getScale())
     if (failed(checkScales(err, "scale", *scale, channels, true)))
@@ -567,8 +592,8 @@ LogicalResult DequantizeOp::verify() {
   int64_t channels = 1;
   if (auto axis = getAxis()) {
     if (*axis < 0 || *axis >= type.getRank())
-      return emitOpError("'axis' ") << *axis << " is out of range for rank "
-                                    << type.getRank();
+      return emitOpError("'axis' ")
+             << *axis << " is out of range for rank " << type.getRank();
     channels = type.getDimSize(*axis);
   }
   if (failed(checkScales([&] { return emitOpError(); }, "scale", getScale(),
@@ -588,9 +613,9 @@ LogicalResult QConv2dOp::verify() {
   std::optional<RankedTensorType> bias;
   if (getBias())
     bias = rankedType(getBias());
-  auto shape = conv2dShape(err, rankedType(getInput()),
-                           rankedType(getWeight()), bias, getStride(),
-                           getPadding(), getDilation(), getGroups());
+  auto shape =
+      conv2dShape(err, rankedType(getInput()), rankedType(getWeight()), bias,
+                  getStride(), getPadding(), getDilation(), getGroups());
   if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
     return failure();
   return checkRequant(err, getMultiplier(), getShift(), (*shape)[1]);
@@ -657,8 +682,7 @@ LogicalResult QGlobalAvgPoolOp::verify() {
   auto input = rankedType(getInput());
   if (failed(checkRank(err, "input", input, 4)) ||
       failed(checkResultShape(
-          err, getResult(),
-          {input.getDimSize(0), input.getDimSize(1), 1, 1})))
+          err, getResult(), {input.getDimSize(0), input.getDimSize(1), 1, 1})))
     return failure();
   return checkScalarRequant(err, getMultiplier(), getShift());
 }

@@ -92,8 +92,7 @@ FailureOr<const Tensor *> FunctionEvaluator::param(ParamOp op) {
   if (*dtype == DType::F32) {
     auto values = op.getValue().tryGetValues<float>();
     if (!values)
-      return op.emitError("cannot read f32 data of parameter ")
-             << op.getName();
+      return op.emitError("cannot read f32 data of parameter ") << op.getName();
     t.f.assign(values->begin(), values->end());
   } else {
     auto values = op.getValue().tryGetValues<APInt>();
@@ -181,12 +180,12 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
                                vec(c.getShift()), resultDType(op));
             })
             .Case([&](MaxPool2dOp p) {
-              return maxPool2d(get(0), pair(p.getKernel()),
-                               pair(p.getStride()), quad(p.getPadding()));
+              return maxPool2d(get(0), pair(p.getKernel()), pair(p.getStride()),
+                               quad(p.getPadding()));
             })
             .Case([&](AvgPool2dOp p) {
-              return avgPool2d(get(0), pair(p.getKernel()),
-                               pair(p.getStride()), quad(p.getPadding()));
+              return avgPool2d(get(0), pair(p.getKernel()), pair(p.getStride()),
+                               quad(p.getPadding()));
             })
             .Case([&](GlobalAvgPoolOp) { return globalAvgPool(get(0)); })
             .Case([&](ResizeOp r) {
@@ -195,17 +194,17 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
             })
             .Case([&](ReshapeOp) {
               auto t = llvm::cast<RankedTensorType>(op->getResult(0).getType());
-              return reshape(get(0), {t.getShape().begin(),
-                                      t.getShape().end()});
+              return reshape(get(0),
+                             {t.getShape().begin(), t.getShape().end()});
             })
             .Case([&](FlattenOp) {
               auto t = llvm::cast<RankedTensorType>(op->getResult(0).getType());
-              return reshape(get(0), {t.getShape().begin(),
-                                      t.getShape().end()});
+              return reshape(get(0),
+                             {t.getShape().begin(), t.getShape().end()});
             })
             .Case([&](TransposeOp t) {
-              return transpose(get(0), {t.getPerm().begin(),
-                                        t.getPerm().end()});
+              return transpose(get(0),
+                               {t.getPerm().begin(), t.getPerm().end()});
             })
             .Case([&](SoftmaxOp s) { return softmax(get(0), s.getAxis()); })
             .Case([&](FakeQuantOp fq) -> std::optional<Tensor> {

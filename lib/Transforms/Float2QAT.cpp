@@ -25,9 +25,7 @@ using namespace hat;
 
 namespace {
 
-std::optional<QDType> parseQDType(StringRef s) {
-  return symbolizeQDType(s);
-}
+std::optional<QDType> parseQDType(StringRef s) { return symbolizeQDType(s); }
 
 /// Ops after which an activation needs its own fake_quant.
 bool producesNewScale(Operation *op) {

@@ -26,7 +26,8 @@ struct InferShapesPass : hat::impl::HatInferShapesBase<InferShapesPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (batchSize < 0) {
-      func.emitError("batch-size must be >= 0, got ") << static_cast<int64_t>(batchSize);
+      func.emitError("batch-size must be >= 0, got ")
+          << static_cast<int64_t>(batchSize);
       return signalPassFailure();
     }
     if (batchSize > 0) {

@@ -123,15 +123,14 @@ LogicalResult foldBatchNorm(BatchNormOp bn, std::string &reason) {
   OpBuilder builder(producer);
   auto weightType = llvm::cast<RankedTensorType>(weightValue.getType());
   std::string weightName = weightParam.getName().str();
-  std::string biasName =
-      biasValue ? getParamDefiningOp(biasValue).getName().str()
-                : biasNameFor(weightName);
-  ParamOp foldedWeight = createFloatParam(
-      builder, weightParam.getLoc(), weightName, weightType.getShape(),
-      newWeight);
-  ParamOp foldedBias =
-      createFloatParam(builder, bn.getLoc(), biasName,
-                       {(int64_t)channels}, newBias);
+  std::string biasName = biasValue
+                             ? getParamDefiningOp(biasValue).getName().str()
+                             : biasNameFor(weightName);
+  ParamOp foldedWeight =
+      createFloatParam(builder, weightParam.getLoc(), weightName,
+                       weightType.getShape(), newWeight);
+  ParamOp foldedBias = createFloatParam(builder, bn.getLoc(), biasName,
+                                        {(int64_t)channels}, newBias);
   producer->setOperand(1, foldedWeight);
   if (biasValue)
     producer->setOperand(2, foldedBias);

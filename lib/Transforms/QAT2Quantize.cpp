@@ -87,8 +87,7 @@ FailureOr<QValue> Quantizer::lookup(Operation *user, Value floatValue,
          << "fake_quant before this op";
 }
 
-FailureOr<FakeQuantOp> Quantizer::outputFakeQuant(Operation *op,
-                                                  bool allowRelu,
+FailureOr<FakeQuantOp> Quantizer::outputFakeQuant(Operation *op, bool allowRelu,
                                                   Operation *&relu) {
   relu = nullptr;
   Value out = op->getResult(0);
@@ -105,7 +104,7 @@ FailureOr<FakeQuantOp> Quantizer::outputFakeQuant(Operation *op,
     return fq.emitError("activation fake_quant must be per-tensor");
   if (!fq.isCalibrated())
     return fq.emitOpError("has no scale: calibrate the model "
-                        "(hat-calibrate) before hat-qat2quantize");
+                          "(hat-calibrate) before hat-qat2quantize");
   return fq;
 }
 
@@ -172,11 +171,11 @@ LogicalResult Quantizer::convertWeightedLayer(Operation *op) {
   ParamOp qWeightParam =
       createIntParam(builder, weightParam.getLoc(), weightParam.getName(),
                      weightType.getShape(), 8, qWeight);
-  ParamOp qBiasParam = createIntParam(
-      builder, loc,
-      biasParam ? biasParam.getName().str()
-                : biasNameFor(weightParam.getName()),
-      {channels}, 32, qBias);
+  ParamOp qBiasParam =
+      createIntParam(builder, loc,
+                     biasParam ? biasParam.getName().str()
+                               : biasNameFor(weightParam.getName()),
+                     {channels}, 32, qBias);
   Type resultType = intTensor(op->getResult(0).getType(), outBits);
   Value result;
   if (auto conv = dyn_cast<Conv2dOp>(op)) {
@@ -256,10 +255,9 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
       auto rq = requant(op, lhs->scale * rhs->scale / outScale);
       if (failed(rq))
         return failure();
-      result = builder.create<QMulOp>(
-          loc, resultType, lhs->value, rhs->value,
-          builder.getI32IntegerAttr(rq->multiplier),
-          builder.getI32IntegerAttr(rq->shift));
+      result = builder.create<QMulOp>(loc, resultType, lhs->value, rhs->value,
+                                      builder.getI32IntegerAttr(rq->multiplier),
+                                      builder.getI32IntegerAttr(rq->shift));
     }
   } else if (auto concat = dyn_cast<ConcatOp>(op)) {
     SmallVector<Value> inputs;
@@ -275,10 +273,10 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
       multipliers.push_back(rq->multiplier);
       shifts.push_back(rq->shift);
     }
-    result = builder.create<QConcatOp>(
-        loc, resultType, inputs, concat.getAxisAttr(),
-        builder.getDenseI32ArrayAttr(multipliers),
-        builder.getDenseI32ArrayAttr(shifts));
+    result =
+        builder.create<QConcatOp>(loc, resultType, inputs, concat.getAxisAttr(),
+                                  builder.getDenseI32ArrayAttr(multipliers),
+                                  builder.getDenseI32ArrayAttr(shifts));
   } else if (isa<AvgPool2dOp, GlobalAvgPoolOp, ResizeOp>(op)) {
     auto in = lookup(op, op->getOperand(0), 0);
     if (failed(in))
@@ -301,8 +299,8 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
           loc, resultType, in->value, pool.getKernelAttr(),
           pool.getStrideAttr(), pool.getPaddingAttr(), m, s);
     else if (isa<GlobalAvgPoolOp>(op))
-      result = builder.create<QGlobalAvgPoolOp>(loc, resultType, in->value, m,
-                                                s);
+      result =
+          builder.create<QGlobalAvgPoolOp>(loc, resultType, in->value, m, s);
     else {
       auto resize = cast<ResizeOp>(op);
       result = builder.create<QResizeOp>(
@@ -363,7 +361,7 @@ LogicalResult Quantizer::convert(Operation *op) {
       return success(); // weight fake_quant, consumed by its layer
     if (!fq.isCalibrated())
       return fq.emitOpError("has no scale: calibrate the model "
-                          "(hat-calibrate) before hat-qat2quantize");
+                            "(hat-calibrate) before hat-qat2quantize");
     double scale = (*fq.getScale())[0];
     unsigned bits = getQDTypeBits(fq.getDtype());
     Type type = intTensor(fq.getType(), bits);

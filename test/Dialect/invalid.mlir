@@ -259,3 +259,112 @@ func.func @param_name() {
   %0 = hat.param "" dense<1.0> : tensor<2xf32>
   return
 }
+
+// -----
+
+func.func @relu_dtype(%a: tensor<1x4xi8>) {
+  // expected-error @+1 {{'hat.relu' op operand #0 must be ranked tensor of 32-bit float values}}
+  %0 = hat.relu %a : tensor<1x4xi8>
+  return
+}
+
+// -----
+
+func.func @gap_rank(%a: tensor<1x4xf32>) {
+  // expected-error @+2 {{'hat.global_avg_pool' op input must have rank 4, got 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.global_avg_pool %a : (tensor<1x4xf32>) -> tensor<1x4x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @avg_pool_padding(%a: tensor<1x4x4x4xf32>) {
+  // expected-error @+2 {{'padding' must have 4 entries, got 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.avg_pool2d %a {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<1x4x4x4xf32>) -> tensor<1x4x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @resize_size(%a: tensor<1x4x4x4xf32>) {
+  // expected-error @+2 {{'size' entries must be >= 1, got [0, 8]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.resize %a {mode = #hat<resize_mode nearest>, size = array<i64: 0, 8>, align_corners = false} : (tensor<1x4x4x4xf32>) -> tensor<1x4x0x8xf32>
+  return
+}
+
+// -----
+
+func.func @flatten_start(%a: tensor<1x4xf32>) {
+  // expected-error @+2 {{'start_dim' 2 is out of range for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.flatten %a {start_dim = 2 : i64} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_axis(%a: tensor<1x4xf32>) {
+  // expected-error @+2 {{'axis' 3 is out of range for rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.softmax %a {axis = 3 : i64} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  return
+}
+
+// -----
+
+func.func @qlinear_bias(%a: tensor<1x4xi8>, %w: tensor<3x4xi8>, %b: tensor<2xi32>) {
+  // expected-error @+1 {{bias has 2 entries, weight has 3 output features}}
+  %0 = hat.qlinear %a, %w, %b {multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<1x4xi8>, tensor<3x4xi8>, tensor<2xi32>) -> tensor<1x3xi8>
+  return
+}
+
+// -----
+
+func.func @qlinear_bias_dtype(%a: tensor<1x4xi8>, %w: tensor<3x4xi8>, %b: tensor<3xf32>) {
+  // expected-error @+1 {{'hat.qlinear' op operand #2 must be ranked tensor of 32-bit signless integer values}}
+  %0 = hat.qlinear %a, %w, %b {multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<1x4xi8>, tensor<3x4xi8>, tensor<3xf32>) -> tensor<1x3xi8>
+  return
+}
+
+// -----
+
+func.func @qmul_shape(%a: tensor<1x4xi8>, %b: tensor<1x3xi8>) {
+  // expected-error @+1 {{operand shapes [1, 4] and [1, 3] do not broadcast}}
+  %0 = hat.qmul %a, %b {multiplier = 1 : i32, shift = 1 : i32} : (tensor<1x4xi8>, tensor<1x3xi8>) -> tensor<1x4xi8>
+  return
+}
+
+// -----
+
+func.func @qavg_pool_result(%a: tensor<1x4x4x4xi8>) {
+  // expected-error @+1 {{result shape [1, 4, 4, 4] does not match the inferred shape [1, 4, 2, 2]}}
+  %0 = hat.qavg_pool2d %a {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, multiplier = 1 : i32, shift = 1 : i32} : (tensor<1x4x4x4xi8>) -> tensor<1x4x4x4xi8>
+  return
+}
+
+// -----
+
+func.func @qgap_shift(%a: tensor<1x4x4x4xi8>) {
+  // expected-error @+1 {{'shift' entries must be in [0, 62], got -1}}
+  %0 = hat.qglobal_avg_pool %a {multiplier = 1 : i32, shift = -1 : i32} : (tensor<1x4x4x4xi8>) -> tensor<1x4x1x1xi8>
+  return
+}
+
+// -----
+
+func.func @qlut_range(%a: tensor<1x4xi8>) {
+  // expected-error @+1 {{'table' entry 300 is outside the i8 range}}
+  %0 = hat.qlut %a {table = array<i32: 300, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>} : (tensor<1x4xi8>) -> tensor<1x4xi8>
+  return
+}
+
+// -----
+
+func.func @fq_observer_state(%a: tensor<4xf32>) {
+  // expected-error @+1 {{observer state needs both 'min' and 'max'}}
+  %0 = hat.fake_quant %a {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, min = array<f32: 0.0>} : tensor<4xf32>
+  return
+}

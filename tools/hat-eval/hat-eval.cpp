@@ -39,8 +39,7 @@ static cl::opt<std::string> function("function",
                                      cl::init(""));
 static cl::opt<std::string> outDir("o", cl::desc("write results as .npy here"),
                                    cl::init(""));
-static cl::opt<bool> printValues("print",
-                                 cl::desc("print every result value"),
+static cl::opt<bool> printValues("print", cl::desc("print every result value"),
                                  cl::init(false));
 static cl::opt<std::string>
     randomDir("write-random-inputs",
@@ -93,8 +92,8 @@ int main(int argc, char **argv) {
   context.loadDialect<hat::HatDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  auto module = parseSourceFile<ModuleOp>(inputFile, sourceMgr,
-                                          ParserConfig(&context));
+  auto module =
+      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
   if (!module)
     return 1;
   if (failed(module->verify()))
@@ -140,8 +139,8 @@ int main(int argc, char **argv) {
     if (!outDir.empty()) {
       llvm::sys::fs::create_directories(outDir);
       std::string error;
-      if (!hat::eval::writeNpy(outDir + "/out_" + std::to_string(i) + ".npy",
-                               t, error)) {
+      if (!hat::eval::writeNpy(outDir + "/out_" + std::to_string(i) + ".npy", t,
+                               error)) {
         llvm::errs() << "hat-eval: " << error << "\n";
         return 1;
       }

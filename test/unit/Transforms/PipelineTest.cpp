@@ -100,9 +100,8 @@ private:
     Value w = param("conv.weight", {cout, cin, k, k}, bound);
     int64_t pad = k / 2;
     Value c = builder.create<Conv2dOp>(
-        loc, x, w, Value(), i64s({stride, stride}),
-        i64s({pad, pad, pad, pad}), i64s({1, 1}),
-        builder.getI64IntegerAttr(1));
+        loc, x, w, Value(), i64s({stride, stride}), i64s({pad, pad, pad, pad}),
+        i64s({1, 1}), builder.getI64IntegerAttr(1));
     Value bn = builder.create<BatchNormOp>(
         loc, c, param("bn.weight", {cout}, 0.4f, 1.f),
         param("bn.bias", {cout}, 0.2f), param("bn.mean", {cout}, 0.2f),
@@ -259,15 +258,15 @@ TEST_F(PipelineTest, EvaluatorMatchesDirectKernelCall) {
     b = eval::Tensor::f32({8});
     b.f = *bData;
   }
-  eval::Tensor expected = eval::unary(
-      eval::conv2d(input, w, &b, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1),
-      eval::Unary::Relu);
+  eval::Tensor expected =
+      eval::unary(eval::conv2d(input, w, &b, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1),
+                  eval::Unary::Relu);
   // Cut the function after the first relu by returning it.
   auto relu = cast<ReluOp>(*conv->getUsers().begin());
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   ret->setOperands(relu.getResult());
-  func.setFunctionType(FunctionType::get(
-      &context, func.getArgumentTypes(), {relu.getType()}));
+  func.setFunctionType(
+      FunctionType::get(&context, func.getArgumentTypes(), {relu.getType()}));
   auto out = evaluator.run({input});
   ASSERT_TRUE(succeeded(out));
   ASSERT_EQ((*out)[0].f.size(), expected.f.size());
