@@ -104,8 +104,13 @@ void synthesizeFashionDet(const SynthesizeOptions &options) {
                                           size / 256.0));
       const int x0 = static_cast<int>(rng.uniformInt(0, size - side));
       const int y0 = static_cast<int>(rng.uniformInt(0, size - side));
-      const cv::Vec3f colour(rng.uniform(60, 255), rng.uniform(60, 255),
-                             rng.uniform(60, 255));
+      // Per channel, dark on light background and light on dark, so every
+      // item stays visible whatever texture it lands on.
+      const cv::Scalar under = cv::mean(canvas(cv::Rect(x0, y0, side, side)));
+      cv::Vec3f colour;
+      for (int c = 0; c < 3; ++c)
+        colour[c] = static_cast<float>(under[c] > 128 ? rng.uniform(0, 70)
+                                                      : rng.uniform(185, 255));
       cv::Mat glyph(itemRows, itemCols, CV_8UC1,
                     source.images.data.data() +
                         item * source.images.itemSize());
