@@ -1,0 +1,47 @@
+//===- Sample.h - One decoded sample travelling through transforms --------===//
+#ifndef HAT_DATA_SAMPLE_H
+#define HAT_DATA_SAMPLE_H
+
+#include <opencv2/core.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hat::data {
+
+/// A box as x1, y1, x2, y2 in pixels of the current image (continuous
+/// coordinates: a box covering pixel columns 3..5 has x1 = 3, x2 = 6).
+using Box = std::array<float, 4>;
+
+struct Sample {
+  /// HWC image: CV_8UC1 / CV_8UC3 (BGR or YUV444) before ToTensor, CV_32F
+  /// with the same channel count after it.
+  cv::Mat image;
+  /// "bgr", "gray" or "yuv444"; transforms that need colour check it.
+  std::string colorSpace = "bgr";
+  /// Set by ToTensor: image holds floats and colour transforms no longer apply.
+  bool isTensor = false;
+
+  int label = -1;
+  int64_t imageId = -1;
+  std::vector<Box> boxes;
+  std::vector<int> boxLabels;
+  std::vector<int> boxCategoryIds;
+  std::vector<uint8_t> boxIsCrowd;
+  /// Lane polylines as points in current-image pixels.
+  std::vector<std::vector<cv::Point2f>> lanes;
+
+  /// Size as stored, and the accumulated resize factors (for mapping
+  /// predictions back in evaluation).
+  cv::Size originalSize;
+  double scaleX = 1.0, scaleY = 1.0;
+
+  std::size_t index = 0;
+  std::string key;
+};
+
+} // namespace hat::data
+
+#endif // HAT_DATA_SAMPLE_H

@@ -1,0 +1,68 @@
+//===- Samplers.h - Index orders for the DataLoader -----------------------===//
+#ifndef HAT_DATA_SAMPLERS_H
+#define HAT_DATA_SAMPLERS_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace hat::data {
+
+/// The dataset indices one epoch visits, in order. Pure function of
+/// (dataset size, epoch), so every rank and every run agrees.
+class Sampler {
+public:
+  virtual ~Sampler();
+  virtual std::vector<std::size_t> indices(std::size_t datasetSize,
+                                           uint64_t epoch) const = 0;
+};
+using SamplerPtr = std::shared_ptr<const Sampler>;
+
+class SequentialSampler : public Sampler {
+public:
+  std::vector<std::size_t> indices(std::size_t datasetSize,
+                                   uint64_t epoch) const override;
+};
+
+struct RandomSamplerOptions {
+  uint64_t seed = 0;
+};
+/// A permutation drawn from (seed, epoch).
+class RandomSampler : public Sampler {
+public:
+  explicit RandomSampler(RandomSamplerOptions options) : options_(options) {}
+  std::vector<std::size_t> indices(std::size_t datasetSize,
+                                   uint64_t epoch) const override;
+
+private:
+  RandomSamplerOptions options_;
+};
+
+struct DistributedSamplerOptions {
+  int num_replicas = 1; // world size
+  int rank = 0;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  bool drop_last = false;
+};
+/// torch.utils.data.DistributedSampler: the (optionally shuffled) order is
+/// padded by wrapping around (or truncated with drop_last) to a multiple of
+/// num_replicas, and rank r takes every num_replicas-th index from r.
+class DistributedSampler : public Sampler {
+public:
+  explicit DistributedSampler(DistributedSamplerOptions options);
+  std::vector<std::size_t> indices(std::size_t datasetSize,
+                                   uint64_t epoch) const override;
+
+private:
+  DistributedSamplerOptions options_;
+};
+
+/// Fisher-Yates permutation of 0..n-1 from (seed, epoch).
+std::vector<std::size_t> permutation(std::size_t n, uint64_t seed,
+                                     uint64_t epoch);
+
+} // namespace hat::data
+
+#endif // HAT_DATA_SAMPLERS_H

@@ -1,0 +1,138 @@
+//===- DatasetTest.cpp - Datasets and their error reporting ---------------===//
+#include "TestUtil.h"
+#include "hat/Data/Datasets.h"
+#include "hat/Data/Error.h"
+#include "hat/Data/Pack.h"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+using namespace hat::data;
+using hat::data::test::TempDir;
+
+namespace {
+
+// A one-image COCO-format LMDB whose record the test controls.
+std::string writeCocoLmdb(const TempDir &dir, const RecordData &record) {
+  const std::string out = dir / "coco_lmdb";
+  LmdbWriter writer(out, false);
+  writer.putRecord(record);
+  DatasetMeta meta;
+  meta.format = "coco";
+  meta.count = 1;
+  meta.classNames = {"a", "b"};
+  writer.commit(meta);
+  return out;
+}
+
+RecordData goodRecord() {
+  RecordData record;
+  record.key = recordKey(0);
+  cv::imencode(".png", cv::Mat(20, 30, CV_8UC3, cv::Scalar(1, 2, 3)),
+               record.image);
+  record.width = 30;
+  record.height = 20;
+  record.channels = 3;
+  record.objects.push_back({2, 3, 12, 13, 1, 0, false, 100});
+  return record;
+}
+
+std::string loadError(const Dataset &dataset) {
+  try {
+    dataset.load(0);
+  } catch (const DataError &error) {
+    return error.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST(Datasets, CocoLoadsBoxesAndAppliesTransforms) {
+  TempDir dir;
+  const std::string path = writeCocoLmdb(dir, goodRecord());
+  Coco dataset({path,
+                {std::make_shared<Resize>(
+                    ResizeOptions{{40, 60}, std::nullopt, true, "nearest"})}});
+  Sample raw = dataset.load(0);
+  EXPECT_EQ(raw.boxes[0], (Box{2, 3, 12, 13}));
+  EXPECT_EQ(raw.image.at<cv::Vec3b>(0, 0), cv::Vec3b(1, 2, 3));
+  Sample resized = dataset.get(0, 0, 0);
+  EXPECT_EQ(resized.image.size(), cv::Size(60, 40));
+  EXPECT_EQ(resized.boxes[0], (Box{4, 6, 24, 26}));
+}
+
+TEST(Datasets, UndecodableImageNamesLmdbKeyAndReason) {
+  TempDir dir;
+  RecordData record = goodRecord();
+  record.image.assign(100, 0x42);
+  const std::string path = writeCocoLmdb(dir, record);
+  const std::string error = loadError(CocoFromLMDB({path, {}}));
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_NE(error.find("key '0000000000'"), std::string::npos) << error;
+  EXPECT_NE(error.find("does not decode"), std::string::npos) << error;
+}
+
+TEST(Datasets, WrongAnnotationsAreReported) {
+  struct Case {
+    RecordObject object;
+    const char *reason;
+  } cases[] = {{{2, 3, 80, 13, 1, 0, false, 0}, "lies outside"},
+               {{12, 3, 2, 13, 1, 0, false, 0}, "has no area"},
+               {{2, 3, 12, 13, 1, 5, false, 0}, "has label 5"}};
+  for (const Case &c : cases) {
+    TempDir dir;
+    RecordData record = goodRecord();
+    record.objects = {c.object};
+    const std::string error =
+        loadError(CocoFromLMDB({writeCocoLmdb(dir, record), {}}));
+    EXPECT_NE(error.find(c.reason), std::string::npos) << error;
+    EXPECT_NE(error.find("object 0"), std::string::npos) << error;
+  }
+  TempDir dir;
+  RecordData record = goodRecord();
+  record.lanes = {{1, 2, 3}};
+  record.objects.clear();
+  const std::string error =
+      loadError(CocoFromLMDB({writeCocoLmdb(dir, record), {}}));
+  EXPECT_NE(error.find("lane 0 has 3 coordinates"), std::string::npos) << error;
+}
+
+TEST(Datasets, RefuseLmdbOfAnotherFormat) {
+  TempDir dir;
+  const std::string path = writeCocoLmdb(dir, goodRecord());
+  try {
+    ImageNetFromLMDB dataset({path, {}});
+    FAIL() << "opened a coco LMDB as classification";
+  } catch (const DataError &error) {
+    EXPECT_NE(std::string(error.what()).find("packed as 'coco'"),
+              std::string::npos);
+  }
+}
+
+TEST(Datasets, FashionMnistFromIdxMatchesPackedLmdb) {
+  if (!hat::data::test::haveFashionMnist())
+    GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  TempDir dir;
+  PackOptions options;
+  options.format = "fashion-mnist";
+  options.src = kDefaultFashionMnistDir;
+  options.split = "val";
+  options.out = dir / "lmdb";
+  options.limit = 50;
+  pack(options);
+  FashionMNIST fromIdx({kDefaultFashionMnistDir, false, {}});
+  FashionMNIST fromLmdb({options.out, true, {}});
+  ImageNetFromLMDB asClassification({options.out, {}});
+  EXPECT_EQ(fromIdx.size(), 10000u);
+  EXPECT_EQ(fromLmdb.size(), 50u);
+  EXPECT_EQ(fromIdx.classNames(), fromLmdb.classNames());
+  for (std::size_t i = 0; i < 50; i += 7) {
+    Sample a = fromIdx.load(i), b = fromLmdb.load(i),
+           c = asClassification.load(i);
+    EXPECT_EQ(cv::norm(a.image, b.image, cv::NORM_INF), 0);
+    EXPECT_EQ(cv::norm(a.image, c.image, cv::NORM_INF), 0);
+    EXPECT_EQ(a.label, b.label);
+    EXPECT_EQ(b.colorSpace, "gray");
+  }
+}

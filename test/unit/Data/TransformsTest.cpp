@@ -1,0 +1,306 @@
+//===- TransformsTest.cpp - Geometry and known pixels of each transform ---===//
+//
+// Geometric transforms run on a coordinate image (pixel (x, y) holds x, y)
+// with nearest-neighbour sampling, so each output pixel says where it came
+// from and the boxes can be checked against it.
+//
+//===----------------------------------------------------------------------===//
+#include "hat/Data/Transforms.h"
+#include "TestUtil.h"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+using namespace hat::data;
+using hat::data::test::coordinateImage;
+
+namespace {
+
+Sample coordinateSample(int width, int height) {
+  Sample sample;
+  sample.image = coordinateImage(width, height);
+  sample.originalSize = sample.image.size();
+  return sample;
+}
+
+void addBox(Sample &sample, Box box, int label) {
+  sample.boxes.push_back(box);
+  sample.boxLabels.push_back(label);
+  sample.boxCategoryIds.push_back(label + 1);
+  sample.boxIsCrowd.push_back(0);
+}
+
+cv::Vec3b at(const Sample &sample, int x, int y) {
+  return sample.image.at<cv::Vec3b>(y, x);
+}
+
+} // namespace
+
+TEST(Resize, KeepRatioScalesBoxesLanesAndPixels) {
+  Sample sample = coordinateSample(200, 100);
+  addBox(sample, {20, 10, 60, 30}, 0);
+  sample.lanes.push_back({{100, 99}, {150, 50}});
+  // (h, w) = (50, 100): long side 100 / 200 and short 50 / 100 -> factor 0.5.
+  Resize resize({{50, 100}, std::nullopt, true, "nearest"});
+  SampleRng rng(1);
+  resize.apply(sample, rng);
+  ASSERT_EQ(sample.image.size(), cv::Size(100, 50));
+  EXPECT_EQ(at(sample, 20, 10), cv::Vec3b(40, 20, 7));
+  EXPECT_EQ(sample.boxes[0], (Box{10, 5, 30, 15}));
+  EXPECT_FLOAT_EQ(sample.lanes[0][1].x, 75);
+  EXPECT_FLOAT_EQ(sample.lanes[0][1].y, 25);
+  EXPECT_DOUBLE_EQ(sample.scaleX, 0.5);
+}
+
+TEST(Resize, WithoutKeepRatioAndWithRatioRange) {
+  Sample sample = coordinateSample(200, 100);
+  addBox(sample, {40, 20, 80, 60}, 0);
+  Resize exact({{50, 50}, std::nullopt, false, "nearest"});
+  SampleRng rng(1);
+  exact.apply(sample, rng);
+  ASSERT_EQ(sample.image.size(), cv::Size(50, 50));
+  EXPECT_EQ(sample.boxes[0], (Box{10, 10, 20, 30}));
+  EXPECT_EQ(at(sample, 10, 10), cv::Vec3b(40, 20, 7));
+
+  Sample ranged = coordinateSample(100, 100);
+  addBox(ranged, {0, 0, 100, 100}, 0);
+  Resize random({{64, 64}, std::array<double, 2>{0.5, 2.0}, true, "nearest"});
+  SampleRng draws(5);
+  const double ratio = SampleRng(5).uniform(0.5, 2.0);
+  random.apply(ranged, draws);
+  const int side = static_cast<int>(100 * (64 * ratio / 100) + 0.5);
+  EXPECT_EQ(ranged.image.cols, side);
+  EXPECT_FLOAT_EQ(ranged.boxes[0][2], static_cast<float>(side));
+}
+
+TEST(RandomCrop, ShiftsClipsAndDropsBoxes) {
+  Sample sample = coordinateSample(100, 80);
+  addBox(sample, {0, 0, 100, 80}, 1);   // covers everything: clipped
+  addBox(sample, {95, 75, 100, 80}, 2); // corner: inside or dropped
+  sample.lanes.push_back({{0, 0}, {50, 40}, {99, 79}});
+  RandomCrop crop({{40, 50}, true});
+  SampleRng rng(3);
+  crop.apply(sample, rng);
+  ASSERT_EQ(sample.image.size(), cv::Size(50, 40));
+  const cv::Vec3b origin = at(sample, 0, 0);
+  const int x0 = origin[0], y0 = origin[1];
+  EXPECT_LE(x0, 50);
+  EXPECT_LE(y0, 40);
+  EXPECT_EQ(at(sample, 49, 39), cv::Vec3b(x0 + 49, y0 + 39, 7));
+  ASSERT_GE(sample.boxes.size(), 1u);
+  EXPECT_EQ(sample.boxes[0], (Box{0, 0, 50, 40}));
+  EXPECT_EQ(sample.boxLabels[0], 1);
+  const bool cornerInside = x0 + 50 > 95 && y0 + 40 > 75;
+  EXPECT_EQ(sample.boxes.size(), cornerInside ? 2u : 1u);
+  for (const auto &lane : sample.lanes)
+    for (const cv::Point2f &point : lane) {
+      EXPECT_GE(point.x, 0);
+      EXPECT_LE(point.x, 50);
+    }
+}
+
+TEST(RandomCrop, RedrawsCropsThatLoseEveryBox) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    Sample sample = coordinateSample(200, 200);
+    addBox(sample, {0, 0, 20, 20}, 0);
+    RandomCrop crop({{50, 50}, false});
+    SampleRng rng(seed);
+    crop.apply(sample, rng);
+    // Ten draws almost always find the box (p = (1 - 0.12)^10 of failing).
+    if (sample.boxes.empty())
+      continue;
+    EXPECT_EQ(sample.boxLabels.size(), sample.boxes.size());
+  }
+}
+
+TEST(Pad, DivisorAndSizePadBottomRight) {
+  Sample sample = coordinateSample(50, 30);
+  addBox(sample, {1, 2, 3, 4}, 0);
+  Pad pad({std::nullopt, 32, 0});
+  SampleRng rng(1);
+  pad.apply(sample, rng);
+  ASSERT_EQ(sample.image.size(), cv::Size(64, 32));
+  EXPECT_EQ(at(sample, 49, 29), cv::Vec3b(49, 29, 7));
+  EXPECT_EQ(at(sample, 63, 31), cv::Vec3b(0, 0, 0));
+  EXPECT_EQ(sample.boxes[0], (Box{1, 2, 3, 4}));
+
+  Pad toSize({std::array<int, 2>{40, 70}, std::nullopt, 9});
+  toSize.apply(sample, rng);
+  ASSERT_EQ(sample.image.size(), cv::Size(70, 40));
+  EXPECT_EQ(at(sample, 69, 39), cv::Vec3b(9, 9, 9));
+  EXPECT_THROW(Pad({std::nullopt, std::nullopt, 0}), std::invalid_argument);
+}
+
+TEST(RandomFlip, MirrorsPixelsBoxesAndLanes) {
+  Sample sample = coordinateSample(100, 50);
+  addBox(sample, {10, 5, 30, 15}, 0);
+  sample.lanes.push_back({{10, 40}, {20, 10}});
+  RandomFlip flip({1.0, 0.0});
+  SampleRng rng(1);
+  flip.apply(sample, rng);
+  EXPECT_EQ(at(sample, 0, 0), cv::Vec3b(99, 0, 7));
+  EXPECT_EQ(sample.boxes[0], (Box{70, 5, 90, 15}));
+  EXPECT_FLOAT_EQ(sample.lanes[0][0].x, 90);
+  // The box's pixels moved with it: the pixel inside the new box's left
+  // edge came from just inside the old right edge.
+  EXPECT_EQ(at(sample, 70, 5)[0], 29);
+
+  RandomFlip vertical({0.0, 1.0});
+  vertical.apply(sample, rng);
+  EXPECT_EQ(at(sample, 0, 0), cv::Vec3b(99, 49, 7));
+  EXPECT_EQ(sample.boxes[0], (Box{70, 35, 90, 45}));
+  EXPECT_FLOAT_EQ(sample.lanes[0][0].y, 10);
+
+  Sample unchanged = coordinateSample(10, 10);
+  RandomFlip never({0.0, 0.0});
+  never.apply(unchanged, rng);
+  EXPECT_EQ(at(unchanged, 0, 0), cv::Vec3b(0, 0, 7));
+}
+
+TEST(AugmentHSV, ScalesValueOfAKnownPixelAndKeepsGeometry) {
+  Sample sample;
+  sample.image = cv::Mat(4, 4, CV_8UC3, cv::Scalar(100, 100, 100));
+  addBox(sample, {1, 1, 3, 3}, 0);
+  AugmentHSV hsv({0.0, 0.0, 0.5, 1.0});
+  SampleRng rng(11);
+  SampleRng replay(11);
+  replay.uniform(); // p
+  replay.uniform(); // hue
+  replay.uniform(); // saturation
+  const double valueGain = replay.uniform(-1, 1) * 0.5 + 1;
+  hsv.apply(sample, rng);
+  const uint8_t expected = cv::saturate_cast<uint8_t>(100 * valueGain);
+  EXPECT_EQ(at(sample, 2, 2), cv::Vec3b(expected, expected, expected));
+  EXPECT_EQ(sample.boxes[0], (Box{1, 1, 3, 3}));
+
+  Sample grey;
+  grey.image = cv::Mat(2, 2, CV_8UC1, cv::Scalar(100));
+  grey.colorSpace = "gray";
+  SampleRng again(11);
+  hsv.apply(grey, again);
+  EXPECT_EQ(grey.image.at<uint8_t>(0, 0), expected);
+}
+
+TEST(BgrToYuv444, KnownPixelsAndReplicatedChroma) {
+  Sample sample;
+  sample.image = cv::Mat(3, 5, CV_8UC3, cv::Scalar(128, 128, 128)); // odd sides
+  sample.image.at<cv::Vec3b>(0, 0) = cv::Vec3b(255, 0, 0);          // blue
+  addBox(sample, {0, 0, 2, 2}, 0);
+  BgrToYuv444 convert({false});
+  SampleRng rng(1);
+  convert.apply(sample, rng);
+  ASSERT_EQ(sample.image.size(), cv::Size(5, 3));
+  EXPECT_EQ(sample.colorSpace, "yuv444");
+  // Grey: BT.601 video-range luma, neutral chroma.
+  const cv::Vec3b grey = at(sample, 4, 2);
+  EXPECT_NEAR(grey[0], 16 + 219.0 * 128 / 255, 1.0);
+  EXPECT_NEAR(grey[1], 128, 1);
+  EXPECT_NEAR(grey[2], 128, 1);
+  // Chroma is shared by each 2x2 block, like NV12.
+  EXPECT_EQ(at(sample, 0, 0)[1], at(sample, 1, 1)[1]);
+  EXPECT_EQ(at(sample, 0, 0)[2], at(sample, 1, 0)[2]);
+  EXPECT_GT(at(sample, 0, 0)[1], 140); // blue pushes U up
+  EXPECT_EQ(sample.boxes[0], (Box{0, 0, 2, 2}));
+}
+
+TEST(ToTensorAndNormalize, ConvertValuesPerChannel) {
+  Sample sample;
+  sample.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(0, 128, 255));
+  SampleRng rng(1);
+  ToTensor({false}).apply(sample, rng);
+  EXPECT_TRUE(sample.isTensor);
+  EXPECT_EQ(sample.image.type(), CV_32FC3);
+  EXPECT_EQ(sample.image.at<cv::Vec3f>(1, 1), cv::Vec3f(0, 128, 255));
+  Normalize({{128.0}, {128.0}}).apply(sample, rng);
+  EXPECT_EQ(sample.image.at<cv::Vec3f>(0, 0), cv::Vec3f(-1, 0, 127.f / 128.f));
+  Normalize({{0, 0, 127}, {1, 2, 0.5}}).apply(sample, rng);
+  EXPECT_NEAR(sample.image.at<cv::Vec3f>(0, 0)[2], (127.f / 128.f - 127) / 0.5,
+              1e-5);
+  EXPECT_THROW(Normalize({{1, 2}, {1}}).apply(sample, rng),
+               std::invalid_argument);
+
+  Sample yuv;
+  yuv.image = cv::Mat(4, 4, CV_8UC3, cv::Scalar(10, 200, 30));
+  const cv::Mat expected = bgrToYuv444(yuv.image);
+  ToTensor({true}).apply(yuv, rng);
+  EXPECT_EQ(yuv.colorSpace, "yuv444");
+  EXPECT_EQ(yuv.image.at<cv::Vec3f>(3, 3),
+            cv::Vec3f(expected.at<cv::Vec3b>(3, 3)));
+  // Colour transforms after ToTensor are a config error, not silent misuse.
+  EXPECT_THROW(AugmentHSV({}).apply(yuv, rng), std::invalid_argument);
+}
+
+TEST(RandomResizedCrop, BoxesFollowThePixels) {
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    Sample sample = coordinateSample(200, 100);
+    addBox(sample, {0, 0, 200, 100}, 0);
+    addBox(sample, {60, 30, 140, 70}, 1);
+    RandomResizedCropOptions options;
+    options.size = {50, 50};
+    options.scale = {0.3, 1.0};
+    options.interpolation = "nearest";
+    RandomResizedCrop crop(options);
+    SampleRng rng(seed);
+    crop.apply(sample, rng);
+    ASSERT_EQ(sample.image.size(), cv::Size(50, 50));
+    ASSERT_GE(sample.boxes.size(), 1u);
+    EXPECT_EQ(sample.boxes[0], (Box{0, 0, 50, 50}));
+    if (sample.boxes.size() == 2) {
+      // The pixel at the scaled box's corner came from the source box's
+      // corner clipped to the crop (whose origin pixel (0, 0) names).
+      const cv::Vec3b origin = at(sample, 0, 0);
+      const Box &box = sample.boxes[1];
+      const cv::Vec3b source = at(sample, std::min(49, int(std::ceil(box[0]))),
+                                  std::min(49, int(std::ceil(box[1]))));
+      const double cell = 1.0 / sample.scaleX + 1;
+      EXPECT_NEAR(source[0], std::max<int>(60, origin[0]), cell);
+      EXPECT_NEAR(source[1], std::max<int>(30, origin[1]),
+                  1.0 / sample.scaleY + 1);
+    }
+  }
+}
+
+TEST(ColorJitter, BrightnessOfAKnownPixel) {
+  Sample sample;
+  sample.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(100, 100, 100));
+  addBox(sample, {0, 0, 1, 1}, 0);
+  ColorJitter jitter({0.5, 0, 0, 1.0});
+  SampleRng rng(4), replay(4);
+  replay.uniform(); // p
+  const double factor = replay.uniform(0.5, 1.5);
+  jitter.apply(sample, rng);
+  const uint8_t expected = cv::saturate_cast<uint8_t>(100 * factor);
+  EXPECT_EQ(at(sample, 1, 1), cv::Vec3b(expected, expected, expected));
+  EXPECT_EQ(sample.boxes[0], (Box{0, 0, 1, 1}));
+
+  // Contrast pulls towards the mean; a flat image stays flat.
+  Sample flat;
+  flat.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(90, 90, 90));
+  ColorJitter({0, 0.9, 0, 1.0}).apply(flat, rng);
+  EXPECT_EQ(at(flat, 0, 0), cv::Vec3b(90, 90, 90));
+}
+
+TEST(Transforms, SameSeedEpochIndexGivesSameOutput) {
+  std::vector<TransformPtr> pipeline = {
+      std::make_shared<Resize>(ResizeOptions{
+          {64, 64}, std::array<double, 2>{0.5, 2.0}, true, "bilinear"}),
+      std::make_shared<RandomCrop>(RandomCropOptions{{64, 64}, false}),
+      std::make_shared<Pad>(PadOptions{std::nullopt, 64, 0}),
+      std::make_shared<RandomFlip>(RandomFlipOptions{0.5, 0.0}),
+      std::make_shared<AugmentHSV>(AugmentHSVOptions{0.015, 0.7, 0.4, 1.0}),
+      std::make_shared<ToTensor>(ToTensorOptions{true}),
+      std::make_shared<Normalize>(NormalizeOptions{{128.0}, {128.0}})};
+  auto run = [&](uint64_t epoch) {
+    Sample sample = coordinateSample(120, 90);
+    addBox(sample, {10, 10, 100, 80}, 0);
+    SampleRng rng(42, epoch, 17);
+    applyTransforms(pipeline, sample, rng);
+    return sample;
+  };
+  Sample a = run(0), b = run(0), c = run(1);
+  ASSERT_EQ(a.image.size(), cv::Size(64, 64));
+  EXPECT_EQ(cv::norm(a.image, b.image, cv::NORM_INF), 0);
+  EXPECT_EQ(a.boxes, b.boxes);
+  EXPECT_TRUE(a.image.size() != c.image.size() || a.boxes != c.boxes ||
+              cv::norm(a.image, c.image, cv::NORM_INF) > 0);
+}
