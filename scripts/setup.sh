@@ -13,7 +13,7 @@ packages=(
   libtorch-dev python3-torch
   liblmdb-dev libopencv-dev
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev
-  libgtest-dev
+  libgtest-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist
 )
 
