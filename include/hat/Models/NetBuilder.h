@@ -1,0 +1,118 @@
+//===- NetBuilder.h - Emitting hat IR layer by layer ------------*- C++ -*-===//
+//
+// Model builders describe networks the way PyTorch modules do (conv, bn,
+// activation, blocks) and NetBuilder turns each call into hat ops with named,
+// initialised parameters. Names follow the PyTorch module path
+// (`layer1.0.conv1.weight`), kept with a scope stack, so checkpoints and
+// per-layer reports read like the user's model.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HAT_MODELS_NETBUILDER_H
+#define HAT_MODELS_NETBUILDER_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Value.h"
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace hat::models {
+
+enum class Activation { None, Relu, Relu6, Sigmoid, Silu, Hardswish };
+
+/// "relu", "relu6", "sigmoid", "silu"/"swish", "hardswish"/"hswish",
+/// "none"/"identity" (case-insensitive); nullopt otherwise.
+std::optional<Activation> parseActivation(const std::string &name);
+
+class NetBuilder {
+public:
+  NetBuilder(mlir::OpBuilder &builder, mlir::Location loc, uint64_t seed = 0);
+
+  /// Pushes `name` onto the parameter-name scope until the guard dies.
+  class Scope {
+  public:
+    Scope(NetBuilder &nb, const std::string &name) : nb(nb) {
+      nb.scopes.push_back(name);
+    }
+    ~Scope() { nb.scopes.pop_back(); }
+
+  private:
+    NetBuilder &nb;
+  };
+
+  /// Conv with kaiming-normal (fan_out, ReLU gain) weights; `padding` < 0
+  /// means "same" for odd kernels (k / 2 * dilation).
+  mlir::Value conv2d(mlir::Value x, int64_t outChannels, int64_t kernel,
+                     int64_t stride = 1, int64_t padding = -1,
+                     int64_t groups = 1, bool bias = false,
+                     int64_t dilation = 1, const std::string &name = "conv");
+  /// BN with weight 1, bias 0, running mean 0, running var 1, and the
+  /// eps/momentum set by setBatchNormKwargs (PyTorch's defaults otherwise).
+  mlir::Value batchNorm(mlir::Value x, const std::string &name = "bn");
+  void setBatchNormKwargs(float eps, float momentum) {
+    bnEps = eps;
+    bnMomentum = momentum;
+  }
+  mlir::Value activation(mlir::Value x, Activation act);
+  /// conv (no bias) + bn + activation, with PyTorch-style child names
+  /// `<name>.0` (conv) and `<name>.1` (bn) when `name` is given, or
+  /// `conv`/`bn` inside the current scope otherwise.
+  mlir::Value convBnAct(mlir::Value x, int64_t outChannels, int64_t kernel,
+                        int64_t stride, int64_t groups, Activation act,
+                        const std::string &convName = "conv",
+                        const std::string &bnName = "bn");
+  /// Linear with weights and bias uniform in +-1/sqrt(fan_in) (PyTorch).
+  mlir::Value linear(mlir::Value x, int64_t outFeatures, bool bias = true,
+                     const std::string &name = "fc");
+  mlir::Value add(mlir::Value a, mlir::Value b);
+  mlir::Value mul(mlir::Value a, mlir::Value b);
+  mlir::Value concat(mlir::ValueRange inputs, int64_t axis = 1);
+  mlir::Value maxPool(mlir::Value x, int64_t kernel, int64_t stride,
+                      int64_t padding);
+  mlir::Value avgPool(mlir::Value x, int64_t kernel, int64_t stride,
+                      int64_t padding);
+  mlir::Value globalAvgPool(mlir::Value x);
+  mlir::Value flatten(mlir::Value x, int64_t startDim = 1);
+  mlir::Value resize(mlir::Value x, int64_t height, int64_t width,
+                     bool bilinear, bool alignCorners = false);
+
+  /// Channels (dim 1) and spatial extent of an NCHW value.
+  static int64_t channels(mlir::Value x);
+  static llvm::ArrayRef<int64_t> shape(mlir::Value x);
+
+  /// Number of parameter elements created (trainable weights and biases;
+  /// BN running statistics are buffers and are not counted, as PyTorch's
+  /// `sum(p.numel() for p in model.parameters())`).
+  int64_t numParameters() const { return parameterCount; }
+
+  /// Shape errors (an input too small for a window, channels that do not
+  /// match) are recorded instead of creating an op that cannot be typed;
+  /// the first one is kept and later calls pass their input through.
+  bool failed() const { return !error.empty(); }
+  const std::string &getError() const { return error; }
+  void fail(const std::string &message);
+
+  mlir::OpBuilder &getBuilder() { return builder; }
+  mlir::Location getLoc() { return loc; }
+
+private:
+  std::string scopedName(const std::string &leaf) const;
+  mlir::Value param(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
+                    std::vector<float> data, bool trainable);
+  std::vector<float> normal(int64_t n, double stddev);
+  std::vector<float> uniform(int64_t n, double bound);
+
+  mlir::OpBuilder &builder;
+  mlir::Location loc;
+  std::mt19937_64 rng;
+  std::vector<std::string> scopes;
+  int64_t parameterCount = 0;
+  std::string error;
+  float bnEps = 1e-5f, bnMomentum = 0.1f;
+};
+
+} // namespace hat::models
+
+#endif // HAT_MODELS_NETBUILDER_H

@@ -1,0 +1,291 @@
+//===- NetBuilder.cpp - Emitting hat IR layer by layer --------------------===//
+
+#include "hat/Models/NetBuilder.h"
+
+#include "hat/Dialect/HatOps.h"
+#include "hat/Transforms/ParamUtils.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace hat::models {
+
+std::optional<Activation> parseActivation(const std::string &name) {
+  std::string n = llvm::StringRef(name).lower();
+  if (n == "relu")
+    return Activation::Relu;
+  if (n == "relu6")
+    return Activation::Relu6;
+  if (n == "sigmoid")
+    return Activation::Sigmoid;
+  if (n == "silu" || n == "swish")
+    return Activation::Silu;
+  if (n == "hardswish" || n == "hswish")
+    return Activation::Hardswish;
+  if (n == "none" || n == "identity")
+    return Activation::None;
+  return std::nullopt;
+}
+
+NetBuilder::NetBuilder(OpBuilder &builder, Location loc, uint64_t seed)
+    : builder(builder), loc(loc), rng(seed) {}
+
+int64_t NetBuilder::channels(Value x) {
+  return llvm::cast<RankedTensorType>(x.getType()).getDimSize(1);
+}
+
+ArrayRef<int64_t> NetBuilder::shape(Value x) {
+  return llvm::cast<RankedTensorType>(x.getType()).getShape();
+}
+
+void NetBuilder::fail(const std::string &message) {
+  if (error.empty())
+    error = "at " + scopedName("") + ": " + message;
+}
+
+/// Output extent of a window, or <= 0 when it does not fit.
+static int64_t windowExtent(int64_t in, int64_t kernel, int64_t stride,
+                            int64_t pad, int64_t dilation = 1) {
+  int64_t span = dilation * (kernel - 1) + 1;
+  if (in + 2 * pad < span)
+    return 0;
+  return (in + 2 * pad - span) / stride + 1;
+}
+
+static bool spatialFits(NetBuilder &nb, Value x, int64_t kernel,
+                        int64_t stride, int64_t pad, int64_t dilation = 1) {
+  ArrayRef<int64_t> s = NetBuilder::shape(x);
+  if (s.size() != 4) {
+    nb.fail("expected an NCHW input, got rank " + std::to_string(s.size()));
+    return false;
+  }
+  if (windowExtent(s[2], kernel, stride, pad, dilation) <= 0 ||
+      windowExtent(s[3], kernel, stride, pad, dilation) <= 0) {
+    nb.fail("input " + std::to_string(s[2]) + "x" + std::to_string(s[3]) +
+            " is too small for a " + std::to_string(kernel) + "x" +
+            std::to_string(kernel) + " window (stride " +
+            std::to_string(stride) + ", padding " + std::to_string(pad) +
+            "); use a larger input shape");
+    return false;
+  }
+  return true;
+}
+
+static bool broadcasts(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return false;
+  }
+  return true;
+}
+
+std::string NetBuilder::scopedName(const std::string &leaf) const {
+  std::string name;
+  for (const std::string &s : scopes)
+    if (!s.empty())
+      name += s + ".";
+  return name + leaf;
+}
+
+std::vector<float> NetBuilder::normal(int64_t n, double stddev) {
+  std::normal_distribution<float> dist(0.f, (float)stddev);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(rng);
+  return v;
+}
+
+std::vector<float> NetBuilder::uniform(int64_t n, double bound) {
+  std::uniform_real_distribution<float> dist(-(float)bound, (float)bound);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(rng);
+  return v;
+}
+
+Value NetBuilder::param(const std::string &leaf, ArrayRef<int64_t> shape,
+                        std::vector<float> data, bool trainable) {
+  if (trainable)
+    parameterCount += (int64_t)data.size();
+  return createFloatParam(builder, loc, scopedName(leaf), shape, data);
+}
+
+Value NetBuilder::conv2d(Value x, int64_t outChannels, int64_t kernel,
+                         int64_t stride, int64_t padding, int64_t groups,
+                         bool bias, int64_t dilation, const std::string &name) {
+  if (padding < 0)
+    padding = kernel / 2 * dilation;
+  if (failed() || !spatialFits(*this, x, kernel, stride, padding, dilation))
+    return x;
+  int64_t cin = channels(x);
+  if (groups < 1 || cin % groups != 0 || outChannels % groups != 0) {
+    fail("conv with " + std::to_string(cin) + " input and " +
+         std::to_string(outChannels) + " output channels cannot use " +
+         std::to_string(groups) + " groups");
+    return x;
+  }
+  int64_t perGroup = cin / groups;
+  int64_t n = outChannels * perGroup * kernel * kernel;
+  // kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision.
+  double fanOut = (double)outChannels * kernel * kernel / groups;
+  Value w = param(name + ".weight", {outChannels, perGroup, kernel, kernel},
+                  normal(n, std::sqrt(2.0 / fanOut)), true);
+  Value b;
+  if (bias) {
+    double fanIn = (double)perGroup * kernel * kernel;
+    b = param(name + ".bias", {outChannels},
+              uniform(outChannels, 1.0 / std::sqrt(fanIn)), true);
+  }
+  return builder.create<Conv2dOp>(
+      loc, x, w, b, builder.getDenseI64ArrayAttr({stride, stride}),
+      builder.getDenseI64ArrayAttr({padding, padding, padding, padding}),
+      builder.getDenseI64ArrayAttr({dilation, dilation}),
+      builder.getI64IntegerAttr(groups));
+}
+
+Value NetBuilder::batchNorm(Value x, const std::string &name) {
+  if (failed())
+    return x;
+  int64_t c = channels(x);
+  Value w = param(name + ".weight", {c}, std::vector<float>(c, 1.f), true);
+  Value b = param(name + ".bias", {c}, std::vector<float>(c, 0.f), true);
+  Value mean =
+      param(name + ".running_mean", {c}, std::vector<float>(c, 0.f), false);
+  Value var =
+      param(name + ".running_var", {c}, std::vector<float>(c, 1.f), false);
+  return builder.create<BatchNormOp>(loc, x, w, b, mean, var,
+                                     builder.getF32FloatAttr(bnEps),
+                                     builder.getF32FloatAttr(bnMomentum));
+}
+
+Value NetBuilder::activation(Value x, Activation act) {
+  switch (act) {
+  case Activation::None:
+    return x;
+  case Activation::Relu:
+    return builder.create<ReluOp>(loc, x);
+  case Activation::Relu6:
+    return builder.create<Relu6Op>(loc, x);
+  case Activation::Sigmoid:
+    return builder.create<SigmoidOp>(loc, x);
+  case Activation::Silu:
+    return builder.create<SiluOp>(loc, x);
+  case Activation::Hardswish:
+    return builder.create<HardswishOp>(loc, x);
+  }
+  llvm_unreachable("unknown activation");
+}
+
+Value NetBuilder::convBnAct(Value x, int64_t outChannels, int64_t kernel,
+                            int64_t stride, int64_t groups, Activation act,
+                            const std::string &convName,
+                            const std::string &bnName) {
+  Value y = conv2d(x, outChannels, kernel, stride, -1, groups, false, 1,
+                   convName);
+  return activation(batchNorm(y, bnName), act);
+}
+
+Value NetBuilder::linear(Value x, int64_t outFeatures, bool bias,
+                         const std::string &name) {
+  if (failed())
+    return x;
+  int64_t in = shape(x).back();
+  double bound = 1.0 / std::sqrt((double)in);
+  Value w = param(name + ".weight", {outFeatures, in},
+                  uniform(outFeatures * in, bound), true);
+  Value b;
+  if (bias)
+    b = param(name + ".bias", {outFeatures}, uniform(outFeatures, bound),
+              true);
+  return builder.create<LinearOp>(loc, x, w, b);
+}
+
+Value NetBuilder::add(Value a, Value b) {
+  if (failed())
+    return a;
+  if (!broadcasts(shape(a), shape(b))) {
+    fail("cannot add tensors of different shapes");
+    return a;
+  }
+  return builder.create<AddOp>(loc, a, b);
+}
+
+Value NetBuilder::mul(Value a, Value b) {
+  if (failed())
+    return a;
+  if (!broadcasts(shape(a), shape(b))) {
+    fail("cannot multiply tensors of different shapes");
+    return a;
+  }
+  return builder.create<MulOp>(loc, a, b);
+}
+
+Value NetBuilder::concat(ValueRange inputs, int64_t axis) {
+  if (failed())
+    return inputs.front();
+  for (Value v : inputs) {
+    ArrayRef<int64_t> a = shape(v), b = shape(inputs.front());
+    bool ok = a.size() == b.size();
+    for (size_t d = 0; ok && d < a.size(); ++d)
+      ok = (int64_t)d == axis || a[d] == b[d];
+    if (!ok) {
+      fail("cannot concatenate tensors whose shapes differ off axis " +
+           std::to_string(axis));
+      return inputs.front();
+    }
+  }
+  return builder.create<ConcatOp>(loc, inputs,
+                                  builder.getI64IntegerAttr(axis));
+}
+
+Value NetBuilder::maxPool(Value x, int64_t kernel, int64_t stride,
+                          int64_t padding) {
+  if (failed() || !spatialFits(*this, x, kernel, stride, padding))
+    return x;
+  return builder.create<MaxPool2dOp>(
+      loc, x, builder.getDenseI64ArrayAttr({kernel, kernel}),
+      builder.getDenseI64ArrayAttr({stride, stride}),
+      builder.getDenseI64ArrayAttr({padding, padding, padding, padding}));
+}
+
+Value NetBuilder::avgPool(Value x, int64_t kernel, int64_t stride,
+                          int64_t padding) {
+  if (failed() || !spatialFits(*this, x, kernel, stride, padding))
+    return x;
+  return builder.create<AvgPool2dOp>(
+      loc, x, builder.getDenseI64ArrayAttr({kernel, kernel}),
+      builder.getDenseI64ArrayAttr({stride, stride}),
+      builder.getDenseI64ArrayAttr({padding, padding, padding, padding}));
+}
+
+Value NetBuilder::globalAvgPool(Value x) {
+  if (failed() || shape(x).size() != 4) {
+    fail("global average pooling needs an NCHW input");
+    return x;
+  }
+  return builder.create<GlobalAvgPoolOp>(loc, x);
+}
+
+Value NetBuilder::flatten(Value x, int64_t startDim) {
+  return builder.create<FlattenOp>(loc, x,
+                                   builder.getI64IntegerAttr(startDim));
+}
+
+Value NetBuilder::resize(Value x, int64_t height, int64_t width, bool bilinear,
+                         bool alignCorners) {
+  return builder.create<ResizeOp>(
+      loc, x,
+      ResizeModeAttr::get(builder.getContext(), bilinear
+                                                    ? ResizeMode::bilinear
+                                                    : ResizeMode::nearest),
+      builder.getDenseI64ArrayAttr({height, width}),
+      builder.getBoolAttr(alignCorners));
+}
+
+} // namespace hat::models
