@@ -3,6 +3,7 @@
 #include "hat/Config/Diagnostic.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace hat::config {
 
@@ -86,7 +87,8 @@ std::vector<std::string> closestNames(const std::string &name,
                                       const std::vector<std::string> &candidates,
                                       size_t limit) {
   std::vector<std::pair<size_t, std::string>> scored;
-  size_t maxDistance = std::max<size_t>(2, name.size() / 2);
+  // About one edit in three characters still reads as a typo.
+  size_t maxDistance = std::max<size_t>(1, (name.size() + 2) / 3);
   for (const std::string &candidate : candidates) {
     if (candidate == name)
       continue;

@@ -133,12 +133,10 @@ static void checkHostModuleName(const std::string &dotted,
       return;
     known.push_back(name);
   }
-  std::string parent = dotted.substr(0, dotted.rfind('.'));
-  fail(loc, "'" + dotted + "' is not supported in HAT configs (of module '" +
-                rootOf(dotted) + "' only " +
-                "os.path.join/exists/isfile/isdir/basename/dirname/splitext/"
-                "abspath/expanduser, os.environ, os.environ.get, os.getenv, "
-                "copy.deepcopy and copy.copy are)" +
+  fail(loc, "'" + dotted + "' is not supported in HAT configs; of 'os' and " +
+                "'copy' only os.path.join/exists/isfile/isdir/basename/dirname/" +
+                "splitext/abspath/expanduser, os.environ, os.environ.get, " +
+                "os.getenv, copy.deepcopy and copy.copy are" +
                 didYouMean(closestNames(dotted, known)));
 }
 
