@@ -34,6 +34,10 @@ struct ConfigError : std::exception {
 /// no input can overflow the native stack.
 constexpr unsigned kMaxNestingDepth = 200;
 constexpr unsigned kMaxValueDepth = 1000;
+constexpr unsigned kMaxEvalDepth = 1500;
+/// Longest repr() before it is cut off with "...", and longest JSON dump.
+constexpr size_t kMaxReprLength = 1 << 20;
+constexpr size_t kMaxJsonLength = 100 << 20;
 
 /// Python's repr() of a float ("0.25", "2.0", "4e-05", "inf").
 std::string formatFloat(double value);

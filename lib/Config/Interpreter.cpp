@@ -229,8 +229,22 @@ void Interpreter::execImport(const ImportStmt &stmt) {
   }
 }
 
+struct Interpreter::DepthGuard {
+  Interpreter &interpreter;
+  DepthGuard(Interpreter &interpreter, const SourceLoc &loc)
+      : interpreter(interpreter) {
+    if (++interpreter.evalDepth_ > kMaxEvalDepth) {
+      --interpreter.evalDepth_;
+      fail(loc, "evaluation nested too deeply (recursion through deeply "
+                "nested expressions)");
+    }
+  }
+  ~DepthGuard() { --interpreter.evalDepth_; }
+};
+
 Interpreter::Flow Interpreter::exec(const Stmt &stmt) {
   tick(stmt.loc);
+  DepthGuard guard(*this, stmt.loc);
   switch (stmt.kind) {
   case StmtKind::Expr:
     eval(*static_cast<const ExprStmt &>(stmt).expr);
@@ -528,6 +542,7 @@ std::vector<Value> Interpreter::iterate(const Value &value, const SourceLoc &loc
 
 Value Interpreter::eval(const Expr &expr) {
   tick(expr.loc);
+  DepthGuard guard(*this, expr.loc);
   switch (expr.kind) {
   case ExprKind::Constant:
     return static_cast<const ConstantExpr &>(expr).value;

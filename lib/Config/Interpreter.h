@@ -68,6 +68,10 @@ private:
   uint64_t steps_ = 0;
   unsigned callDepth_ = 0;
   unsigned loopDepth_ = 0;
+  /// eval()/exec() frames on the native stack, bounded so that recursion
+  /// through deeply nested expressions cannot overflow it.
+  unsigned evalDepth_ = 0;
+  struct DepthGuard;
 };
 
 } // namespace hat::config

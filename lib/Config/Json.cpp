@@ -80,6 +80,9 @@ public:
   void write(const Value &value, int depth, const SourceLoc &loc) {
     if (depth > static_cast<int>(kMaxValueDepth))
       fail(loc, "value is nested too deeply to print as JSON");
+    if (out.size() > kMaxJsonLength)
+      fail(loc, "JSON output exceeds " + std::to_string(kMaxJsonLength >> 20) +
+                    " MiB (a structure shared many times over?)");
     switch (value.kind()) {
     case Value::Kind::None:
       out += "null";

@@ -148,7 +148,8 @@ private:
   // Tokens
   //===--------------------------------------------------------------------===//
 
-  const Token &peek(size_t ahead = 0) {
+  /// A copy, so that holding it across take() is safe.
+  Token peek(size_t ahead = 0) {
     while (buffer_.size() <= ahead)
       buffer_.push_back(lexer_.next());
     return buffer_[ahead];

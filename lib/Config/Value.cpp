@@ -259,7 +259,7 @@ std::string quoteString(const std::string &text) {
 
 static void reprInto(const Value &value, std::string &out,
                      std::unordered_set<const void *> &active, unsigned depth) {
-  if (depth > kMaxValueDepth) {
+  if (depth > kMaxValueDepth || out.size() > kMaxReprLength) {
     out += "...";
     return;
   }
@@ -377,9 +377,15 @@ std::string Value::str() const { return isStr() ? asStr() : repr(); }
 // Equality
 //===----------------------------------------------------------------------===//
 
+/// Comparisons left before equality gives up, so that comparing two
+/// exponentially shared structures (a = [a, a] repeated) terminates.
+static thread_local uint64_t equalityBudget = 0;
+static thread_local bool equalityActive = false;
+
 static bool equalImpl(const Value &a, const Value &b, unsigned depth) {
-  if (depth > kMaxValueDepth)
+  if (depth > kMaxValueDepth || equalityBudget == 0)
     return false;
+  --equalityBudget;
   if (a.isNumber() && b.isNumber()) {
     if (a.isFloat() || b.isFloat())
       return a.asNumber() == b.asNumber();
@@ -446,7 +452,16 @@ static bool equalImpl(const Value &a, const Value &b, unsigned depth) {
   }
 }
 
-bool valuesEqual(const Value &a, const Value &b) { return equalImpl(a, b, 0); }
+bool valuesEqual(const Value &a, const Value &b) {
+  // Nested calls (dict lookups inside a comparison) share the outer budget.
+  if (equalityActive)
+    return equalImpl(a, b, 0);
+  equalityActive = true;
+  equalityBudget = 10'000'000;
+  bool equal = equalImpl(a, b, 0);
+  equalityActive = false;
+  return equal;
+}
 
 //===----------------------------------------------------------------------===//
 // Copies
