@@ -18,22 +18,22 @@ using StmtPtr = std::unique_ptr<Stmt>;
 using StmtList = std::vector<StmtPtr>;
 
 enum class ExprKind {
-  Constant,   // None, True, 1, 2.5, "text"
-  FString,    // f"{x:.2f} ..."
-  Name,       // x
-  Attribute,  // value.name
-  Subscript,  // value[index]
-  Slice,      // lower:upper:step (only as a Subscript index)
-  Call,       // f(args)
-  BinaryOp,   // a + b
-  UnaryOp,    // -a, not a
-  BoolOp,     // a and b, a or b
-  Compare,    // a < b <= c
-  IfExp,      // a if c else b
-  List,       // [a, *b]
-  Tuple,      // (a, b)
-  Dict,       // {k: v, **d}
-  Starred,    // *a inside a list/tuple display
+  Constant,      // None, True, 1, 2.5, "text"
+  FString,       // f"{x:.2f} ..."
+  Name,          // x
+  Attribute,     // value.name
+  Subscript,     // value[index]
+  Slice,         // lower:upper:step (only as a Subscript index)
+  Call,          // f(args)
+  BinaryOp,      // a + b
+  UnaryOp,       // -a, not a
+  BoolOp,        // a and b, a or b
+  Compare,       // a < b <= c
+  IfExp,         // a if c else b
+  List,          // [a, *b]
+  Tuple,         // (a, b)
+  Dict,          // {k: v, **d}
+  Starred,       // *a inside a list/tuple display
   Comprehension, // [x for x in xs if c], {k: v for ...}
 };
 
@@ -58,7 +58,8 @@ struct FStringExpr : Expr {
     std::string spec;
   };
   std::vector<Part> parts;
-  explicit FStringExpr(SourceLoc loc) : Expr(ExprKind::FString, std::move(loc)) {}
+  explicit FStringExpr(SourceLoc loc)
+      : Expr(ExprKind::FString, std::move(loc)) {}
 };
 
 struct NameExpr : Expr {

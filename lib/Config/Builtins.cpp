@@ -35,13 +35,15 @@ struct Arguments {
       for (const char *k : allowedKeywords)
         allowed |= keyword == k || std::strcmp(k, "**") == 0;
       if (!allowed)
-        fail(loc, name + "() got an unexpected keyword argument '" + keyword + "'");
+        fail(loc,
+             name + "() got an unexpected keyword argument '" + keyword + "'");
     }
     if (args.size() < min || args.size() > max) {
       std::string expected =
           min == max ? std::to_string(min)
-          : max == SIZE_MAX ? "at least " + std::to_string(min)
-                            : std::to_string(min) + " to " + std::to_string(max);
+          : max == SIZE_MAX
+              ? "at least " + std::to_string(min)
+              : std::to_string(min) + " to " + std::to_string(max);
       fail(loc, name + "() takes " + expected + " argument" +
                     (max == 1 && min == 1 ? "" : "s") + " (" +
                     std::to_string(args.size()) + " given)");
@@ -71,7 +73,8 @@ std::string joinPath(const std::vector<Value> &parts, const SourceLoc &loc) {
   std::string path;
   for (size_t i = 0; i < parts.size(); ++i) {
     if (!parts[i].isStr())
-      fail(loc, "os.path.join() arguments must be str, not " + parts[i].typeName());
+      fail(loc,
+           "os.path.join() arguments must be str, not " + parts[i].typeName());
     const std::string &part = parts[i].asStr();
     if (i == 0 || (!part.empty() && part[0] == '/'))
       path = part;
@@ -85,7 +88,8 @@ std::string joinPath(const std::vector<Value> &parts, const SourceLoc &loc) {
 
 std::string dirnameOf(const std::string &path) {
   size_t slash = path.rfind('/');
-  std::string head = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  std::string head =
+      slash == std::string::npos ? "" : path.substr(0, slash + 1);
   if (!head.empty() && head.find_first_not_of('/') != std::string::npos)
     while (!head.empty() && head.back() == '/')
       head.pop_back();
@@ -110,8 +114,8 @@ std::string stripChars(const std::string &text, const std::string &chars,
 // Operators
 //===----------------------------------------------------------------------===//
 
-Value Interpreter::binaryOp(BinaryOperator op, const Value &lhs, const Value &rhs,
-                            const SourceLoc &loc) {
+Value Interpreter::binaryOp(BinaryOperator op, const Value &lhs,
+                            const Value &rhs, const SourceLoc &loc) {
   auto unsupported = [&]() -> Value {
     fail(loc, std::string("unsupported operand type(s) for ") + spelling(op) +
                   ": '" + lhs.typeName() + "' and '" + rhs.typeName() + "'");
@@ -121,7 +125,8 @@ Value Interpreter::binaryOp(BinaryOperator op, const Value &lhs, const Value &rh
       count = 0;
     size_t unit = sequence.isStr() ? sequence.asStr().size()
                                    : sequence.sequenceItems().size();
-    if (unit != 0 && static_cast<uint64_t>(count) > options_.maxSequenceLength / unit + 1)
+    if (unit != 0 &&
+        static_cast<uint64_t>(count) > options_.maxSequenceLength / unit + 1)
       checkLength(options_.maxSequenceLength + 1, loc);
     checkLength(unit * static_cast<size_t>(count), loc);
     if (sequence.isStr()) {
@@ -179,13 +184,15 @@ Value Interpreter::binaryOp(BinaryOperator op, const Value &lhs, const Value &rh
           quotient -= 1;
           remainder += b;
         }
-        return Value::integer(op == BinaryOperator::FloorDiv ? quotient : remainder);
+        return Value::integer(op == BinaryOperator::FloorDiv ? quotient
+                                                             : remainder);
       }
       case BinaryOperator::Pow: {
         if (b < 0) {
           if (a == 0)
             fail(loc, "0 cannot be raised to a negative power");
-          return Value::real(std::pow(static_cast<double>(a), static_cast<double>(b)));
+          return Value::real(
+              std::pow(static_cast<double>(a), static_cast<double>(b)));
         }
         int64_t result = 1, base = a;
         for (int64_t e = b; e > 0; e >>= 1) {
@@ -197,11 +204,14 @@ Value Interpreter::binaryOp(BinaryOperator op, const Value &lhs, const Value &rh
         return Value::integer(result);
       }
       case BinaryOperator::BitAnd:
-        return lhs.isBool() && rhs.isBool() ? Value::boolean(a & b) : Value::integer(a & b);
+        return lhs.isBool() && rhs.isBool() ? Value::boolean(a & b)
+                                            : Value::integer(a & b);
       case BinaryOperator::BitOr:
-        return lhs.isBool() && rhs.isBool() ? Value::boolean(a | b) : Value::integer(a | b);
+        return lhs.isBool() && rhs.isBool() ? Value::boolean(a | b)
+                                            : Value::integer(a | b);
       case BinaryOperator::BitXor:
-        return lhs.isBool() && rhs.isBool() ? Value::boolean(a ^ b) : Value::integer(a ^ b);
+        return lhs.isBool() && rhs.isBool() ? Value::boolean(a ^ b)
+                                            : Value::integer(a ^ b);
       case BinaryOperator::LShift:
         if (b < 0)
           fail(loc, "negative shift count");
@@ -209,7 +219,8 @@ Value Interpreter::binaryOp(BinaryOperator op, const Value &lhs, const Value &rh
           return Value::integer(0);
         if (b >= 63 || (a > 0 ? a > (INT64_MAX >> b) : a < (INT64_MIN >> b)))
           overflow(loc);
-        return Value::integer(static_cast<int64_t>(static_cast<uint64_t>(a) << b));
+        return Value::integer(
+            static_cast<int64_t>(static_cast<uint64_t>(a) << b));
       case BinaryOperator::RShift:
         if (b < 0)
           fail(loc, "negative shift count");
@@ -315,7 +326,7 @@ int Interpreter::order(const Value &lhs, const Value &rhs, const SourceLoc &loc,
   if (lhs.isStr() && rhs.isStr())
     return lhs.asStr().compare(rhs.asStr()) < 0   ? -1
            : lhs.asStr().compare(rhs.asStr()) > 0 ? 1
-                                                   : 0;
+                                                  : 0;
   if ((lhs.isList() && rhs.isList()) || (lhs.isTuple() && rhs.isTuple())) {
     const auto &a = lhs.sequenceItems();
     const auto &b = rhs.sequenceItems();
@@ -330,8 +341,8 @@ int Interpreter::order(const Value &lhs, const Value &rhs, const SourceLoc &loc,
                 lhs.typeName() + "' and '" + rhs.typeName() + "'");
 }
 
-bool Interpreter::compare(CompareOperator op, const Value &lhs, const Value &rhs,
-                          const SourceLoc &loc) {
+bool Interpreter::compare(CompareOperator op, const Value &lhs,
+                          const Value &rhs, const SourceLoc &loc) {
   switch (op) {
   case CompareOperator::Eq:
     return valuesEqual(lhs, rhs);
@@ -385,7 +396,8 @@ bool Interpreter::compare(CompareOperator op, const Value &lhs, const Value &rhs
 // str.format
 //===----------------------------------------------------------------------===//
 
-static std::string strFormat(const std::string &format, const std::vector<Value> &args,
+static std::string strFormat(const std::string &format,
+                             const std::vector<Value> &args,
                              const Kwargs &kwargs, const SourceLoc &loc) {
   std::string out;
   size_t automatic = 0;
@@ -432,12 +444,14 @@ static std::string strFormat(const std::string &format, const std::vector<Value>
       if (automatic >= args.size())
         fail(loc, "format string needs more positional arguments than given");
       value = args[automatic++];
-    } else if (std::all_of(field.begin(), field.end(),
-                           [](char d) { return std::isdigit(static_cast<unsigned char>(d)); })) {
+    } else if (std::all_of(field.begin(), field.end(), [](char d) {
+                 return std::isdigit(static_cast<unsigned char>(d));
+               })) {
       size_t index = std::strtoull(field.c_str(), nullptr, 10);
       if (field.size() > 6 || index >= args.size())
         fail(loc, "format string refers to positional argument " + field +
-                      " but only " + std::to_string(args.size()) + " were given");
+                      " but only " + std::to_string(args.size()) +
+                      " were given");
       value = args[index];
     } else {
       bool found = false;
@@ -502,8 +516,9 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
           if (entry.first.isStr())
             keys.push_back(entry.first.asStr());
         fail(loc, "KeyError: " + args[0].repr() + " is not in the dict" +
-                      (args[0].isStr() ? didYouMean(closestNames(args[0].asStr(), keys))
-                                       : std::string()));
+                      (args[0].isStr()
+                           ? didYouMean(closestNames(args[0].asStr(), keys))
+                           : std::string()));
       }
       Value result = *found;
       dict.erase(args[0]);
@@ -656,7 +671,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
       if (separator.isNone()) {
         size_t i = 0;
         while (i < text.size()) {
-          while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+          while (i < text.size() &&
+                 std::isspace(static_cast<unsigned char>(text[i])))
             ++i;
           if (i >= text.size())
             break;
@@ -666,7 +682,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
             parts.push_back(Value::string(text.substr(i, end + 1 - i)));
             break;
           }
-          while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j])))
+          while (j < text.size() &&
+                 !std::isspace(static_cast<unsigned char>(text[j])))
             ++j;
           parts.push_back(Value::string(text.substr(i, j - i)));
           i = j;
@@ -682,10 +699,12 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
         std::vector<std::string> reversed;
         size_t end = text.size();
         while (static_cast<int64_t>(reversed.size()) < maxSplit) {
-          size_t found = end >= sep.size() ? text.rfind(sep, end - sep.size()) : std::string::npos;
+          size_t found = end >= sep.size() ? text.rfind(sep, end - sep.size())
+                                           : std::string::npos;
           if (found == std::string::npos)
             break;
-          reversed.push_back(text.substr(found + sep.size(), end - found - sep.size()));
+          reversed.push_back(
+              text.substr(found + sep.size(), end - found - sep.size()));
           end = found;
         }
         parts.push_back(Value::string(text.substr(0, end)));
@@ -736,8 +755,9 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
     }
     if (name == "startswith" || name == "endswith") {
       a.expect(1, 1);
-      std::vector<Value> candidates =
-          args[0].isTuple() ? args[0].asTuple().items : std::vector<Value>{args[0]};
+      std::vector<Value> candidates = args[0].isTuple()
+                                          ? args[0].asTuple().items
+                                          : std::vector<Value>{args[0]};
       for (const Value &candidate : candidates) {
         if (!candidate.isStr())
           fail(loc, qualified + " first arg must be str or a tuple of str");
@@ -755,20 +775,24 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
       a.expect(0, 0);
       std::string out = text;
       for (char &c : out)
-        c = static_cast<char>(name == "upper" ? std::toupper(static_cast<unsigned char>(c))
-                                              : std::tolower(static_cast<unsigned char>(c)));
+        c = static_cast<char>(
+            name == "upper" ? std::toupper(static_cast<unsigned char>(c))
+                            : std::tolower(static_cast<unsigned char>(c)));
       return Value::string(std::move(out));
     }
     if (name == "strip" || name == "lstrip" || name == "rstrip") {
       a.expect(0, 1);
-      std::string chars = args.empty() || args[0].isNone() ? std::string(" \t\n\r\f\v")
-                                                          : a.string(0);
-      return Value::string(stripChars(text, chars, name != "rstrip", name != "lstrip"));
+      std::string chars = args.empty() || args[0].isNone()
+                              ? std::string(" \t\n\r\f\v")
+                              : a.string(0);
+      return Value::string(
+          stripChars(text, chars, name != "rstrip", name != "lstrip"));
     }
     if (name == "find") {
       a.expect(1, 1);
       size_t found = text.find(a.string(0));
-      return Value::integer(found == std::string::npos ? -1 : static_cast<int64_t>(found));
+      return Value::integer(
+          found == std::string::npos ? -1 : static_cast<int64_t>(found));
     }
     if (name == "count") {
       a.expect(1, 1);
@@ -782,7 +806,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
       return Value::integer(count);
     }
   }
-  if ((object.isList() || object.isTuple()) && (name == "index" || name == "count")) {
+  if ((object.isList() || object.isTuple()) &&
+      (name == "index" || name == "count")) {
     a.expect(1, 1);
     const auto &items = object.sequenceItems();
     int64_t count = 0;
@@ -798,7 +823,8 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
     return Value::integer(count);
   }
   if (object.isCall())
-    fail(loc, "'" + object.asCall().callee + "(...)' is built later by the "
+    fail(loc, "'" + object.asCall().callee +
+                  "(...)' is built later by the "
                   "engine; its methods cannot be called in a config");
   fail(loc, "'" + object.typeName() + "' object has no method '" + name +
                 "' in HAT configs");
@@ -817,7 +843,8 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
     a.expect(1, SIZE_MAX);
     return Value::string(joinPath(args, loc));
   }
-  if (name == "os.path.exists" || name == "os.path.isfile" || name == "os.path.isdir") {
+  if (name == "os.path.exists" || name == "os.path.isfile" ||
+      name == "os.path.isdir") {
     a.expect(1, 1);
     struct stat info;
     if (::stat(a.string(0).c_str(), &info) != 0)
@@ -832,7 +859,8 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
     a.expect(1, 1);
     const std::string &path = a.string(0);
     size_t slash = path.rfind('/');
-    return Value::string(slash == std::string::npos ? path : path.substr(slash + 1));
+    return Value::string(slash == std::string::npos ? path
+                                                    : path.substr(slash + 1));
   }
   if (name == "os.path.dirname") {
     a.expect(1, 1);
@@ -846,17 +874,19 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
     size_t dot = path.rfind('.');
     // Leading dots of the file name do not start an extension (".bashrc").
     size_t firstNonDot = path.find_first_not_of('.', nameStart);
-    if (dot == std::string::npos || dot < nameStart || firstNonDot == std::string::npos ||
-        dot < firstNonDot)
+    if (dot == std::string::npos || dot < nameStart ||
+        firstNonDot == std::string::npos || dot < firstNonDot)
       return Value::tuple({Value::string(path), Value::string("")});
-    return Value::tuple({Value::string(path.substr(0, dot)), Value::string(path.substr(dot))});
+    return Value::tuple(
+        {Value::string(path.substr(0, dot)), Value::string(path.substr(dot))});
   }
   if (name == "os.path.abspath") {
     a.expect(1, 1);
     std::string path = a.string(0);
     if (path.empty() || path[0] != '/') {
       const char *pwd = std::getenv("PWD");
-      path = joinPath({Value::string(pwd ? pwd : "/"), Value::string(path)}, loc);
+      path =
+          joinPath({Value::string(pwd ? pwd : "/"), Value::string(path)}, loc);
     }
     return Value::string(path);
   }
@@ -864,7 +894,8 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
     a.expect(1, 1);
     std::string path = a.string(0);
     const char *home = std::getenv("HOME");
-    if (home && !path.empty() && path[0] == '~' && (path.size() == 1 || path[1] == '/'))
+    if (home && !path.empty() && path[0] == '~' &&
+        (path.size() == 1 || path[1] == '/'))
       path = home + path.substr(1);
     return Value::string(path);
   }
@@ -922,8 +953,9 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
     }
     if (step == 0)
       fail(loc, "range() arg 3 must not be zero");
-    long double count = step > 0 ? (static_cast<long double>(stop) - start + step - 1) / step
-                                  : (static_cast<long double>(start) - stop - step - 1) / -step;
+    long double count =
+        step > 0 ? (static_cast<long double>(stop) - start + step - 1) / step
+                 : (static_cast<long double>(start) - stop - step - 1) / -step;
     if (count > static_cast<long double>(options_.maxSequenceLength))
       checkLength(options_.maxSequenceLength + 1, loc);
     std::vector<Value> items;
@@ -977,7 +1009,8 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
     const Value *key = a.keyword("key");
     std::vector<Value> keys;
     for (const Value &item : items)
-      keys.push_back(key && !key->isNone() ? callValue(*key, {item}, {}, loc) : item);
+      keys.push_back(key && !key->isNone() ? callValue(*key, {item}, {}, loc)
+                                           : item);
     std::vector<size_t> indices(items.size());
     for (size_t i = 0; i < indices.size(); ++i)
       indices[i] = i;
@@ -1085,7 +1118,8 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
         fail(loc, "invalid literal for int() with base 10: " + v.repr());
       return Value::integer(parsed);
     }
-    fail(loc, "int() argument must be a string or a number, not '" + v.typeName() + "'");
+    fail(loc, "int() argument must be a string or a number, not '" +
+                  v.typeName() + "'");
   }
   if (name == "float") {
     a.expect(0, 1);
@@ -1112,7 +1146,8 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
         fail(loc, "could not convert string to float: " + v.repr());
       return Value::real(parsed);
     }
-    fail(loc, "float() argument must be a string or a number, not '" + v.typeName() + "'");
+    fail(loc, "float() argument must be a string or a number, not '" +
+                  v.typeName() + "'");
   }
   if (name == "str") {
     a.expect(0, 1);
@@ -1128,8 +1163,10 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
   }
   if (name == "list" || name == "tuple") {
     a.expect(0, 1);
-    std::vector<Value> items = args.empty() ? std::vector<Value>() : iterate(args[0], loc);
-    return name == "list" ? Value::list(std::move(items)) : Value::tuple(std::move(items));
+    std::vector<Value> items =
+        args.empty() ? std::vector<Value>() : iterate(args[0], loc);
+    return name == "list" ? Value::list(std::move(items))
+                          : Value::tuple(std::move(items));
   }
   if (name == "dict") {
     a.expect(0, 1, {"**"});
@@ -1156,8 +1193,8 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
   }
   if (name == "isinstance") {
     a.expect(2, 2);
-    std::vector<Value> types =
-        args[1].isTuple() ? args[1].asTuple().items : std::vector<Value>{args[1]};
+    std::vector<Value> types = args[1].isTuple() ? args[1].asTuple().items
+                                                 : std::vector<Value>{args[1]};
     for (const Value &type : types) {
       if (!type.isBuiltin())
         fail(loc, "isinstance() supports only the builtin types dict, list, "

@@ -41,8 +41,8 @@ Diagnostic::Diagnostic(const SourceLoc &loc, std::string message)
 std::string Diagnostic::str() const {
   std::string out;
   if (hasLocation()) {
-    out += file + ":" + std::to_string(line) + ":" + std::to_string(column) +
-           ": ";
+    out +=
+        file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
   } else if (!file.empty()) {
     out += file + ": ";
   }
@@ -75,17 +75,17 @@ static size_t editDistance(const std::string &a, const std::string &b) {
                   std::tolower(static_cast<unsigned char>(b[j - 1]))
               ? 0
               : 1;
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1,
-                             previous[j - 1] + substitute});
+      current[j] = std::min(
+          {previous[j] + 1, current[j - 1] + 1, previous[j - 1] + substitute});
     }
     std::swap(previous, current);
   }
   return previous[b.size()];
 }
 
-std::vector<std::string> closestNames(const std::string &name,
-                                      const std::vector<std::string> &candidates,
-                                      size_t limit) {
+std::vector<std::string>
+closestNames(const std::string &name,
+             const std::vector<std::string> &candidates, size_t limit) {
   std::vector<std::pair<size_t, std::string>> scored;
   // About one edit in three characters still reads as a typo.
   size_t maxDistance = std::max<size_t>(1, (name.size() + 2) / 3);
@@ -96,8 +96,9 @@ std::vector<std::string> closestNames(const std::string &name,
     if (distance <= maxDistance)
       scored.emplace_back(distance, candidate);
   }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const auto &a, const auto &b) { return a.first < b.first; });
+  std::stable_sort(
+      scored.begin(), scored.end(),
+      [](const auto &a, const auto &b) { return a.first < b.first; });
   std::vector<std::string> result;
   for (auto &[distance, candidate] : scored) {
     if (result.size() == limit)

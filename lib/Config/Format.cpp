@@ -60,7 +60,8 @@ FormatSpec parseSpec(const std::string &spec, const SourceLoc &loc) {
     if (i >= spec.size() || !std::isdigit(static_cast<unsigned char>(spec[i])))
       fail(loc, "format specifier missing precision");
     result.precision = 0;
-    while (i < spec.size() && std::isdigit(static_cast<unsigned char>(spec[i]))) {
+    while (i < spec.size() &&
+           std::isdigit(static_cast<unsigned char>(spec[i]))) {
       result.precision = result.precision * 10 + (spec[i++] - '0');
       if (result.precision > 1000)
         fail(loc, "format precision too large");
@@ -123,8 +124,12 @@ std::string formatNumber(const Value &value, FormatSpec spec,
     }
     uint64_t magnitude = v < 0 ? 0 - static_cast<uint64_t>(v) : v;
     std::string digits;
-    int base = type == 'b' ? 2 : type == 'o' ? 8 : (type == 'x' || type == 'X') ? 16 : 10;
-    const char *alphabet = type == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+    int base = type == 'b'                    ? 2
+               : type == 'o'                  ? 8
+               : (type == 'x' || type == 'X') ? 16
+                                              : 10;
+    const char *alphabet =
+        type == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
     do {
       digits.insert(digits.begin(), alphabet[magnitude % base]);
       magnitude /= base;
@@ -132,14 +137,21 @@ std::string formatNumber(const Value &value, FormatSpec spec,
     if (spec.grouping)
       digits = groupDigits(digits, spec.grouping);
     if (spec.alternate && base != 10)
-      digits = std::string("0") + (base == 2 ? 'b' : base == 8 ? 'o' : type) + digits;
-    std::string sign = v < 0 ? "-" : spec.sign == '+' ? "+" : spec.sign == ' ' ? " " : "";
+      digits = std::string("0") +
+               (base == 2   ? 'b'
+                : base == 8 ? 'o'
+                            : type) +
+               digits;
+    std::string sign = v < 0              ? "-"
+                       : spec.sign == '+' ? "+"
+                       : spec.sign == ' ' ? " "
+                                          : "";
     return pad(sign, digits, spec, '>');
   }
-  if (!(type == 0 || type == 'e' || type == 'E' || type == 'f' ||
-        type == 'F' || type == 'g' || type == 'G' || type == '%' || type == 'n'))
-    fail(loc, std::string("unknown format code '") + type + "' for object of type '" +
-                  value.typeName() + "'");
+  if (!(type == 0 || type == 'e' || type == 'E' || type == 'f' || type == 'F' ||
+        type == 'g' || type == 'G' || type == '%' || type == 'n'))
+    fail(loc, std::string("unknown format code '") + type +
+                  "' for object of type '" + value.typeName() + "'");
   double v = value.asNumber();
   bool negative = std::signbit(v) && !std::isnan(v);
   double magnitude = std::fabs(v);
@@ -154,12 +166,17 @@ std::string formatNumber(const Value &value, FormatSpec spec,
                      : formatFloat(magnitude);
   } else {
     int precision = spec.precision < 0 ? 6 : spec.precision;
-    char printfType = type == 0 ? 'g' : type == '%' ? 'f' : type == 'n' ? 'g' : type;
+    char printfType = type == 0     ? 'g'
+                      : type == '%' ? 'f'
+                      : type == 'n' ? 'g'
+                                    : type;
     if (type == '%')
       magnitude *= 100;
     std::vector<char> buffer(precision + 400);
-    std::string format = std::string("%") + (spec.alternate ? "#" : "") + ".*" + printfType;
-    std::snprintf(buffer.data(), buffer.size(), format.c_str(), precision, magnitude);
+    std::string format =
+        std::string("%") + (spec.alternate ? "#" : "") + ".*" + printfType;
+    std::snprintf(buffer.data(), buffer.size(), format.c_str(), precision,
+                  magnitude);
     body = buffer.data();
     if (type == 0 && body.find_first_of(".en") == std::string::npos)
       body += ".0"; // Python's '' type keeps a float looking like a float
@@ -171,7 +188,10 @@ std::string formatNumber(const Value &value, FormatSpec spec,
     body = groupDigits(body.substr(0, end), spec.grouping) +
            (end == std::string::npos ? "" : body.substr(end));
   }
-  std::string sign = negative ? "-" : spec.sign == '+' ? "+" : spec.sign == ' ' ? " " : "";
+  std::string sign = negative           ? "-"
+                     : spec.sign == '+' ? "+"
+                     : spec.sign == ' ' ? " "
+                                        : "";
   return pad(sign, body, spec, '>');
 }
 
@@ -191,7 +211,8 @@ std::string formatWithSpec(const Value &value, const std::string &specText,
     if (spec.sign != '-' || spec.grouping || spec.align == '=')
       fail(loc, "invalid format specifier '" + specText + "' for a string");
     std::string text = value.asStr();
-    if (spec.precision >= 0 && text.size() > static_cast<size_t>(spec.precision))
+    if (spec.precision >= 0 &&
+        text.size() > static_cast<size_t>(spec.precision))
       text.resize(spec.precision);
     return pad("", text, spec, '<');
   }
@@ -242,9 +263,11 @@ std::string percentFormat(const std::string &format, const Value &args,
     }
     FormatSpec spec;
     std::string flags;
-    while (i < format.size() && std::string("-+ #0").find(format[i]) != std::string::npos)
+    while (i < format.size() &&
+           std::string("-+ #0").find(format[i]) != std::string::npos)
       flags += format[i++];
-    while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) {
+    while (i < format.size() &&
+           std::isdigit(static_cast<unsigned char>(format[i]))) {
       spec.width = spec.width * 10 + (format[i++] - '0');
       if (spec.width > 10000)
         fail(loc, "format width too large");
@@ -252,13 +275,15 @@ std::string percentFormat(const std::string &format, const Value &args,
     if (i < format.size() && format[i] == '.') {
       ++i;
       spec.precision = 0;
-      while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) {
+      while (i < format.size() &&
+             std::isdigit(static_cast<unsigned char>(format[i]))) {
         spec.precision = spec.precision * 10 + (format[i++] - '0');
         if (spec.precision > 1000)
           fail(loc, "format precision too large");
       }
     }
-    while (i < format.size() && (format[i] == 'h' || format[i] == 'l' || format[i] == 'L'))
+    while (i < format.size() &&
+           (format[i] == 'h' || format[i] == 'l' || format[i] == 'L'))
       ++i;
     if (i >= format.size())
       fail(loc, "incomplete format");
@@ -293,7 +318,8 @@ std::string percentFormat(const std::string &format, const Value &args,
     case 'r':
     case 'a': {
       std::string text = type == 's' ? arg.str() : arg.repr();
-      if (spec.precision >= 0 && text.size() > static_cast<size_t>(spec.precision))
+      if (spec.precision >= 0 &&
+          text.size() > static_cast<size_t>(spec.precision))
         text.resize(spec.precision);
       FormatSpec stringSpec = spec;
       stringSpec.fill = ' ';
@@ -309,7 +335,8 @@ std::string percentFormat(const std::string &format, const Value &args,
     case 'x':
     case 'X': {
       if (!arg.isNumber())
-        fail(loc, std::string("%") + type + " format: a real number is required, not " +
+        fail(loc, std::string("%") + type +
+                      " format: a real number is required, not " +
                       arg.typeName());
       Value integer = arg;
       if (arg.isFloat()) {
@@ -330,7 +357,8 @@ std::string percentFormat(const std::string &format, const Value &args,
     case 'g':
     case 'G': {
       if (!arg.isNumber())
-        fail(loc, std::string("%") + type + " format: a real number is required, not " +
+        fail(loc, std::string("%") + type +
+                      " format: a real number is required, not " +
                       arg.typeName());
       spec.type = type;
       out += formatNumber(Value::real(arg.asNumber()), spec, loc);

@@ -80,10 +80,10 @@ std::string functionName(const Value &function) {
 //===----------------------------------------------------------------------===//
 
 static const char *const kBuiltinFunctions[] = {
-    "abs",   "all",     "any",   "bool",  "dict",     "enumerate", "float",
-    "int",   "isinstance", "len", "list", "max",      "min",       "print",
-    "range", "repr",    "reversed", "round", "sorted", "str",      "sum",
-    "tuple", "zip"};
+    "abs",    "all",   "any",        "bool",  "dict",     "enumerate",
+    "float",  "int",   "isinstance", "len",   "list",     "max",
+    "min",    "print", "range",      "repr",  "reversed", "round",
+    "sorted", "str",   "sum",        "tuple", "zip"};
 
 static bool isBuiltinFunction(const std::string &name) {
   for (const char *builtin : kBuiltinFunctions)
@@ -133,11 +133,12 @@ static void checkHostModuleName(const std::string &dotted,
       return;
     known.push_back(name);
   }
-  fail(loc, "'" + dotted + "' is not supported in HAT configs; of 'os' and " +
-                "'copy' only os.path.join/exists/isfile/isdir/basename/dirname/" +
-                "splitext/abspath/expanduser, os.environ, os.environ.get, " +
-                "os.getenv, copy.deepcopy and copy.copy are" +
-                didYouMean(closestNames(dotted, known)));
+  fail(loc,
+       "'" + dotted + "' is not supported in HAT configs; of 'os' and " +
+           "'copy' only os.path.join/exists/isfile/isdir/basename/dirname/" +
+           "splitext/abspath/expanduser, os.environ, os.environ.get, " +
+           "os.getenv, copy.deepcopy and copy.copy are" +
+           didYouMean(closestNames(dotted, known)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -336,7 +337,8 @@ Interpreter::Flow Interpreter::exec(const Stmt &stmt) {
   }
   case StmtKind::For: {
     const auto &forStmt = static_cast<const ForStmt &>(stmt);
-    std::vector<Value> items = iterate(eval(*forStmt.iterable), forStmt.iterable->loc);
+    std::vector<Value> items =
+        iterate(eval(*forStmt.iterable), forStmt.iterable->loc);
     ++loopDepth_;
     Flow result = Flow::Normal;
     try {
@@ -370,14 +372,15 @@ Interpreter::Flow Interpreter::exec(const Stmt &stmt) {
   case StmtKind::Assert: {
     const auto &assertStmt = static_cast<const AssertStmt &>(stmt);
     if (!eval(*assertStmt.condition).truthy())
-      fail(stmt.loc, "assertion failed" +
-                         (assertStmt.message
-                              ? ": " + eval(*assertStmt.message).str()
-                              : std::string()));
+      fail(stmt.loc,
+           "assertion failed" + (assertStmt.message
+                                     ? ": " + eval(*assertStmt.message).str()
+                                     : std::string()));
     return Flow::Normal;
   }
   case StmtKind::Delete: {
-    for (const ExprPtr &target : static_cast<const DeleteStmt &>(stmt).targets) {
+    for (const ExprPtr &target :
+         static_cast<const DeleteStmt &>(stmt).targets) {
       if (target->kind == ExprKind::Name) {
         const std::string &name = static_cast<const NameExpr &>(*target).name;
         if (!scope_->unbind(name))
@@ -420,11 +423,13 @@ void Interpreter::assign(const Expr &target, const Value &value) {
     const auto &subscript = static_cast<const SubscriptExpr &>(target);
     Value container = eval(*subscript.object);
     Value index = eval(*subscript.index);
-    if (index.kind() == Value::Kind::None && subscript.index->kind == ExprKind::Slice)
+    if (index.kind() == Value::Kind::None &&
+        subscript.index->kind == ExprKind::Slice)
       fail(subscript.loc, "slice assignment is not supported in HAT configs");
     if (container.isDict()) {
       if (index.isList() || index.isDict())
-        fail(subscript.index->loc, "unhashable type: '" + index.typeName() + "'");
+        fail(subscript.index->loc,
+             "unhashable type: '" + index.typeName() + "'");
       container.asDict().set(index, value);
       return;
     }
@@ -432,8 +437,8 @@ void Interpreter::assign(const Expr &target, const Value &value) {
       if (subscript.index->kind == ExprKind::Slice)
         fail(subscript.loc, "slice assignment is not supported in HAT configs");
       if (!index.isInt() && !index.isBool())
-        fail(subscript.index->loc, "list indices must be integers, not " +
-                                       index.typeName());
+        fail(subscript.index->loc,
+             "list indices must be integers, not " + index.typeName());
       auto &items = container.asList().items;
       int64_t i = index.isBool() ? index.asBool() : index.asInt();
       if (i < 0)
@@ -449,12 +454,11 @@ void Interpreter::assign(const Expr &target, const Value &value) {
   case ExprKind::Attribute: {
     const auto &attribute = static_cast<const AttributeExpr &>(target);
     Value object = eval(*attribute.object);
-    fail(attribute.loc,
-         "cannot set attribute '" + attribute.name + "' of a '" +
-             object.typeName() + "'" +
-             (object.isDict() ? " (set a dict key with d['" + attribute.name +
-                                    "'] = ...)"
-                              : std::string()));
+    fail(attribute.loc, "cannot set attribute '" + attribute.name + "' of a '" +
+                            object.typeName() + "'" +
+                            (object.isDict() ? " (set a dict key with d['" +
+                                                   attribute.name + "'] = ...)"
+                                             : std::string()));
   }
   case ExprKind::Tuple:
   case ExprKind::List: {
@@ -483,21 +487,24 @@ Value Interpreter::lookupName(const std::string &name, const SourceLoc &loc) {
     return Value::builtin(name);
   std::vector<std::string> candidates;
   for (Scope *scope = scope_.get(); scope; scope = scope->parent.get())
-    candidates.insert(candidates.end(), scope->order.begin(), scope->order.end());
+    candidates.insert(candidates.end(), scope->order.begin(),
+                      scope->order.end());
   for (const char *builtin : kBuiltinFunctions)
     candidates.push_back(builtin);
   fail(loc, "name '" + name + "' is not defined" +
                 didYouMean(closestNames(name, candidates)));
 }
 
-Value Interpreter::extendSymbol(const Value &symbol, const std::string &attribute,
+Value Interpreter::extendSymbol(const Value &symbol,
+                                const std::string &attribute,
                                 const SourceLoc &loc) {
   std::string dotted = symbol.symbolName() + "." + attribute;
   checkHostModuleName(dotted, loc);
   return Value::symbol(dotted);
 }
 
-std::vector<Value> Interpreter::iterate(const Value &value, const SourceLoc &loc) {
+std::vector<Value> Interpreter::iterate(const Value &value,
+                                        const SourceLoc &loc) {
   switch (value.kind()) {
   case Value::Kind::List:
     return value.asList().items;
@@ -606,8 +613,8 @@ Value Interpreter::eval(const Expr &expr) {
       break;
     case UnaryOperator::Invert:
       if (operand.isInt() || operand.isBool())
-        return Value::integer(~(operand.isBool() ? int64_t(operand.asBool())
-                                                 : operand.asInt()));
+        return Value::integer(
+            ~(operand.isBool() ? int64_t(operand.asBool()) : operand.asInt()));
       break;
     }
     static const char *const names[] = {"-", "+", "not", "~"};
@@ -641,7 +648,8 @@ Value Interpreter::eval(const Expr &expr) {
   case ExprKind::List:
   case ExprKind::Tuple: {
     std::vector<Value> items;
-    for (const ExprPtr &element : static_cast<const SequenceExpr &>(expr).elements) {
+    for (const ExprPtr &element :
+         static_cast<const SequenceExpr &>(expr).elements) {
       if (element->kind == ExprKind::Starred) {
         std::vector<Value> spread =
             iterate(eval(*static_cast<const StarredExpr &>(*element).value),
@@ -658,7 +666,8 @@ Value Interpreter::eval(const Expr &expr) {
   case ExprKind::Dict: {
     auto data = std::make_shared<DictData>();
     data->loc = expr.loc;
-    for (const DictExpr::Entry &entry : static_cast<const DictExpr &>(expr).entries) {
+    for (const DictExpr::Entry &entry :
+         static_cast<const DictExpr &>(expr).entries) {
       if (!entry.key) {
         Value spread = eval(*entry.value);
         if (!spread.isDict())
@@ -707,7 +716,8 @@ Value Interpreter::evalComprehension(const ComprehensionExpr &comprehension) {
       }
       return;
     }
-    const ComprehensionExpr::Clause &clause = comprehension.clauses[clauseIndex];
+    const ComprehensionExpr::Clause &clause =
+        comprehension.clauses[clauseIndex];
     if (!clause.isFor) {
       if (eval(*clause.expr).truthy())
         run(clauseIndex + 1);
@@ -749,7 +759,8 @@ Value Interpreter::evalAttribute(const AttributeExpr &attribute) {
     hint = " (dict keys are read with d['" + attribute.name + "'] or d.get('" +
            attribute.name + "'))";
   else if (object.isStr() || object.isList() || object.isTuple())
-    hint = " (methods must be called directly, e.g. x." + attribute.name + "(...))";
+    hint = " (methods must be called directly, e.g. x." + attribute.name +
+           "(...))";
   fail(attribute.loc, "'" + object.typeName() + "' object has no attribute '" +
                           attribute.name + "'" + hint);
 }
@@ -826,18 +837,20 @@ Value Interpreter::evalSubscript(const SubscriptExpr &subscript) {
   Value index = eval(*subscript.index);
   if (object.isList() || object.isTuple() || object.isStr()) {
     if (!index.isInt() && !index.isBool())
-      fail(subscript.index->loc, object.typeName() +
-                                     " indices must be integers or slices, not " +
-                                     index.typeName());
-    size_t size = object.isStr() ? object.asStr().size()
-                                 : object.sequenceItems().size();
-    int64_t i = normalizeIndex(index.isBool() ? index.asBool() : index.asInt(), size);
+      fail(subscript.index->loc,
+           object.typeName() + " indices must be integers or slices, not " +
+               index.typeName());
+    size_t size =
+        object.isStr() ? object.asStr().size() : object.sequenceItems().size();
+    int64_t i =
+        normalizeIndex(index.isBool() ? index.asBool() : index.asInt(), size);
     if (i < 0 || i >= static_cast<int64_t>(size))
       fail(subscript.loc, object.typeName() + " index " + index.repr() +
                               " out of range (length " + std::to_string(size) +
                               ")");
     if (object.isStr())
-      return Value::string(std::string(1, object.asStr()[static_cast<size_t>(i)]));
+      return Value::string(
+          std::string(1, object.asStr()[static_cast<size_t>(i)]));
     return object.sequenceItems()[static_cast<size_t>(i)];
   }
   if (object.isDict()) {
@@ -866,7 +879,8 @@ Value Interpreter::evalSubscript(const SubscriptExpr &subscript) {
     fail(subscript.loc, "cannot subscript the symbol '" + object.symbolName() +
                             "' (generic types such as typing.List[int] are "
                             "not supported)");
-  fail(subscript.loc, "'" + object.typeName() + "' object is not subscriptable");
+  fail(subscript.loc,
+       "'" + object.typeName() + "' object is not subscriptable");
 }
 
 Value Interpreter::evalCall(const CallExpr &call) {
@@ -893,12 +907,13 @@ Value Interpreter::evalCall(const CallExpr &call) {
                                    spread.typeName() + "'");
         for (const auto &[key, value] : spread.asDict().entries) {
           if (!key.isStr())
-            fail(arg.value->loc, "keywords must be strings, not " +
-                                     key.typeName());
+            fail(arg.value->loc,
+                 "keywords must be strings, not " + key.typeName());
           for (const auto &existing : kwargs)
             if (existing.first == key.asStr())
-              fail(arg.value->loc, "got multiple values for keyword argument '" +
-                                       key.asStr() + "'");
+              fail(arg.value->loc,
+                   "got multiple values for keyword argument '" + key.asStr() +
+                       "'");
           kwargs.emplace_back(key.asStr(), value);
         }
         break;
@@ -969,7 +984,8 @@ Value Interpreter::callFunctionValue(const Value &function,
   const FunctionData &data = function.asFunction();
   const FunctionDefStmt &def = *data.def;
   if (callDepth_ >= 100)
-    fail(loc, "maximum recursion depth (100) exceeded calling '" + def.name + "'");
+    fail(loc,
+         "maximum recursion depth (100) exceeded calling '" + def.name + "'");
   auto scope = std::make_shared<Scope>();
   scope->parent = data.closure;
   const std::string what = def.name + "()";
@@ -1027,7 +1043,8 @@ Value Interpreter::callFunctionValue(const Value &function,
   if (!extraPositional.empty())
     fail(loc, what + " takes " + std::to_string(normalCount) +
                   " positional argument" + (normalCount == 1 ? "" : "s") +
-                  " but " + std::to_string(normalCount + extraPositional.size()) +
+                  " but " +
+                  std::to_string(normalCount + extraPositional.size()) +
                   " were given");
   if (extraKwargs->size() != 0)
     fail(loc, what + " got an unexpected keyword argument " +
@@ -1066,8 +1083,7 @@ Value Interpreter::callFunctionValue(const Value &function,
 //===----------------------------------------------------------------------===//
 
 /// Runs `body`, turning every internal failure into a Diagnostic.
-template <typename Body>
-static auto guarded(Body body) -> decltype(body()) {
+template <typename Body> static auto guarded(Body body) -> decltype(body()) {
   try {
     return body();
   } catch (const ConfigError &error) {
@@ -1079,9 +1095,9 @@ static auto guarded(Body body) -> decltype(body()) {
   }
 }
 
-Expected<std::shared_ptr<Module>>
-loadConfigSource(const std::string &source, const std::string &fileName,
-                 const EvalOptions &options) {
+Expected<std::shared_ptr<Module>> loadConfigSource(const std::string &source,
+                                                   const std::string &fileName,
+                                                   const EvalOptions &options) {
   return guarded([&]() -> Expected<std::shared_ptr<Module>> {
     auto file = std::make_shared<SourceFile>(fileName, source);
     std::shared_ptr<ParsedModule> parsed = parseModule(file);

@@ -105,8 +105,9 @@ public:
       return;
     case Value::Kind::List:
     case Value::Kind::Tuple: {
-      const void *identity = value.isList() ? static_cast<const void *>(&value.asList())
-                                            : static_cast<const void *>(&value.asTuple());
+      const void *identity = value.isList()
+                                 ? static_cast<const void *>(&value.asList())
+                                 : static_cast<const void *>(&value.asTuple());
       Enter enter(*this, identity, loc);
       const auto &items = value.sequenceItems();
       if (items.empty()) {
@@ -156,8 +157,9 @@ public:
     }
   }
 
-  void writeObject(const std::vector<std::pair<std::string, const Value *>> &members,
-                   int depth, const SourceLoc &loc) {
+  void
+  writeObject(const std::vector<std::pair<std::string, const Value *>> &members,
+              int depth, const SourceLoc &loc) {
     if (members.empty()) {
       out += "{}";
       return;

@@ -26,14 +26,14 @@ static std::string describeChar(char c) {
 }
 
 Lexer::Lexer(std::shared_ptr<const SourceFile> file)
-    : file_(std::move(file)), text_(file_->text()), pos_(0),
-      end_(text_.size()), line_(1), column_(1), expressionMode_(false),
-      atLineStart_(true) {}
+    : file_(std::move(file)), text_(file_->text()), pos_(0), end_(text_.size()),
+      line_(1), column_(1), expressionMode_(false), atLineStart_(true) {}
 
 Lexer::Lexer(std::shared_ptr<const SourceFile> file, size_t begin, size_t end,
              unsigned line, unsigned column)
     : file_(std::move(file)), text_(file_->text()), pos_(begin), end_(end),
-      line_(line), column_(column), expressionMode_(true), atLineStart_(false) {}
+      line_(line), column_(column), expressionMode_(true), atLineStart_(false) {
+}
 
 void Lexer::error(unsigned line, unsigned column, std::string message) {
   fail(SourceLoc{file_, line, column}, std::move(message));
@@ -91,7 +91,8 @@ bool Lexer::lexIndentation(Token &token) {
       ++dedents;
     }
     if (width != indents_.back())
-      error(line_, column_, "unindent does not match any outer indentation level");
+      error(line_, column_,
+            "unindent does not match any outer indentation level");
     pendingDedents_ = dedents - 1;
     token = make(TokenKind::Dedent, "", line_, column_);
     return true;
@@ -120,8 +121,9 @@ Token Lexer::next() {
         if (peek() == '\r')
           advance();
         if (peek() != '\n')
-          error(line, column, "unexpected character after line continuation "
-                              "character '\\'");
+          error(line, column,
+                "unexpected character after line continuation "
+                "character '\\'");
         advance();
       } else {
         break;
@@ -185,9 +187,10 @@ Token Lexer::next() {
       if ((peek() == '"' || peek() == '\'') && word.size() <= 2) {
         std::string lower;
         for (char w : word)
-          lower += static_cast<char>(std::tolower(static_cast<unsigned char>(w)));
-        static const char *prefixes[] = {"r",  "u",  "f",  "b",  "rf",
-                                          "fr", "br", "rb"};
+          lower +=
+              static_cast<char>(std::tolower(static_cast<unsigned char>(w)));
+        static const char *prefixes[] = {"r",  "u",  "f",  "b",
+                                         "rf", "fr", "br", "rb"};
         for (const char *prefix : prefixes)
           if (lower == prefix) {
             pos_ = start;
@@ -204,11 +207,11 @@ Token Lexer::next() {
       return lexString(0, line, column);
 
     static const char *operators[] = {
-        "**=", "//=", ">>=", "<<=", "...", "**", "//", "==", "!=", "<=", ">=",
-        "->",  "+=",  "-=",  "*=",  "/=",  "%=", "&=", "|=", "^=", "<<", ">>",
-        ":=",  "@=",  "+",   "-",   "*",   "/",  "%",  "@",  "&",  "|",  "^",
-        "~",   "<",   ">",   "(",   ")",   "[",  "]",  "{",  "}",  ",",  ":",
-        ".",   ";",   "="};
+        "**=", "//=", ">>=", "<<=", "...", "**", "//", "==", "!=", "<=",
+        ">=",  "->",  "+=",  "-=",  "*=",  "/=", "%=", "&=", "|=", "^=",
+        "<<",  ">>",  ":=",  "@=",  "+",   "-",  "*",  "/",  "%",  "@",
+        "&",   "|",   "^",   "~",   "<",   ">",  "(",  ")",  "[",  "]",
+        "{",   "}",   ",",   ":",   ".",   ";",  "="};
     for (const char *op : operators) {
       size_t length = std::strlen(op);
       if (text_.compare(pos_, length, op) == 0 && pos_ + length <= end_) {
@@ -260,7 +263,8 @@ Token Lexer::lexNumber() {
   bool isFloat = false;
   int base = 10;
   if (peek() == '0' && std::strchr("xXoObB", peek(1)) && peek(1) != '\0') {
-    char kind = static_cast<char>(std::tolower(static_cast<unsigned char>(peek(1))));
+    char kind =
+        static_cast<char>(std::tolower(static_cast<unsigned char>(peek(1))));
     base = kind == 'x' ? 16 : kind == 'o' ? 8 : 2;
     advance();
     advance();
@@ -306,13 +310,15 @@ Token Lexer::lexNumber() {
     error(line, column, "invalid number literal '" + token.text + "'");
   if (base == 10 && digits.size() > 1 && digits[0] == '0' &&
       digits.find_first_not_of('0') != std::string::npos)
-    error(line, column, "leading zeros in decimal integer literals are not "
-                        "permitted; use an 0o prefix for octal integers");
+    error(line, column,
+          "leading zeros in decimal integer literals are not "
+          "permitted; use an 0o prefix for octal integers");
   uint64_t value = 0;
   for (char d : digits) {
-    unsigned digit = std::isdigit(static_cast<unsigned char>(d))
-                         ? d - '0'
-                         : std::tolower(static_cast<unsigned char>(d)) - 'a' + 10;
+    unsigned digit =
+        std::isdigit(static_cast<unsigned char>(d))
+            ? d - '0'
+            : std::tolower(static_cast<unsigned char>(d)) - 'a' + 10;
     if (value > (static_cast<uint64_t>(INT64_MAX) - digit) / base)
       error(line, column,
             "integer literal '" + token.text +
@@ -326,7 +332,8 @@ Token Lexer::lexNumber() {
 Token Lexer::lexString(size_t prefixLength, unsigned line, unsigned column) {
   bool raw = false, formatted = false;
   for (size_t i = 0; i < prefixLength; ++i) {
-    char p = static_cast<char>(std::tolower(static_cast<unsigned char>(peek())));
+    char p =
+        static_cast<char>(std::tolower(static_cast<unsigned char>(peek())));
     if (p == 'r')
       raw = true;
     else if (p == 'f')
@@ -343,8 +350,9 @@ Token Lexer::lexString(size_t prefixLength, unsigned line, unsigned column) {
   unsigned contentLine = line_, contentColumn = column_;
   while (true) {
     if (pos_ >= end_)
-      error(line, column, triple ? "unterminated triple-quoted string literal"
-                                 : "unterminated string literal");
+      error(line, column,
+            triple ? "unterminated triple-quoted string literal"
+                   : "unterminated string literal");
     char c = peek();
     if (c == '\\') {
       advance();
@@ -413,10 +421,10 @@ std::string decodeEscapes(const std::string &raw,
             !std::isxdigit(static_cast<unsigned char>(raw[i + k])))
           fail(loc, "truncated \\" + std::string(1, e) + " escape in string");
         char h = raw[i + k];
-        value = value * 16 + (std::isdigit(static_cast<unsigned char>(h))
-                                  ? h - '0'
-                                  : std::tolower(static_cast<unsigned char>(h)) -
-                                        'a' + 10);
+        value = value * 16 +
+                (std::isdigit(static_cast<unsigned char>(h))
+                     ? h - '0'
+                     : std::tolower(static_cast<unsigned char>(h)) - 'a' + 10);
       }
       i += count;
       return value;

@@ -11,7 +11,17 @@
 
 namespace hat::config {
 
-enum class TokenKind { Name, Int, Float, String, Op, Newline, Indent, Dedent, End };
+enum class TokenKind {
+  Name,
+  Int,
+  Float,
+  String,
+  Op,
+  Newline,
+  Indent,
+  Dedent,
+  End
+};
 
 struct Token {
   TokenKind kind = TokenKind::End;

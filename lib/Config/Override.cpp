@@ -68,7 +68,8 @@ Status applyOverride(Module &module, const std::string &assignment) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    components.push_back(path.substr(start, dot == std::string::npos ? dot : dot - start));
+    components.push_back(
+        path.substr(start, dot == std::string::npos ? dot : dot - start));
     if (components.back().empty())
       return failure("empty component in path '" + path + "'");
     if (dot == std::string::npos)
@@ -124,14 +125,15 @@ Status applyOverride(Module &module, const std::string &assignment) {
     } else if (container.isList() || container.isTuple()) {
       int64_t index;
       if (!parseIndex(component, index))
-        return failure("'" + walked + "' is a " + container.typeName() +
-                       "; '" + component + "' is not an index");
+        return failure("'" + walked + "' is a " + container.typeName() + "; '" +
+                       component + "' is not an index");
       auto &items = container.sequenceItems();
       int64_t size = static_cast<int64_t>(items.size());
       if (index < -size || index >= size)
-        return failure("index " + component + " is out of range for '" + walked +
-                       "' (" + std::to_string(size) + " items)");
-      Value *slot = &items[static_cast<size_t>(index < 0 ? index + size : index)];
+        return failure("index " + component + " is out of range for '" +
+                       walked + "' (" + std::to_string(size) + " items)");
+      Value *slot =
+          &items[static_cast<size_t>(index < 0 ? index + size : index)];
       if (last) {
         *slot = std::move(*value);
         return Status::success();

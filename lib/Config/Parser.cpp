@@ -382,8 +382,8 @@ private:
       }
       if (!stmt->params.empty() &&
           stmt->params.back().kind == Parameter::VarKwargs)
-        errorAt(start, "no parameter may follow '**" +
-                           stmt->params.back().name + "'");
+        errorAt(start,
+                "no parameter may follow '**" + stmt->params.back().name + "'");
       stmt->params.push_back(std::move(param));
       if (!acceptOp(","))
         break;
@@ -410,8 +410,8 @@ private:
       if (word == "return") {
         take();
         ExprPtr value;
-        if (peek().kind != TokenKind::Newline && peek().kind != TokenKind::End &&
-            !peek().isOp(";"))
+        if (peek().kind != TokenKind::Newline &&
+            peek().kind != TokenKind::End && !peek().isOp(";"))
           value = parseExprList(/*allowStar=*/false, /*forTarget=*/false);
         return std::make_unique<ReturnStmt>(start, std::move(value));
       }
@@ -470,13 +470,14 @@ private:
     for (const auto &[op, binary] : augmented) {
       if (next.isOp(op)) {
         Token opToken = take();
-        if (first->kind != ExprKind::Name && first->kind != ExprKind::Subscript &&
+        if (first->kind != ExprKind::Name &&
+            first->kind != ExprKind::Subscript &&
             first->kind != ExprKind::Attribute)
           fail(first->loc, std::string("illegal target for '") + op + "'");
         checkTarget(*first);
         ExprPtr value = parseExprList(/*allowStar=*/false, /*forTarget=*/false);
-        return std::make_unique<AugAssignStmt>(loc(opToken), binary,
-                                               std::move(first), std::move(value));
+        return std::make_unique<AugAssignStmt>(
+            loc(opToken), binary, std::move(first), std::move(value));
       }
     }
     if (next.isOp(":")) {
@@ -522,15 +523,17 @@ private:
 
   StmtPtr parseFromImport() {
     Token keyword = take();
-    auto stmt = std::make_unique<ImportStmt>(StmtKind::ImportFrom, loc(keyword));
+    auto stmt =
+        std::make_unique<ImportStmt>(StmtKind::ImportFrom, loc(keyword));
     if (peek().isOp(".") || peek().isOp("..."))
       errorAt(peek(), "relative imports are not supported in HAT configs");
     stmt->module = parseDottedName();
     if (!acceptKeyword("import"))
       errorExpected(peek(), "'import'");
     if (peek().isOp("*"))
-      errorAt(peek(), "'from " + stmt->module +
-                          " import *' is not supported; import names explicitly");
+      errorAt(peek(),
+              "'from " + stmt->module +
+                  " import *' is not supported; import names explicitly");
     bool parenthesized = acceptOp("(");
     do {
       if (parenthesized && peek().isOp(")"))
@@ -644,7 +647,8 @@ private:
     ExprPtr lhs = parseAnd();
     while (peek().isKeyword("or")) {
       Token op = take();
-      lhs = std::make_unique<BoolExpr>(loc(op), false, std::move(lhs), parseAnd());
+      lhs = std::make_unique<BoolExpr>(loc(op), false, std::move(lhs),
+                                       parseAnd());
     }
     return lhs;
   }
@@ -653,7 +657,8 @@ private:
     ExprPtr lhs = parseNot();
     while (peek().isKeyword("and")) {
       Token op = take();
-      lhs = std::make_unique<BoolExpr>(loc(op), true, std::move(lhs), parseNot());
+      lhs =
+          std::make_unique<BoolExpr>(loc(op), true, std::move(lhs), parseNot());
     }
     return lhs;
   }
@@ -662,7 +667,8 @@ private:
     if (peek().isKeyword("not")) {
       Token op = take();
       DepthGuard guard(*this, op);
-      return std::make_unique<UnaryExpr>(loc(op), UnaryOperator::Not, parseNot());
+      return std::make_unique<UnaryExpr>(loc(op), UnaryOperator::Not,
+                                         parseNot());
     }
     return parseComparison();
   }
@@ -708,7 +714,8 @@ private:
 
   ExprPtr parseBinaryLevel(int level) {
     // Levels from loosest to tightest: | ^ & shifts additive multiplicative.
-    static const std::vector<std::vector<std::pair<const char *, BinaryOperator>>>
+    static const std::vector<
+        std::vector<std::pair<const char *, BinaryOperator>>>
         levels = {
             {{"|", BinaryOperator::BitOr}},
             {{"^", BinaryOperator::BitXor}},
@@ -1052,7 +1059,8 @@ private:
       std::string text;
       for (const Token &token : tokens)
         text += token.text;
-      return std::make_unique<ConstantExpr>(start, Value::string(std::move(text)));
+      return std::make_unique<ConstantExpr>(start,
+                                            Value::string(std::move(text)));
     }
     auto fstring = std::make_unique<FStringExpr>(start);
     for (const Token &token : tokens) {
@@ -1090,9 +1098,9 @@ private:
         return;
       FStringExpr::Part part;
       SourceLoc where = positionOf(literalStart);
-      part.literal = token.isRaw
-                         ? literal
-                         : decodeEscapes(literal, file, where.line, where.column);
+      part.literal =
+          token.isRaw ? literal
+                      : decodeEscapes(literal, file, where.line, where.column);
       fstring.parts.push_back(std::move(part));
       literal.clear();
     };
@@ -1200,7 +1208,8 @@ private:
 
 } // namespace
 
-std::shared_ptr<ParsedModule> parseModule(std::shared_ptr<const SourceFile> file) {
+std::shared_ptr<ParsedModule>
+parseModule(std::shared_ptr<const SourceFile> file) {
   Parser parser{Lexer(file)};
   return parser.parseFile();
 }

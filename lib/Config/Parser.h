@@ -10,7 +10,8 @@ namespace hat::config {
 
 /// Parses a whole config file. Throws ConfigError on the first syntax error
 /// or unsupported construct.
-std::shared_ptr<ParsedModule> parseModule(std::shared_ptr<const SourceFile> file);
+std::shared_ptr<ParsedModule>
+parseModule(std::shared_ptr<const SourceFile> file);
 
 /// Parses the whole of `file` as one expression (a `--set` value).
 ExprPtr parseStandaloneExpression(std::shared_ptr<const SourceFile> file);

@@ -20,9 +20,9 @@ Registry &Registry::instance() {
   return registry;
 }
 
-bool Registry::registerBuilder(std::string category, std::vector<std::string> names,
-                               KwargSpec kwargs, BuilderFn builder,
-                               std::string definedIn) {
+bool Registry::registerBuilder(std::string category,
+                               std::vector<std::string> names, KwargSpec kwargs,
+                               BuilderFn builder, std::string definedIn) {
   auto entry = std::make_unique<RegistryEntry>();
   entry->category = std::move(category);
   entry->names = std::move(names);
@@ -38,16 +38,16 @@ static std::string lastComponent(const std::string &dotted) {
   return dot == std::string::npos ? dotted : dotted.substr(dot + 1);
 }
 
-Expected<const RegistryEntry *> Registry::lookup(const Value &type,
-                                                 const std::string &category) const {
+Expected<const RegistryEntry *>
+Registry::lookup(const Value &type, const std::string &category) const {
   std::string name;
   if (type.isStr())
     name = type.asStr();
   else if (type.isSymbol())
     name = type.symbolName();
   else
-    return Diagnostic("'type' must be a string or a class, not " + type.typeName() +
-                      " (" + type.repr() + ")");
+    return Diagnostic("'type' must be a string or a class, not " +
+                      type.typeName() + " (" + type.repr() + ")");
   std::string what = category.empty() ? "type" : category + " type";
 
   auto collect = [&](auto matches) {
@@ -65,8 +65,8 @@ Expected<const RegistryEntry *> Registry::lookup(const Value &type,
   };
   // Exact names first; then the last dotted component on either side, so
   // torch.optim.SGD finds "SGD" and "DataLoader" finds its dotted name.
-  std::vector<const RegistryEntry *> found =
-      collect([&](const std::string &registered) { return registered == name; });
+  std::vector<const RegistryEntry *> found = collect(
+      [&](const std::string &registered) { return registered == name; });
   if (found.empty())
     found = collect([&](const std::string &registered) {
       return lastComponent(registered) == lastComponent(name);
@@ -74,23 +74,29 @@ Expected<const RegistryEntry *> Registry::lookup(const Value &type,
   if (found.size() == 1)
     return found.front();
   if (found.size() > 1) {
-    std::string message = "ambiguous " + what + " '" + name + "': registered by";
+    std::string message =
+        "ambiguous " + what + " '" + name + "': registered by";
     for (size_t i = 0; i < found.size(); ++i)
-      message += (i ? ", " : " ") + found[i]->category + " builder in " +
-                 (found[i]->definedIn.empty() ? "<unknown>" : found[i]->definedIn);
+      message +=
+          (i ? ", " : " ") + found[i]->category + " builder in " +
+          (found[i]->definedIn.empty() ? "<unknown>" : found[i]->definedIn);
     return Diagnostic(message);
   }
   std::vector<std::string> candidates = names(category);
   std::vector<std::string> suggestions = closestNames(name, candidates);
   if (suggestions.empty() && name.find('.') != std::string::npos)
     suggestions = closestNames(lastComponent(name), candidates);
-  return Diagnostic("unknown " + what + " '" + name + "'" + didYouMean(suggestions));
+  return Diagnostic("unknown " + what + " '" + name + "'" +
+                    didYouMean(suggestions));
 }
 
-Status Registry::checkKwargs(const RegistryEntry &entry, const DictData &config) const {
-  const std::string &typeName = entry.names.empty() ? entry.category : entry.names.front();
+Status Registry::checkKwargs(const RegistryEntry &entry,
+                             const DictData &config) const {
+  const std::string &typeName =
+      entry.names.empty() ? entry.category : entry.names.front();
   std::vector<std::string> known = entry.kwargs.required;
-  known.insert(known.end(), entry.kwargs.optional.begin(), entry.kwargs.optional.end());
+  known.insert(known.end(), entry.kwargs.optional.begin(),
+               entry.kwargs.optional.end());
   std::vector<std::string> problems;
   for (const auto &[key, value] : config.entries) {
     if (!key.isStr()) {
@@ -123,9 +129,10 @@ Expected<std::any> Registry::build(const Value &config,
   const DictData &dict = config.asDict();
   const Value *type = dict.find("type");
   if (!type)
-    return Diagnostic(dict.loc, "dict has no 'type' key to build " +
-                                    (category.empty() ? std::string("from")
-                                                      : "a " + category + " from"));
+    return Diagnostic(dict.loc,
+                      "dict has no 'type' key to build " +
+                          (category.empty() ? std::string("from")
+                                            : "a " + category + " from"));
   Expected<const RegistryEntry *> entry = lookup(*type, category);
   if (!entry) {
     Diagnostic diagnostic(dict.loc, entry.error().message);
@@ -134,7 +141,8 @@ Expected<std::any> Registry::build(const Value &config,
   Status kwargs = checkKwargs(**entry, dict);
   if (!kwargs)
     return kwargs.error();
-  const std::string &name = (*entry)->names.empty() ? std::string() : (*entry)->names.front();
+  const std::string &name =
+      (*entry)->names.empty() ? std::string() : (*entry)->names.front();
   return (*entry)->builder(BuildArgs(name, dict));
 }
 
@@ -150,7 +158,9 @@ std::vector<std::string> Registry::names(const std::string &category) const {
 
 void Registry::removeCategory(const std::string &category) {
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
-                                [&](const auto &entry) { return entry->category == category; }),
+                                [&](const auto &entry) {
+                                  return entry->category == category;
+                                }),
                  entries_.end());
 }
 

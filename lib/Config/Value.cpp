@@ -33,7 +33,8 @@ Value Value::string(std::string v) {
 }
 Value Value::list(std::vector<Value> items) {
   Value result;
-  result.storage_.emplace<5>(std::make_shared<ListData>(ListData{std::move(items)}));
+  result.storage_.emplace<5>(
+      std::make_shared<ListData>(ListData{std::move(items)}));
   return result;
 }
 Value Value::tuple(std::vector<Value> items) {
@@ -205,7 +206,8 @@ std::string formatFloat(double value) {
     } else if (static_cast<size_t>(exponent) + 1 >= digits.size()) {
       result = digits + std::string(exponent + 1 - digits.size(), '0') + ".0";
     } else {
-      result = digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
+      result =
+          digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
     }
   } else {
     result = digits.substr(0, 1);
@@ -425,7 +427,8 @@ static bool equalImpl(const Value &a, const Value &b, unsigned depth) {
       return false;
     for (const auto &[key, item] : x.entries) {
       const Value *other = y.find(key);
-      if (!other || (!other->sameObject(item) && !equalImpl(item, *other, depth + 1)))
+      if (!other ||
+          (!other->sameObject(item) && !equalImpl(item, *other, depth + 1)))
         return false;
     }
     return true;
@@ -613,7 +616,8 @@ bool DictData::erase(const Value &key) {
 HostObject::~HostObject() = default;
 
 Expected<Value> HostObject::getAttribute(const std::string &name) {
-  return Diagnostic("'" + typeName() + "' object has no attribute '" + name + "'");
+  return Diagnostic("'" + typeName() + "' object has no attribute '" + name +
+                    "'");
 }
 Expected<Value> HostObject::callMethod(const std::string &name,
                                        const std::vector<Value> &,

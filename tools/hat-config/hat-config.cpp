@@ -46,8 +46,8 @@ struct ConfigOptions {
 };
 
 /// Parses CONFIG, --set (twice forms: `--set a=b`, `--set=a=b`) and -o.
-bool parseConfigOptions(const std::vector<std::string> &args, ConfigOptions &options,
-                        std::string &error) {
+bool parseConfigOptions(const std::vector<std::string> &args,
+                        ConfigOptions &options, std::string &error) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &arg = args[i];
     if (arg == "--set" || arg == "-o" || arg == "--output") {
@@ -101,7 +101,8 @@ int runDump(const std::vector<std::string> &args) {
   std::ofstream out(options.outputPath, std::ios::binary);
   out << *json << "\n";
   if (!out) {
-    std::cerr << "hat-config: error: cannot write '" << options.outputPath << "'\n";
+    std::cerr << "hat-config: error: cannot write '" << options.outputPath
+              << "'\n";
     return kExitConfigError;
   }
   return 0;

@@ -72,8 +72,8 @@ private:
 };
 
 /// Parses and evaluates a config file.
-Expected<std::shared_ptr<Module>> loadConfigFile(const std::string &path,
-                                                 const EvalOptions &options = {});
+Expected<std::shared_ptr<Module>>
+loadConfigFile(const std::string &path, const EvalOptions &options = {});
 /// Parses and evaluates config source text; `fileName` names it in errors.
 Expected<std::shared_ptr<Module>>
 loadConfigSource(const std::string &source, const std::string &fileName,

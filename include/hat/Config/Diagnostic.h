@@ -64,7 +64,8 @@ struct Diagnostic {
 template <typename T> class [[nodiscard]] Expected {
 public:
   Expected(T value) : storage_(std::in_place_index<0>, std::move(value)) {}
-  Expected(Diagnostic error) : storage_(std::in_place_index<1>, std::move(error)) {}
+  Expected(Diagnostic error)
+      : storage_(std::in_place_index<1>, std::move(error)) {}
 
   explicit operator bool() const { return storage_.index() == 0; }
   bool ok() const { return storage_.index() == 0; }
@@ -95,7 +96,8 @@ private:
 class [[nodiscard]] Status {
 public:
   Status() = default;
-  Status(Diagnostic error) : error_(std::make_shared<Diagnostic>(std::move(error))) {}
+  Status(Diagnostic error)
+      : error_(std::make_shared<Diagnostic>(std::move(error))) {}
   static Status success() { return Status(); }
 
   explicit operator bool() const { return error_ == nullptr; }
@@ -111,9 +113,9 @@ private:
 
 /// Up to `limit` of `candidates` closest to `name` by edit distance, best
 /// first, leaving out those too far away to be a plausible typo.
-std::vector<std::string> closestNames(const std::string &name,
-                                      const std::vector<std::string> &candidates,
-                                      size_t limit = 3);
+std::vector<std::string>
+closestNames(const std::string &name,
+             const std::vector<std::string> &candidates, size_t limit = 3);
 
 /// "; did you mean 'a', 'b' or 'c'?" or an empty string.
 std::string didYouMean(const std::vector<std::string> &suggestions);

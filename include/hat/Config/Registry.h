@@ -5,8 +5,8 @@
 // Each builder registers itself from the file that defines it:
 //
 //   HAT_REGISTER("head", {"FCOSHead"},
-//                {/*required=*/{"num_classes"}, /*optional=*/{"feat_channels"}},
-//                buildFCOSHead);
+//                {/*required=*/{"num_classes"},
+//                /*optional=*/{"feat_channels"}}, buildFCOSHead);
 //
 // Registrations run as static initializers, so a static library holding them
 // must be linked whole (CMake: $<LINK_LIBRARY:WHOLE_ARCHIVE,lib>) or its
@@ -44,7 +44,9 @@ public:
   /// The registered name that matched `type`.
   const std::string &typeName() const { return typeName_; }
   const DictData &config() const { return config_; }
-  bool has(const std::string &name) const { return config_.find(name) != nullptr; }
+  bool has(const std::string &name) const {
+    return config_.find(name) != nullptr;
+  }
   /// The kwarg `name`, or None when absent.
   Value get(const std::string &name) const;
   /// A Diagnostic pointing at the config dict (when it came from a file).
@@ -80,8 +82,8 @@ public:
   /// name exactly, or by the last dotted component on either side
   /// (torch.optim.SGD finds "SGD" and "SGD" finds "torch.optim.SGD"). An
   /// empty `category` searches all. Unknown types suggest the closest names.
-  Expected<const RegistryEntry *> lookup(const Value &type,
-                                         const std::string &category = {}) const;
+  Expected<const RegistryEntry *>
+  lookup(const Value &type, const std::string &category = {}) const;
 
   /// Checks the kwargs of `config` (a dict with `type`) against the entry's
   /// spec, naming every unknown and missing kwarg.

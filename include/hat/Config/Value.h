@@ -99,7 +99,9 @@ public:
   ListData &asList() const { return *std::get<5>(storage_); }
   TupleData &asTuple() const { return *std::get<6>(storage_); }
   DictData &asDict() const { return *std::get<7>(storage_); }
-  const std::shared_ptr<DictData> &dictPtr() const { return std::get<7>(storage_); }
+  const std::shared_ptr<DictData> &dictPtr() const {
+    return std::get<7>(storage_);
+  }
   /// The dotted name of a Symbol.
   const std::string &symbolName() const { return std::get<8>(storage_).name; }
   const std::string &builtinName() const { return std::get<9>(storage_).name; }
@@ -108,7 +110,9 @@ public:
     return std::get<10>(storage_);
   }
   CallData &asCall() const { return *std::get<11>(storage_); }
-  const std::shared_ptr<HostObject> &asHost() const { return std::get<12>(storage_); }
+  const std::shared_ptr<HostObject> &asHost() const {
+    return std::get<12>(storage_);
+  }
 
   /// Items of a List or a Tuple.
   std::vector<Value> &sequenceItems() const;

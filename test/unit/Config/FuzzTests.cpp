@@ -19,8 +19,9 @@ namespace {
 
 std::string readSeedConfig() {
   const char *sourceDir = std::getenv("HAT_SOURCE_DIR");
-  std::string path = std::string(sourceDir ? sourceDir : HAT_SOURCE_DIR_DEFAULT) +
-                     "/test/Inputs/configs/fcos_efficientnetb0_mscoco.py";
+  std::string path =
+      std::string(sourceDir ? sourceDir : HAT_SOURCE_DIR_DEFAULT) +
+      "/test/Inputs/configs/fcos_efficientnetb0_mscoco.py";
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
@@ -28,7 +29,8 @@ std::string readSeedConfig() {
 }
 
 const char *const kSmallSeeds[] = {
-    "def f(a, b=1, *c, **d):\n    for x in a:\n        if x:\n            return "
+    "def f(a, b=1, *c, **d):\n    for x in a:\n        if x:\n            "
+    "return "
     "f'{x:>3}'\n    return [i for i in b]\n",
     "x = {'a': [1, (2, 3)], **dict(b=4)}\ny = x['a'][1][0] // 2 % 5\n",
     "import os\np = os.path.join('a', '%s' % 1) if 1 < 2 else None\n",
@@ -36,7 +38,8 @@ const char *const kSmallSeeds[] = {
 };
 
 std::string mutate(const std::string &input, std::mt19937 &random) {
-  static const std::string interesting = "()[]{}:'\"\n #=.,\\f%*-+/<>!@$0123456789_\t";
+  static const std::string interesting =
+      "()[]{}:'\"\n #=.,\\f%*-+/<>!@$0123456789_\t";
   std::string text = input;
   int mutations = 1 + static_cast<int>(random() % 4);
   for (int m = 0; m < mutations && !text.empty(); ++m) {
@@ -82,7 +85,8 @@ TEST(Fuzz, MutatedConfigsFailWithLocatedDiagnostics) {
   for (int iteration = 0; iteration < 3000; ++iteration) {
     const std::string &seed = seeds[iteration % seeds.size()];
     std::string input = mutate(seed, random);
-    Expected<std::shared_ptr<Module>> module = loadConfigSource(input, "fuzz.py", options);
+    Expected<std::shared_ptr<Module>> module =
+        loadConfigSource(input, "fuzz.py", options);
     if (module) {
       ++successes;
       // Whatever evaluated must also print (or fail to print) cleanly.

@@ -19,7 +19,8 @@ Expected<std::any> buildFakeHead(const BuildArgs &args) {
   if (!classes.isInt())
     return args.error("num_classes must be an int");
   Value channels = args.get("feat_channels");
-  return std::any(FakeHead{classes.asInt(), channels.isInt() ? channels.asInt() : 256});
+  return std::any(
+      FakeHead{classes.asInt(), channels.isInt() ? channels.asInt() : 256});
 }
 
 // Test-only builders, registered the way real ones are: from their own file.
@@ -33,17 +34,22 @@ HAT_REGISTER("test.optimizer", {"test.optim.FakeSGD"},
              [](const BuildArgs &args) -> Expected<std::any> {
                return std::any(args.get("lr").asNumber());
              });
-HAT_REGISTER("test.loss", {"FakeFocalLoss", "fake_focal"}, KwargSpec{{}, {}, true},
-             [](const BuildArgs &) -> Expected<std::any> { return std::any(1); });
+HAT_REGISTER("test.loss", {"FakeFocalLoss", "fake_focal"},
+             KwargSpec{{}, {}, true},
+             [](const BuildArgs &) -> Expected<std::any> {
+               return std::any(1);
+             });
 
 } // namespace
 
 TEST(Registry, LooksUpStringsAndSymbols) {
   Registry &registry = Registry::instance();
-  Expected<const RegistryEntry *> byString = registry.lookup(Value::string("FakeFCOSHead"));
+  Expected<const RegistryEntry *> byString =
+      registry.lookup(Value::string("FakeFCOSHead"));
   ASSERT_TRUE(byString.ok()) << byString.error().str();
   EXPECT_EQ((*byString)->category, "test.head");
-  EXPECT_NE((*byString)->definedIn.find("RegistryTests.cpp"), std::string::npos);
+  EXPECT_NE((*byString)->definedIn.find("RegistryTests.cpp"),
+            std::string::npos);
 
   // A symbol matches the registered dotted name exactly...
   Expected<const RegistryEntry *> bySymbol =
@@ -57,7 +63,8 @@ TEST(Registry, LooksUpStringsAndSymbols) {
   EXPECT_EQ(*registry.lookup(Value::string("fake_focal")),
             *registry.lookup(Value::string("FakeFocalLoss")));
   // A category restricts the search.
-  EXPECT_FALSE(registry.lookup(Value::string("FakeFCOSHead"), "test.loss").ok());
+  EXPECT_FALSE(
+      registry.lookup(Value::string("FakeFCOSHead"), "test.loss").ok());
 }
 
 TEST(Registry, UnknownTypeSuggestsClosestNames) {
@@ -92,9 +99,10 @@ bad_name = dict(type="FakeFCOSHed", num_classes=80)
 
   Expected<std::any> typo = registry.build(*m->get("typo"));
   ASSERT_FALSE(typo.ok());
-  EXPECT_EQ(typo.error().message,
-            "FakeFCOSHead: unknown kwarg 'num_clases'; did you mean 'num_classes'?; "
-            "missing required kwarg 'num_classes'");
+  EXPECT_EQ(
+      typo.error().message,
+      "FakeFCOSHead: unknown kwarg 'num_clases'; did you mean 'num_classes'?; "
+      "missing required kwarg 'num_classes'");
   // The error points at the config line that wrote the dict.
   EXPECT_EQ(typo.error().file, "test.py");
   EXPECT_EQ(typo.error().line, 3u);
@@ -102,7 +110,8 @@ bad_name = dict(type="FakeFCOSHed", num_classes=80)
 
   Expected<std::any> wrongType = registry.build(*m->get("wrong_type"));
   ASSERT_FALSE(wrongType.ok());
-  EXPECT_EQ(wrongType.error().message, "FakeFCOSHead: num_classes must be an int");
+  EXPECT_EQ(wrongType.error().message,
+            "FakeFCOSHead: num_classes must be an int");
   EXPECT_EQ(wrongType.error().line, 4u);
 
   Expected<std::any> noType = registry.build(*m->get("no_type"));
@@ -112,19 +121,24 @@ bad_name = dict(type="FakeFCOSHed", num_classes=80)
   Expected<std::any> badName = registry.build(*m->get("bad_name"));
   ASSERT_FALSE(badName.ok());
   EXPECT_EQ(badName.error().line, 6u);
-  EXPECT_NE(badName.error().message.find("did you mean 'FakeFCOSHead'"), std::string::npos);
+  EXPECT_NE(badName.error().message.find("did you mean 'FakeFCOSHead'"),
+            std::string::npos);
 
   // allowOthers accepts any kwargs.
-  EXPECT_TRUE(registry.build(*load("x = dict(type='fake_focal', anything=1)")->get("x")).ok());
+  EXPECT_TRUE(
+      registry.build(*load("x = dict(type='fake_focal', anything=1)")->get("x"))
+          .ok());
 }
 
 TEST(Registry, SymbolTypesBuild) {
   std::shared_ptr<Module> m =
-      load("import test\nopt = dict(type=test.optim.FakeSGD, lr=0.5, nesterov=True)\n");
+      load("import test\nopt = dict(type=test.optim.FakeSGD, lr=0.5, "
+           "nesterov=True)\n");
   ASSERT_TRUE(m);
   Expected<std::any> built = Registry::instance().build(*m->get("opt"));
   ASSERT_FALSE(built.ok());
-  EXPECT_EQ(built.error().message, "test.optim.FakeSGD: unknown kwarg 'nesterov'");
+  EXPECT_EQ(built.error().message,
+            "test.optim.FakeSGD: unknown kwarg 'nesterov'");
   m->get("opt")->asDict().erase(Value::string("nesterov"));
   Expected<std::any> ok = Registry::instance().build(*m->get("opt"));
   ASSERT_TRUE(ok.ok()) << ok.error().str();
@@ -135,7 +149,8 @@ TEST(Registry, DuplicateNamesAreAmbiguous) {
   Registry &registry = Registry::instance();
   registry.registerBuilder("test.dup", {"DupThing"}, {}, nullptr, "a.cpp");
   registry.registerBuilder("test.dup", {"DupThing"}, {}, nullptr, "b.cpp");
-  Expected<const RegistryEntry *> entry = registry.lookup(Value::string("DupThing"));
+  Expected<const RegistryEntry *> entry =
+      registry.lookup(Value::string("DupThing"));
   ASSERT_FALSE(entry.ok());
   EXPECT_NE(entry.error().message.find("a.cpp"), std::string::npos);
   EXPECT_NE(entry.error().message.find("b.cpp"), std::string::npos);

@@ -10,7 +10,8 @@ namespace hat::config::testing {
 
 /// Evaluates `source`; fails the test (and returns null) on an error.
 inline std::shared_ptr<Module> load(const std::string &source) {
-  Expected<std::shared_ptr<Module>> module = loadConfigSource(source, "test.py");
+  Expected<std::shared_ptr<Module>> module =
+      loadConfigSource(source, "test.py");
   EXPECT_TRUE(module.ok()) << (module ? "" : module.error().str());
   return module ? *module : nullptr;
 }
@@ -26,7 +27,8 @@ inline std::string reprOf(const std::string &source, const std::string &name) {
 
 /// The diagnostic of evaluating `source`, which must fail.
 inline Diagnostic errorOf(const std::string &source) {
-  Expected<std::shared_ptr<Module>> module = loadConfigSource(source, "test.py");
+  Expected<std::shared_ptr<Module>> module =
+      loadConfigSource(source, "test.py");
   EXPECT_FALSE(module.ok()) << "expected an error evaluating:\n" << source;
   return module ? Diagnostic() : module.error();
 }

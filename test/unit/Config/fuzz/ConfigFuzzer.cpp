@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   options.maxSequenceLength = 10000;
   options.print = [](const std::string &) {};
 
-  Expected<std::shared_ptr<Module>> module = loadConfigSource(text, "fuzz.py", options);
+  Expected<std::shared_ptr<Module>> module =
+      loadConfigSource(text, "fuzz.py", options);
   if (!module) {
     if (!module.error().hasLocation() || module.error().file != "fuzz.py")
       std::abort(); // every config error must say where
@@ -32,8 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)moduleToJson(**module);
     for (const auto &[name, value] : (*module)->variables())
       if (value.isFunction())
-        (void)callFunction(value, {Value::list({Value::integer(1)}), Value::dict(), Value()},
-                           {}, options);
+        (void)callFunction(
+            value, {Value::list({Value::integer(1)}), Value::dict(), Value()},
+            {}, options);
     (void)applyOverride(**module, "x.0.y=[1, (2,), {'a': None}]");
   }
   Expected<Value> expression = evaluateExpression(text, "<expr>");
