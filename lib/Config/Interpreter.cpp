@@ -160,6 +160,9 @@ std::shared_ptr<Module> Interpreter::newModule(const std::string &path,
   auto module = std::make_shared<Module>();
   module->path_ = path;
   module->options_ = options;
+  // Like Python's module globals; hidden from variables() like an import.
+  module->globals_->bind("__file__", Value::string(path));
+  module->importNames_.insert("__file__");
   return module;
 }
 
@@ -261,31 +264,15 @@ Interpreter::Flow Interpreter::exec(const Stmt &stmt) {
     const auto &aug = static_cast<const AugAssignStmt &>(stmt);
     if (aug.target->kind == ExprKind::Subscript) {
       const auto &subscript = static_cast<const SubscriptExpr &>(*aug.target);
+      if (subscript.index->kind == ExprKind::Slice)
+        fail(subscript.loc, "augmented assignment to a slice is not supported "
+                            "in HAT configs");
+      // Evaluate container and index once, read, then store back.
       Value container = eval(*subscript.object);
       Value index = eval(*subscript.index);
-      // Read through the same container and index, then store back.
-      Value current;
-      if (container.isDict()) {
-        const Value *found = container.asDict().find(index);
-        if (!found)
-          fail(subscript.loc, "KeyError: " + index.repr());
-        current = *found;
-      } else {
-        current = evalSubscript(subscript);
-      }
+      Value current = getItem(container, index, subscript);
       Value result = binaryOp(aug.op, current, eval(*aug.value), aug.loc);
-      if (container.isDict()) {
-        container.asDict().set(index, result);
-      } else if (container.isList() && index.isInt()) {
-        auto &items = container.asList().items;
-        int64_t i = index.asInt();
-        if (i < 0)
-          i += static_cast<int64_t>(items.size());
-        items.at(static_cast<size_t>(i)) = result;
-      } else {
-        fail(subscript.loc, "'" + container.typeName() +
-                                "' object does not support item assignment");
-      }
+      setItem(container, index, result, subscript);
       return Flow::Normal;
     }
     Value current = eval(*aug.target);
@@ -421,35 +408,12 @@ void Interpreter::assign(const Expr &target, const Value &value) {
     return;
   case ExprKind::Subscript: {
     const auto &subscript = static_cast<const SubscriptExpr &>(target);
+    if (subscript.index->kind == ExprKind::Slice)
+      fail(subscript.loc, "slice assignment is not supported in HAT configs");
     Value container = eval(*subscript.object);
     Value index = eval(*subscript.index);
-    if (index.kind() == Value::Kind::None &&
-        subscript.index->kind == ExprKind::Slice)
-      fail(subscript.loc, "slice assignment is not supported in HAT configs");
-    if (container.isDict()) {
-      if (index.isList() || index.isDict())
-        fail(subscript.index->loc,
-             "unhashable type: '" + index.typeName() + "'");
-      container.asDict().set(index, value);
-      return;
-    }
-    if (container.isList()) {
-      if (subscript.index->kind == ExprKind::Slice)
-        fail(subscript.loc, "slice assignment is not supported in HAT configs");
-      if (!index.isInt() && !index.isBool())
-        fail(subscript.index->loc,
-             "list indices must be integers, not " + index.typeName());
-      auto &items = container.asList().items;
-      int64_t i = index.isBool() ? index.asBool() : index.asInt();
-      if (i < 0)
-        i += static_cast<int64_t>(items.size());
-      if (i < 0 || i >= static_cast<int64_t>(items.size()))
-        fail(subscript.loc, "list assignment index out of range");
-      items[static_cast<size_t>(i)] = value;
-      return;
-    }
-    fail(subscript.loc, "'" + container.typeName() +
-                            "' object does not support item assignment");
+    setItem(container, index, value, subscript);
+    return;
   }
   case ExprKind::Attribute: {
     const auto &attribute = static_cast<const AttributeExpr &>(target);
@@ -834,7 +798,36 @@ Value Interpreter::evalSubscript(const SubscriptExpr &subscript) {
     }
     fail(subscript.loc, "'" + object.typeName() + "' object is not sliceable");
   }
-  Value index = eval(*subscript.index);
+  return getItem(object, eval(*subscript.index), subscript);
+}
+
+void Interpreter::setItem(const Value &container, const Value &index,
+                          const Value &value, const SubscriptExpr &subscript) {
+  if (container.isDict()) {
+    if (index.isList() || index.isDict())
+      fail(subscript.index->loc, "unhashable type: '" + index.typeName() + "'");
+    container.asDict().set(index, value);
+    return;
+  }
+  if (container.isList()) {
+    if (!index.isInt() && !index.isBool())
+      fail(subscript.index->loc,
+           "list indices must be integers, not " + index.typeName());
+    auto &items = container.asList().items;
+    int64_t i = index.isBool() ? index.asBool() : index.asInt();
+    if (i < 0)
+      i += static_cast<int64_t>(items.size());
+    if (i < 0 || i >= static_cast<int64_t>(items.size()))
+      fail(subscript.loc, "list assignment index out of range");
+    items[static_cast<size_t>(i)] = value;
+    return;
+  }
+  fail(subscript.loc, "'" + container.typeName() +
+                          "' object does not support item assignment");
+}
+
+Value Interpreter::getItem(const Value &object, const Value &index,
+                           const SubscriptExpr &subscript) {
   if (object.isList() || object.isTuple() || object.isStr()) {
     if (!index.isInt() && !index.isBool())
       fail(subscript.index->loc,

@@ -46,6 +46,11 @@ private:
   Value evalCall(const CallExpr &call);
   Value evalAttribute(const AttributeExpr &attribute);
   Value evalSubscript(const SubscriptExpr &subscript);
+  /// `object[index]` and `object[index] = value` for a non-slice index.
+  Value getItem(const Value &object, const Value &index,
+                const SubscriptExpr &subscript);
+  void setItem(const Value &container, const Value &index, const Value &value,
+               const SubscriptExpr &subscript);
   Value evalComprehension(const ComprehensionExpr &comprehension);
   Value lookupName(const std::string &name, const SourceLoc &loc);
   void bindName(const std::string &name, Value value);

@@ -259,6 +259,8 @@ has = "HAT_CONFIG_TEST_STAGE" in os.environ
   EXPECT_EQ(m->get("ext")->repr(), "('model.tar', '.gz')");
   EXPECT_EQ(m->get("exists")->repr(), "(False, True)");
   EXPECT_EQ(m->get("has")->repr(), "True");
+  EXPECT_EQ(reprOf("import os\nhere = os.path.basename(__file__)", "here"),
+            "'test.py'");
   Diagnostic missing =
       errorOf("import os\nx = os.environ['HAT_CONFIG_TEST_UNSET']\n");
   EXPECT_NE(missing.message.find("is not set"), std::string::npos);
@@ -394,6 +396,13 @@ TEST(Evaluator, UnpackingAndAugmentedAssignment) {
   EXPECT_EQ(reprOf("x = 1\nx += 2\nx *= 3", "x"), "9");
   EXPECT_EQ(reprOf("d = {'n': 1}\nd['n'] += 4\nx = d", "x"), "{'n': 5}");
   EXPECT_EQ(reprOf("x = y = [0]\ny.append(1)", "x"), "[0, 1]");
+  EXPECT_EQ(reprOf("x = [1, [2]]\nx[-1] += [3]\nx[0] *= 5", "x"),
+            "[5, [2, 3]]");
+  EXPECT_NE(errorOf("x = [1]\nx[3] += 1").message.find("out of range"),
+            std::string::npos);
+  EXPECT_NE(errorOf("x = (1,)\nx[0] += 1")
+                .message.find("does not support item assignment"),
+            std::string::npos);
   EXPECT_NE(
       errorOf("a, b = [1, 2, 3]").message.find("too many values to unpack"),
       std::string::npos);
