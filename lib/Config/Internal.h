@@ -1,0 +1,60 @@
+//===- Internal.h - Shared internals of HatConfig ---------------*- C++ -*-===//
+//
+// Inside the library errors travel as ConfigError exceptions, so that the
+// recursive parser and interpreter stay readable; every public entry point
+// catches them and returns the Diagnostic as a value.
+//
+//===----------------------------------------------------------------------===//
+#ifndef HAT_LIB_CONFIG_INTERNAL_H
+#define HAT_LIB_CONFIG_INTERNAL_H
+
+#include "hat/Config/Config.h"
+#include "hat/Config/Diagnostic.h"
+#include "hat/Config/Value.h"
+
+#include <exception>
+#include <string>
+
+namespace hat::config {
+
+struct ConfigError : std::exception {
+  Diagnostic diagnostic;
+  explicit ConfigError(Diagnostic diagnostic)
+      : diagnostic(std::move(diagnostic)) {}
+  const char *what() const noexcept override {
+    return diagnostic.message.c_str();
+  }
+};
+
+[[noreturn]] inline void fail(const SourceLoc &loc, std::string message) {
+  throw ConfigError(Diagnostic(loc, std::move(message)));
+}
+
+/// Nesting deeper than this is an error (parser) or truncated (repr), so that
+/// no input can overflow the native stack.
+constexpr unsigned kMaxNestingDepth = 200;
+constexpr unsigned kMaxValueDepth = 1000;
+constexpr unsigned kMaxEvalDepth = 1500;
+/// Longest repr() before it is cut off with "...", and longest JSON dump.
+constexpr size_t kMaxReprLength = 1 << 20;
+constexpr size_t kMaxJsonLength = 100 << 20;
+
+/// Python's repr() of a float ("0.25", "2.0", "4e-05", "inf").
+std::string formatFloat(double value);
+/// Quoted like Python's repr() of a str.
+std::string quoteString(const std::string &text);
+
+/// Applies a format spec (`.2f`, `>8`, `,d`, ...) as `format(value, spec)`.
+/// Throws ConfigError at `loc` for a spec the value does not support.
+std::string formatWithSpec(const Value &value, const std::string &spec,
+                           const SourceLoc &loc);
+/// `format % args` (printf-style string formatting).
+std::string percentFormat(const std::string &format, const Value &args,
+                          const SourceLoc &loc);
+
+/// Deep copy throwing ConfigError when nested too deeply.
+Value deepCopyOrThrow(const Value &value, const SourceLoc &loc);
+
+} // namespace hat::config
+
+#endif // HAT_LIB_CONFIG_INTERNAL_H

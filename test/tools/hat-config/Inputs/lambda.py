@@ -1,0 +1,2 @@
+batch_size = 24
+scale = lambda x: x * 2

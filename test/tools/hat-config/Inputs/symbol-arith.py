@@ -1,0 +1,3 @@
+import torch
+opt = torch.optim.SGD
+x = opt + 1

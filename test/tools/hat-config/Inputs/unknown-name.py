@@ -1,0 +1,2 @@
+num_classes = 80
+model = dict(type="FCOS", head=dict(num_classes=num_clases))
