@@ -18,6 +18,9 @@ void collectUnknownTypes(const config::Value &v, const std::string &path,
   if (v.isDict()) {
     for (auto &[key, value] : v.asDict().entries) {
       std::string k = key.isStr() ? key.asStr() : key.repr();
+      // Losses are built by the engine, not lowered into the network.
+      if (k == "losses")
+        continue;
       if (k == "type") {
         if (!config::Registry::instance().lookup(value))
           unknown.push_back(

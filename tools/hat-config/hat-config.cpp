@@ -1,6 +1,8 @@
 //===- hat-config.cpp - Inspect HAT config files --------------------------===//
 //
 //   hat-config dump CONFIG [--set path=value]... [-o out.json]
+//   hat-config lower CONFIG [--model deploy_model] [--input-shape 1,3,H,W]
+//                    [--seed N] [--set path=value]... -o model.mlir
 //
 // Subcommands are table-driven so that new ones (e.g. `lower`) slot in.
 // Exit codes: 0 success, 1 config error, 2 usage error.
@@ -8,6 +10,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Config/Config.h"
+#include "hat/Dialect/HatDialect.h"
+#include "hat/Models/Module.h"
+
+#include "mlir/Bytecode/BytecodeWriter.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
 #include <fstream>
@@ -30,6 +41,11 @@ const char *const kUsage =
     "      Evaluate CONFIG and print its module-level variables as JSON.\n"
     "      --set overrides a value after evaluation (repeatable), e.g.\n"
     "      --set float_trainer.num_epochs=2 --set data_loader.batch_size=64\n"
+    "  lower CONFIG [--model VAR] [--input-shape N,C,H,W] [--seed N]\n"
+    "        [--emit-bytecode] [--set path=value]... -o FILE\n"
+    "      Build the model dict VAR (default: deploy_model if the config has\n"
+    "      one, else model) and write it as hat dialect IR, with inputs\n"
+    "      shaped by deploy_inputs (or --input-shape).\n"
     "\n"
     "exit codes: 0 success, 1 config error, 2 usage error\n";
 
@@ -43,14 +59,34 @@ struct ConfigOptions {
   std::string configPath;
   std::vector<std::string> overrides;
   std::string outputPath;
+  /// Subcommand-specific `--name value` options the caller allowed.
+  std::vector<std::pair<std::string, std::string>> extra;
+  std::vector<std::string> flags;
 };
 
 /// Parses CONFIG, --set (twice forms: `--set a=b`, `--set=a=b`) and -o.
 bool parseConfigOptions(const std::vector<std::string> &args,
-                        ConfigOptions &options, std::string &error) {
+                        ConfigOptions &options, std::string &error,
+                        const std::vector<std::string> &valueOptions = {},
+                        const std::vector<std::string> &flagOptions = {}) {
+  auto allowed = [](const std::vector<std::string> &names,
+                    const std::string &arg) {
+    for (const std::string &n : names)
+      if (n == arg)
+        return true;
+    return false;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &arg = args[i];
-    if (arg == "--set" || arg == "-o" || arg == "--output") {
+    if (allowed(flagOptions, arg)) {
+      options.flags.push_back(arg);
+    } else if (allowed(valueOptions, arg)) {
+      if (i + 1 >= args.size()) {
+        error = "'" + arg + "' needs a value";
+        return false;
+      }
+      options.extra.emplace_back(arg, args[++i]);
+    } else if (arg == "--set" || arg == "-o" || arg == "--output") {
       if (i + 1 >= args.size()) {
         error = "'" + arg + "' needs a value";
         return false;
@@ -108,6 +144,110 @@ int runDump(const std::vector<std::string> &args) {
   return 0;
 }
 
+std::string extraOption(const ConfigOptions &options, const std::string &name,
+                        const std::string &fallback) {
+  std::string value = fallback;
+  for (auto &[n, v] : options.extra)
+    if (n == name)
+      value = v;
+  return value;
+}
+
+int runLower(const std::vector<std::string> &args) {
+  ConfigOptions options;
+  std::string error;
+  if (!parseConfigOptions(args, options, error,
+                          {"--model", "--input-shape", "--seed"},
+                          {"--emit-bytecode"}))
+    return usageError(error);
+  if (options.outputPath.empty())
+    return usageError("lower needs -o FILE (use -o - for stdout)");
+  Expected<std::shared_ptr<Module>> module =
+      loadConfig(options.configPath, options.overrides);
+  if (!module) {
+    std::cerr << module.error().str();
+    return kExitConfigError;
+  }
+  std::string variable = extraOption(options, "--model", "");
+  if (variable.empty())
+    variable = (*module)->get("deploy_model") ? "deploy_model" : "model";
+  const Value *modelConfig = (*module)->get(variable);
+  if (!modelConfig) {
+    std::cerr << options.configPath << ": error: the config defines no '"
+              << variable << "'\n";
+    return kExitConfigError;
+  }
+
+  std::vector<std::pair<std::string, std::vector<int64_t>>> inputs;
+  std::string shapeText = extraOption(options, "--input-shape", "");
+  if (!shapeText.empty()) {
+    std::vector<int64_t> shape;
+    size_t pos = 0;
+    while (pos <= shapeText.size()) {
+      size_t comma = shapeText.find(',', pos);
+      std::string dim = shapeText.substr(pos, comma - pos);
+      char *end = nullptr;
+      long long v = std::strtoll(dim.c_str(), &end, 10);
+      if (dim.empty() || *end || v < 1)
+        return usageError("--input-shape must be positive integers like "
+                          "1,3,224,224, got '" +
+                          shapeText + "'");
+      shape.push_back(v);
+      if (comma == std::string::npos)
+        break;
+      pos = comma + 1;
+    }
+    inputs.emplace_back("img", shape);
+  } else {
+    const Value *deployInputs = (*module)->get("deploy_inputs");
+    if (!deployInputs) {
+      std::cerr << options.configPath
+                << ": error: the config has no deploy_inputs; pass "
+                   "--input-shape N,C,H,W\n";
+      return kExitConfigError;
+    }
+    auto parsed = hat::models::parseDeployInputs(*deployInputs);
+    if (!parsed) {
+      std::cerr << parsed.error().str();
+      return kExitConfigError;
+    }
+    inputs = *parsed;
+  }
+
+  auto model = hat::models::buildModule(*modelConfig, "model");
+  if (!model) {
+    std::cerr << model.error().str();
+    return kExitConfigError;
+  }
+  mlir::MLIRContext context;
+  hat::models::LoweringOptions lowering;
+  lowering.seed = std::stoull(extraOption(options, "--seed", "0"));
+  auto ir = hat::models::lowerModel(context, *model, inputs, lowering);
+  if (!ir) {
+    std::cerr << options.configPath << ": error: " << ir.error().str();
+    return kExitConfigError;
+  }
+  // llvm::writeToOutput writes a temporary file and renames it: a failed
+  // run never leaves a truncated model behind.
+  bool bytecode = !options.flags.empty();
+  llvm::Error written =
+      llvm::writeToOutput(options.outputPath, [&](llvm::raw_ostream &os) -> llvm::Error {
+        if (bytecode)
+          return mlir::failed(mlir::writeBytecodeToFile(**ir, os))
+                     ? llvm::createStringError(
+                           std::errc::io_error, "cannot write bytecode")
+                     : llvm::Error::success();
+        (*ir)->print(os);
+        return llvm::Error::success();
+      });
+  if (written) {
+    std::cerr << "hat-config: error: cannot write '" << options.outputPath
+              << "': " << llvm::toString(std::move(written)) << "\n";
+    return kExitConfigError;
+  }
+  return 0;
+}
+
 struct Subcommand {
   const char *name;
   int (*run)(const std::vector<std::string> &args);
@@ -115,6 +255,7 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"dump", runDump},
+    {"lower", runLower},
 };
 
 } // namespace

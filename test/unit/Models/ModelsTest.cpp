@@ -1,0 +1,176 @@
+//===- ModelsTest.cpp - Model builders and lowering -----------------------===//
+//
+// Parameter counts against the published architectures, lowering through the
+// registry from config text, and the quantization passes on lowered models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Config/Config.h"
+#include "hat/Dialect/HatOps.h"
+#include "hat/Eval/Evaluator.h"
+#include "hat/Models/Module.h"
+#include "hat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <iostream>
+
+using namespace hat;
+
+namespace {
+
+config::Expected<models::ModulePtr> buildFromSource(const std::string &text) {
+  auto module = config::loadConfigSource(text, "test_config.py");
+  if (!module)
+    return module.error();
+  const config::Value *model = (*module)->get("model");
+  if (!model)
+    return config::Diagnostic("no model");
+  return models::buildModule(*model, "model");
+}
+
+int64_t parameters(const std::string &backbone, std::vector<int64_t> input) {
+  auto model = buildFromSource(
+      "model = dict(type='Classifier', backbone=dict(" + backbone + "))\n");
+  EXPECT_TRUE(model.ok()) << (model ? "" : model.error().str());
+  if (!model)
+    return -1;
+  mlir::MLIRContext context;
+  auto count = models::countParameters(context, *model, input);
+  if (count)
+    std::cout << backbone << ": " << *count << " parameters\n";
+  EXPECT_TRUE(count.ok()) << (count ? "" : count.error().str());
+  return count ? *count : -1;
+}
+
+void expectWithin(int64_t actual, int64_t published, double tolerance) {
+  EXPECT_LE(std::fabs((double)actual - published), tolerance * published)
+      << "got " << actual << ", published " << published;
+}
+
+TEST(Models, ResNet18ParameterCount) {
+  // torchvision resnet18: 11,689,512.
+  expectWithin(parameters("type='ResNet18', num_classes=1000", {1, 3, 224, 224}),
+               11689512, 0.005);
+}
+
+TEST(Models, MobileNetV2ParameterCount) {
+  // torchvision mobilenet_v2: 3,504,872.
+  expectWithin(
+      parameters("type='MobileNetV2', num_classes=1000", {1, 3, 224, 224}),
+      3504872, 0.005);
+  // A width multiplier shrinks it.
+  EXPECT_LT(parameters("type='MobileNetV2', num_classes=1000, alpha=0.5",
+                       {1, 3, 224, 224}),
+            2500000);
+}
+
+TEST(Models, EfficientNetB0ParameterCount) {
+  // torchvision efficientnet_b0 (with SE): 5,288,548.
+  expectWithin(parameters("type='EfficientNet', model_type='b0', "
+                          "num_classes=1000",
+                          {1, 3, 224, 224}),
+               5288548, 0.005);
+  // Without SE blocks it is smaller.
+  EXPECT_LT(parameters("type='EfficientNet', model_type='b0', "
+                       "num_classes=1000, use_se_block=False, "
+                       "activation='relu'",
+                       {1, 3, 224, 224}),
+            5288548 - 500000);
+}
+
+TEST(Models, TinyResNetAndMixVarGENetBuild) {
+  int64_t tiny = parameters("type='TinyResNet', num_classes=10",
+                            {1, 1, 28, 28});
+  EXPECT_GT(tiny, 50000);
+  EXPECT_LT(tiny, 200000);
+  EXPECT_GT(parameters("type='MixVarGENet', num_classes=1000",
+                       {1, 3, 224, 224}),
+            100000);
+}
+
+TEST(Models, UnknownKwargIsNamed) {
+  auto model = buildFromSource(
+      "model = dict(type='Classifier', backbone=dict(type='ResNet18', "
+      "num_clases=10))\n");
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.error().str().find("num_clases"), std::string::npos)
+      << model.error().str();
+}
+
+TEST(Models, WrongKwargTypeIsExplained) {
+  auto model = buildFromSource(
+      "model = dict(type='Classifier', backbone=dict(type='MobileNetV2', "
+      "alpha='wide'))\n");
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.error().str().find("MobileNetV2: 'alpha' must be a number, "
+                                     "got str 'wide'"),
+            std::string::npos)
+      << model.error().str();
+}
+
+TEST(Models, BadInputShapeIsAnErrorNotACrash) {
+  auto model = buildFromSource(
+      "model = dict(type='Classifier', backbone=dict(type='ResNet18'))\n");
+  ASSERT_TRUE(model.ok());
+  mlir::MLIRContext context;
+  auto ir = models::lowerModel(context, *model, {{"img", {1, 3, 224}}});
+  ASSERT_FALSE(ir.ok());
+  EXPECT_NE(ir.error().str().find("expected an NCHW input, got rank 3"),
+            std::string::npos)
+      << ir.error().str();
+}
+
+TEST(Models, DeployInputsShapes) {
+  auto module = config::loadConfigSource(
+      "import torch\n"
+      "deploy_inputs = dict(img=torch.randn((2, 3, 64, 32)))\n"
+      "bad = dict(img=torch.randn('x'))\n",
+      "inputs.py");
+  ASSERT_TRUE(module.ok());
+  auto inputs = models::parseDeployInputs(*(*module)->get("deploy_inputs"));
+  ASSERT_TRUE(inputs.ok());
+  ASSERT_EQ(inputs->size(), 1u);
+  EXPECT_EQ((*inputs)[0].first, "img");
+  EXPECT_EQ((*inputs)[0].second, (std::vector<int64_t>{2, 3, 64, 32}));
+  EXPECT_FALSE(models::parseDeployInputs(*(*module)->get("bad")).ok());
+}
+
+TEST(Models, LoweredModelQuantizes) {
+  // A lowered TinyResNet goes through fuse-bn and float2qat, and the
+  // float model evaluates to finite logits.
+  auto model = buildFromSource(
+      "model = dict(type='Classifier', backbone=dict(type='TinyResNet', "
+      "channels=[8, 16], num_classes=10))\n");
+  ASSERT_TRUE(model.ok());
+  mlir::MLIRContext context;
+  auto ir = models::lowerModel(context, *model, {{"img", {2, 1, 28, 28}}});
+  ASSERT_TRUE(ir.ok()) << ir.error().str();
+  mlir::func::FuncOp func = eval::findEntryFunction(**ir, "");
+  eval::FunctionEvaluator evaluator(func);
+  auto input = eval::Tensor::f32({2, 1, 28, 28}, 0.5f);
+  auto out = evaluator.run({input});
+  ASSERT_TRUE(mlir::succeeded(out));
+  EXPECT_EQ((*out)[0].shape, (std::vector<int64_t>{2, 10}));
+  for (float v : (*out)[0].f)
+    EXPECT_TRUE(std::isfinite(v));
+
+  registerHatPasses();
+  mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
+  ASSERT_TRUE(mlir::succeeded(mlir::parsePassPipeline(
+      "func.func(hat-fuse-bn,hat-float2qat)", pm, llvm::errs())));
+  ASSERT_TRUE(mlir::succeeded(pm.run(**ir)));
+  int fakeQuants = 0, batchNorms = 0;
+  (*ir)->walk([&](FakeQuantOp) { ++fakeQuants; });
+  (*ir)->walk([&](BatchNormOp) { ++batchNorms; });
+  EXPECT_EQ(batchNorms, 0);
+  EXPECT_GT(fakeQuants, 10);
+}
+
+} // namespace
