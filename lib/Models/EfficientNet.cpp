@@ -21,10 +21,9 @@ struct Scaling {
   const char *name;
   double width, depth;
 };
-const Scaling kScalings[] = {{"b0", 1.0, 1.0}, {"b1", 1.0, 1.1},
-                             {"b2", 1.1, 1.2}, {"b3", 1.2, 1.4},
-                             {"b4", 1.4, 1.8}, {"b5", 1.6, 2.2},
-                             {"b6", 1.8, 2.6}, {"b7", 2.0, 3.1}};
+const Scaling kScalings[] = {
+    {"b0", 1.0, 1.0}, {"b1", 1.0, 1.1}, {"b2", 1.1, 1.2}, {"b3", 1.2, 1.4},
+    {"b4", 1.4, 1.8}, {"b5", 1.6, 2.2}, {"b6", 1.8, 2.6}, {"b7", 2.0, 3.1}};
 
 struct EfficientNet : Module {
   Scaling scaling;
@@ -36,7 +35,9 @@ struct EfficientNet : Module {
 
   std::string typeName() const override { return "EfficientNet"; }
 
-  int64_t filters(int64_t c) const { return makeDivisible(c * scaling.width, 8); }
+  int64_t filters(int64_t c) const {
+    return makeDivisible(c * scaling.width, 8);
+  }
   int64_t repeats(int64_t n) const {
     return (int64_t)std::ceil(n * scaling.depth);
   }
@@ -124,7 +125,7 @@ config::Expected<std::any> buildEfficientNet(const config::BuildArgs &args) {
     if (*modelType == s.name)
       scaling = &s;
   if (!scaling)
-    return args.error("EfficientNet: unknown model_type '" + *modelType +
+    return args.error("unknown model_type '" + *modelType +
                       "' (expected b0 ... b7)");
   net->scaling = *scaling;
   net->numClasses = *numClasses;

@@ -72,10 +72,9 @@ config::Expected<std::vector<std::pair<std::string, std::vector<int64_t>>>>
 parseDeployInputs(const config::Value &deployInputs) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> inputs;
   if (!deployInputs.isDict())
-    return config::Diagnostic(
-        "deploy_inputs must be a dict such as "
-        "dict(img=torch.randn((1, 3, 224, 224))), got " +
-        deployInputs.typeName());
+    return config::Diagnostic("deploy_inputs must be a dict such as "
+                              "dict(img=torch.randn((1, 3, 224, 224))), got " +
+                              deployInputs.typeName());
   for (auto &[key, value] : deployInputs.asDict().entries) {
     std::string name = key.isStr() ? key.asStr() : key.repr();
     auto bad = [&, &value = value] {
@@ -109,11 +108,10 @@ parseDeployInputs(const config::Value &deployInputs) {
   return inputs;
 }
 
-config::Expected<OwningOpRef<ModuleOp>>
-lowerModel(MLIRContext &context, const ModulePtr &model,
-           const std::vector<std::pair<std::string, std::vector<int64_t>>>
-               &inputs,
-           const LoweringOptions &options) {
+config::Expected<OwningOpRef<ModuleOp>> lowerModel(
+    MLIRContext &context, const ModulePtr &model,
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> &inputs,
+    const LoweringOptions &options) {
   context.loadDialect<HatDialect, func::FuncDialect>();
   if (inputs.size() != 1)
     return config::Diagnostic(model->typeName() + " takes one input, " +
@@ -131,14 +129,16 @@ lowerModel(MLIRContext &context, const ModulePtr &model,
   NetBuilder nb(builder, loc, options.seed);
   Value out = model->forward(nb, body->getArgument(0));
   if (nb.failed())
-    return config::Diagnostic("cannot lower " + model->typeName() + " for input " +
-                              inputs[0].first + " of shape " + [&] {
+    return config::Diagnostic("cannot lower " + model->typeName() +
+                              " for input " + inputs[0].first + " of shape " +
+                              [&] {
                                 std::string s;
                                 for (int64_t d : inputs[0].second)
                                   s += (s.empty() ? "" : "x") +
                                        std::to_string(d);
                                 return s;
-                              }() + ": " + nb.getError());
+                              }() +
+                              ": " + nb.getError());
   builder.create<func::ReturnOp>(loc, out);
   func.setFunctionType(builder.getFunctionType({inputType}, {out.getType()}));
   func.setArgAttr(0, "hat.name", builder.getStringAttr(inputs[0].first));

@@ -29,8 +29,8 @@ struct MixVarGENet : Module {
   std::string typeName() const override { return "MixVarGENet"; }
 
   Value plainBlock(NetBuilder &nb, Value x, int64_t out, int64_t stride) {
-    Value y = nb.convBnAct(x, out, 3, stride, 1, Activation::Relu, "conv1",
-                           "bn1");
+    Value y =
+        nb.convBnAct(x, out, 3, stride, 1, Activation::Relu, "conv1", "bn1");
     y = nb.convBnAct(y, out, 3, 1, 1, Activation::None, "conv2", "bn2");
     if (stride == 1 && NetBuilder::channels(x) == out)
       y = nb.add(y, x);
@@ -40,8 +40,8 @@ struct MixVarGENet : Module {
   Value varGBlock(NetBuilder &nb, Value x, int64_t out, int64_t stride) {
     int64_t in = NetBuilder::channels(x);
     int64_t groups = std::max<int64_t>(1, in / kGroupWidth);
-    Value y = nb.convBnAct(x, in, 3, stride, groups, Activation::Relu,
-                           "gconv", "gbn");
+    Value y = nb.convBnAct(x, in, 3, stride, groups, Activation::Relu, "gconv",
+                           "gbn");
     y = nb.convBnAct(y, out, 1, 1, 1, Activation::None, "pwconv", "pwbn");
     Value shortcut = x;
     if (stride != 1 || in != out) {
@@ -96,16 +96,16 @@ config::Expected<std::any> buildMixVarGENet(const config::BuildArgs &args) {
     return bn.error();
   if (channels->empty() || channels->size() != strides->size() ||
       channels->size() != blocks->size())
-    return args.error("MixVarGENet: 'channels', 'strides' and 'blocks' must "
+    return args.error("'channels', 'strides' and 'blocks' must "
                       "be non-empty lists of the same length");
   for (int64_t c : *channels)
     if (c < kGroupWidth || c % kGroupWidth != 0)
-      return args.error("MixVarGENet: stage channels must be positive "
+      return args.error("stage channels must be positive "
                         "multiples of 8 (the VarG group width), got " +
                         std::to_string(c));
   for (size_t i = 0; i < strides->size(); ++i)
     if ((*strides)[i] < 1 || (*blocks)[i] < 1)
-      return args.error("MixVarGENet: strides and blocks must be >= 1");
+      return args.error("strides and blocks must be >= 1");
   net->channels = *channels;
   net->strides = *strides;
   net->blocks = *blocks;
@@ -118,9 +118,8 @@ config::Expected<std::any> buildMixVarGENet(const config::BuildArgs &args) {
 
 HAT_REGISTER("backbone", {"MixVarGENet"},
              config::KwargSpec{{},
-                               {"channels", "strides", "blocks",
-                                "plain_stages", "num_classes", "include_top",
-                                "bn_kwargs"}},
+                               {"channels", "strides", "blocks", "plain_stages",
+                                "num_classes", "include_top", "bn_kwargs"}},
              buildMixVarGENet);
 
 } // namespace

@@ -26,9 +26,8 @@ struct MobileNetV2 : Module {
   Value forward(NetBuilder &nb, Value x) override {
     nb.setBatchNormKwargs(bn.eps, bn.momentum);
     // t (expansion), c (channels), n (repeats), s (first stride)
-    const int64_t settings[][4] = {{1, 16, 1, 1},  {6, 24, 2, 2},
-                                   {6, 32, 3, 2},  {6, 64, 4, 2},
-                                   {6, 96, 3, 1},  {6, 160, 3, 2},
+    const int64_t settings[][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2},
+                                   {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
                                    {6, 320, 1, 1}};
     int64_t inputChannels = makeDivisible(32 * alpha);
     int64_t lastChannels = makeDivisible(1280 * std::max(1.0, alpha));
@@ -36,8 +35,7 @@ struct MobileNetV2 : Module {
     NetBuilder::Scope features(nb, "features");
     {
       NetBuilder::Scope s(nb, std::to_string(index++));
-      x = nb.convBnAct(x, inputChannels, 3, 2, 1, Activation::Relu6, "0",
-                       "1");
+      x = nb.convBnAct(x, inputChannels, 3, 2, 1, Activation::Relu6, "0", "1");
     }
     for (auto &setting : settings) {
       int64_t out = makeDivisible(setting[1] * alpha);
@@ -55,8 +53,8 @@ struct MobileNetV2 : Module {
         }
         {
           NetBuilder::Scope s(nb, std::to_string(layer++));
-          y = nb.convBnAct(y, hidden, 3, stride, hidden, Activation::Relu6,
-                           "0", "1");
+          y = nb.convBnAct(y, hidden, 3, stride, hidden, Activation::Relu6, "0",
+                           "1");
         }
         y = nb.conv2d(y, out, 1, 1, 0, 1, false, 1, std::to_string(layer++));
         y = nb.batchNorm(y, std::to_string(layer++));
@@ -89,7 +87,7 @@ config::Expected<std::any> buildMobileNetV2(const config::BuildArgs &args) {
   if (!bn)
     return bn.error();
   if (!(*alpha > 0))
-    return args.error("MobileNetV2: 'alpha' must be > 0");
+    return args.error("'alpha' must be > 0");
   net->numClasses = *numClasses;
   net->alpha = *alpha;
   net->includeTop = *includeTop;
@@ -98,9 +96,8 @@ config::Expected<std::any> buildMobileNetV2(const config::BuildArgs &args) {
 }
 
 HAT_REGISTER("backbone", {"MobileNetV2"},
-             config::KwargSpec{{},
-                               {"num_classes", "alpha", "include_top",
-                                "bn_kwargs"}},
+             config::KwargSpec{
+                 {}, {"num_classes", "alpha", "include_top", "bn_kwargs"}},
              buildMobileNetV2);
 
 } // namespace

@@ -20,8 +20,8 @@ inline config::Diagnostic kwargError(const config::BuildArgs &args,
                                      const std::string &name,
                                      const std::string &expected,
                                      const config::Value &got) {
-  return args.error(args.typeName() + ": '" + name + "' must be " + expected +
-                    ", got " + got.typeName() + " " + got.repr());
+  return args.error("'" + name + "' must be " + expected + ", got " +
+                    got.typeName() + " " + got.repr());
 }
 
 inline config::Expected<int64_t> intArg(const config::BuildArgs &args,
@@ -101,17 +101,17 @@ bnKwargsArg(const config::BuildArgs &args) {
   for (auto &[key, value] : v.asDict().entries) {
     std::string k = key.isStr() ? key.asStr() : key.repr();
     if ((k != "eps" && k != "momentum") || !value.isNumber())
-      return args.error(args.typeName() + ": bn_kwargs supports numeric "
-                                          "'eps' and 'momentum', got '" +
+      return args.error("bn_kwargs supports numeric "
+                        "'eps' and 'momentum', got '" +
                         k + "'");
     (k == "eps" ? bn.eps : bn.momentum) = (float)value.asNumber();
   }
   return bn;
 }
 
-inline config::Expected<Activation>
-activationArg(const config::BuildArgs &args, const std::string &name,
-              Activation fallback) {
+inline config::Expected<Activation> activationArg(const config::BuildArgs &args,
+                                                  const std::string &name,
+                                                  Activation fallback) {
   config::Value v = args.get(name);
   if (v.isNone())
     return fallback;
@@ -129,8 +129,8 @@ activationArg(const config::BuildArgs &args, const std::string &name,
 /// Rounds channels to a multiple of `divisor`, never below 90% of `v`, as the
 /// reference MobileNet/EfficientNet implementations do.
 inline int64_t makeDivisible(double v, int64_t divisor = 8) {
-  int64_t rounded = std::max<int64_t>(
-      divisor, (int64_t)(v + divisor / 2.0) / divisor * divisor);
+  int64_t rounded = std::max<int64_t>(divisor, (int64_t)(v + divisor / 2.0) /
+                                                   divisor * divisor);
   if (rounded < 0.9 * v)
     rounded += divisor;
   return rounded;

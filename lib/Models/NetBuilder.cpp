@@ -41,9 +41,9 @@ ArrayRef<int64_t> NetBuilder::shape(Value x) {
   return llvm::cast<RankedTensorType>(x.getType()).getShape();
 }
 
-void NetBuilder::fail(const std::string &message) {
+void NetBuilder::fail(const std::string &leaf, const std::string &message) {
   if (error.empty())
-    error = "at " + scopedName("") + ": " + message;
+    error = "at " + scopedName(leaf) + ": " + message;
 }
 
 /// Output extent of a window, or <= 0 when it does not fit.
@@ -55,20 +55,23 @@ static int64_t windowExtent(int64_t in, int64_t kernel, int64_t stride,
   return (in + 2 * pad - span) / stride + 1;
 }
 
-static bool spatialFits(NetBuilder &nb, Value x, int64_t kernel,
-                        int64_t stride, int64_t pad, int64_t dilation = 1) {
+static bool spatialFits(NetBuilder &nb, const std::string &layer, Value x,
+                        int64_t kernel, int64_t stride, int64_t pad,
+                        int64_t dilation = 1) {
   ArrayRef<int64_t> s = NetBuilder::shape(x);
   if (s.size() != 4) {
-    nb.fail("expected an NCHW input, got rank " + std::to_string(s.size()));
+    nb.fail(layer,
+            "expected an NCHW input, got rank " + std::to_string(s.size()));
     return false;
   }
   if (windowExtent(s[2], kernel, stride, pad, dilation) <= 0 ||
       windowExtent(s[3], kernel, stride, pad, dilation) <= 0) {
-    nb.fail("input " + std::to_string(s[2]) + "x" + std::to_string(s[3]) +
-            " is too small for a " + std::to_string(kernel) + "x" +
-            std::to_string(kernel) + " window (stride " +
-            std::to_string(stride) + ", padding " + std::to_string(pad) +
-            "); use a larger input shape");
+    nb.fail(layer, "input " + std::to_string(s[2]) + "x" +
+                       std::to_string(s[3]) + " is too small for a " +
+                       std::to_string(kernel) + "x" + std::to_string(kernel) +
+                       " window (stride " + std::to_string(stride) +
+                       ", padding " + std::to_string(pad) +
+                       "); use a larger input shape");
     return false;
   }
   return true;
@@ -121,13 +124,15 @@ Value NetBuilder::conv2d(Value x, int64_t outChannels, int64_t kernel,
                          bool bias, int64_t dilation, const std::string &name) {
   if (padding < 0)
     padding = kernel / 2 * dilation;
-  if (failed() || !spatialFits(*this, x, kernel, stride, padding, dilation))
+  if (failed() ||
+      !spatialFits(*this, name, x, kernel, stride, padding, dilation))
     return x;
   int64_t cin = channels(x);
   if (groups < 1 || cin % groups != 0 || outChannels % groups != 0) {
-    fail("conv with " + std::to_string(cin) + " input and " +
-         std::to_string(outChannels) + " output channels cannot use " +
-         std::to_string(groups) + " groups");
+    fail(name, "conv with " + std::to_string(cin) + " input and " +
+                   std::to_string(outChannels) +
+                   " output channels cannot use " + std::to_string(groups) +
+                   " groups");
     return x;
   }
   int64_t perGroup = cin / groups;
@@ -186,8 +191,8 @@ Value NetBuilder::convBnAct(Value x, int64_t outChannels, int64_t kernel,
                             int64_t stride, int64_t groups, Activation act,
                             const std::string &convName,
                             const std::string &bnName) {
-  Value y = conv2d(x, outChannels, kernel, stride, -1, groups, false, 1,
-                   convName);
+  Value y =
+      conv2d(x, outChannels, kernel, stride, -1, groups, false, 1, convName);
   return activation(batchNorm(y, bnName), act);
 }
 
@@ -201,8 +206,7 @@ Value NetBuilder::linear(Value x, int64_t outFeatures, bool bias,
                   uniform(outFeatures * in, bound), true);
   Value b;
   if (bias)
-    b = param(name + ".bias", {outFeatures}, uniform(outFeatures, bound),
-              true);
+    b = param(name + ".bias", {outFeatures}, uniform(outFeatures, bound), true);
   return builder.create<LinearOp>(loc, x, w, b);
 }
 
@@ -210,7 +214,7 @@ Value NetBuilder::add(Value a, Value b) {
   if (failed())
     return a;
   if (!broadcasts(shape(a), shape(b))) {
-    fail("cannot add tensors of different shapes");
+    fail("add", "cannot add tensors of different shapes");
     return a;
   }
   return builder.create<AddOp>(loc, a, b);
@@ -220,7 +224,7 @@ Value NetBuilder::mul(Value a, Value b) {
   if (failed())
     return a;
   if (!broadcasts(shape(a), shape(b))) {
-    fail("cannot multiply tensors of different shapes");
+    fail("mul", "cannot multiply tensors of different shapes");
     return a;
   }
   return builder.create<MulOp>(loc, a, b);
@@ -235,18 +239,18 @@ Value NetBuilder::concat(ValueRange inputs, int64_t axis) {
     for (size_t d = 0; ok && d < a.size(); ++d)
       ok = (int64_t)d == axis || a[d] == b[d];
     if (!ok) {
-      fail("cannot concatenate tensors whose shapes differ off axis " +
-           std::to_string(axis));
+      fail("concat",
+           "cannot concatenate tensors whose shapes differ off axis " +
+               std::to_string(axis));
       return inputs.front();
     }
   }
-  return builder.create<ConcatOp>(loc, inputs,
-                                  builder.getI64IntegerAttr(axis));
+  return builder.create<ConcatOp>(loc, inputs, builder.getI64IntegerAttr(axis));
 }
 
 Value NetBuilder::maxPool(Value x, int64_t kernel, int64_t stride,
                           int64_t padding) {
-  if (failed() || !spatialFits(*this, x, kernel, stride, padding))
+  if (failed() || !spatialFits(*this, "pool", x, kernel, stride, padding))
     return x;
   return builder.create<MaxPool2dOp>(
       loc, x, builder.getDenseI64ArrayAttr({kernel, kernel}),
@@ -256,7 +260,7 @@ Value NetBuilder::maxPool(Value x, int64_t kernel, int64_t stride,
 
 Value NetBuilder::avgPool(Value x, int64_t kernel, int64_t stride,
                           int64_t padding) {
-  if (failed() || !spatialFits(*this, x, kernel, stride, padding))
+  if (failed() || !spatialFits(*this, "pool", x, kernel, stride, padding))
     return x;
   return builder.create<AvgPool2dOp>(
       loc, x, builder.getDenseI64ArrayAttr({kernel, kernel}),
@@ -266,24 +270,22 @@ Value NetBuilder::avgPool(Value x, int64_t kernel, int64_t stride,
 
 Value NetBuilder::globalAvgPool(Value x) {
   if (failed() || shape(x).size() != 4) {
-    fail("global average pooling needs an NCHW input");
+    fail("pool", "global average pooling needs an NCHW input");
     return x;
   }
   return builder.create<GlobalAvgPoolOp>(loc, x);
 }
 
 Value NetBuilder::flatten(Value x, int64_t startDim) {
-  return builder.create<FlattenOp>(loc, x,
-                                   builder.getI64IntegerAttr(startDim));
+  return builder.create<FlattenOp>(loc, x, builder.getI64IntegerAttr(startDim));
 }
 
 Value NetBuilder::resize(Value x, int64_t height, int64_t width, bool bilinear,
                          bool alignCorners) {
   return builder.create<ResizeOp>(
       loc, x,
-      ResizeModeAttr::get(builder.getContext(), bilinear
-                                                    ? ResizeMode::bilinear
-                                                    : ResizeMode::nearest),
+      ResizeModeAttr::get(builder.getContext(), bilinear ? ResizeMode::bilinear
+                                                         : ResizeMode::nearest),
       builder.getDenseI64ArrayAttr({height, width}),
       builder.getBoolAttr(alignCorners));
 }

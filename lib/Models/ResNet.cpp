@@ -87,7 +87,7 @@ config::Expected<std::any> buildResNet(const config::BuildArgs &args) {
   if (!bn)
     return bn.error();
   if (*numClasses < 1)
-    return args.error(args.typeName() + ": 'num_classes' must be >= 1");
+    return args.error("'num_classes' must be >= 1");
   auto net = std::make_shared<ResNet>();
   net->name = args.typeName();
   net->bottleneck = net->name == "ResNet50";
@@ -100,8 +100,7 @@ config::Expected<std::any> buildResNet(const config::BuildArgs &args) {
 }
 
 HAT_REGISTER("backbone", {"ResNet18", "ResNet34", "ResNet50"},
-             config::KwargSpec{{},
-                               {"num_classes", "include_top", "bn_kwargs"}},
+             config::KwargSpec{{}, {"num_classes", "include_top", "bn_kwargs"}},
              buildResNet);
 
 } // namespace

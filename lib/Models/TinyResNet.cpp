@@ -30,8 +30,8 @@ struct TinyResNet : Module {
       NetBuilder::Scope s(nb, "layer" + std::to_string(stage + 1));
       int64_t planes = channels[stage];
       int64_t stride = stage == 0 ? 1 : 2;
-      Value y = nb.convBnAct(x, planes, 3, stride, 1, Activation::Relu,
-                             "conv1", "bn1");
+      Value y = nb.convBnAct(x, planes, 3, stride, 1, Activation::Relu, "conv1",
+                             "bn1");
       y = nb.convBnAct(y, planes, 3, 1, 1, Activation::None, "conv2", "bn2");
       Value identity = x;
       if (stride != 1 || NetBuilder::channels(x) != planes) {
@@ -63,10 +63,10 @@ config::Expected<std::any> buildTinyResNet(const config::BuildArgs &args) {
   if (!bn)
     return bn.error();
   if (channels->empty())
-    return args.error("TinyResNet: 'channels' must not be empty");
+    return args.error("'channels' must not be empty");
   for (int64_t c : *channels)
     if (c < 1)
-      return args.error("TinyResNet: channels must be >= 1");
+      return args.error("channels must be >= 1");
   net->channels = *channels;
   net->numClasses = *numClasses;
   net->includeTop = *includeTop;
@@ -75,9 +75,8 @@ config::Expected<std::any> buildTinyResNet(const config::BuildArgs &args) {
 }
 
 HAT_REGISTER("backbone", {"TinyResNet"},
-             config::KwargSpec{{},
-                               {"channels", "num_classes", "include_top",
-                                "bn_kwargs"}},
+             config::KwargSpec{
+                 {}, {"channels", "num_classes", "include_top", "bn_kwargs"}},
              buildTinyResNet);
 
 } // namespace

@@ -16,8 +16,8 @@
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
@@ -224,18 +224,21 @@ int runLower(const std::vector<std::string> &args) {
   lowering.seed = std::stoull(extraOption(options, "--seed", "0"));
   auto ir = hat::models::lowerModel(context, *model, inputs, lowering);
   if (!ir) {
-    std::cerr << options.configPath << ": error: " << ir.error().str();
+    Diagnostic d = ir.error();
+    if (d.file.empty())
+      d.file = options.configPath;
+    std::cerr << d.str();
     return kExitConfigError;
   }
   // llvm::writeToOutput writes a temporary file and renames it: a failed
   // run never leaves a truncated model behind.
   bool bytecode = !options.flags.empty();
-  llvm::Error written =
-      llvm::writeToOutput(options.outputPath, [&](llvm::raw_ostream &os) -> llvm::Error {
+  llvm::Error written = llvm::writeToOutput(
+      options.outputPath, [&](llvm::raw_ostream &os) -> llvm::Error {
         if (bytecode)
           return mlir::failed(mlir::writeBytecodeToFile(**ir, os))
-                     ? llvm::createStringError(
-                           std::errc::io_error, "cannot write bytecode")
+                     ? llvm::createStringError(std::errc::io_error,
+                                               "cannot write bytecode")
                      : llvm::Error::success();
         (*ir)->print(os);
         return llvm::Error::success();

@@ -56,11 +56,10 @@ struct LoweringOptions {
 
 /// Emits `func.func @forward(...)` for the model applied to inputs of the
 /// given shapes (float32 NCHW).
-config::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
-lowerModel(mlir::MLIRContext &context, const ModulePtr &model,
-           const std::vector<std::pair<std::string, std::vector<int64_t>>>
-               &inputs,
-           const LoweringOptions &options = {});
+config::Expected<mlir::OwningOpRef<mlir::ModuleOp>> lowerModel(
+    mlir::MLIRContext &context, const ModulePtr &model,
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> &inputs,
+    const LoweringOptions &options = {});
 
 /// Number of trainable parameter elements the model creates for `input`.
 config::Expected<int64_t> countParameters(mlir::MLIRContext &context,

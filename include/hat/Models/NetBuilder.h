@@ -92,13 +92,15 @@ public:
   /// the first one is kept and later calls pass their input through.
   bool failed() const { return !error.empty(); }
   const std::string &getError() const { return error; }
-  void fail(const std::string &message);
+  /// Records `message` about layer `leaf` of the current scope.
+  void fail(const std::string &leaf, const std::string &message);
+  /// `leaf` prefixed with the current scope (`layer1.0.conv1`).
+  std::string scopedName(const std::string &leaf) const;
 
   mlir::OpBuilder &getBuilder() { return builder; }
   mlir::Location getLoc() { return loc; }
 
 private:
-  std::string scopedName(const std::string &leaf) const;
   mlir::Value param(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
                     std::vector<float> data, bool trainable);
   std::vector<float> normal(int64_t n, double stddev);

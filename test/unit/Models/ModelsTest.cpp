@@ -56,8 +56,9 @@ void expectWithin(int64_t actual, int64_t published, double tolerance) {
 
 TEST(Models, ResNet18ParameterCount) {
   // torchvision resnet18: 11,689,512.
-  expectWithin(parameters("type='ResNet18', num_classes=1000", {1, 3, 224, 224}),
-               11689512, 0.005);
+  expectWithin(
+      parameters("type='ResNet18', num_classes=1000", {1, 3, 224, 224}),
+      11689512, 0.005);
 }
 
 TEST(Models, MobileNetV2ParameterCount) {
@@ -86,13 +87,13 @@ TEST(Models, EfficientNetB0ParameterCount) {
 }
 
 TEST(Models, TinyResNetAndMixVarGENetBuild) {
-  int64_t tiny = parameters("type='TinyResNet', num_classes=10",
-                            {1, 1, 28, 28});
+  int64_t tiny =
+      parameters("type='TinyResNet', num_classes=10", {1, 1, 28, 28});
   EXPECT_GT(tiny, 50000);
   EXPECT_LT(tiny, 200000);
-  EXPECT_GT(parameters("type='MixVarGENet', num_classes=1000",
-                       {1, 3, 224, 224}),
-            100000);
+  EXPECT_GT(
+      parameters("type='MixVarGENet', num_classes=1000", {1, 3, 224, 224}),
+      100000);
 }
 
 TEST(Models, UnknownKwargIsNamed) {
