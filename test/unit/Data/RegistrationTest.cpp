@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <any>
+#include <cstdlib>
 #include <functional>
 
 using namespace hat::data;
@@ -454,4 +455,43 @@ TEST(DataRegistration, MissingDataIsADiagnosticNamingTypeAndPath) {
   EXPECT_NE(error.message.find("missing required kwarg 'data_path'"),
             std::string::npos)
       << error.str();
+}
+
+TEST(DataRegistration, SeedFcosConfigDataLoadersPassEveryCheck) {
+  const char *sourceDir = std::getenv("HAT_SOURCE_DIR");
+  std::string path =
+      std::string(sourceDir ? sourceDir : HAT_SOURCE_DIR_DEFAULT) +
+      "/test/Inputs/configs/fcos_efficientnetb0_mscoco.py";
+  auto module = hat::config::loadConfigFile(path);
+  ASSERT_TRUE(module) << module.error().str();
+  // Every transform, the sampler and the collate of the seed build as
+  // written; the loaders then stop only at the COCO LMDB, which this
+  // machine does not have.
+  for (const char *name :
+       {"data_loader", "val_data_loader", "calibration_data_loader"}) {
+    SCOPED_TRACE(name);
+    const Value *loader = (*module)->get(name);
+    ASSERT_TRUE(loader && loader->isDict());
+    const hat::config::DictData &dataset =
+        loader->asDict().find("dataset")->asDict();
+    for (const Value &transform : dataset.find("transforms")->sequenceItems()) {
+      Expected<std::any> built =
+          Registry::instance().build(transform, "transform");
+      EXPECT_TRUE(built) << built.error().str();
+    }
+    if (const Value *sampler = loader->asDict().find("sampler")) {
+      Expected<std::any> built =
+          Registry::instance().build(*sampler, "sampler");
+      EXPECT_TRUE(built) << built.error().str();
+    }
+    Expected<std::any> built =
+        Registry::instance().build(*loader, "data_loader");
+    ASSERT_FALSE(built);
+    EXPECT_EQ(built.error().file, path);
+    EXPECT_EQ(built.error().line, dataset.loc.line);
+    EXPECT_NE(built.error().message.find(
+                  "Coco: cannot open data_path './tmp_data/mscoco/"),
+              std::string::npos)
+        << built.error().str();
+  }
 }
