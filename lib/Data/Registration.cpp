@@ -450,6 +450,9 @@ Expected<std::any> buildLmdbDataset(const BuildArgs &args) {
   Options options;
   KwargReader kwargs(args);
   kwargs.read("data_path", options.data_path);
+  // Required, so None does not mean "the default" here.
+  if (!kwargs.failed() && !kwargs.value("data_path"))
+    kwargs.typeError("data_path", "a string", args.get("data_path"));
   if (kwargs.failed())
     return kwargs.error();
   Expected<std::vector<TransformPtr>> transforms = transformsArg(args);
