@@ -2,6 +2,7 @@
 #include "hat/Data/Samplers.h"
 #include "hat/Data/Rng.h"
 
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -9,6 +10,25 @@
 namespace hat::data {
 
 Sampler::~Sampler() = default;
+
+namespace {
+std::mutex distributedDefaultsMutex;
+DistributedDefaults distributedDefaultsValue;
+} // namespace
+
+void setDistributedDefaults(int rank, int worldSize) {
+  if (worldSize < 1 || rank < 0 || rank >= worldSize)
+    throw std::invalid_argument("setDistributedDefaults: rank " +
+                                std::to_string(rank) + " is not in [0, " +
+                                std::to_string(worldSize) + ")");
+  std::lock_guard<std::mutex> lock(distributedDefaultsMutex);
+  distributedDefaultsValue = {rank, worldSize};
+}
+
+DistributedDefaults distributedDefaults() {
+  std::lock_guard<std::mutex> lock(distributedDefaultsMutex);
+  return distributedDefaultsValue;
+}
 
 std::vector<std::size_t> permutation(std::size_t n, uint64_t seed,
                                      uint64_t epoch) {

@@ -59,6 +59,17 @@ private:
   DistributedSamplerOptions options_;
 };
 
+/// The rank and world size a config-built DistributedSampler takes when its
+/// config leaves out `rank` / `num_replicas` (torch reads them from the
+/// initialised process group; here the engine sets them once it knows them,
+/// before building data loaders). Process-wide; default rank 0 of 1.
+struct DistributedDefaults {
+  int rank = 0;
+  int worldSize = 1;
+};
+void setDistributedDefaults(int rank, int worldSize);
+DistributedDefaults distributedDefaults();
+
 /// Fisher-Yates permutation of 0..n-1 from (seed, epoch).
 std::vector<std::size_t> permutation(std::size_t n, uint64_t seed,
                                      uint64_t epoch);

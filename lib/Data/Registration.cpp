@@ -1,0 +1,620 @@
+//===- Registration.cpp - Config builders of the data area ----------------===//
+//
+// Registers every dataset, transform, sampler, collate and the DataLoader
+// with the config registry, so `data_loader = dict(type=DataLoader, ...)`
+// builds the loader the training executor iterates. Each builder copies the
+// config's kwargs field by field into the options struct of the data header
+// (the struct fields are HAT's kwarg names), checking every type on the way,
+// and turns exceptions of the constructors into Diagnostics at the config
+// dict: builders never throw.
+//
+// The registry holds these as static initializers: link HatData whole
+// ($<LINK_LIBRARY:WHOLE_ARCHIVE,HatData>) where configs are built.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Config/Registry.h"
+#include "hat/Data/DataLoader.h"
+#include "hat/Data/Datasets.h"
+#include "hat/Data/Error.h"
+#include "hat/Data/Samplers.h"
+#include "hat/Data/Transforms.h"
+
+#include <algorithm>
+#include <any>
+#include <climits>
+#include <optional>
+
+namespace hat::data {
+namespace {
+
+using config::BuildArgs;
+using config::Diagnostic;
+using config::Expected;
+using config::KwargSpec;
+using config::Registry;
+using config::Value;
+
+std::string lastComponent(const std::string &dotted) {
+  size_t dot = dotted.rfind('.');
+  return dot == std::string::npos ? dotted : dotted.substr(dot + 1);
+}
+
+/// BuildArgs::error() prefixes the type name; constructors of the data area
+/// already start their messages with it ("Resize: ..."), so drop theirs.
+Diagnostic constructorError(const BuildArgs &args, std::string message) {
+  for (const std::string &prefix :
+       {args.typeName() + ": ", lastComponent(args.typeName()) + ": "})
+    if (message.compare(0, prefix.size(), prefix) == 0) {
+      message.erase(0, prefix.size());
+      break;
+    }
+  return args.error(message);
+}
+
+/// Runs a constructor of the data area, turning what it throws (a DataError
+/// for unreadable data, std::invalid_argument for bad values) into a
+/// Diagnostic at the config dict. A dataset passes its `dataPath`, so the
+/// message reads "cannot open data_path 'P': REASON" (with the file inside P
+/// when the error is about one).
+template <typename Make>
+Expected<std::any> construct(const BuildArgs &args, Make make,
+                             const std::optional<std::string> &dataPath = {}) {
+  try {
+    return std::any(make());
+  } catch (const DataError &error) {
+    if (!dataPath)
+      return constructorError(args, error.what());
+    bool aboutPath = error.source() == *dataPath && error.key().empty();
+    return args.error("cannot open data_path '" + *dataPath +
+                      "': " + (aboutPath ? error.reason() : error.what()));
+  } catch (const std::exception &error) {
+    return constructorError(args, error.what());
+  } catch (...) {
+    return args.error("unexpected error while constructing");
+  }
+}
+
+/// Reads kwargs into the fields of an options struct. Absent and None kwargs
+/// leave the field at its default. The first type error is kept (later reads
+/// are skipped) and names the type, the kwarg, what was expected and what
+/// the config gave.
+class KwargReader {
+public:
+  explicit KwargReader(const BuildArgs &args) : args_(args) {}
+
+  bool failed() const { return error_.has_value(); }
+  const Diagnostic &error() const { return *error_; }
+  void fail(Diagnostic diagnostic) {
+    if (!error_)
+      error_ = std::move(diagnostic);
+  }
+
+  void read(const std::string &name, int &out) {
+    if (const Value *v = value(name)) {
+      if (!isInt(*v) || v->asInt() < INT_MIN || v->asInt() > INT_MAX)
+        return typeError(name, "an int", *v);
+      out = static_cast<int>(v->asInt());
+    }
+  }
+  void read(const std::string &name, std::optional<int> &out) {
+    int parsed = 0;
+    if (value(name)) {
+      read(name, parsed);
+      if (!failed())
+        out = parsed;
+    }
+  }
+  /// Seeds: non-negative ints.
+  void read(const std::string &name, uint64_t &out) {
+    if (const Value *v = value(name)) {
+      if (!isInt(*v) || v->asInt() < 0)
+        return typeError(name, "a non-negative int", *v);
+      out = static_cast<uint64_t>(v->asInt());
+    }
+  }
+  void read(const std::string &name, double &out) {
+    if (const Value *v = value(name)) {
+      if (!isNumber(*v))
+        return typeError(name, "a number", *v);
+      out = v->asNumber();
+    }
+  }
+  void read(const std::string &name, bool &out) {
+    if (const Value *v = value(name)) {
+      if (!v->isBool())
+        return typeError(name, "True or False", *v);
+      out = v->asBool();
+    }
+  }
+  void read(const std::string &name, std::string &out) {
+    if (const Value *v = value(name)) {
+      if (!v->isStr())
+        return typeError(name, "a string", *v);
+      out = v->asStr();
+    }
+  }
+  /// A string out of `choices`.
+  void readChoice(const std::string &name, std::string &out,
+                  const std::vector<std::string> &choices) {
+    if (const Value *v = value(name)) {
+      std::string list;
+      for (size_t i = 0; i < choices.size(); ++i)
+        list += (i ? ", '" : "'") + choices[i] + "'";
+      if (!v->isStr() || std::find(choices.begin(), choices.end(),
+                                   v->asStr()) == choices.end())
+        return typeError(name, "one of " + list, *v);
+      out = v->asStr();
+    }
+  }
+  /// A (height, width) size: a pair of ints, or one int for a square.
+  void read(const std::string &name, std::array<int, 2> &out) {
+    if (const Value *v = value(name)) {
+      const char *expected = "an int or a (height, width) pair of ints";
+      if (isInt(*v)) {
+        if (v->asInt() < INT_MIN || v->asInt() > INT_MAX)
+          return typeError(name, expected, *v);
+        out = {static_cast<int>(v->asInt()), static_cast<int>(v->asInt())};
+        return;
+      }
+      if (!isPair(*v))
+        return typeError(name, expected, *v);
+      std::array<int, 2> parsed{};
+      for (size_t i = 0; i < 2; ++i) {
+        const Value &item = v->sequenceItems()[i];
+        if (!isInt(item) || item.asInt() < INT_MIN || item.asInt() > INT_MAX)
+          return typeError(name, expected, *v);
+        parsed[i] = static_cast<int>(item.asInt());
+      }
+      out = parsed;
+    }
+  }
+  void read(const std::string &name, std::optional<std::array<int, 2>> &out) {
+    std::array<int, 2> parsed{};
+    if (value(name)) {
+      read(name, parsed);
+      if (!failed())
+        out = parsed;
+    }
+  }
+  /// A (low, high) pair of numbers.
+  void read(const std::string &name, std::array<double, 2> &out) {
+    if (const Value *v = value(name)) {
+      if (!isPair(*v) || !isNumber(v->sequenceItems()[0]) ||
+          !isNumber(v->sequenceItems()[1]))
+        return typeError(name, "a (low, high) pair of numbers", *v);
+      out = {v->sequenceItems()[0].asNumber(),
+             v->sequenceItems()[1].asNumber()};
+    }
+  }
+  void read(const std::string &name,
+            std::optional<std::array<double, 2>> &out) {
+    std::array<double, 2> parsed{};
+    if (value(name)) {
+      read(name, parsed);
+      if (!failed())
+        out = parsed;
+    }
+  }
+  /// One number, or a list/tuple of numbers (one per channel).
+  void read(const std::string &name, std::vector<double> &out) {
+    if (const Value *v = value(name)) {
+      const char *expected = "a number or a list of numbers";
+      if (isNumber(*v)) {
+        out = {v->asNumber()};
+        return;
+      }
+      if (!v->isList() && !v->isTuple())
+        return typeError(name, expected, *v);
+      std::vector<double> parsed;
+      for (const Value &item : v->sequenceItems()) {
+        if (!isNumber(item))
+          return typeError(name, expected, *v);
+        parsed.push_back(item.asNumber());
+      }
+      out = std::move(parsed);
+    }
+  }
+
+  void typeError(const std::string &name, const std::string &expected,
+                 const Value &got) {
+    fail(args_.error("'" + name + "' must be " + expected + ", got " +
+                     got.typeName() + " " + got.repr()));
+  }
+
+  /// The kwarg `name`, or null when absent, None or after an error.
+  const Value *value(const std::string &name) const {
+    if (failed())
+      return nullptr;
+    const Value *v = args_.config().find(name);
+    return v && !v->isNone() ? v : nullptr;
+  }
+
+private:
+  // Python's bool is an int, but `batch_size=True` is a mistake.
+  static bool isInt(const Value &v) { return v.isInt(); }
+  static bool isNumber(const Value &v) { return v.isInt() || v.isFloat(); }
+  static bool isPair(const Value &v) {
+    return (v.isList() || v.isTuple()) && v.sequenceItems().size() == 2;
+  }
+
+  const BuildArgs &args_;
+  std::optional<Diagnostic> error_;
+};
+
+/// Builds `config` (a dict, or a bare type name / class symbol for objects
+/// without kwargs) through the registry as a `category`, expecting a `T`.
+/// Errors of the nested config keep its own location, with a note saying
+/// where it was used.
+template <typename T>
+Expected<T> buildNested(const BuildArgs &args, const Value &config,
+                        const std::string &category, const std::string &where) {
+  Value dict = config;
+  if (config.isStr() || config.isSymbol()) {
+    dict = Value::dict();
+    dict.asDict().set("type", config);
+    dict.asDict().loc = args.config().loc;
+  } else if (!config.isDict()) {
+    return args.error("'" + where + "' must be a " + category + " dict, got " +
+                      config.typeName() + " " + config.repr());
+  }
+  Expected<std::any> built = Registry::instance().build(dict, category);
+  if (!built) {
+    Diagnostic diagnostic = built.error();
+    if (!diagnostic.hasLocation())
+      diagnostic = args.error(diagnostic.message);
+    diagnostic.notes.push_back("in '" + where + "' of " + args.typeName());
+    return diagnostic;
+  }
+  if (const T *value = std::any_cast<T>(&*built))
+    return *value;
+  return args.error("'" + where + "': the " + category +
+                    " builder returned an unexpected type");
+}
+
+//===----------------------------------------------------------------------===//
+// Transforms
+//===----------------------------------------------------------------------===//
+
+const std::vector<std::string> kInterpolations = {
+    "nearest", "bilinear", "linear", "area", "bicubic", "cubic"};
+
+template <typename TransformT, typename Options>
+Expected<std::any> makeTransform(const BuildArgs &args,
+                                 const KwargReader &kwargs,
+                                 const Options &options) {
+  if (kwargs.failed())
+    return kwargs.error();
+  return construct(args, [&]() -> TransformPtr {
+    return std::make_shared<TransformT>(options);
+  });
+}
+
+HAT_REGISTER(
+    "transform", {"Resize"},
+    KwargSpec{{}, {"img_scale", "ratio_range", "keep_ratio", "interpolation"}},
+    [](const BuildArgs &args) {
+      ResizeOptions options;
+      KwargReader kwargs(args);
+      kwargs.read("img_scale", options.img_scale);
+      kwargs.read("ratio_range", options.ratio_range);
+      kwargs.read("keep_ratio", options.keep_ratio);
+      kwargs.readChoice("interpolation", options.interpolation,
+                        kInterpolations);
+      return makeTransform<Resize>(args, kwargs, options);
+    });
+
+HAT_REGISTER("transform", {"RandomCrop"},
+             KwargSpec{{}, {"size", "allow_negative_crop"}},
+             [](const BuildArgs &args) {
+               RandomCropOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("size", options.size);
+               kwargs.read("allow_negative_crop", options.allow_negative_crop);
+               return makeTransform<RandomCrop>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"Pad"},
+             KwargSpec{{}, {"size", "divisor", "pad_val"}},
+             [](const BuildArgs &args) {
+               PadOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("size", options.size);
+               kwargs.read("divisor", options.divisor);
+               kwargs.read("pad_val", options.pad_val);
+               return makeTransform<Pad>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"RandomFlip"}, KwargSpec{{}, {"px", "py"}},
+             [](const BuildArgs &args) {
+               RandomFlipOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("px", options.px);
+               kwargs.read("py", options.py);
+               return makeTransform<RandomFlip>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"AugmentHSV"},
+             KwargSpec{{}, {"hgain", "sgain", "vgain", "p"}},
+             [](const BuildArgs &args) {
+               AugmentHSVOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("hgain", options.hgain);
+               kwargs.read("sgain", options.sgain);
+               kwargs.read("vgain", options.vgain);
+               kwargs.read("p", options.p);
+               return makeTransform<AugmentHSV>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"ToTensor"}, KwargSpec{{}, {"to_yuv"}},
+             [](const BuildArgs &args) {
+               ToTensorOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("to_yuv", options.to_yuv);
+               return makeTransform<ToTensor>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"Normalize"}, KwargSpec{{}, {"mean", "std"}},
+             [](const BuildArgs &args) {
+               NormalizeOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("mean", options.mean);
+               kwargs.read("std", options.std);
+               return makeTransform<Normalize>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"BgrToYuv444"}, KwargSpec{{}, {"rgb_input"}},
+             [](const BuildArgs &args) {
+               BgrToYuv444Options options;
+               KwargReader kwargs(args);
+               kwargs.read("rgb_input", options.rgb_input);
+               return makeTransform<BgrToYuv444>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"RandomResizedCrop"},
+             KwargSpec{{}, {"size", "scale", "ratio", "interpolation"}},
+             [](const BuildArgs &args) {
+               RandomResizedCropOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("size", options.size);
+               kwargs.read("scale", options.scale);
+               kwargs.read("ratio", options.ratio);
+               kwargs.readChoice("interpolation", options.interpolation,
+                                 kInterpolations);
+               return makeTransform<RandomResizedCrop>(args, kwargs, options);
+             });
+
+// torchvision's ColorJitter also takes `hue`; this one has no hue jitter, so
+// only hue=0 is accepted, rather than silently ignoring a requested jitter.
+HAT_REGISTER("transform", {"ColorJitter"},
+             KwargSpec{{},
+                       {"brightness", "contrast", "saturation", "hue", "p"}},
+             [](const BuildArgs &args) {
+               ColorJitterOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("brightness", options.brightness);
+               kwargs.read("contrast", options.contrast);
+               kwargs.read("saturation", options.saturation);
+               kwargs.read("p", options.p);
+               double hue = 0;
+               kwargs.read("hue", hue);
+               if (!kwargs.failed() && hue != 0)
+                 kwargs.fail(args.error("'hue' jitter is not supported (only "
+                                        "hue=0); got " +
+                                        args.get("hue").repr()));
+               return makeTransform<ColorJitter>(args, kwargs, options);
+             });
+
+//===----------------------------------------------------------------------===//
+// Datasets
+//===----------------------------------------------------------------------===//
+
+bool isColourTransform(const std::string &name) {
+  return name == "AugmentHSV" || name == "ColorJitter" || name == "BgrToYuv444";
+}
+
+/// The `transforms` list of a dataset, each item built as a "transform".
+/// A colour transform after ToTensor/Normalize would fail on the first
+/// sample; it is reported here, at its dict, instead.
+Expected<std::vector<TransformPtr>> transformsArg(const BuildArgs &args) {
+  Value list = args.get("transforms");
+  std::vector<TransformPtr> transforms;
+  if (list.isNone())
+    return transforms;
+  if (!list.isList() && !list.isTuple())
+    return args.error("'transforms' must be a list of transform dicts, got " +
+                      list.typeName() + " " + list.repr());
+  bool sawTensor = false;
+  for (size_t i = 0; i < list.sequenceItems().size(); ++i) {
+    const Value &item = list.sequenceItems()[i];
+    Expected<TransformPtr> transform = buildNested<TransformPtr>(
+        args, item, "transform", "transforms[" + std::to_string(i) + "]");
+    if (!transform)
+      return transform.error();
+    std::string name = (*transform)->name();
+    if (sawTensor && isColourTransform(name))
+      return Diagnostic(item.isDict() ? item.asDict().loc : args.config().loc,
+                        name +
+                            " works on 8-bit images; put it before "
+                            "ToTensor/Normalize in 'transforms' of " +
+                            args.typeName());
+    sawTensor = sawTensor || name == "ToTensor" || name == "Normalize";
+    transforms.push_back(std::move(*transform));
+  }
+  return transforms;
+}
+
+/// An LMDB dataset whose options are exactly {data_path, transforms}.
+template <typename DatasetT, typename Options>
+Expected<std::any> buildLmdbDataset(const BuildArgs &args) {
+  Options options;
+  KwargReader kwargs(args);
+  kwargs.read("data_path", options.data_path);
+  // Required, so None does not mean "the default" here.
+  if (!kwargs.failed() && !kwargs.value("data_path"))
+    kwargs.typeError("data_path", "a string", args.get("data_path"));
+  if (kwargs.failed())
+    return kwargs.error();
+  Expected<std::vector<TransformPtr>> transforms = transformsArg(args);
+  if (!transforms)
+    return transforms.error();
+  options.transforms = std::move(*transforms);
+  std::string path = options.data_path;
+  return construct(
+      args, [&]() -> DatasetPtr { return std::make_shared<DatasetT>(options); },
+      path);
+}
+
+const KwargSpec kLmdbDatasetKwargs{{"data_path"}, {"transforms"}};
+
+// HAT's `Coco` reads the same LMDB packs; registered apart from
+// `CocoFromLMDB` so errors name the type the config wrote.
+HAT_REGISTER("dataset", {"ImageNetFromLMDB"}, kLmdbDatasetKwargs,
+             buildLmdbDataset<ImageNetFromLMDB, ImageNetFromLMDBOptions>);
+HAT_REGISTER("dataset", {"CocoFromLMDB"}, kLmdbDatasetKwargs,
+             buildLmdbDataset<CocoFromLMDB, CocoFromLMDBOptions>);
+HAT_REGISTER("dataset", {"Coco"}, kLmdbDatasetKwargs,
+             buildLmdbDataset<Coco, CocoOptions>);
+HAT_REGISTER("dataset", {"CuLaneFromLMDB"}, kLmdbDatasetKwargs,
+             buildLmdbDataset<CuLaneFromLMDB, CuLaneFromLMDBOptions>);
+
+// The split is spelt `train=True|False` (torchvision) or
+// `split="train"|"val"|"test"` (HAT); both may be given if they agree. It
+// only selects IDX files: an LMDB data_path holds one split already.
+HAT_REGISTER("dataset", {"FashionMNIST"},
+             KwargSpec{{}, {"data_path", "train", "split", "transforms"}},
+             [](const BuildArgs &args) -> Expected<std::any> {
+               FashionMNISTOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("data_path", options.data_path);
+               kwargs.read("train", options.train);
+               std::string split;
+               kwargs.readChoice("split", split, {"train", "val", "test"});
+               if (kwargs.failed())
+                 return kwargs.error();
+               if (!split.empty()) {
+                 bool splitIsTrain = split == "train";
+                 if (kwargs.value("train") && options.train != splitIsTrain)
+                   return args.error("'split' is '" + split +
+                                     "' but 'train' is " +
+                                     (options.train ? "True" : "False"));
+                 options.train = splitIsTrain;
+               }
+               Expected<std::vector<TransformPtr>> transforms =
+                   transformsArg(args);
+               if (!transforms)
+                 return transforms.error();
+               options.transforms = std::move(*transforms);
+               std::string path = options.data_path;
+               return construct(
+                   args,
+                   [&]() -> DatasetPtr {
+                     return std::make_shared<FashionMNIST>(options);
+                   },
+                   path);
+             });
+
+//===----------------------------------------------------------------------===//
+// Samplers
+//===----------------------------------------------------------------------===//
+
+HAT_REGISTER("sampler", {"torch.utils.data.SequentialSampler"}, KwargSpec{},
+             [](const BuildArgs &) -> Expected<std::any> {
+               return std::any(
+                   SamplerPtr(std::make_shared<SequentialSampler>()));
+             });
+
+HAT_REGISTER("sampler", {"torch.utils.data.RandomSampler"},
+             KwargSpec{{}, {"seed"}}, [](const BuildArgs &args) {
+               RandomSamplerOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("seed", options.seed);
+               if (kwargs.failed())
+                 return Expected<std::any>(kwargs.error());
+               return construct(args, [&]() -> SamplerPtr {
+                 return std::make_shared<RandomSampler>(options);
+               });
+             });
+
+// Without `rank` / `num_replicas` the sampler takes the process-wide
+// distributedDefaults() the engine sets, as torch takes them from the
+// process group.
+HAT_REGISTER("sampler", {"torch.utils.data.DistributedSampler"},
+             KwargSpec{
+                 {}, {"num_replicas", "rank", "shuffle", "seed", "drop_last"}},
+             [](const BuildArgs &args) {
+               DistributedDefaults defaults = distributedDefaults();
+               DistributedSamplerOptions options;
+               options.num_replicas = defaults.worldSize;
+               options.rank = defaults.rank;
+               KwargReader kwargs(args);
+               kwargs.read("num_replicas", options.num_replicas);
+               kwargs.read("rank", options.rank);
+               kwargs.read("shuffle", options.shuffle);
+               kwargs.read("seed", options.seed);
+               kwargs.read("drop_last", options.drop_last);
+               if (kwargs.failed())
+                 return Expected<std::any>(kwargs.error());
+               return construct(args, [&]() -> SamplerPtr {
+                 return std::make_shared<DistributedSampler>(options);
+               });
+             });
+
+//===----------------------------------------------------------------------===//
+// Collates and the loader
+//===----------------------------------------------------------------------===//
+
+// A collate builds to the name DataLoaderOptions::collate_fn takes. Configs
+// write it as a bare symbol (collate_fn=hat.data.collates.collate_2d).
+HAT_REGISTER("collate", {"hat.data.collates.collate_2d"}, KwargSpec{},
+             [](const BuildArgs &) -> Expected<std::any> {
+               return std::any(std::string("collate_2d"));
+             });
+
+HAT_REGISTER(
+    "data_loader", {"torch.utils.data.DataLoader"},
+    KwargSpec{{"dataset"},
+              {"batch_size", "shuffle", "sampler", "num_workers", "drop_last",
+               "pin_memory", "collate_fn", "prefetch_factor", "seed",
+               "on_error"}},
+    [](const BuildArgs &args) -> Expected<std::any> {
+      DataLoaderOptions options;
+      KwargReader kwargs(args);
+      kwargs.read("batch_size", options.batch_size);
+      kwargs.read("shuffle", options.shuffle);
+      kwargs.read("num_workers", options.num_workers);
+      kwargs.read("drop_last", options.drop_last);
+      kwargs.read("pin_memory", options.pin_memory);
+      kwargs.read("prefetch_factor", options.prefetch_factor);
+      kwargs.read("seed", options.seed);
+      kwargs.readChoice("on_error", options.on_error, {"fail", "skip"});
+      if (kwargs.failed())
+        return kwargs.error();
+
+      // The cheap kwargs first, the dataset (which opens files) last.
+      if (const Value *sampler = kwargs.value("sampler")) {
+        Expected<SamplerPtr> built =
+            buildNested<SamplerPtr>(args, *sampler, "sampler", "sampler");
+        if (!built)
+          return built.error();
+        options.sampler = std::move(*built);
+      }
+      if (const Value *collate = kwargs.value("collate_fn")) {
+        Expected<std::string> built =
+            buildNested<std::string>(args, *collate, "collate", "collate_fn");
+        if (!built)
+          return built.error();
+        options.collate_fn = std::move(*built);
+      }
+      Expected<DatasetPtr> dataset = buildNested<DatasetPtr>(
+          args, args.get("dataset"), "dataset", "dataset");
+      if (!dataset)
+        return dataset.error();
+      options.dataset = std::move(*dataset);
+      return construct(args, [&]() {
+        return std::make_shared<DataLoader>(std::move(options));
+      });
+    });
+
+} // namespace
+} // namespace hat::data
