@@ -1,10 +1,10 @@
-//===- HostValues.cpp - Runtime objects seen by config functions ----------===//
+//===- TensorValue.cpp - Tensors seen by config functions -----------------===//
 
-#include "hat/Engine/HostValues.h"
+#include "hat/Metrics/TensorValue.h"
 
 #include <ATen/ATen.h>
 
-namespace hat::engine {
+namespace hat::metrics {
 
 config::Expected<config::Value>
 TensorHost::getAttribute(const std::string &name) {
@@ -71,4 +71,4 @@ makeDict(std::vector<std::pair<std::string, config::Value>> items) {
   return d;
 }
 
-} // namespace hat::engine
+} // namespace hat::metrics

@@ -1,4 +1,4 @@
-//===- HostValues.h - Runtime objects seen by config functions --*- C++ -*-===//
+//===- TensorValue.h - Tensors seen by config functions ---------*- C++ -*-===//
 //
 // Config functions (`loss_collector`, `update_metric`, ...) receive the
 // batch, the model outputs and the metrics. Tensors travel as TensorHost
@@ -7,23 +7,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef HAT_ENGINE_HOSTVALUES_H
-#define HAT_ENGINE_HOSTVALUES_H
+#ifndef HAT_METRICS_TENSORVALUE_H
+#define HAT_METRICS_TENSORVALUE_H
 
 #include "hat/Config/Value.h"
 
 #include <ATen/core/Tensor.h>
 
-#include <stdexcept>
 
-namespace hat::engine {
-
-/// Thrown for engine errors that end a stage (bad config values met at run
-/// time, data errors, checkpoint errors); hat-train prints and exits 1.
-class EngineError : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
+namespace hat::metrics {
 
 class TensorHost : public config::HostObject {
 public:
@@ -45,6 +37,6 @@ void collectTensors(const config::Value &v, std::vector<at::Tensor> &out);
 /// A dict value {"k": v, ...} in the given order.
 config::Value makeDict(std::vector<std::pair<std::string, config::Value>> items);
 
-} // namespace hat::engine
+} // namespace hat::metrics
 
-#endif // HAT_ENGINE_HOSTVALUES_H
+#endif // HAT_METRICS_TENSORVALUE_H

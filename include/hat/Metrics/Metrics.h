@@ -1,0 +1,87 @@
+//===- Metrics.h - Training and validation metrics --------------*- C++ -*-===//
+//
+// Metrics are config-built (`dict(type="Accuracy")`) and updated from the
+// config's own update functions (`metric.update(batch["labels"], preds)`),
+// so they are HostObjects whose `update` method the config can call.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HAT_METRICS_METRICS_H
+#define HAT_METRICS_METRICS_H
+
+#include "hat/Config/Value.h"
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hat::metrics {
+
+class Metric : public config::HostObject {
+public:
+  /// name -> value, e.g. {("accuracy", 0.93)}; empty before any update.
+  virtual std::vector<std::pair<std::string, double>> get() const = 0;
+  virtual void reset() = 0;
+  /// The update of the config's `metric.update(...)`.
+  virtual config::Expected<config::Value>
+  update(const std::vector<config::Value> &args) = 0;
+
+  config::Expected<config::Value>
+  callMethod(const std::string &name, const std::vector<config::Value> &args,
+             const config::Kwargs &kwargs) override;
+};
+
+using MetricPtr = std::shared_ptr<Metric>;
+
+/// Top-1 accuracy over class logits: update(labels, preds).
+class Accuracy : public Metric {
+public:
+  std::string typeName() const override { return "Accuracy"; }
+  std::vector<std::pair<std::string, double>> get() const override;
+  void reset() override { correct = total = 0; }
+  config::Expected<config::Value>
+  update(const std::vector<config::Value> &args) override;
+  void updateTensors(const at::Tensor &labels, const at::Tensor &preds);
+
+private:
+  int64_t correct = 0, total = 0;
+};
+
+/// Top-k accuracy: update(labels, preds); named "top<k>".
+class TopKAccuracy : public Metric {
+public:
+  explicit TopKAccuracy(int64_t k) : k(k) {}
+  std::string typeName() const override { return "TopKAccuracy"; }
+  std::vector<std::pair<std::string, double>> get() const override;
+  void reset() override { correct = total = 0; }
+  config::Expected<config::Value>
+  update(const std::vector<config::Value> &args) override;
+
+private:
+  int64_t k;
+  int64_t correct = 0, total = 0;
+};
+
+/// Running mean of the losses: update(losses) with a tensor, a list/tuple
+/// of tensors or a dict of named tensors.
+class LossShow : public Metric {
+public:
+  std::string typeName() const override { return "LossShow"; }
+  std::vector<std::pair<std::string, double>> get() const override;
+  void reset() override { sums.clear(); count = 0; }
+  config::Expected<config::Value>
+  update(const std::vector<config::Value> &args) override;
+
+private:
+  std::vector<std::pair<std::string, double>> sums;
+  int64_t count = 0;
+};
+
+/// A metric or a list of metrics built from config.
+config::Expected<std::vector<MetricPtr>> buildMetrics(const config::Value &cfg);
+
+} // namespace hat::metrics
+
+#endif // HAT_METRICS_METRICS_H
