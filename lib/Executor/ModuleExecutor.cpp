@@ -1059,11 +1059,11 @@ ModuleExecutor::forward(const std::vector<at::Tensor> &inputs) {
   return impl->forward(inputs);
 }
 
-at::Tensor ModuleExecutor::forward(const at::Tensor &input) {
+at::Tensor ModuleExecutor::forwardOne(const at::Tensor &input) {
   std::vector<at::Tensor> out = impl->forward({input});
   if (out.size() != 1)
     throw ExecutorError("the function returns " + std::to_string(out.size()) +
-                        " results; use forward(std::vector)");
+                        " results; use forward()");
   return out[0];
 }
 

@@ -109,7 +109,8 @@ at::Tensor composedQuantize(const at::Tensor &x, const at::Tensor &scales,
   at::Tensor r = at::round(x * at::reciprocal(s));
   if (mask)
     *mask = at::logical_and(r >= lo, r <= hi);
-  return at::nan_to_num(r, 0.0, hi, lo).clamp_(lo, hi);
+  // + 0 turns round's -0 (from small negatives) into the contract's +0.
+  return at::nan_to_num(r, 0.0, hi, lo).clamp_(lo, hi).add_(0.0);
 }
 
 void checkScales(const at::Tensor &x, const at::Tensor &scales, int64_t axis) {

@@ -101,8 +101,9 @@ public:
   /// integer tensors (converted to the argument's type); inputs move to the
   /// executor's device. Integer results are int8/int16/int32 tensors.
   std::vector<at::Tensor> forward(const std::vector<at::Tensor> &inputs);
-  /// Single input, single result.
-  at::Tensor forward(const at::Tensor &input);
+  /// Single input, single result (a separate name: `forward({x})` would
+  /// otherwise be ambiguous).
+  at::Tensor forwardOne(const at::Tensor &input);
 
   /// BN uses batch statistics (and updates running ones) while training and
   /// running statistics otherwise; QAT moving-average scales move only while

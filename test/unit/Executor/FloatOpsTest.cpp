@@ -156,7 +156,7 @@ TEST_F(FloatOpsTest, BatchNormEvalAndTrain) {
       // batch, with the unbiased batch variance.
       auto executor = makeExecutor(func, options);
       executor->train();
-      executor->forward(input);
+      executor->forwardOne(input);
       at::Tensor batchMean = input.mean({0, 2, 3});
       at::Tensor batchVar = input.var({0, 2, 3}, /*unbiased=*/true);
       auto buffers = executor->namedBuffers();
@@ -166,9 +166,9 @@ TEST_F(FloatOpsTest, BatchNormEvalAndTrain) {
           allClose(buffers[1].second, varBefore * 0.8 + batchVar * 0.2));
       // Training normalises with the batch statistics.
       executor->eval();
-      at::Tensor evalOut = executor->forward(input);
+      at::Tensor evalOut = executor->forwardOne(input);
       executor->train();
-      at::Tensor trainOut = executor->forward(input);
+      at::Tensor trainOut = executor->forwardOne(input);
       EXPECT_FALSE(allClose(evalOut, trainOut));
     }
   }
