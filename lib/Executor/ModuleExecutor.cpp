@@ -67,9 +67,8 @@ struct FakeQuantEntry {
   std::unique_ptr<quant::ActivationObserver> observer;
   int64_t observedBatches = 0;
   at::Tensor calibrationWeight;
-  /// QAT weight scales are recomputed only when the weight changed.
-  const void *statsData = nullptr;
-  int64_t statsVersion = -1;
+  /// The param a weight fake_quant reads, or -1.
+  int weightParam = -1;
 };
 
 struct Step {
@@ -304,9 +303,10 @@ std::string ModuleExecutor::Impl::collectFakeQuants(mlir::func::FuncOp func) {
     fq->fixedScale = op.getFixedScale();
     fq->observerKind = override ? *override : toObserverKind(op.getObserver());
     std::string name;
-    if (auto p = op.getInput().getDefiningOp<ParamOp>(); p && fq->axis >= 0)
-      name = weightFakeQuantName(params[paramIndexOf.lookup(p)].name);
-    else
+    if (auto p = op.getInput().getDefiningOp<ParamOp>(); p && fq->axis >= 0) {
+      fq->weightParam = paramIndexOf.lookup(p);
+      name = weightFakeQuantName(params[size_t(fq->weightParam)].name);
+    } else
       name = "fake_quant." + std::to_string(activationIndex++);
     std::string unique = name;
     for (int k = 1; used.contains(unique); ++k)
@@ -931,19 +931,15 @@ void ModuleExecutor::Impl::updateWeightScales(FakeQuantEntry &fq,
                                               const at::Tensor &w) {
   if (fq.hasScale && (fq.fixedScale || options.freezeWeightScales))
     return;
-  // Optimizer steps bump the version counter; unchanged weights keep their
-  // scales (evaluation runs pay nothing).
-  const void *data = w.data_ptr();
-  const int64_t version = w._version();
-  if (fq.hasScale && data == fq.statsData && version == fq.statsVersion)
-    return;
+  // Recomputed at every call: caching on the version counter would miss
+  // optimizers that update through `.data()` (torch::optim does), which
+  // gives a fresh counter. One pass over the weight is cheap next to the
+  // layer itself.
   ChannelStats stats = weightChannelStats(w, fq.axis, fq.bits);
   writeFloats(fq.scale, stats.scales);
   writeFloats(fq.min, stats.mins);
   writeFloats(fq.max, stats.maxs);
   fq.hasScale = true;
-  fq.statsData = data;
-  fq.statsVersion = version;
 }
 
 void ModuleExecutor::Impl::updateMovingAverage(FakeQuantEntry &fq,
@@ -988,7 +984,6 @@ void ModuleExecutor::Impl::finishCalibration() {
       writeFloats(fq->max, stats.maxs);
       fq->hasScale = true;
       fq->calibrationWeight = at::Tensor();
-      fq->statsData = nullptr;
       continue;
     }
     if (!fq->observer || fq->observedBatches == 0)
@@ -1156,7 +1151,6 @@ std::string ModuleExecutor::loadStateDict(const NamedTensors &state,
   }
   for (auto &fq : impl->fakeQuants) {
     fq->hasScale = (fq->scale > 0).all().item<bool>();
-    fq->statsData = nullptr;
     fq->observer.reset();
     fq->observedBatches = 0;
     fq->calibrationWeight = at::Tensor();
@@ -1167,6 +1161,13 @@ std::string ModuleExecutor::loadStateDict(const NamedTensors &state,
 void ModuleExecutor::writeBack() {
   if (impl->fakeQuantMode == FakeQuantMode::Calibrate)
     impl->finishCalibration();
+  // The last optimizer step came after the last forward: give per-step
+  // weight scales the final weights, as the next forward would.
+  if (impl->fakeQuantMode == FakeQuantMode::QAT)
+    for (auto &fq : impl->fakeQuants)
+      if (fq->weightParam >= 0)
+        impl->updateWeightScales(*fq,
+                                 impl->params[size_t(fq->weightParam)].tensor);
   for (ParamEntry &p : impl->params) {
     if (p.role == ParamRole::Constant)
       continue;
