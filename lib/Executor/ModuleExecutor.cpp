@@ -1,0 +1,1211 @@
+//===- ModuleExecutor.cpp - Run a hat function on LibTorch ----------------===//
+//
+// create() walks the function once and turns every op into a Step: a closure
+// holding pre-resolved slot indices, pre-built constant tensors (integer
+// weights already in the form their kernel wants, requantization tables,
+// resize indices) and the attributes it needs as plain C++ values. forward()
+// is then a loop over steps doing ATen calls, with each intermediate slot
+// released after its last use.
+//
+// No `using namespace mlir` here: together with ATen it makes ArrayRef and
+// SmallVector ambiguous.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Executor/ModuleExecutor.h"
+
+#include "IntegerOps.h"
+#include "hat/Dialect/HatOps.h"
+#include "hat/Eval/Kernels.h"
+#include "hat/Executor/QuantKernels.h"
+#include "hat/Quant/FixedPoint.h"
+#include "hat/Quant/Observer.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+namespace hat::exec {
+
+using detail::Quad;
+
+namespace {
+
+using Slots = std::vector<at::Tensor>;
+
+enum class ParamRole { Constant, Trainable, Buffer };
+
+struct ParamEntry {
+  std::string name;
+  ParamOp op;
+  at::Tensor tensor;
+  ParamRole role = ParamRole::Constant;
+  int slot = -1;
+};
+
+struct FakeQuantEntry {
+  std::string name;
+  FakeQuantOp op;
+  int64_t axis = -1; // -1: per-tensor (an activation)
+  int bits = 8;
+  bool fixedScale = false;
+  quant::ObserverKind observerKind = quant::ObserverKind::MinMax;
+  /// Buffers (float [channels]); min/max are +inf/-inf until observed.
+  at::Tensor scale, min, max;
+  bool hasScale = false;
+  /// Calibration state.
+  std::unique_ptr<quant::ActivationObserver> observer;
+  int64_t observedBatches = 0;
+  at::Tensor calibrationWeight;
+  /// The param a weight fake_quant reads, or -1.
+  int weightParam = -1;
+};
+
+struct Step {
+  std::function<void(Slots &)> run;
+  std::string what;
+  std::vector<int> release; // slots dead after this step
+};
+
+struct ArgumentSpec {
+  int slot;
+  bool isFloat;
+  at::ScalarType type;
+  std::vector<int64_t> shape;
+};
+
+std::vector<int64_t> toVector(llvm::ArrayRef<int64_t> a) {
+  return {a.begin(), a.end()};
+}
+std::vector<int32_t> toVector(llvm::ArrayRef<int32_t> a) {
+  return {a.begin(), a.end()};
+}
+Quad toQuad(llvm::ArrayRef<int64_t> a) { return {a[0], a[1], a[2], a[3]}; }
+
+std::string shapeString(at::IntArrayRef shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+mlir::RankedTensorType rankedType(mlir::Value v) {
+  return llvm::dyn_cast<mlir::RankedTensorType>(v.getType());
+}
+
+/// Element bits of an integer tensor value (8, 16, 32).
+int intBits(mlir::Value v) {
+  return int(rankedType(v).getElementType().getIntOrFloatBitWidth());
+}
+
+quant::ObserverKind toObserverKind(Observer o) {
+  switch (o) {
+  case Observer::minmax:
+    return quant::ObserverKind::MinMax;
+  case Observer::percentile:
+    return quant::ObserverKind::Percentile;
+  case Observer::mse:
+    return quant::ObserverKind::MSE;
+  }
+  return quant::ObserverKind::MinMax;
+}
+
+at::Tensor floatTensor(const std::vector<float> &values, at::Device device) {
+  return at::tensor(values, at::TensorOptions(at::kFloat)).to(device);
+}
+
+std::vector<float> readFloats(const at::Tensor &t) {
+  at::Tensor c = t.detach().to(at::kCPU, at::kFloat).contiguous();
+  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+void writeFloats(const at::Tensor &t, const std::vector<float> &values) {
+  at::NoGradGuard noGrad;
+  t.copy_(at::tensor(values, at::TensorOptions(at::kFloat)));
+}
+
+/// A weight fake_quant's stem: `conv1.weight` -> `conv1.weight_fake_quant`.
+std::string weightFakeQuantName(const std::string &paramName) {
+  return paramName + "_fake_quant";
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Impl
+//===----------------------------------------------------------------------===//
+
+struct ModuleExecutor::Impl {
+  mlir::Operation *function = nullptr;
+  ExecutorOptions options;
+  bool training = false;
+  FakeQuantMode fakeQuantMode = FakeQuantMode::QAT;
+
+  std::vector<ParamEntry> params;
+  std::vector<std::unique_ptr<FakeQuantEntry>> fakeQuants;
+  std::vector<Step> steps;
+  std::vector<ArgumentSpec> arguments;
+  std::vector<int> results;
+  int numSlots = 0;
+  Slots slots;
+
+  /// Compilation state.
+  llvm::DenseMap<mlir::Value, int> slotOf;
+  llvm::DenseMap<mlir::Operation *, int> paramIndexOf;
+
+  std::string compile(mlir::func::FuncOp func);
+  std::string compileOp(mlir::Operation *op);
+  int newSlot(mlir::Value v) { return slotOf[v] = numSlots++; }
+  int slot(mlir::Value v) const { return v ? slotOf.lookup(v) : -1; }
+  void addStep(std::string what, std::function<void(Slots &)> fn) {
+    steps.push_back(Step{std::move(fn), std::move(what), {}});
+  }
+  /// The integer param defining `v`, converted once by `convert`, or an
+  /// undefined tensor when `v` is computed (then converted per call).
+  at::Tensor constantOf(mlir::Value v,
+                        const std::function<at::Tensor(at::Tensor)> &convert);
+  std::string collectParams(mlir::func::FuncOp func);
+  std::string collectFakeQuants(mlir::func::FuncOp func);
+  void computeReleases();
+
+  // Runtime.
+  std::vector<at::Tensor> forward(const std::vector<at::Tensor> &inputs);
+  at::Tensor runFakeQuant(FakeQuantEntry &fq, const at::Tensor &x);
+  void updateWeightScales(FakeQuantEntry &fq, const at::Tensor &w);
+  void updateMovingAverage(FakeQuantEntry &fq, const at::Tensor &x);
+  void startCalibration();
+  void finishCalibration();
+  NamedTensors buffers();
+};
+
+at::Tensor ModuleExecutor::Impl::constantOf(
+    mlir::Value v, const std::function<at::Tensor(at::Tensor)> &convert) {
+  if (auto p = v.getDefiningOp<ParamOp>())
+    return convert(params[paramIndexOf.lookup(p)].tensor);
+  return at::Tensor();
+}
+
+std::string ModuleExecutor::Impl::collectParams(mlir::func::FuncOp func) {
+  // Roles from the uses: conv/linear weight or bias (directly or through
+  // fake_quants) and BN affine parameters train; BN statistics are buffers.
+  llvm::DenseMap<mlir::Operation *, ParamRole> roles;
+  auto mark = [&](mlir::Value v, ParamRole role) {
+    while (v) {
+      if (auto fq = v.getDefiningOp<FakeQuantOp>()) {
+        v = fq.getInput();
+        continue;
+      }
+      if (auto p = v.getDefiningOp<ParamOp>()) {
+        ParamRole &r = roles[p];
+        if (r != ParamRole::Trainable)
+          r = role;
+      }
+      return;
+    }
+  };
+  func.walk([&](mlir::Operation *op) {
+    if (llvm::isa<Conv2dOp, LinearOp>(op)) {
+      for (unsigned i = 1; i < op->getNumOperands(); ++i)
+        mark(op->getOperand(i), ParamRole::Trainable);
+    } else if (auto bn = llvm::dyn_cast<BatchNormOp>(op)) {
+      mark(bn.getWeight(), ParamRole::Trainable);
+      mark(bn.getBias(), ParamRole::Trainable);
+      mark(bn.getMean(), ParamRole::Buffer);
+      mark(bn.getVar(), ParamRole::Buffer);
+    }
+  });
+
+  llvm::StringSet<> used;
+  std::string error;
+  func.walk([&](ParamOp p) {
+    if (!error.empty())
+      return;
+    auto type = rankedType(p.getResult());
+    mlir::Type element = type.getElementType();
+    std::vector<int64_t> shape = toVector(type.getShape());
+    at::Tensor t;
+    if (element.isF32()) {
+      auto values = p.getValue().tryGetValues<float>();
+      if (!values) {
+        error = "cannot read f32 data of parameter '" + p.getName().str() + "'";
+        return;
+      }
+      std::vector<float> data(values->begin(), values->end());
+      t = at::tensor(data, at::TensorOptions(at::kFloat)).reshape(shape);
+    } else if (element.isInteger(8) || element.isInteger(16) ||
+               element.isInteger(32)) {
+      auto values = p.getValue().tryGetValues<llvm::APInt>();
+      if (!values) {
+        error =
+            "cannot read integer data of parameter '" + p.getName().str() + "'";
+        return;
+      }
+      std::vector<int32_t> data;
+      for (const llvm::APInt &v : *values)
+        data.push_back(int32_t(v.getSExtValue()));
+      t = at::tensor(data, at::TensorOptions(at::kInt))
+              .reshape(shape)
+              .to(detail::intScalarType(int(element.getIntOrFloatBitWidth())));
+    } else {
+      error = "parameter '" + p.getName().str() +
+              "' has an unsupported element type";
+      return;
+    }
+    ParamEntry entry;
+    entry.op = p;
+    entry.role = roles.lookup(p);
+    if (entry.role != ParamRole::Constant && !element.isF32())
+      entry.role = ParamRole::Constant;
+    // Names are unique in a valid module; keep them unique regardless so the
+    // state dict cannot alias two tensors.
+    std::string name = p.getName().str();
+    for (int k = 1; used.contains(name); ++k)
+      name = p.getName().str() + "__" + std::to_string(k);
+    used.insert(name);
+    entry.name = name;
+    entry.tensor = t.to(options.device);
+    if (entry.role == ParamRole::Trainable)
+      entry.tensor.set_requires_grad(true);
+    entry.slot = newSlot(p.getResult());
+    paramIndexOf[p] = int(params.size());
+    params.push_back(std::move(entry));
+  });
+  return error;
+}
+
+std::string ModuleExecutor::Impl::collectFakeQuants(mlir::func::FuncOp func) {
+  std::optional<quant::ObserverKind> override;
+  if (!options.observer.empty()) {
+    override = quant::parseObserverKind(options.observer);
+    if (!override)
+      return "unknown observer '" + options.observer +
+             "' (expected minmax, percentile or mse)";
+  }
+  llvm::StringSet<> used;
+  for (const ParamEntry &p : params)
+    used.insert(p.name);
+  int activationIndex = 0;
+  func.walk([&](FakeQuantOp op) {
+    auto fq = std::make_unique<FakeQuantEntry>();
+    fq->op = op;
+    fq->axis = op.getAxis() ? int64_t(*op.getAxis()) : -1;
+    fq->bits = int(getQDTypeBits(op.getDtype()));
+    fq->fixedScale = op.getFixedScale();
+    fq->observerKind = override ? *override : toObserverKind(op.getObserver());
+    std::string name;
+    if (auto p = op.getInput().getDefiningOp<ParamOp>(); p && fq->axis >= 0) {
+      fq->weightParam = paramIndexOf.lookup(p);
+      name = weightFakeQuantName(params[size_t(fq->weightParam)].name);
+    } else
+      name = "fake_quant." + std::to_string(activationIndex++);
+    std::string unique = name;
+    for (int k = 1; used.contains(unique); ++k)
+      unique = name + "__" + std::to_string(k);
+    used.insert(unique);
+    fq->name = unique;
+    const int64_t channels = op.getNumChannels();
+    std::vector<float> scale(size_t(channels), 0.0f);
+    std::vector<float> mins(size_t(channels),
+                            std::numeric_limits<float>::infinity());
+    std::vector<float> maxs(size_t(channels),
+                            -std::numeric_limits<float>::infinity());
+    if (auto s = op.getScale()) {
+      scale.assign(s->begin(), s->end());
+      fq->hasScale = true;
+    }
+    if (auto mn = op.getMin())
+      mins.assign(mn->begin(), mn->end());
+    if (auto mx = op.getMax())
+      maxs.assign(mx->begin(), mx->end());
+    fq->scale = floatTensor(scale, options.device);
+    fq->min = floatTensor(mins, options.device);
+    fq->max = floatTensor(maxs, options.device);
+    fakeQuants.push_back(std::move(fq));
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compile(mlir::func::FuncOp func) {
+  if (func.getBody().empty())
+    return "function '" + func.getSymName().str() + "' has no body";
+  if (!func.getBody().hasOneBlock())
+    return "function '" + func.getSymName().str() + "' has several blocks";
+  for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
+    auto type = rankedType(arg);
+    if (!type)
+      return "argument #" + std::to_string(i) + " is not a ranked tensor";
+    mlir::Type element = type.getElementType();
+    ArgumentSpec spec;
+    spec.isFloat = element.isF32();
+    if (spec.isFloat)
+      spec.type = at::kFloat;
+    else if (element.isInteger(8) || element.isInteger(16) ||
+             element.isInteger(32))
+      spec.type = detail::intScalarType(int(element.getIntOrFloatBitWidth()));
+    else
+      return "argument #" + std::to_string(i) +
+             " has an unsupported element type";
+    spec.shape = toVector(type.getShape());
+    spec.slot = newSlot(arg);
+    arguments.push_back(std::move(spec));
+  }
+  if (std::string e = collectParams(func); !e.empty())
+    return e;
+  if (std::string e = collectFakeQuants(func); !e.empty())
+    return e;
+  for (mlir::Operation &op : func.getBody().front()) {
+    if (llvm::isa<ParamOp>(op))
+      continue;
+    if (auto ret = llvm::dyn_cast<mlir::func::ReturnOp>(op)) {
+      for (mlir::Value v : ret.getOperands())
+        results.push_back(slot(v));
+      computeReleases();
+      slots.resize(size_t(numSlots));
+      return "";
+    }
+    if (std::string e = compileOp(&op); !e.empty())
+      return e;
+  }
+  return "function '" + func.getSymName().str() + "' has no return";
+}
+
+void ModuleExecutor::Impl::computeReleases() {
+  // The last step reading each slot frees it; results are never freed. Steps
+  // capture their operand slots, so the reads are recorded while compiling
+  // through the op's operands (same order as the steps).
+  std::vector<int> lastUse(size_t(numSlots), -1);
+  mlir::Operation *func = function;
+  int stepIndex = 0;
+  for (mlir::Operation &op :
+       llvm::cast<mlir::func::FuncOp>(func).getBody().front()) {
+    if (llvm::isa<ParamOp, mlir::func::ReturnOp>(op))
+      continue;
+    for (mlir::Value v : op.getOperands())
+      lastUse[size_t(slot(v))] = stepIndex;
+    ++stepIndex;
+  }
+  for (int r : results)
+    lastUse[size_t(r)] = -1;
+  for (int s = 0; s < numSlots; ++s)
+    if (lastUse[size_t(s)] >= 0)
+      steps[size_t(lastUse[size_t(s)])].release.push_back(s);
+}
+
+//===----------------------------------------------------------------------===//
+// Op -> step
+//===----------------------------------------------------------------------===//
+
+std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
+  const at::Device device = options.device;
+  auto operandSlot = [&](unsigned i) { return slot(op->getOperand(i)); };
+  const int out = op->getNumResults() == 1 ? newSlot(op->getResult(0)) : -1;
+  if (out < 0)
+    return "op '" + op->getName().getStringRef().str() +
+           "' must have one result";
+
+  // Float layers.
+  if (auto conv = llvm::dyn_cast<Conv2dOp>(op)) {
+    const int in = operandSlot(0), w = operandSlot(1), b = slot(conv.getBias());
+    const std::vector<int64_t> stride = toVector(conv.getStride());
+    const std::vector<int64_t> dilation = toVector(conv.getDilation());
+    const Quad pad = toQuad(conv.getPadding());
+    const int64_t groups = int64_t(conv.getGroups());
+    if (detail::isSymmetric(pad)) {
+      const std::vector<int64_t> padding{pad[0], pad[1]};
+      addStep("hat.conv2d -> at::conv2d", [=](Slots &s) {
+        s[out] = at::conv2d(s[in], s[w], b >= 0 ? s[b] : at::Tensor(), stride,
+                            padding, dilation, groups);
+      });
+    } else {
+      addStep("hat.conv2d -> at::constant_pad_nd + at::conv2d", [=](Slots &s) {
+        s[out] = at::conv2d(detail::padNCHW(s[in], pad, 0.0), s[w],
+                            b >= 0 ? s[b] : at::Tensor(), stride,
+                            std::vector<int64_t>{0, 0}, dilation, groups);
+      });
+    }
+    return "";
+  }
+  if (auto linear = llvm::dyn_cast<LinearOp>(op)) {
+    const int in = operandSlot(0), w = operandSlot(1),
+              b = slot(linear.getBias());
+    addStep("hat.linear -> at::linear", [=](Slots &s) {
+      s[out] = at::linear(s[in], s[w], b >= 0 ? s[b] : at::Tensor());
+    });
+    return "";
+  }
+  if (auto bn = llvm::dyn_cast<BatchNormOp>(op)) {
+    const int in = operandSlot(0), w = operandSlot(1), b = operandSlot(2),
+              mean = operandSlot(3), var = operandSlot(4);
+    const double eps = bn.getEps().convertToFloat();
+    const double momentum = bn.getMomentum().convertToFloat();
+    const bool cudnn = at::globalContext().userEnabledCuDNN();
+    addStep("hat.batch_norm -> at::batch_norm", [=](Slots &s) {
+      s[out] = at::batch_norm(s[in], s[w], s[b], s[mean], s[var], training,
+                              momentum, eps, cudnn);
+    });
+    return "";
+  }
+  if (llvm::isa<ReluOp, Relu6Op, SigmoidOp, SiluOp, HardswishOp>(op)) {
+    const int in = operandSlot(0);
+    if (llvm::isa<ReluOp>(op))
+      addStep("hat.relu -> at::relu",
+              [=](Slots &s) { s[out] = at::relu(s[in]); });
+    else if (llvm::isa<Relu6Op>(op))
+      addStep("hat.relu6 -> at::hardtanh(0, 6)",
+              [=](Slots &s) { s[out] = at::hardtanh(s[in], 0.0, 6.0); });
+    else if (llvm::isa<SigmoidOp>(op))
+      addStep("hat.sigmoid -> at::sigmoid",
+              [=](Slots &s) { s[out] = at::sigmoid(s[in]); });
+    else if (llvm::isa<SiluOp>(op))
+      addStep("hat.silu -> at::silu",
+              [=](Slots &s) { s[out] = at::silu(s[in]); });
+    else
+      addStep("hat.hardswish -> at::hardswish",
+              [=](Slots &s) { s[out] = at::hardswish(s[in]); });
+    return "";
+  }
+  if (llvm::isa<AddOp, MulOp>(op)) {
+    const int a = operandSlot(0), b = operandSlot(1);
+    if (llvm::isa<AddOp>(op))
+      addStep("hat.add -> at::add", [=](Slots &s) { s[out] = s[a] + s[b]; });
+    else
+      addStep("hat.mul -> at::mul", [=](Slots &s) { s[out] = s[a] * s[b]; });
+    return "";
+  }
+  if (auto concat = llvm::dyn_cast<ConcatOp>(op)) {
+    std::vector<int> ins;
+    for (mlir::Value v : concat.getInputs())
+      ins.push_back(slot(v));
+    const int64_t axis = int64_t(concat.getAxis());
+    addStep("hat.concat -> at::cat", [=](Slots &s) {
+      std::vector<at::Tensor> tensors;
+      tensors.reserve(ins.size());
+      for (int i : ins)
+        tensors.push_back(s[i]);
+      s[out] = at::cat(tensors, axis);
+    });
+    return "";
+  }
+  if (auto pool = llvm::dyn_cast<MaxPool2dOp>(op)) {
+    const int in = operandSlot(0);
+    const std::vector<int64_t> kernel = toVector(pool.getKernel());
+    const std::vector<int64_t> stride = toVector(pool.getStride());
+    const Quad pad = toQuad(pool.getPadding());
+    // torch wants symmetric padding of at most half the kernel; otherwise pad
+    // with -inf, which never wins either.
+    const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
+                        2 * pad[1] <= kernel[1];
+    const std::vector<int64_t> padding =
+        direct ? std::vector<int64_t>{pad[0], pad[1]}
+               : std::vector<int64_t>{0, 0};
+    const bool isFloat = rankedType(pool.getInput()).getElementType().isF32();
+    auto maxPool = [=](const at::Tensor &x) {
+      at::Tensor padded =
+          direct ? x
+                 : detail::padNCHW(x, pad,
+                                   -std::numeric_limits<double>::infinity());
+      return at::max_pool2d(padded, kernel, stride, padding);
+    };
+    if (isFloat) {
+      addStep("hat.max_pool2d -> at::max_pool2d",
+              [=](Slots &s) { s[out] = maxPool(s[in]); });
+    } else {
+      // ATen has no integer max pooling on CPU; int8/int16 values are exact
+      // in float and max never rounds.
+      addStep("hat.max_pool2d (int) -> at::max_pool2d on float", [=](Slots &s) {
+        s[out] = maxPool(s[in].to(at::kFloat)).to(s[in].scalar_type());
+      });
+    }
+    return "";
+  }
+  if (auto pool = llvm::dyn_cast<AvgPool2dOp>(op)) {
+    const int in = operandSlot(0);
+    const std::vector<int64_t> kernel = toVector(pool.getKernel());
+    const std::vector<int64_t> stride = toVector(pool.getStride());
+    const Quad pad = toQuad(pool.getPadding());
+    const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
+                        2 * pad[1] <= kernel[1];
+    if (direct) {
+      const std::vector<int64_t> padding{pad[0], pad[1]};
+      addStep("hat.avg_pool2d -> at::avg_pool2d(count_include_pad)",
+              [=](Slots &s) {
+                s[out] =
+                    at::avg_pool2d(s[in], kernel, stride, padding, false, true);
+              });
+    } else {
+      addStep("hat.avg_pool2d -> at::constant_pad_nd + at::avg_pool2d",
+              [=](Slots &s) {
+                s[out] = at::avg_pool2d(
+                    detail::padNCHW(s[in], pad, 0.0), kernel, stride,
+                    std::vector<int64_t>{0, 0}, false, true);
+              });
+    }
+    return "";
+  }
+  if (llvm::isa<GlobalAvgPoolOp>(op)) {
+    const int in = operandSlot(0);
+    addStep("hat.global_avg_pool -> at::mean({2, 3}, keepdim)", [=](Slots &s) {
+      s[out] = at::mean(s[in], {2, 3}, /*keepdim=*/true);
+    });
+    return "";
+  }
+  if (auto resize = llvm::dyn_cast<ResizeOp>(op)) {
+    const int in = operandSlot(0);
+    auto inType = rankedType(resize.getInput());
+    const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
+    if (resize.getMode() == hat::ResizeMode::nearest) {
+      const at::TensorOptions opts(at::kLong);
+      at::Tensor rows =
+          at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
+              .to(device);
+      at::Tensor cols =
+          at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
+              .to(device);
+      addStep("hat.resize nearest -> at::index_select", [=](Slots &s) {
+        s[out] = detail::nearestResize(s[in], rows, cols);
+      });
+    } else {
+      const bool alignCorners = resize.getAlignCorners();
+      const std::vector<int64_t> size{outH, outW};
+      addStep("hat.resize bilinear -> at::upsample_bilinear2d", [=](Slots &s) {
+        s[out] = at::upsample_bilinear2d(s[in], size, alignCorners);
+      });
+    }
+    return "";
+  }
+  if (llvm::isa<ReshapeOp, FlattenOp>(op)) {
+    const int in = operandSlot(0);
+    auto inType = rankedType(op->getOperand(0));
+    std::vector<int64_t> shape =
+        toVector(rankedType(op->getResult(0)).getShape());
+    // A reshape that keeps dim 0 keeps the batch, whatever its size.
+    if (options.dynamicBatch && !shape.empty() && inType.getRank() > 0 &&
+        inType.getDimSize(0) == shape[0])
+      shape[0] = -1;
+    addStep(std::string(op->getName().getStringRef()) + " -> at::reshape",
+            [=](Slots &s) { s[out] = at::reshape(s[in], shape); });
+    return "";
+  }
+  if (auto transpose = llvm::dyn_cast<TransposeOp>(op)) {
+    const int in = operandSlot(0);
+    const std::vector<int64_t> perm = toVector(transpose.getPerm());
+    addStep("hat.transpose -> at::permute",
+            [=](Slots &s) { s[out] = at::permute(s[in], perm); });
+    return "";
+  }
+  if (auto softmax = llvm::dyn_cast<SoftmaxOp>(op)) {
+    const int in = operandSlot(0);
+    const int64_t axis = int64_t(softmax.getAxis());
+    addStep("hat.softmax -> at::softmax",
+            [=](Slots &s) { s[out] = at::softmax(s[in], axis); });
+    return "";
+  }
+
+  // Quantization boundaries.
+  if (auto fqOp = llvm::dyn_cast<FakeQuantOp>(op)) {
+    FakeQuantEntry *fq = nullptr;
+    for (auto &entry : fakeQuants)
+      if (entry->op == fqOp)
+        fq = entry.get();
+    const int in = operandSlot(0);
+    addStep(
+        "hat.fake_quant -> " + fq->name + " (mode-dependent)",
+        [this, fq, in, out](Slots &s) { s[out] = runFakeQuant(*fq, s[in]); });
+    return "";
+  }
+  if (auto q = llvm::dyn_cast<QuantizeOp>(op)) {
+    const int in = operandSlot(0);
+    const float scale = q.getScale().convertToFloat();
+    const int bits = intBits(q.getResult());
+    addStep("hat.quantize -> fused quantize kernel",
+            [=](Slots &s) { s[out] = quantizeTensor(s[in], scale, bits); });
+    return "";
+  }
+  if (auto dq = llvm::dyn_cast<DequantizeOp>(op)) {
+    const int in = operandSlot(0);
+    std::vector<float> scales(dq.getScale().begin(), dq.getScale().end());
+    const int64_t rank = rankedType(dq.getInput()).getRank();
+    std::vector<int64_t> shape;
+    if (auto axis = dq.getAxis()) {
+      shape.assign(size_t(rank), 1);
+      shape[size_t(*axis)] = int64_t(scales.size());
+    }
+    at::Tensor scale = floatTensor(scales, device).reshape(shape);
+    // float(q) * scale in float32, as section 3.
+    addStep("hat.dequantize -> to(float) * scale",
+            [=](Slots &s) { s[out] = s[in].to(at::kFloat) * scale; });
+    return "";
+  }
+
+  // Integer ops.
+  auto outBitsOf = [&]() { return intBits(op->getResult(0)); };
+  if (auto qconv = llvm::dyn_cast<QConv2dOp>(op)) {
+    const int in = operandSlot(0), w = operandSlot(1);
+    const int b = slot(qconv.getBias());
+    auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
+    auto toBias = [](at::Tensor t) {
+      return t.to(at::kLong).reshape({1, -1, 1, 1});
+    };
+    const at::Tensor weight = constantOf(qconv.getWeight(), toDouble);
+    const at::Tensor bias =
+        qconv.getBias() ? constantOf(qconv.getBias(), toBias) : at::Tensor();
+    const std::vector<int64_t> stride = toVector(qconv.getStride());
+    const std::vector<int64_t> dilation = toVector(qconv.getDilation());
+    const Quad pad = toQuad(qconv.getPadding());
+    const int64_t groups = int64_t(qconv.getGroups());
+    const detail::Requantizer requant(
+        toVector(qconv.getMultiplier()), toVector(qconv.getShift()),
+        qconv.getRelu(), outBitsOf(), 1, 4, device);
+    addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize",
+            [=](Slots &s) {
+              at::Tensor acc = detail::integerConvAccumulate(
+                  s[in], weight.defined() ? weight : toDouble(s[w]), stride,
+                  pad, dilation, groups);
+              if (b >= 0)
+                acc.add_(bias.defined() ? bias : toBias(s[b]));
+              s[out] = requant(detail::clampToInt32(acc));
+            });
+    return "";
+  }
+  if (auto qlinear = llvm::dyn_cast<QLinearOp>(op)) {
+    const int in = operandSlot(0), w = operandSlot(1);
+    const int b = slot(qlinear.getBias());
+    auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
+    auto toBias = [](at::Tensor t) { return t.to(at::kLong); };
+    const at::Tensor weight = constantOf(qlinear.getWeight(), toDouble);
+    const at::Tensor bias = qlinear.getBias()
+                                ? constantOf(qlinear.getBias(), toBias)
+                                : at::Tensor();
+    const int64_t rank = rankedType(qlinear.getResult()).getRank();
+    const detail::Requantizer requant(
+        toVector(qlinear.getMultiplier()), toVector(qlinear.getShift()),
+        qlinear.getRelu(), outBitsOf(), rank - 1, rank, device);
+    addStep("hat.qlinear -> at::linear (f64, exact) + requantize",
+            [=](Slots &s) {
+              at::Tensor acc = detail::integerLinearAccumulate(
+                  s[in], weight.defined() ? weight : toDouble(s[w]));
+              if (b >= 0)
+                acc.add_(bias.defined() ? bias : toBias(s[b]));
+              s[out] = requant(detail::clampToInt32(acc));
+            });
+    return "";
+  }
+  if (auto qadd = llvm::dyn_cast<QAddOp>(op)) {
+    const int a = operandSlot(0), b = operandSlot(1);
+    const int64_t ma = int32_t(qadd.getLhsMultiplier());
+    const int64_t mb = int32_t(qadd.getRhsMultiplier());
+    const int32_t shift = int32_t(qadd.getShift());
+    // One shared shift: (a * ma + b * mb + 2^(shift-1)) >> shift, i.e. a
+    // requantization of the combined sum with multiplier 1.
+    const detail::Requantizer requant({1}, {shift}, qadd.getRelu(), outBitsOf(),
+                                      0, 1, device);
+    addStep("hat.qadd -> int64 a*ma + b*mb, shift", [=](Slots &s) {
+      at::Tensor sum = s[a].to(at::kLong) * ma;
+      sum = sum + s[b].to(at::kLong) * mb;
+      s[out] = requant(std::move(sum));
+    });
+    return "";
+  }
+  if (auto qmul = llvm::dyn_cast<QMulOp>(op)) {
+    const int a = operandSlot(0), b = operandSlot(1);
+    const detail::Requantizer requant({int32_t(qmul.getMultiplier())},
+                                      {int32_t(qmul.getShift())}, false,
+                                      outBitsOf(), 0, 1, device);
+    addStep("hat.qmul -> int64 a*b + requantize", [=](Slots &s) {
+      s[out] = requant(s[a].to(at::kLong) * s[b].to(at::kLong));
+    });
+    return "";
+  }
+  if (auto qconcat = llvm::dyn_cast<QConcatOp>(op)) {
+    std::vector<int> ins;
+    std::vector<detail::Requantizer> requants;
+    const int bits = outBitsOf();
+    const std::vector<int32_t> m = toVector(qconcat.getMultiplier());
+    const std::vector<int32_t> sh = toVector(qconcat.getShift());
+    for (auto [i, v] : llvm::enumerate(qconcat.getInputs())) {
+      ins.push_back(slot(v));
+      requants.emplace_back(std::vector<int32_t>{m[i]},
+                            std::vector<int32_t>{sh[i]}, false, bits, 0, 1,
+                            device);
+    }
+    const int64_t axis = int64_t(qconcat.getAxis());
+    addStep("hat.qconcat -> requantize each + at::cat", [=](Slots &s) {
+      std::vector<at::Tensor> tensors;
+      tensors.reserve(ins.size());
+      for (size_t i = 0; i < ins.size(); ++i)
+        tensors.push_back(requants[i](s[ins[i]].to(at::kLong)));
+      s[out] = at::cat(tensors, axis);
+    });
+    return "";
+  }
+  if (auto pool = llvm::dyn_cast<QAvgPool2dOp>(op)) {
+    const int in = operandSlot(0);
+    const std::vector<int64_t> kernel = toVector(pool.getKernel());
+    const std::vector<int64_t> stride = toVector(pool.getStride());
+    const Quad pad = toQuad(pool.getPadding());
+    const detail::Requantizer requant({int32_t(pool.getMultiplier())},
+                                      {int32_t(pool.getShift())}, false,
+                                      outBitsOf(), 0, 1, device);
+    addStep("hat.qavg_pool2d -> at::avg_pool2d(f64, divisor 1) + requantize",
+            [=](Slots &s) {
+              at::Tensor acc =
+                  detail::integerWindowSum(s[in], kernel, stride, pad);
+              s[out] = requant(detail::clampToInt32(acc));
+            });
+    return "";
+  }
+  if (auto pool = llvm::dyn_cast<QGlobalAvgPoolOp>(op)) {
+    const int in = operandSlot(0);
+    const detail::Requantizer requant({int32_t(pool.getMultiplier())},
+                                      {int32_t(pool.getShift())}, false,
+                                      outBitsOf(), 0, 1, device);
+    addStep("hat.qglobal_avg_pool -> int64 sum({2, 3}) + requantize",
+            [=](Slots &s) {
+              at::Tensor acc = s[in].to(at::kLong).sum({2, 3}, true);
+              s[out] = requant(detail::clampToInt32(acc));
+            });
+    return "";
+  }
+  if (auto resize = llvm::dyn_cast<QResizeOp>(op)) {
+    const int in = operandSlot(0);
+    auto inType = rankedType(resize.getInput());
+    const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
+    if (resize.getMode() == hat::ResizeMode::nearest) {
+      const at::TensorOptions opts(at::kLong);
+      at::Tensor rows =
+          at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
+              .to(device);
+      at::Tensor cols =
+          at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
+              .to(device);
+      addStep("hat.qresize nearest -> at::index_select", [=](Slots &s) {
+        s[out] = detail::nearestResize(s[in], rows, cols);
+      });
+      return "";
+    }
+    if (!resize.getMultiplier() || !resize.getShift())
+      return "hat.qresize bilinear needs multiplier and shift";
+    const detail::BilinearResizer resizer(inType.getDimSize(2),
+                                          inType.getDimSize(3), outH, outW,
+                                          resize.getAlignCorners(), device);
+    const int32_t multiplier = int32_t(*resize.getMultiplier());
+    const int32_t shift = int32_t(*resize.getShift());
+    const int bits = outBitsOf();
+    const bool wide = intBits(resize.getInput()) > 8;
+    const detail::Requantizer requant({multiplier}, {shift}, false, bits, 0, 1,
+                                      device);
+    addStep("hat.qresize bilinear -> Q10 taps (int64) + requantize",
+            [=](Slots &s) {
+              at::Tensor acc = resizer.accumulate(s[in]);
+              // int8: |acc| <= 2^27, the plain int64 rule suffices.
+              s[out] = wide ? detail::requantWide(acc, multiplier, shift, bits)
+                            : requant(std::move(acc));
+            });
+    return "";
+  }
+  if (auto rq = llvm::dyn_cast<RequantizeOp>(op)) {
+    const int in = operandSlot(0);
+    const int64_t rank = rankedType(rq.getInput()).getRank();
+    const detail::Requantizer requant(
+        toVector(rq.getMultiplier()), toVector(rq.getShift()), rq.getRelu(),
+        outBitsOf(), std::min<int64_t>(1, rank - 1), rank, device);
+    addStep("hat.requantize -> int64 requantize",
+            [=](Slots &s) { s[out] = requant(s[in].to(at::kLong)); });
+    return "";
+  }
+  if (auto lut = llvm::dyn_cast<QLutOp>(op)) {
+    const int in = operandSlot(0);
+    const int inBits = intBits(lut.getInput());
+    const int bits = outBitsOf();
+    std::vector<int64_t> table;
+    for (int32_t v : lut.getTable())
+      table.push_back(quant::saturate(v, bits)); // saturate_out, once
+    const at::Tensor tableTensor =
+        at::tensor(table, at::TensorOptions(at::kLong))
+            .to(detail::intScalarType(bits))
+            .to(device);
+    const int64_t offset = -quant::qmin(inBits);
+    addStep("hat.qlut -> at::index_select on the table", [=](Slots &s) {
+      const at::Tensor &x = s[in];
+      at::Tensor index = (x.to(at::kLong) + offset).reshape({-1});
+      s[out] = tableTensor.index_select(0, index).reshape(x.sizes());
+    });
+    return "";
+  }
+  return "the executor cannot run '" + op->getName().getStringRef().str() + "'";
+}
+
+//===----------------------------------------------------------------------===//
+// Runtime
+//===----------------------------------------------------------------------===//
+
+std::vector<at::Tensor>
+ModuleExecutor::Impl::forward(const std::vector<at::Tensor> &inputs) {
+  if (inputs.size() != arguments.size())
+    throw ExecutorError("the function takes " +
+                        std::to_string(arguments.size()) + " inputs, got " +
+                        std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ArgumentSpec &spec = arguments[i];
+    const at::Tensor &x = inputs[i];
+    bool ok = x.defined() && x.dim() == int64_t(spec.shape.size()) &&
+              x.is_floating_point() == spec.isFloat;
+    for (size_t d = 0; ok && d < spec.shape.size(); ++d)
+      ok = x.size(int64_t(d)) == spec.shape[d] ||
+           (d == 0 && options.dynamicBatch && x.size(0) > 0);
+    if (!ok)
+      throw ExecutorError("input #" + std::to_string(i) + " is " +
+                          (x.defined()
+                               ? std::string(c10::toString(x.scalar_type())) +
+                                     " " + shapeString(x.sizes())
+                               : std::string("undefined")) +
+                          ", the function expects " + c10::toString(spec.type) +
+                          " " + shapeString(spec.shape));
+    slots[size_t(spec.slot)] = x.to(options.device, spec.type);
+  }
+  for (const ParamEntry &p : params)
+    slots[size_t(p.slot)] = p.tensor;
+  try {
+    for (const Step &step : steps) {
+      step.run(slots);
+      for (int r : step.release)
+        slots[size_t(r)].reset();
+    }
+  } catch (...) {
+    for (at::Tensor &t : slots)
+      t.reset();
+    throw;
+  }
+  std::vector<at::Tensor> outputs;
+  outputs.reserve(results.size());
+  for (int r : results)
+    outputs.push_back(slots[size_t(r)]);
+  for (at::Tensor &t : slots)
+    t.reset();
+  return outputs;
+}
+
+at::Tensor ModuleExecutor::Impl::runFakeQuant(FakeQuantEntry &fq,
+                                              const at::Tensor &x) {
+  switch (fakeQuantMode) {
+  case FakeQuantMode::Float:
+    return x;
+  case FakeQuantMode::Calibrate:
+    if (fq.axis >= 0) {
+      fq.calibrationWeight = x.detach();
+    } else {
+      if (!fq.observer)
+        fq.observer = quant::ActivationObserver::create(
+            fq.observerKind, fq.bits, options.percentile);
+      const at::Tensor data = x.detach().to(at::kCPU, at::kFloat).contiguous();
+      fq.observer->observe(data.data_ptr<float>(), data.numel());
+      ++fq.observedBatches;
+    }
+    return x;
+  case FakeQuantMode::QAT:
+    if (fq.axis >= 0)
+      updateWeightScales(fq, x);
+    else if (training && !fq.fixedScale &&
+             options.activationScales == ActivationScaleMode::MovingAverage)
+      updateMovingAverage(fq, x);
+    if (!fq.hasScale)
+      throw ExecutorError(fq.name +
+                          ": fake_quant has no scale; calibrate first "
+                          "(FakeQuantMode::Calibrate or hat-calibrate)");
+    return fakeQuantize(x, fq.scale, fq.axis, fq.bits);
+  }
+  return x;
+}
+
+void ModuleExecutor::Impl::updateWeightScales(FakeQuantEntry &fq,
+                                              const at::Tensor &w) {
+  if (fq.hasScale && (fq.fixedScale || options.freezeWeightScales))
+    return;
+  // Recomputed at every call: caching on the version counter would miss
+  // optimizers that update through `.data()` (torch::optim does), which
+  // gives a fresh counter. One pass over the weight is cheap next to the
+  // layer itself.
+  ChannelStats stats = weightChannelStats(w, fq.axis, fq.bits);
+  writeFloats(fq.scale, stats.scales);
+  writeFloats(fq.min, stats.mins);
+  writeFloats(fq.max, stats.maxs);
+  fq.hasScale = true;
+}
+
+void ModuleExecutor::Impl::updateMovingAverage(FakeQuantEntry &fq,
+                                               const at::Tensor &x) {
+  auto [batchMin, batchMax] = at::aminmax(x.detach());
+  const float lo = batchMin.item<float>(), hi = batchMax.item<float>();
+  if (!std::isfinite(lo) || !std::isfinite(hi))
+    return; // as the observers: non-finite batches do not move the range
+  float mn = readFloats(fq.min)[0], mx = readFloats(fq.max)[0];
+  const float c = float(options.averagingConstant);
+  if (!std::isfinite(mn) || !std::isfinite(mx)) {
+    mn = lo;
+    mx = hi;
+  } else {
+    mn = mn + c * (lo - mn);
+    mx = mx + c * (hi - mx);
+  }
+  writeFloats(fq.min, {mn});
+  writeFloats(fq.max, {mx});
+  writeFloats(fq.scale, {quant::scaleFromAbsMax(
+                            std::max(std::fabs(mn), std::fabs(mx)), fq.bits)});
+  fq.hasScale = true;
+}
+
+void ModuleExecutor::Impl::startCalibration() {
+  for (auto &fq : fakeQuants) {
+    fq->observer.reset();
+    fq->observedBatches = 0;
+    fq->calibrationWeight = at::Tensor();
+  }
+}
+
+void ModuleExecutor::Impl::finishCalibration() {
+  for (auto &fq : fakeQuants) {
+    if (fq->axis >= 0) {
+      if (!fq->calibrationWeight.defined())
+        continue;
+      ChannelStats stats =
+          weightChannelStats(fq->calibrationWeight, fq->axis, fq->bits);
+      writeFloats(fq->scale, stats.scales);
+      writeFloats(fq->min, stats.mins);
+      writeFloats(fq->max, stats.maxs);
+      fq->hasScale = true;
+      fq->calibrationWeight = at::Tensor();
+      continue;
+    }
+    if (!fq->observer || fq->observedBatches == 0)
+      continue;
+    // The observer keeps its state: calibration may continue afterwards.
+    writeFloats(fq->scale, {fq->observer->scale()});
+    writeFloats(fq->min, {fq->observer->min()});
+    writeFloats(fq->max, {fq->observer->max()});
+    fq->hasScale = true;
+  }
+}
+
+NamedTensors ModuleExecutor::Impl::buffers() {
+  if (fakeQuantMode == FakeQuantMode::Calibrate)
+    finishCalibration();
+  NamedTensors out;
+  for (const ParamEntry &p : params)
+    if (p.role == ParamRole::Buffer)
+      out.emplace_back(p.name, p.tensor);
+  for (const auto &fq : fakeQuants) {
+    out.emplace_back(fq->name + ".scale", fq->scale);
+    out.emplace_back(fq->name + ".min", fq->min);
+    out.emplace_back(fq->name + ".max", fq->max);
+  }
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// ModuleExecutor
+//===----------------------------------------------------------------------===//
+
+ModuleExecutor::ModuleExecutor(std::unique_ptr<Impl> impl)
+    : impl(std::move(impl)) {}
+ModuleExecutor::~ModuleExecutor() = default;
+
+ModuleExecutor::CreateResult
+ModuleExecutor::create(mlir::func::FuncOp func,
+                       const ExecutorOptions &options) {
+  CreateResult result;
+  if (!func) {
+    result.error = "no function";
+    return result;
+  }
+#ifndef HAT_ENABLE_CUDA
+  if (!options.device.is_cpu()) {
+    result.error = "device " + options.device.str() +
+                   " needs a build with HAT_ENABLE_CUDA=ON";
+    return result;
+  }
+#endif
+  auto impl = std::make_unique<Impl>();
+  impl->function = func;
+  impl->options = options;
+  impl->fakeQuantMode = options.fakeQuantMode;
+  try {
+    result.error = impl->compile(func);
+  } catch (const std::exception &e) {
+    result.error = e.what();
+  }
+  if (!result.error.empty())
+    return result;
+  result.executor.reset(new ModuleExecutor(std::move(impl)));
+  return result;
+}
+
+std::vector<at::Tensor>
+ModuleExecutor::forward(const std::vector<at::Tensor> &inputs) {
+  return impl->forward(inputs);
+}
+
+at::Tensor ModuleExecutor::forwardOne(const at::Tensor &input) {
+  std::vector<at::Tensor> out = impl->forward({input});
+  if (out.size() != 1)
+    throw ExecutorError("the function returns " + std::to_string(out.size()) +
+                        " results; use forward()");
+  return out[0];
+}
+
+void ModuleExecutor::train(bool training) { impl->training = training; }
+bool ModuleExecutor::isTraining() const { return impl->training; }
+
+void ModuleExecutor::setFakeQuantMode(FakeQuantMode mode) {
+  if (mode == impl->fakeQuantMode)
+    return;
+  if (impl->fakeQuantMode == FakeQuantMode::Calibrate)
+    impl->finishCalibration();
+  if (mode == FakeQuantMode::Calibrate)
+    impl->startCalibration();
+  impl->fakeQuantMode = mode;
+}
+FakeQuantMode ModuleExecutor::fakeQuantMode() const {
+  return impl->fakeQuantMode;
+}
+void ModuleExecutor::setFreezeWeightScales(bool freeze) {
+  impl->options.freezeWeightScales = freeze;
+}
+void ModuleExecutor::setActivationScaleMode(ActivationScaleMode mode) {
+  impl->options.activationScales = mode;
+}
+
+NamedTensors ModuleExecutor::namedParameters() const {
+  NamedTensors out;
+  for (const ParamEntry &p : impl->params)
+    if (p.role == ParamRole::Trainable)
+      out.emplace_back(p.name, p.tensor);
+  return out;
+}
+
+std::vector<at::Tensor> ModuleExecutor::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const ParamEntry &p : impl->params)
+    if (p.role == ParamRole::Trainable)
+      out.push_back(p.tensor);
+  return out;
+}
+
+NamedTensors ModuleExecutor::namedBuffers() { return impl->buffers(); }
+
+NamedTensors ModuleExecutor::stateDict() {
+  NamedTensors out;
+  for (auto &[name, t] : namedParameters())
+    out.emplace_back(name, t.detach());
+  for (auto &[name, t] : impl->buffers())
+    out.emplace_back(name, t.detach());
+  return out;
+}
+
+std::string ModuleExecutor::loadStateDict(const NamedTensors &state,
+                                          bool strict) {
+  NamedTensors expected = stateDict();
+  std::unordered_map<std::string, const at::Tensor *> given;
+  for (const auto &[name, t] : state)
+    given[name] = &t;
+  // Check everything first so a bad checkpoint changes nothing.
+  std::vector<std::pair<at::Tensor, const at::Tensor *>> copies;
+  for (const auto &[name, target] : expected) {
+    auto it = given.find(name);
+    if (it == given.end())
+      return "state dict has no entry '" + name + "'";
+    const at::Tensor &source = *it->second;
+    if (!source.defined() || source.sizes() != target.sizes())
+      return "state dict entry '" + name + "' has shape " +
+             (source.defined() ? shapeString(source.sizes()) : "undefined") +
+             ", the model expects " + shapeString(target.sizes());
+    if (!source.is_floating_point())
+      return "state dict entry '" + name + "' is " +
+             c10::toString(source.scalar_type()) + ", expected a float tensor";
+    copies.emplace_back(target, &source);
+    given.erase(it);
+  }
+  if (strict && !given.empty()) {
+    std::vector<std::string> names;
+    for (const auto &entry : given)
+      names.push_back(entry.first);
+    std::sort(names.begin(), names.end());
+    std::string list;
+    for (const std::string &n : names)
+      list += (list.empty() ? "'" : ", '") + n + "'";
+    return "state dict has entries the model does not: " + list;
+  }
+  {
+    at::NoGradGuard noGrad;
+    for (auto &[target, source] : copies)
+      target.copy_(*source);
+  }
+  for (auto &fq : impl->fakeQuants) {
+    fq->hasScale = (fq->scale > 0).all().item<bool>();
+    fq->observer.reset();
+    fq->observedBatches = 0;
+    fq->calibrationWeight = at::Tensor();
+  }
+  return "";
+}
+
+void ModuleExecutor::writeBack() {
+  if (impl->fakeQuantMode == FakeQuantMode::Calibrate)
+    impl->finishCalibration();
+  // The last optimizer step came after the last forward: give per-step
+  // weight scales the final weights, as the next forward would.
+  if (impl->fakeQuantMode == FakeQuantMode::QAT)
+    for (auto &fq : impl->fakeQuants)
+      if (fq->weightParam >= 0)
+        impl->updateWeightScales(*fq,
+                                 impl->params[size_t(fq->weightParam)].tensor);
+  for (ParamEntry &p : impl->params) {
+    if (p.role == ParamRole::Constant)
+      continue;
+    std::vector<float> data = readFloats(p.tensor);
+    auto type = rankedType(p.op.getResult());
+    p.op.setValueAttr(
+        mlir::DenseElementsAttr::get(type, llvm::ArrayRef<float>(data)));
+  }
+  for (auto &fq : impl->fakeQuants) {
+    mlir::Builder b(fq->op.getContext());
+    if (fq->hasScale)
+      fq->op.setScaleAttr(b.getDenseF32ArrayAttr(readFloats(fq->scale)));
+    std::vector<float> mins = readFloats(fq->min), maxs = readFloats(fq->max);
+    bool finite = true;
+    for (size_t c = 0; c < mins.size(); ++c)
+      finite &= std::isfinite(mins[c]) && std::isfinite(maxs[c]);
+    if (finite) {
+      fq->op.setMinAttr(b.getDenseF32ArrayAttr(mins));
+      fq->op.setMaxAttr(b.getDenseF32ArrayAttr(maxs));
+    }
+  }
+}
+
+void ModuleExecutor::zeroGrad() {
+  for (ParamEntry &p : impl->params)
+    if (p.role == ParamRole::Trainable && p.tensor.grad().defined())
+      p.tensor.mutable_grad().reset();
+}
+
+const ExecutorOptions &ModuleExecutor::options() const { return impl->options; }
+
+std::string ModuleExecutor::describe() const {
+  std::ostringstream os;
+  for (size_t i = 0; i < impl->steps.size(); ++i)
+    os << i << ": " << impl->steps[i].what << "\n";
+  return os.str();
+}
+
+size_t ModuleExecutor::numSteps() const { return impl->steps.size(); }
+
+} // namespace hat::exec

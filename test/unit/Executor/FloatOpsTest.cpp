@@ -1,0 +1,376 @@
+//===- FloatOpsTest.cpp - Float ops vs hand-written LibTorch --------------===//
+//
+// Every float op: the executor's forward, input gradient and parameter
+// gradients equal the same computation written directly with ATen, bit for
+// bit, and the forward agrees with the reference interpreter (HatEval) to
+// float rounding.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ExecutorTestUtil.h"
+
+#include <map>
+
+namespace hat::exec::test {
+namespace {
+
+using TensorMap = std::map<std::string, at::Tensor>;
+using Reference =
+    std::function<at::Tensor(const std::vector<at::Tensor> &, TensorMap &)>;
+
+class FloatOpsTest : public ExecutorTest {
+protected:
+  /// Runs `func` on `inputs` through the executor and `reference` on clones
+  /// of the inputs, parameters and buffers; compares the output, the input
+  /// gradients, the parameter gradients and the buffers afterwards. Returns
+  /// the executor's output.
+  at::Tensor check(mlir::func::FuncOp func,
+                   const std::vector<at::Tensor> &inputs,
+                   const Reference &reference, bool training = false) {
+    ExecutorOptions options;
+    options.fakeQuantMode = FakeQuantMode::Float;
+    auto executor = makeExecutor(func, options);
+    if (!executor)
+      return at::Tensor();
+    executor->train(training);
+
+    TensorMap refState;
+    for (auto &[name, t] : executor->namedParameters())
+      refState[name] = t.detach().clone().set_requires_grad(true);
+    for (auto &[name, t] : executor->namedBuffers())
+      refState[name] = t.detach().clone();
+
+    std::vector<at::Tensor> ins, refIns;
+    for (const at::Tensor &t : inputs) {
+      ins.push_back(t.detach().clone().set_requires_grad(true));
+      refIns.push_back(t.detach().clone().set_requires_grad(true));
+    }
+    at::Tensor out = executor->forward(ins)[0];
+    at::Tensor gradOut = at::randn(out.sizes());
+    (out * gradOut).sum().backward();
+
+    at::Tensor refOut = reference(refIns, refState);
+    (refOut * gradOut).sum().backward();
+
+    EXPECT_TRUE(bitEqual(out, refOut)) << "forward";
+    for (size_t i = 0; i < ins.size(); ++i)
+      EXPECT_TRUE(bitEqual(ins[i].grad(), refIns[i].grad()))
+          << "gradient of input " << i;
+    for (auto &[name, t] : executor->namedParameters())
+      EXPECT_TRUE(bitEqual(t.grad(), refState[name].grad()))
+          << "gradient of " << name;
+    for (auto &[name, t] : executor->namedBuffers())
+      EXPECT_TRUE(bitEqual(t, refState[name])) << "buffer " << name;
+
+    if (!training) {
+      // Same meaning as the reference interpreter (different summation
+      // order, so only to float rounding).
+      std::vector<at::Tensor> evalOut = runEval(func, inputs);
+      if (!evalOut.empty())
+        EXPECT_TRUE(allClose(out, evalOut[0], 1e-4, 1e-5)) << "vs HatEval";
+    }
+    return out;
+  }
+};
+
+TEST_F(FloatOpsTest, Conv2d) {
+  struct Case {
+    std::vector<int64_t> stride, pad, dilation;
+    int64_t groups;
+    bool bias;
+  };
+  for (const Case &c :
+       std::vector<Case>{{{1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+                         {{2, 2}, {0, 0, 0, 0}, {1, 1}, 2, false},
+                         {{1, 2}, {1, 2, 1, 2}, {2, 1}, 1, true},
+                         {{1, 1}, {0, 1, 2, 0}, {1, 1}, 4, true}}) {
+    FunctionBuilder fb(context);
+    auto args = fb.begin({fb.tensor({2, 4, 9, 8}, fb.f32())});
+    mlir::Value w = fb.param("conv.weight", {8, 4 / c.groups, 3, 3}, 0.5f);
+    mlir::Value b = c.bias ? fb.param("conv.bias", {8}, 0.5f) : mlir::Value();
+    mlir::Value y = fb.builder.create<Conv2dOp>(
+        fb.loc(), args[0], w, b, fb.i64s(c.stride), fb.i64s(c.pad),
+        fb.i64s(c.dilation), fb.builder.getI64IntegerAttr(c.groups));
+    auto func = fb.finish({y});
+    check(func, {randn({2, 4, 9, 8})},
+          [&](const std::vector<at::Tensor> &in, TensorMap &p) {
+            at::Tensor x = in[0];
+            std::vector<int64_t> padding{c.pad[0], c.pad[1]};
+            if (c.pad[0] != c.pad[2] || c.pad[1] != c.pad[3]) {
+              x = at::constant_pad_nd(x,
+                                      {c.pad[1], c.pad[3], c.pad[0], c.pad[2]});
+              padding = {0, 0};
+            }
+            return at::conv2d(x, p["conv.weight"],
+                              c.bias ? p["conv.bias"] : at::Tensor(), c.stride,
+                              padding, c.dilation, c.groups);
+          });
+  }
+}
+
+TEST_F(FloatOpsTest, Linear) {
+  for (bool bias : {true, false}) {
+    FunctionBuilder fb(context);
+    auto args = fb.begin({fb.tensor({2, 3, 6}, fb.f32())});
+    mlir::Value w = fb.param("fc.weight", {4, 6}, 0.5f);
+    mlir::Value b = bias ? fb.param("fc.bias", {4}, 0.5f) : mlir::Value();
+    mlir::Value y = fb.builder.create<LinearOp>(fb.loc(), args[0], w, b);
+    check(fb.finish({y}), {randn({2, 3, 6})},
+          [&](const std::vector<at::Tensor> &in, TensorMap &p) {
+            return at::linear(in[0], p["fc.weight"],
+                              bias ? p["fc.bias"] : at::Tensor());
+          });
+  }
+}
+
+TEST_F(FloatOpsTest, BatchNormEvalAndTrain) {
+  for (bool training : {false, true}) {
+    FunctionBuilder fb(context);
+    auto args = fb.begin({fb.tensor({4, 3, 5, 5}, fb.f32())});
+    mlir::Value gamma = fb.param("bn.weight", {3}, 0.3f, 1.f);
+    mlir::Value beta = fb.param("bn.bias", {3}, 0.3f);
+    mlir::Value mean = fb.param("bn.running_mean", {3}, 0.3f);
+    mlir::Value var = fb.param("bn.running_var", {3}, 0.3f, 1.f);
+    mlir::Value y = fb.builder.create<BatchNormOp>(
+        fb.loc(), args[0], gamma, beta, mean, var,
+        fb.builder.getF32FloatAttr(1e-3f), fb.builder.getF32FloatAttr(0.2f));
+    auto func = fb.finish({y});
+    at::Tensor input = randn({4, 3, 5, 5}) * 2 + 0.5;
+    ExecutorOptions options;
+    auto probe = makeExecutor(func, options);
+    at::Tensor meanBefore = probe->namedBuffers()[0].second.clone();
+    at::Tensor varBefore = probe->namedBuffers()[1].second.clone();
+    EXPECT_EQ(probe->namedBuffers()[0].first, "bn.running_mean");
+
+    check(
+        func, {input},
+        [&](const std::vector<at::Tensor> &in, TensorMap &p) {
+          return at::batch_norm(in[0], p["bn.weight"], p["bn.bias"],
+                                p["bn.running_mean"], p["bn.running_var"],
+                                training, 0.2, double(1e-3f), true);
+        },
+        training);
+
+    if (training) {
+      // PyTorch's convention, spelled out: running = (1 - m) * running + m *
+      // batch, with the unbiased batch variance.
+      auto executor = makeExecutor(func, options);
+      executor->train();
+      executor->forwardOne(input);
+      at::Tensor batchMean = input.mean({0, 2, 3});
+      at::Tensor batchVar = input.var({0, 2, 3}, /*unbiased=*/true);
+      auto buffers = executor->namedBuffers();
+      EXPECT_TRUE(
+          allClose(buffers[0].second, meanBefore * 0.8 + batchMean * 0.2));
+      EXPECT_TRUE(
+          allClose(buffers[1].second, varBefore * 0.8 + batchVar * 0.2));
+      // Training normalises with the batch statistics.
+      executor->eval();
+      at::Tensor evalOut = executor->forwardOne(input);
+      executor->train();
+      at::Tensor trainOut = executor->forwardOne(input);
+      EXPECT_FALSE(allClose(evalOut, trainOut));
+    }
+  }
+}
+
+TEST_F(FloatOpsTest, Activations) {
+  using Builder = std::function<mlir::Value(FunctionBuilder &, mlir::Value)>;
+  using Ref = std::function<at::Tensor(const at::Tensor &)>;
+  std::vector<std::tuple<const char *, Builder, Ref>> cases = {
+      {"relu",
+       [](FunctionBuilder &fb, mlir::Value x) -> mlir::Value {
+         return fb.builder.create<ReluOp>(fb.loc(), x);
+       },
+       [](const at::Tensor &x) { return at::relu(x); }},
+      {"relu6",
+       [](FunctionBuilder &fb, mlir::Value x) -> mlir::Value {
+         return fb.builder.create<Relu6Op>(fb.loc(), x);
+       },
+       [](const at::Tensor &x) { return at::hardtanh(x, 0.0, 6.0); }},
+      {"sigmoid",
+       [](FunctionBuilder &fb, mlir::Value x) -> mlir::Value {
+         return fb.builder.create<SigmoidOp>(fb.loc(), x);
+       },
+       [](const at::Tensor &x) { return at::sigmoid(x); }},
+      {"silu",
+       [](FunctionBuilder &fb, mlir::Value x) -> mlir::Value {
+         return fb.builder.create<SiluOp>(fb.loc(), x);
+       },
+       [](const at::Tensor &x) { return at::silu(x); }},
+      {"hardswish",
+       [](FunctionBuilder &fb, mlir::Value x) -> mlir::Value {
+         return fb.builder.create<HardswishOp>(fb.loc(), x);
+       },
+       [](const at::Tensor &x) { return at::hardswish(x); }},
+  };
+  for (auto &[name, build, ref] : cases) {
+    SCOPED_TRACE(name);
+    FunctionBuilder fb(context);
+    auto args = fb.begin({fb.tensor({2, 3, 4, 4}, fb.f32())});
+    auto func = fb.finish({build(fb, args[0])});
+    check(func, {randn({2, 3, 4, 4}) * 4},
+          [&](const std::vector<at::Tensor> &in, TensorMap &) {
+            return ref(in[0]);
+          });
+  }
+}
+
+TEST_F(FloatOpsTest, AddAndMulBroadcast) {
+  for (bool isAdd : {true, false}) {
+    FunctionBuilder fb(context);
+    auto args = fb.begin(
+        {fb.tensor({2, 3, 4, 4}, fb.f32()), fb.tensor({2, 3, 1, 1}, fb.f32())});
+    mlir::Value y =
+        isAdd
+            ? fb.builder.create<AddOp>(fb.loc(), args[0], args[1]).getResult()
+            : fb.builder.create<MulOp>(fb.loc(), args[0], args[1]).getResult();
+    check(fb.finish({y}), {randn({2, 3, 4, 4}), randn({2, 3, 1, 1})},
+          [&](const std::vector<at::Tensor> &in, TensorMap &) {
+            return isAdd ? in[0] + in[1] : in[0] * in[1];
+          });
+  }
+}
+
+TEST_F(FloatOpsTest, ConcatReshapeFlattenTransposeSoftmax) {
+  FunctionBuilder fb(context);
+  auto args = fb.begin(
+      {fb.tensor({2, 3, 4, 5}, fb.f32()), fb.tensor({2, 2, 4, 5}, fb.f32())});
+  auto &b = fb.builder;
+  mlir::Value cat = b.create<ConcatOp>(
+      fb.loc(), mlir::ValueRange{args[0], args[1]}, b.getI64IntegerAttr(1));
+  mlir::Value t = b.create<TransposeOp>(fb.loc(), cat, fb.i64s({0, 2, 3, 1}));
+  mlir::Value r = b.create<ReshapeOp>(fb.loc(), t, fb.i64s({2, 20, 5}));
+  mlir::Value s = b.create<SoftmaxOp>(fb.loc(), r, b.getI64IntegerAttr(2));
+  mlir::Value f = b.create<FlattenOp>(fb.loc(), s, b.getI64IntegerAttr(1));
+  check(fb.finish({f}), {randn({2, 3, 4, 5}), randn({2, 2, 4, 5})},
+        [&](const std::vector<at::Tensor> &in, TensorMap &) {
+          at::Tensor c = at::cat({in[0], in[1]}, 1).permute({0, 2, 3, 1});
+          return at::softmax(c.reshape({2, 20, 5}), 2).flatten(1);
+        });
+}
+
+TEST_F(FloatOpsTest, Pools) {
+  struct Case {
+    bool max;
+    std::vector<int64_t> kernel, stride, pad;
+  };
+  for (const Case &c :
+       std::vector<Case>{{true, {2, 2}, {2, 2}, {0, 0, 0, 0}},
+                         {true, {3, 3}, {1, 1}, {1, 1, 1, 1}},
+                         {true, {3, 2}, {2, 1}, {0, 1, 2, 0}},
+                         {false, {3, 3}, {1, 1}, {1, 1, 1, 1}},
+                         {false, {2, 2}, {2, 2}, {0, 0, 0, 0}},
+                         {false, {3, 3}, {2, 2}, {2, 0, 1, 1}}}) {
+    FunctionBuilder fb(context);
+    auto args = fb.begin({fb.tensor({2, 3, 7, 6}, fb.f32())});
+    mlir::Value y =
+        c.max ? fb.builder
+                    .create<MaxPool2dOp>(fb.loc(), args[0], fb.i64s(c.kernel),
+                                         fb.i64s(c.stride), fb.i64s(c.pad))
+                    .getResult()
+              : fb.builder
+                    .create<AvgPool2dOp>(fb.loc(), args[0], fb.i64s(c.kernel),
+                                         fb.i64s(c.stride), fb.i64s(c.pad))
+                    .getResult();
+    check(fb.finish({y}), {randn({2, 3, 7, 6})},
+          [&](const std::vector<at::Tensor> &in, TensorMap &) {
+            bool symmetric = c.pad[0] == c.pad[2] && c.pad[1] == c.pad[3] &&
+                             2 * c.pad[0] <= c.kernel[0] &&
+                             2 * c.pad[1] <= c.kernel[1];
+            at::Tensor x = in[0];
+            std::vector<int64_t> padding{c.pad[0], c.pad[1]};
+            if (!symmetric) {
+              x = at::constant_pad_nd(x,
+                                      {c.pad[1], c.pad[3], c.pad[0], c.pad[2]},
+                                      c.max ? -INFINITY : 0.0);
+              padding = {0, 0};
+            }
+            return c.max ? at::max_pool2d(x, c.kernel, c.stride, padding)
+                         : at::avg_pool2d(x, c.kernel, c.stride, padding, false,
+                                          true);
+          });
+  }
+  FunctionBuilder fb(context);
+  auto args = fb.begin({fb.tensor({2, 3, 7, 6}, fb.f32())});
+  mlir::Value y = fb.builder.create<GlobalAvgPoolOp>(fb.loc(), args[0]);
+  check(fb.finish({y}), {randn({2, 3, 7, 6})},
+        [&](const std::vector<at::Tensor> &in, TensorMap &) {
+          return at::mean(in[0], {2, 3}, true);
+        });
+}
+
+TEST_F(FloatOpsTest, Resize) {
+  for (auto [mode, alignCorners, outH, outW] :
+       std::vector<std::tuple<hat::ResizeMode, bool, int64_t, int64_t>>{
+           {hat::ResizeMode::nearest, false, 10, 7},
+           {hat::ResizeMode::nearest, false, 3, 2},
+           {hat::ResizeMode::bilinear, false, 10, 12},
+           {hat::ResizeMode::bilinear, true, 9, 4}}) {
+    FunctionBuilder fb(context);
+    auto args = fb.begin({fb.tensor({2, 3, 5, 6}, fb.f32())});
+    mlir::Value y = fb.builder.create<ResizeOp>(
+        fb.loc(), args[0], ResizeModeAttr::get(&context, mode),
+        fb.i64s({outH, outW}), fb.builder.getBoolAttr(alignCorners));
+    auto func = fb.finish({y});
+    at::Tensor input = randn({2, 3, 5, 6});
+    at::Tensor out = check(
+        func, {input}, [&](const std::vector<at::Tensor> &in, TensorMap &) {
+          if (mode == hat::ResizeMode::bilinear)
+            return at::upsample_bilinear2d(in[0], {outH, outW}, alignCorners);
+          // HAT's nearest: src = floor(dst * in / out) in integers.
+          std::vector<int64_t> rows, cols;
+          for (int64_t d = 0; d < outH; ++d)
+            rows.push_back(d * 5 / outH);
+          for (int64_t d = 0; d < outW; ++d)
+            cols.push_back(d * 6 / outW);
+          return in[0]
+              .index_select(2, at::tensor(rows, at::TensorOptions(at::kLong)))
+              .index_select(3, at::tensor(cols, at::TensorOptions(at::kLong)));
+        });
+    if (mode == hat::ResizeMode::nearest) // copies: exact vs HatEval too
+      EXPECT_TRUE(bitEqual(out, runEval(func, {input})[0]));
+  }
+}
+
+TEST_F(FloatOpsTest, RandomNetTrainAndEval) {
+  // A whole network in both modes: the executor is the sum of its steps.
+  for (bool training : {false, true}) {
+    auto module = buildRandomNet(context, 3, 2);
+    check(
+        entry(*module), {randn({2, 3, 12, 12})},
+        [&](const std::vector<at::Tensor> &in, TensorMap &p) {
+          // Hand-written twin of buildRandomNet(seed 3): parameters are
+          // numbered in creation order.
+          int k = 0;
+          auto next = [&](const std::string &base) {
+            return p[base + "." + std::to_string(k++)];
+          };
+          auto convBnRelu = [&](at::Tensor x, int64_t kSize, bool relu) {
+            at::Tensor w = next("conv.weight");
+            at::Tensor y = at::conv2d(x, w, {}, {1, 1}, {kSize / 2, kSize / 2});
+            at::Tensor g = next("bn.weight"), b = next("bn.bias");
+            at::Tensor m = next("bn.mean"), v = next("bn.var");
+            y = at::batch_norm(y, g, b, m, v, training, double(0.1f),
+                               double(1e-5f), true);
+            return relu ? at::relu(y) : y;
+          };
+          at::Tensor x = convBnRelu(in[0], 3, true);
+          at::Tensor y = convBnRelu(x, 3, false);
+          at::Tensor sum = at::relu(x + y);
+          at::Tensor pooled = at::max_pool2d(sum, {2, 2}, {2, 2});
+          at::Tensor a = convBnRelu(pooled, 1, true);
+          at::Tensor bb = at::avg_pool2d(convBnRelu(pooled, 3, true), {3, 3},
+                                         {1, 1}, {1, 1}, false, true);
+          at::Tensor up =
+              at::upsample_bilinear2d(at::cat({a, bb}, 1), {12, 12}, false);
+          at::Tensor flat = at::mean(up, {2, 3}, true).reshape({-1, 10});
+          at::Tensor w = next("head.weight"), b = next("head.bias");
+          return at::linear(flat, w, b);
+        },
+        training);
+  }
+}
+
+} // namespace
+} // namespace hat::exec::test
