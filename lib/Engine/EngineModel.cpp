@@ -10,7 +10,7 @@
 #include "hat/Engine/Engine.h"
 
 #include "hat/Config/Registry.h"
-#include "hat/Dialect/HatDialect.h"
+#include "hat/Dialect/HatOps.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
 #include "hat/Transforms/Passes.h"
@@ -20,6 +20,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <ATen/ATen.h>
@@ -129,8 +130,8 @@ void EngineModel::rebuild(exec::FakeQuantMode mode,
   runner->train(training);
   bool hasInt = false, hasFakeQuant = false;
   ir->func().walk([&](mlir::Operation *op) {
-    hasInt |= mlir::isa<QConv2dOp, QLinearOp, QuantizeOp>(op);
-    hasFakeQuant |= mlir::isa<FakeQuantOp>(op);
+    hasInt |= mlir::isa<hat::QConv2dOp, hat::QLinearOp, hat::QuantizeOp>(op);
+    hasFakeQuant |= mlir::isa<hat::FakeQuantOp>(op);
   });
   kindName = hasInt ? "int" : hasFakeQuant ? "qat" : "float";
 }
