@@ -1,6 +1,7 @@
 //===- BpuDialect.cpp - The bpu dialect, verifiers, weight packing --------===//
 
 #include "hat/BPU/BpuOps.h"
+#include "hat/HBM/Model.h"
 
 #include "mlir/IR/DialectImplementation.h"
 
@@ -19,32 +20,6 @@ void BpuDialect::initialize() {
 #define GET_OP_CLASSES
 #include "hat/BPU/BpuOps.cpp.inc"
 
-namespace hat::bpu {
-
-int64_t packedWeightSize(int64_t outChannels, int64_t k, int64_t groups) {
-  const int64_t og = outChannels / groups;
-  const int64_t blocks = (og + 15) / 16, k2 = (k + 1) / 2;
-  return groups * blocks * k2 * 32;
-}
-
-std::vector<int8_t> packWeightsO16K2(const std::vector<int8_t> &oihw,
-                                     int64_t outChannels, int64_t k,
-                                     int64_t groups) {
-  const int64_t og = outChannels / groups;
-  const int64_t blocks = (og + 15) / 16, k2 = (k + 1) / 2;
-  std::vector<int8_t> packed(size_t(packedWeightSize(outChannels, k, groups)),
-                             0);
-  for (int64_t g = 0; g < groups; ++g)
-    for (int64_t o = 0; o < og; ++o)
-      for (int64_t kk = 0; kk < k; ++kk) {
-        const int64_t dst =
-            (((g * blocks + o / 16) * k2 + kk / 2) * 16 + o % 16) * 2 + kk % 2;
-        packed[size_t(dst)] = oihw[size_t((g * og + o) * k + kk)];
-      }
-  return packed;
-}
-
-} // namespace hat::bpu
 
 LogicalResult PackedWeightOp::verify() {
   if (getLayout() != "o16k2")
@@ -57,7 +32,7 @@ LogicalResult PackedWeightOp::verify() {
     k *= shape[d];
   if (getGroups() < 1 || shape[0] % getGroups())
     return emitOpError("groups must divide the output channels");
-  const int64_t bytes = packedWeightSize(shape[0], k, getGroups());
+  const int64_t bytes = hat::hbm::packedWeightSize(shape[0], k, getGroups());
   auto type = getResult().getType();
   if (type.getRank() != 1 || type.getDimSize(0) != bytes ||
       getData().getNumElements() != bytes)

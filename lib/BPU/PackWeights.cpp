@@ -10,6 +10,7 @@
 
 #include "hat/BPU/Passes.h"
 #include "hat/Dialect/HatOps.h"
+#include "hat/HBM/Model.h"
 #include "hat/Transforms/ParamUtils.h"
 
 namespace hat::bpu {
@@ -58,7 +59,7 @@ struct PackWeightsPass : hat::bpu::impl::BpuPackWeightsBase<PackWeightsPass> {
           isa<ConvOp>(op) ? cast<ConvOp>(op).getGroups() : int64_t(1);
       const int64_t o = type.getDimSize(0);
       const int64_t k = type.getNumElements() / std::max<int64_t>(o, 1);
-      std::vector<int8_t> packed = packWeightsO16K2(raw, o, k, groups);
+      std::vector<int8_t> packed = hat::hbm::packWeightsO16K2(raw, o, k, groups);
       OpBuilder b(op);
       auto packedType = RankedTensorType::get({int64_t(packed.size())},
                                               b.getIntegerType(8));

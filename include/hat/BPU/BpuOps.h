@@ -26,15 +26,6 @@ constexpr const char *kPerfAttr = "bpu.perf";
 constexpr const char *kInputSourceAttr = "bpu.input_source";
 constexpr const char *kFunctionAttr = "bpu.function";
 
-/// Packs an OIHW (or [M, K]) int8 weight into the o16k2 layout described on
-/// bpu.packed_weight: per group, blocks of 16 output channels by pairs of K.
-/// `outChannels` is O (all groups), `k` is Cin/g * KH * KW.
-std::vector<int8_t> packWeightsO16K2(const std::vector<int8_t> &oihw,
-                                     int64_t outChannels, int64_t k,
-                                     int64_t groups);
-/// Bytes of the packed form.
-int64_t packedWeightSize(int64_t outChannels, int64_t k, int64_t groups);
-
 } // namespace hat::bpu
 
 #endif // HAT_BPU_BPUOPS_H
