@@ -115,7 +115,14 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
     threads = std::max(1u, std::thread::hardware_concurrency());
   im.pool = std::make_unique<ThreadPool>(threads);
   im.scratch.resize(size_t(threads));
-  im.arenaStorage.assign(size_t(im.m.arenaBytes) + 64, 0);
+  // Only the bytes layers touch (a declared arena larger than the plan
+  // needs costs nothing).
+  int64_t needed = 0;
+  for (const hbm::Layer &l : im.m.layers) {
+    const TensorDesc &t = im.m.tensors[size_t(l.output)];
+    needed = std::max(needed, t.arenaOffset + t.bytes());
+  }
+  im.arenaStorage.assign(size_t(needed) + 64, 0);
   uintptr_t base = reinterpret_cast<uintptr_t>(im.arenaStorage.data());
   im.arena = im.arenaStorage.data() + ((64 - base % 64) % 64);
   im.prepare();
