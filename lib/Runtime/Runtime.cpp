@@ -294,28 +294,45 @@ void Session::Impl::conv(const Layer &l, const Prepared &p) {
   const bool in16 = in.dtype == eval::DType::I16;
   const int8_t *x8 = in16 ? nullptr : ptr<int8_t>(in);
   const int16_t *x16 = in16 ? ptr<int16_t>(in) : nullptr;
-  auto fill = [&](int64_t n, int64_t g, int64_t pix, int16_t *row) {
+  // One im2col row; windows fully inside the image (most of them) skip the
+  // bounds checks.
+  auto fillTyped = [&](const auto *x, int64_t n, int64_t g, int64_t pix,
+                       int16_t *row) {
     const int64_t oy = pix / OW, ox = pix % OW;
-    const int64_t base = (n * C + g * cg) * H * W;
+    const int64_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
+    const auto *base = x + (n * C + g * cg) * H * W;
     int64_t k = 0;
+    if (iy0 >= 0 && iy0 + (KH - 1) * dh < H && ix0 >= 0 &&
+        ix0 + (KW - 1) * dw < W) {
+      for (int64_t c = 0; c < cg; ++c) {
+        const auto *win = base + c * H * W + iy0 * W + ix0;
+        for (int64_t ky = 0; ky < KH; ++ky, win += dh * W)
+          for (int64_t kx = 0; kx < KW; ++kx)
+            row[k++] = int16_t(win[kx * dw]);
+      }
+      return;
+    }
     for (int64_t c = 0; c < cg; ++c) {
-      const int64_t plane = base + c * H * W;
+      const auto *plane = base + c * H * W;
       for (int64_t ky = 0; ky < KH; ++ky) {
-        const int64_t iy = oy * sh - pt + ky * dh;
+        const int64_t iy = iy0 + ky * dh;
         if (iy < 0 || iy >= H) {
           for (int64_t kx = 0; kx < KW; ++kx)
             row[k++] = 0;
           continue;
         }
-        const int64_t rowBase = plane + iy * W;
         for (int64_t kx = 0; kx < KW; ++kx) {
-          const int64_t ix = ox * sw - pl + kx * dw;
-          row[k++] = (ix < 0 || ix >= W)
-                         ? 0
-                         : (in16 ? x16[rowBase + ix] : x8[rowBase + ix]);
+          const int64_t ix = ix0 + kx * dw;
+          row[k++] = (ix < 0 || ix >= W) ? 0 : int16_t(plane[iy * W + ix]);
         }
       }
     }
+  };
+  auto fill = [&](int64_t n, int64_t g, int64_t pix, int16_t *row) {
+    if (in16)
+      fillTyped(x16, n, g, pix, row);
+    else
+      fillTyped(x8, n, g, pix, row);
   };
   const bool out16 = out.dtype == eval::DType::I16;
   const int convBits = bitsOf(l.residual ? l.convDType : out.dtype);
