@@ -89,7 +89,10 @@ hat::hbm::Model hbmNet(const std::vector<ConvSpec> &net, int64_t size) {
   m.optLevel = 3;
   int64_t offset = 0;
   auto tensor = [&](std::vector<int64_t> shape, eval::DType d, bool arena) {
-    hbm::TensorDesc t{"t" + std::to_string(m.tensors.size()), shape, d, {},
+    hbm::TensorDesc t{"t" + std::to_string(m.tensors.size()),
+                      shape,
+                      d,
+                      {},
                       arena ? offset : -1};
     if (arena)
       offset += (t.bytes() + 63) / 64 * 64;
@@ -202,9 +205,9 @@ template <typename Fn> double imagesPerSecond(int images, int iters, Fn fn) {
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < iters; ++i)
     fn();
-  const double s = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - t0)
-                       .count();
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   return double(images) * iters / s;
 }
 

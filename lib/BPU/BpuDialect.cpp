@@ -20,7 +20,6 @@ void BpuDialect::initialize() {
 #define GET_OP_CLASSES
 #include "hat/BPU/BpuOps.cpp.inc"
 
-
 LogicalResult PackedWeightOp::verify() {
   if (getLayout() != "o16k2")
     return emitOpError("unknown weight layout '") << getLayout() << "'";

@@ -90,7 +90,8 @@ public:
           if (w.getDimSize(1) > m.maxChannels * 16 ||
               w.getDimSize(0) > m.maxChannels * 16)
             fail("linear " + std::to_string(w.getDimSize(1)) + "x" +
-                 std::to_string(w.getDimSize(0)) + " exceeds the channel limit");
+                 std::to_string(w.getDimSize(0)) +
+                 " exceeds the channel limit");
           scales(l.getMultiplier());
         })
         .Case([&](QAddOp a) {

@@ -93,8 +93,7 @@ public:
         continue;
       }
       if (!isLayer(&op))
-        return op.emitError("not a bpu layer: run bpu-lower first"),
-               failure();
+        return op.emitError("not a bpu layer: run bpu-lower first"), failure();
       if (failed(addLayer(&op)))
         return failure();
     }

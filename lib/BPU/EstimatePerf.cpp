@@ -130,16 +130,16 @@ struct EstimatePerfPass
           batch = std::max<int64_t>(1, t.getDimSize(0));
     SmallVector<NamedAttribute> summary{
         b.getNamedAttr("latency_us", b.getF64FloatAttr(latency)),
-        b.getNamedAttr("fps", b.getF64FloatAttr(
-                                  latency > 0 ? 1e6 * double(batch) / latency
-                                              : 0)),
+        b.getNamedAttr(
+            "fps",
+            b.getF64FloatAttr(latency > 0 ? 1e6 * double(batch) / latency : 0)),
         b.getNamedAttr("ddr_bytes_per_frame",
                        b.getI64IntegerAttr(int64_t(ddrBytes / double(batch)))),
         b.getNamedAttr("macs", b.getI64IntegerAttr(int64_t(macs))),
-        b.getNamedAttr("mac_utilisation",
-                       b.getF64FloatAttr(latency > 0 ? macs / (latency *
-                                                               m.peakMacsPerUs())
-                                                     : 0)),
+        b.getNamedAttr(
+            "mac_utilisation",
+            b.getF64FloatAttr(latency > 0 ? macs / (latency * m.peakMacsPerUs())
+                                          : 0)),
         b.getNamedAttr("batch", b.getI64IntegerAttr(batch))};
     module->setAttr(kPerfAttr, b.getDictionaryAttr(summary));
     module->setAttr(kInputSourceAttr, b.getStringAttr(inputSource));

@@ -74,9 +74,8 @@ struct FusePass : hat::bpu::impl::BpuFuseBase<FusePass> {
         for (NamedAttribute &a : attrs)
           if (a.getName() == "name")
             a.setValue(b.getStringAttr(name.getValue() + "+add"));
-      Operation *fused =
-          createOp(b, add.getLoc(), ConvOp::getOperationName(), operands,
-                   add.getResult().getType(), attrs);
+      Operation *fused = createOp(b, add.getLoc(), ConvOp::getOperationName(),
+                                  operands, add.getResult().getType(), attrs);
       add.getResult().replaceAllUsesWith(fused->getResult(0));
       add.erase();
       conv.erase();

@@ -25,9 +25,9 @@ using namespace hat;
 namespace bpu = hat::bpu;
 using bpu::createOp;
 using bpu::findMarch;
-using bpu::marchNames;
-using bpu::kMarchAttr;
 using bpu::kFunctionAttr;
+using bpu::kMarchAttr;
+using bpu::marchNames;
 
 namespace {
 
@@ -94,14 +94,15 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
           SmallVector<NamedAttribute> attrs =
               copied({"stride", "padding", "dilation", "groups", "multiplier",
                       "shift", "relu"});
-          attrs.push_back(attr("kernel", b.getDenseI64ArrayAttr(
-                                             {w.getDimSize(2), w.getDimSize(3)})));
+          attrs.push_back(
+              attr("kernel",
+                   b.getDenseI64ArrayAttr({w.getDimSize(2), w.getDimSize(3)})));
           SmallVector<Value> operands{c.getInput(), c.getWeight()};
           if (c.getBias())
             operands.push_back(c.getBias());
-          attrs.push_back(attr("operandSegmentSizes",
-                               b.getDenseI32ArrayAttr(
-                                   {1, 1, c.getBias() ? 1 : 0, 0})));
+          attrs.push_back(
+              attr("operandSegmentSizes",
+                   b.getDenseI32ArrayAttr({1, 1, c.getBias() ? 1 : 0, 0})));
           repl = createOp(b, loc, bpu::ConvOp::getOperationName(), operands,
                           resultType, attrs);
         })
@@ -133,8 +134,8 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
                           op->getOperands(), resultType, attrs);
         })
         .Case([&](hat::QAvgPool2dOp) {
-          SmallVector<NamedAttribute> attrs = copied(
-              {"kernel", "stride", "padding", "multiplier", "shift"});
+          SmallVector<NamedAttribute> attrs =
+              copied({"kernel", "stride", "padding", "multiplier", "shift"});
           attrs.push_back(attr("kind", b.getStringAttr("avg")));
           repl = createOp(b, loc, bpu::PoolOp::getOperationName(),
                           op->getOperands(), resultType, attrs);
@@ -215,7 +216,8 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
   llvm::StringMap<int> counters;
 
   static bool isIntegerValue(Value v) {
-    return isa<IntegerType>(cast<RankedTensorType>(v.getType()).getElementType());
+    return isa<IntegerType>(
+        cast<RankedTensorType>(v.getType()).getElementType());
   }
 };
 

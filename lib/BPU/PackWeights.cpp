@@ -19,8 +19,8 @@ namespace hat::bpu {
 } // namespace hat::bpu
 
 using namespace mlir;
-using hat::ParamOp;
 using hat::eraseDeadParams;
+using hat::ParamOp;
 using namespace hat::bpu;
 
 namespace {
@@ -59,10 +59,11 @@ struct PackWeightsPass : hat::bpu::impl::BpuPackWeightsBase<PackWeightsPass> {
           isa<ConvOp>(op) ? cast<ConvOp>(op).getGroups() : int64_t(1);
       const int64_t o = type.getDimSize(0);
       const int64_t k = type.getNumElements() / std::max<int64_t>(o, 1);
-      std::vector<int8_t> packed = hat::hbm::packWeightsO16K2(raw, o, k, groups);
+      std::vector<int8_t> packed =
+          hat::hbm::packWeightsO16K2(raw, o, k, groups);
       OpBuilder b(op);
-      auto packedType = RankedTensorType::get({int64_t(packed.size())},
-                                              b.getIntegerType(8));
+      auto packedType =
+          RankedTensorType::get({int64_t(packed.size())}, b.getIntegerType(8));
       auto data = DenseIntElementsAttr::get(packedType, ArrayRef(packed));
       auto pw = b.create<PackedWeightOp>(
           param.getLoc(), packedType, b.getStringAttr(param.getName()), data,

@@ -160,7 +160,8 @@ TileChoice evaluateTile(const LayerShape &s, int64_t rows, int64_t oc) {
   for (int64_t r0 = 0; r0 < s.outH; r0 += rows) {
     const int64_t r1 = std::min(s.outH, r0 + rows);
     int64_t first = r0 * s.strideH - s.padH;
-    int64_t last = (r1 - 1) * s.strideH - s.padH + s.dilationH * (s.kernelH - 1);
+    int64_t last =
+        (r1 - 1) * s.strideH - s.padH + s.dilationH * (s.kernelH - 1);
     first = std::max<int64_t>(first, 0);
     last = std::min<int64_t>(last, s.inH - 1);
     inputLoad += std::max<int64_t>(0, last - first + 1) * inRowBytes;

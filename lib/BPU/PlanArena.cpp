@@ -55,9 +55,8 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
     llvm::DenseMap<Operation *, size_t> bufferOf;
     std::vector<Buffer> buffers;
     for (Operation *op : layers) {
-      Operation *src = isa<ReshapeOp>(op)
-                           ? op->getOperand(0).getDefiningOp()
-                           : nullptr;
+      Operation *src =
+          isa<ReshapeOp>(op) ? op->getOperand(0).getDefiningOp() : nullptr;
       size_t id;
       if (src && bufferOf.count(src)) {
         id = bufferOf[src];

@@ -81,10 +81,10 @@ struct TilePass : hat::bpu::impl::BpuTileBase<TilePass> {
       if (!isLayer(op) || isa<ReshapeOp>(op))
         return;
       LayerShape shape = layerShape(op);
-      TileChoice t = search ? searchTile(shape, *march)
-                            : halvingTile(shape, *march);
-      op->setAttr("tile", b.getDenseI64ArrayAttr(
-                              {t.rows, t.outChannels, t.tiles}));
+      TileChoice t =
+          search ? searchTile(shape, *march) : halvingTile(shape, *march);
+      op->setAttr("tile",
+                  b.getDenseI64ArrayAttr({t.rows, t.outChannels, t.tiles}));
       op->setAttr("sram_bytes", b.getI64IntegerAttr(t.sramBytes));
     });
   }

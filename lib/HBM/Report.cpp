@@ -109,13 +109,12 @@ std::string perfHtml(const Model &m) {
        "load B</th><th>DDR store B</th><th>load/store &micro;s</th><th>total "
        "&micro;s</th><th>share %</th><th>SRAM B</th><th>MAC util %</th></tr>\n";
   for (const LayerPerf &p : m.layerPerf)
-    o << "<tr><td class=l>" << html(p.name) << "</td><td class=l>"
-      << html(p.op) << "</td><td>" << p.macs << "</td><td>"
-      << num(p.computeUs) << "</td><td>" << p.loadBytes << "</td><td>"
-      << p.storeBytes << "</td><td>" << num(p.memoryUs) << "</td><td>"
-      << num(p.totalUs) << "</td><td>" << num(100 * p.share, 2) << "</td><td>"
-      << p.sramBytes << "</td><td>" << num(100 * p.macUtilisation, 2)
-      << "</td></tr>\n";
+    o << "<tr><td class=l>" << html(p.name) << "</td><td class=l>" << html(p.op)
+      << "</td><td>" << p.macs << "</td><td>" << num(p.computeUs) << "</td><td>"
+      << p.loadBytes << "</td><td>" << p.storeBytes << "</td><td>"
+      << num(p.memoryUs) << "</td><td>" << num(p.totalUs) << "</td><td>"
+      << num(100 * p.share, 2) << "</td><td>" << p.sramBytes << "</td><td>"
+      << num(100 * p.macUtilisation, 2) << "</td></tr>\n";
   o << "</table>\n<h2>Timeline</h2>\n<p>One row per layer in execution "
        "order; green: compute, orange: DDR time (the longer one bounds the "
        "layer).</p>\n<table>\n";
@@ -137,8 +136,8 @@ std::string perfHtml(const Model &m) {
 
 std::string perfSummaryText(const Model &m) {
   std::ostringstream o;
-  o << "march " << m.march << " -O" << m.optLevel << " (input "
-    << m.inputSource << "), estimate:\n"
+  o << "march " << m.march << " -O" << m.optLevel << " (input " << m.inputSource
+    << "), estimate:\n"
     << "  latency      " << num(m.perf.latencyUs) << " us\n"
     << "  FPS          " << num(m.perf.fps, 1) << "\n"
     << "  DDR / frame  " << m.perf.ddrBytesPerFrame << " bytes\n"
@@ -152,17 +151,19 @@ std::string perfSummaryText(const Model &m) {
 std::string perfLayerTable(const Model &m) {
   std::ostringstream o;
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%-28s %-14s %12s %10s %10s %10s %10s %7s %9s\n",
-                "layer", "op", "MACs", "comp_us", "load_B", "store_B",
-                "total_us", "share%", "sram_B");
+  std::snprintf(buf, sizeof buf,
+                "%-28s %-14s %12s %10s %10s %10s %10s %7s %9s\n", "layer", "op",
+                "MACs", "comp_us", "load_B", "store_B", "total_us", "share%",
+                "sram_B");
   o << buf;
   for (const LayerPerf &p : m.layerPerf) {
-    std::snprintf(buf, sizeof buf,
-                  "%-28s %-14s %12lld %10.3f %10lld %10lld %10.3f %7.2f %9lld\n",
-                  p.name.substr(0, 28).c_str(), p.op.substr(0, 14).c_str(),
-                  (long long)p.macs, p.computeUs, (long long)p.loadBytes,
-                  (long long)p.storeBytes, p.totalUs, 100 * p.share,
-                  (long long)p.sramBytes);
+    std::snprintf(
+        buf, sizeof buf,
+        "%-28s %-14s %12lld %10.3f %10lld %10lld %10.3f %7.2f %9lld\n",
+        p.name.substr(0, 28).c_str(), p.op.substr(0, 14).c_str(),
+        (long long)p.macs, p.computeUs, (long long)p.loadBytes,
+        (long long)p.storeBytes, p.totalUs, 100 * p.share,
+        (long long)p.sramBytes);
     o << buf;
   }
   return o.str();

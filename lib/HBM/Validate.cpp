@@ -15,10 +15,10 @@ namespace hat::hbm {
 
 const char *layerKindName(LayerKind kind) {
   static const char *names[kNumLayerKinds] = {
-      "quantize",  "dequantize", "conv",       "linear", "add",
-      "mul",       "max_pool",   "avg_pool",   "global_avg_pool",
-      "concat",    "resize",     "requantize", "lut",    "reshape",
-      "transpose", "softmax"};
+      "quantize", "dequantize", "conv",     "linear",          "add",
+      "mul",      "max_pool",   "avg_pool", "global_avg_pool", "concat",
+      "resize",   "requantize", "lut",      "reshape",         "transpose",
+      "softmax"};
   const unsigned k = unsigned(kind);
   return k < unsigned(kNumLayerKinds) ? names[k] : "unknown";
 }
@@ -65,8 +65,8 @@ struct Checker {
 
   const TensorDesc *tensor(int32_t index, const std::string &layer) {
     if (index < 0 || size_t(index) >= m.tensors.size()) {
-      err << "layer '" << layer << "' refers to tensor #" << index
-          << " of " << m.tensors.size();
+      err << "layer '" << layer << "' refers to tensor #" << index << " of "
+          << m.tensors.size();
       return nullptr;
     }
     return &m.tensors[size_t(index)];
@@ -95,8 +95,7 @@ struct Checker {
   bool shiftsOk(const Layer &l, const std::vector<int32_t> &shifts) {
     for (int32_t s : shifts)
       if (s < 0 || s > 62) {
-        err << "layer '" << l.name << "' has shift " << s
-            << " outside [0, 62]";
+        err << "layer '" << l.name << "' has shift " << s << " outside [0, 62]";
         return false;
       }
     return true;
@@ -119,10 +118,9 @@ struct Checker {
   }
 
   bool window(const Layer &l, bool needDilation) {
-    if (l.kernel.size() != 2 || l.stride.size() != 2 ||
-        l.padding.size() != 4 || (needDilation && l.dilation.size() != 2)) {
-      err << "layer '" << l.name
-          << "' needs kernel[2], stride[2], padding[4]"
+    if (l.kernel.size() != 2 || l.stride.size() != 2 || l.padding.size() != 4 ||
+        (needDilation && l.dilation.size() != 2)) {
+      err << "layer '" << l.name << "' needs kernel[2], stride[2], padding[4]"
           << (needDilation ? ", dilation[2]" : "");
       return false;
     }
@@ -167,8 +165,7 @@ struct Checker {
     const TensorDesc &x = *in[0];
     if (!isAct(x.dtype) || !isAct(out.dtype) || x.shape.size() != 4 ||
         out.shape.size() != 4)
-      return err << "layer '" << l.name << "' needs i8/i16 NCHW tensors",
-             false;
+      return err << "layer '" << l.name << "' needs i8/i16 NCHW tensors", false;
     const Constant *w = constant(l.weight, l.name);
     if (!w)
       return false;
@@ -207,15 +204,13 @@ struct Checker {
                  << "' has the wrong dtype, shape or groups",
              false;
     const int64_t k = eval::numelOf(shape) / shape[0];
-    const int64_t bytes =
-        w.layout == "o16k2" ? packedWeightSize(shape[0], k, groups)
-        : w.layout == "plain"
-            ? eval::numelOf(shape)
-            : -1;
+    const int64_t bytes = w.layout == "o16k2"
+                              ? packedWeightSize(shape[0], k, groups)
+                          : w.layout == "plain" ? eval::numelOf(shape)
+                                                : -1;
     if (bytes != int64_t(w.data.size()))
-      return err << "layer '" << l.name << "' weight '" << w.name
-                 << "' has " << w.data.size() << " bytes for layout '"
-                 << w.layout << "'",
+      return err << "layer '" << l.name << "' weight '" << w.name << "' has "
+                 << w.data.size() << " bytes for layout '" << w.layout << "'",
              false;
     return true;
   }
@@ -308,7 +303,8 @@ struct Checker {
       const Constant *w = constant(l.weight, l.name);
       if (!w)
         return false;
-      const int64_t k = in[0]->shape.back(), mm = out.shape.empty() ? 0 : out.shape.back();
+      const int64_t k = in[0]->shape.back(),
+                    mm = out.shape.empty() ? 0 : out.shape.back();
       if (!weightOk(l, *w, {mm, k}, 1) || !biasOk(l, mm) ||
           !requant(l, size_t(mm)))
         return false;
@@ -328,11 +324,10 @@ struct Checker {
                false;
       if (!expectShape(l, out, shape))
         return false;
-      if (l.kind == LayerKind::Mul ? !single(l)
-                                   : (l.multiplier.size() != 2 ||
-                                      l.shift.size() != 1 ||
-                                      !shiftsOk(l, l.shift) ||
-                                      !multipliersOk(l, l.multiplier)))
+      if (l.kind == LayerKind::Mul
+              ? !single(l)
+              : (l.multiplier.size() != 2 || l.shift.size() != 1 ||
+                 !shiftsOk(l, l.shift) || !multipliersOk(l, l.multiplier)))
         return err << " (add: two multipliers, one shift)", false;
       break;
     }
@@ -346,10 +341,10 @@ struct Checker {
       if (l.kind == LayerKind::AvgPool && !single(l))
         return false;
       const auto &s = in[0]->shape;
-      const int64_t oh = extent(s[2], l.kernel[0], l.stride[0], l.padding[0],
-                                l.padding[2], 1);
-      const int64_t ow = extent(s[3], l.kernel[1], l.stride[1], l.padding[1],
-                                l.padding[3], 1);
+      const int64_t oh =
+          extent(s[2], l.kernel[0], l.stride[0], l.padding[0], l.padding[2], 1);
+      const int64_t ow =
+          extent(s[3], l.kernel[1], l.stride[1], l.padding[1], l.padding[3], 1);
       if (!expectShape(l, out, {s[0], s[1], oh, ow}))
         return false;
       break;
@@ -469,8 +464,7 @@ struct Checker {
         return false;
       if (t.arenaOffset < -1 ||
           (t.arenaOffset >= 0 && t.arenaOffset + t.bytes() > m.arenaBytes))
-        return err << "tensor '" << t.name << "' lies outside the arena",
-               false;
+        return err << "tensor '" << t.name << "' lies outside the arena", false;
     }
     for (const Constant &c : m.constants)
       if (!shapeOk(c.shape, dtypeBytes(c.dtype), "constant '" + c.name + "'") ||

@@ -83,8 +83,8 @@ __attribute__((target("avx2"))) void gemmAvx2(const int16_t *w,
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void
-gemmAvx512Vnni(const int16_t *w, const int16_t *col, int64_t k2,
-               int64_t pixels, int32_t *c) {
+gemmAvx512Vnni(const int16_t *w, const int16_t *col, int64_t k2, int64_t pixels,
+               int32_t *c) {
   const int64_t ld = 2 * k2;
   for (int64_t p = 0; p < pixels; p += 8) {
     __m512i acc[8];

@@ -148,12 +148,10 @@ void Session::Impl::prepare() {
       for (int64_t g = 0; g < groups; ++g)
         for (int64_t oo = 0; oo < p.og; ++oo)
           for (int64_t kk = 0; kk < p.k; ++kk)
-            logical[size_t((g * p.og + oo) * p.k + kk)] =
-                int8_t(wc.data[size_t(
-                    (((g * p.blocks + oo / 16) * p.k2 + kk / 2) * 16 +
-                     oo % 16) *
-                        2 +
-                    kk % 2)]);
+            logical[size_t((g * p.og + oo) * p.k + kk)] = int8_t(wc.data[size_t(
+                (((g * p.blocks + oo / 16) * p.k2 + kk / 2) * 16 + oo % 16) *
+                    2 +
+                kk % 2)]);
     } else {
       for (size_t e = 0; e < logical.size(); ++e)
         logical[e] = int8_t(wc.data[e]);
@@ -244,8 +242,8 @@ void Session::Impl::quantize(const Layer &l) {
 }
 
 template <typename Fill, typename Emit>
-void Session::Impl::gemmTiles(const Prepared &p, int64_t images,
-                              int64_t groups, int64_t pixels, const Fill &fill,
+void Session::Impl::gemmTiles(const Prepared &p, int64_t images, int64_t groups,
+                              int64_t pixels, const Fill &fill,
                               const Emit &emit) {
   const int64_t ld = 2 * p.k2;
   // ~128 KiB of im2col per tile keeps it in L2 while every block reuses it.
@@ -273,7 +271,7 @@ void Session::Impl::gemmTiles(const Prepared &p, int64_t images,
     std::memset(col + np * ld, 0, size_t((npad - np) * ld) * sizeof(int16_t));
     for (int64_t ob = 0; ob < p.blocks; ++ob) {
       gemm(p.w.data() + (g * p.blocks + ob) * p.k2 * 32, col, p.k2, npad,
-             s.acc.data());
+           s.acc.data());
       const int64_t oEnd = std::min<int64_t>(16, p.og - ob * 16);
       for (int64_t o = 0; o < oEnd; ++o)
         emit(n, g * p.og + ob * 16 + o, p0, np, s.acc.data() + o);
@@ -337,7 +335,8 @@ void Session::Impl::conv(const Layer &l, const Prepared &p) {
   const bool out16 = out.dtype == eval::DType::I16;
   const int convBits = bitsOf(l.residual ? l.convDType : out.dtype);
   const int outBits = bitsOf(out.dtype);
-  const TensorDesc *res = l.residual ? &m.tensors[size_t(l.inputs[1])] : nullptr;
+  const TensorDesc *res =
+      l.residual ? &m.tensors[size_t(l.inputs[1])] : nullptr;
   const bool res16 = res && res->dtype == eval::DType::I16;
   const int64_t addRound =
       l.addShift > 0 ? (int64_t(1) << (l.addShift - 1)) : 0;
@@ -389,9 +388,9 @@ void Session::Impl::linear(const Layer &l, const Prepared &p) {
                   const int32_t *acc) {
     const size_t c = l.multiplier.size() == 1 ? 0 : size_t(j);
     for (int64_t ri = 0; ri < nr; ++ri) {
-      int64_t v = quant::applyRequant(
-          clampAcc(acc[ri * 16] + p.bias[size_t(j)]), l.multiplier[c],
-          l.shift[c]);
+      int64_t v =
+          quant::applyRequant(clampAcc(acc[ri * 16] + p.bias[size_t(j)]),
+                              l.multiplier[c], l.shift[c]);
       if (l.relu && v < 0)
         v = 0;
       v = quant::saturate(v, outBits);
@@ -417,9 +416,9 @@ void Session::Impl::add(const Layer &l) {
     return t.dtype == eval::DType::I16 ? ptr<int16_t>(t)[e] : ptr<int8_t>(t)[e];
   };
   for (int64_t e = 0; e < n; ++e) {
-    int64_t v = (get(a, e) * l.multiplier[0] + get(b, e) * l.multiplier[1] +
-                 round) >>
-                l.shift[0];
+    int64_t v =
+        (get(a, e) * l.multiplier[0] + get(b, e) * l.multiplier[1] + round) >>
+        l.shift[0];
     if (l.relu && v < 0)
       v = 0;
     v = quant::saturate(v, bits);
@@ -470,8 +469,8 @@ void Session::Impl::reference(const Layer &l, const Prepared *p) {
                 rq(l.relu, outType));
     break;
   case LayerKind::Add:
-    r = qadd(in(0), in(1), l.multiplier[0], l.multiplier[1], l.shift[0],
-             l.relu, outType);
+    r = qadd(in(0), in(1), l.multiplier[0], l.multiplier[1], l.shift[0], l.relu,
+             outType);
     break;
   case LayerKind::Mul:
     r = qmul(in(0), in(1), l.multiplier[0], l.shift[0], outType);
@@ -581,8 +580,8 @@ bool Session::run(const std::vector<eval::Tensor> &given,
       std::string want;
       for (int64_t s : d.shape)
         want += (want.empty() ? "" : "x") + std::to_string(s);
-      error = "input #" + std::to_string(i) +
-              " must be f32 shaped like " + want +
+      error = "input #" + std::to_string(i) + " must be f32 shaped like " +
+              want +
               " (or a multiple of it along dimension 0, the same for every "
               "input)";
       return false;

@@ -22,8 +22,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
@@ -77,8 +77,7 @@ int main(int argc, char **argv) {
     return 1;
   if (!inputShape.empty()) {
     SmallVector<int64_t> shape;
-    for (llvm::StringRef part :
-         llvm::split(llvm::StringRef(inputShape), ',')) {
+    for (llvm::StringRef part : llvm::split(llvm::StringRef(inputShape), ',')) {
       int64_t d;
       if (part.trim().getAsInteger(10, d) || d < 1) {
         llvm::errs() << "hat-calops: bad --input-shape '" << inputShape
@@ -108,10 +107,9 @@ int main(int argc, char **argv) {
     llvm::outs() << llvm::formatv("{0,-32} {1,-18} {2,16} {3,16} {4,12}\n",
                                   "layer", "op", "MACs", "FLOPs", "params");
     for (const hat::bpu::LayerOps &l : r.layers)
-      llvm::outs() << llvm::format("%-32s %-18s %16lld %16lld %12lld\n",
-                                   l.name.c_str(), l.op.c_str(),
-                                   (long long)l.macs, (long long)l.flops,
-                                   (long long)l.params);
+      llvm::outs() << llvm::format(
+          "%-32s %-18s %16lld %16lld %12lld\n", l.name.c_str(), l.op.c_str(),
+          (long long)l.macs, (long long)l.flops, (long long)l.params);
   }
   llvm::outs() << "total: MACs " << r.macs << " (" << human(r.macs)
                << "), FLOPs " << r.flops << " (" << human(r.flops)

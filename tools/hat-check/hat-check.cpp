@@ -29,8 +29,7 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
 static cl::opt<std::string>
     marchName("march", cl::desc("bernoulli2, bayes, nash-e, nash-m or nash-p"),
               cl::init("nash-e"));
-static cl::opt<std::string> function("function",
-                                     cl::desc("function to check"),
+static cl::opt<std::string> function("function", cl::desc("function to check"),
                                      cl::init(""));
 static cl::opt<bool> quiet("quiet", cl::desc("print only unsupported layers"),
                            cl::init(false));
@@ -62,16 +61,15 @@ int main(int argc, char **argv) {
     unsupported += !c.supported;
     if (quiet && c.supported)
       continue;
-    llvm::outs() << llvm::format("%-28s %-22s %s", c.name.c_str(),
-                                 c.op.c_str(),
+    llvm::outs() << llvm::format("%-28s %-22s %s", c.name.c_str(), c.op.c_str(),
                                  c.supported ? "ok" : "unsupported");
     for (size_t i = 0; i < c.reasons.size(); ++i)
       llvm::outs() << (i ? "; " : ": ") << c.reasons[i];
     llvm::outs() << "\n";
   }
   llvm::outs() << checks.size() - unsupported << " of " << checks.size()
-               << " layers supported on " << march->name << " ("
-               << march->soc << "): "
-               << (unsupported ? "cannot compile" : "can compile") << "\n";
+               << " layers supported on " << march->name << " (" << march->soc
+               << "): " << (unsupported ? "cannot compile" : "can compile")
+               << "\n";
   return unsupported ? 1 : 0;
 }

@@ -23,8 +23,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -37,9 +37,8 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFile(cl::Positional,
-                                      cl::desc("<model_int.mlir>"),
-                                      cl::Required);
+static cl::opt<std::string>
+    inputFile(cl::Positional, cl::desc("<model_int.mlir>"), cl::Required);
 static cl::opt<std::string> outputFile("o", cl::desc("output .hbm"),
                                        cl::value_desc("file"), cl::Required);
 static cl::opt<std::string>
@@ -57,9 +56,8 @@ static cl::opt<std::string>
                 cl::desc("ddr (default) or pyramid (camera path, no DDR "
                          "read for the input)"),
                 cl::init("ddr"));
-static cl::opt<std::string> function("function",
-                                     cl::desc("function to compile"),
-                                     cl::init(""));
+static cl::opt<std::string>
+    function("function", cl::desc("function to compile"), cl::init(""));
 static cl::opt<std::string>
     emitBpu("emit-bpu", cl::desc("also write the compiled bpu module here"),
             cl::init(""));
@@ -105,8 +103,8 @@ int main(int argc, char **argv) {
   }
   hat::bpu::registerBpuPasses();
   MLIRContext context;
-  context.loadDialect<hat::HatDialect, hat::bpu::BpuDialect,
-                      func::FuncDialect>();
+  context
+      .loadDialect<hat::HatDialect, hat::bpu::BpuDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   auto module =
@@ -139,8 +137,7 @@ int main(int argc, char **argv) {
   (*module)->setAttr(hat::bpu::kOptLevelAttr,
                      Builder(&context).getI32IntegerAttr(int(optLevel)));
   PassManager pm(&context, ModuleOp::getOperationName());
-  if (failed(hat::bpu::buildPipeline(pm, options)) ||
-      failed(pm.run(*module)))
+  if (failed(hat::bpu::buildPipeline(pm, options)) || failed(pm.run(*module)))
     return 1;
   if (!emitBpu.empty()) {
     std::string error;
@@ -172,8 +169,8 @@ int main(int argc, char **argv) {
       return 1;
   }
   llvm::outs() << "wrote " << outputFile << " (" << model->layers.size()
-               << " layers, " << model->constants.size()
-               << " constants, arena " << model->arenaBytes << " bytes)\n";
+               << " layers, " << model->constants.size() << " constants, arena "
+               << model->arenaBytes << " bytes)\n";
   llvm::outs() << hat::hbm::perfSummaryText(*model);
   if (layerDetails)
     llvm::outs() << hat::hbm::perfLayerTable(*model);

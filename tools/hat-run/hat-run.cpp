@@ -152,8 +152,8 @@ int main(int argc, char **argv) {
     std::cout << "] sum=" << sum << "\n";
     if (!outDir.empty()) {
       mkdir(outDir.c_str(), 0755);
-      if (!hat::eval::writeNpy(outDir + "/out_" + std::to_string(o) + ".npy",
-                               t, error)) {
+      if (!hat::eval::writeNpy(outDir + "/out_" + std::to_string(o) + ".npy", t,
+                               error)) {
         std::cerr << "hat-run: " << error << "\n";
         return 1;
       }
@@ -181,8 +181,8 @@ int main(int argc, char **argv) {
         std::cout << "output #" << o << ": bit-exact with " << compares[o]
                   << "\n";
       } else {
-        std::cout << "output #" << o << ": DIFFERS from " << compares[o]
-                  << " (" << why << ")\n";
+        std::cout << "output #" << o << ": DIFFERS from " << compares[o] << " ("
+                  << why << ")\n";
         all = false;
       }
     }

@@ -147,8 +147,7 @@ bool validate(const Model &model, std::string &error);
 
 /// File wrappers; errors read "<path>: <reason>".
 bool readFile(const std::string &path, Model &model, std::string &error);
-bool writeFile(const std::string &path, const Model &model,
-               std::string &error);
+bool writeFile(const std::string &path, const Model &model, std::string &error);
 
 //===----------------------------------------------------------------------===//
 // Weight layout

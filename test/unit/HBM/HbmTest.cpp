@@ -132,8 +132,8 @@ hbm::Model tinyModel() {
   ld.output = d;
   ld.scale = {0.001f};
   m.layers.push_back(ld);
-  m.layerPerf.push_back({"conv", "conv", 6480, 0.1, 100, 720, 0.01, 2.1, 1.0,
-                         900, 0.01});
+  m.layerPerf.push_back(
+      {"conv", "conv", 6480, 0.1, 100, 720, 0.01, 2.1, 1.0, 900, 0.01});
   m.perf.latencyUs = 2.1;
   m.perf.fps = 1e6 / 2.1;
   return m;
@@ -157,8 +157,8 @@ eval::Tensor referenceOutput(const hbm::Model &m) {
     eval::Tensor t = eval::Tensor::ints(eval::DType::I8, k.shape);
     for (int64_t oo = 0; oo < o; ++oo)
       for (int64_t x = 0; x < kk; ++x)
-        t.i[size_t(oo * kk + x)] = int8_t(
-            k.data[size_t((((oo / 16) * k2 + x / 2) * 16 + oo % 16) * 2 + x % 2)]);
+        t.i[size_t(oo * kk + x)] = int8_t(k.data[size_t(
+            (((oo / 16) * k2 + x / 2) * 16 + oo % 16) * 2 + x % 2)]);
     (void)blocks;
     return t;
   };
@@ -268,8 +268,8 @@ TEST(Hbm, MutationsNeverCrash) {
     auto s = runtime::Session::create(std::move(m), o);
     std::vector<eval::Tensor> inputs;
     for (int32_t i : s->model().inputs)
-      inputs.push_back(eval::Tensor::f32(s->model().tensors[size_t(i)].shape,
-                                         0.5f));
+      inputs.push_back(
+          eval::Tensor::f32(s->model().tensors[size_t(i)].shape, 0.5f));
     std::vector<eval::Tensor> out;
     s->run(inputs, out, error);
   }

@@ -81,13 +81,13 @@ public:
     Value pooled = b.create<MaxPool2dOp>(loc, x, i64s({2, 2}), i64s({2, 2}),
                                          i64s({0, 0, 0, 0}));
     Value a = conv(pooled, 6, 1, 1, 1, 1, true, false);
-    Value c = b.create<AvgPool2dOp>(loc, conv(pooled, 5, 3, 1, 1, 1, true, false),
-                                    i64s({3, 3}), i64s({1, 1}),
-                                    i64s({1, 1, 1, 1}));
+    Value c =
+        b.create<AvgPool2dOp>(loc, conv(pooled, 5, 3, 1, 1, 1, true, false),
+                              i64s({3, 3}), i64s({1, 1}), i64s({1, 1, 1, 1}));
     if (seed % 4 == 1)
       c = b.create<SigmoidOp>(loc, c);
-    Value cat = b.create<ConcatOp>(loc, ValueRange{a, c},
-                                   b.getI64IntegerAttr(1));
+    Value cat =
+        b.create<ConcatOp>(loc, ValueRange{a, c}, b.getI64IntegerAttr(1));
     if (seed % 4 == 2) {
       // Bilinear up, max-pool down, times itself: resize and mul.
       auto t = cast<RankedTensorType>(cat.getType());
@@ -106,9 +106,9 @@ public:
     Value flat = b.create<FlattenOp>(loc, gap, b.getI64IntegerAttr(1));
     const int64_t features =
         cast<RankedTensorType>(flat.getType()).getDimSize(1);
-    Value logits =
-        b.create<LinearOp>(loc, flat, param("head.weight", {classes, features}, 0.4f),
-                           param("head.bias", {classes}, 0.1f));
+    Value logits = b.create<LinearOp>(
+        loc, flat, param("head.weight", {classes, features}, 0.4f),
+        param("head.bias", {classes}, 0.1f));
     if (softmaxHead)
       logits = b.create<SoftmaxOp>(loc, logits, b.getI64IntegerAttr(1));
     b.create<func::ReturnOp>(loc, logits);
@@ -132,11 +132,10 @@ private:
                             (name + "." + std::to_string(counter++)).str(),
                             shape, data);
   }
-  Value conv(Value x, int64_t cout, int64_t k, int64_t stride,
-             int64_t dilation, int64_t groups, bool relu, bool int16) {
+  Value conv(Value x, int64_t cout, int64_t k, int64_t stride, int64_t dilation,
+             int64_t groups, bool relu, bool int16) {
     Location loc = b.getUnknownLoc();
-    const int64_t cin =
-        cast<RankedTensorType>(x.getType()).getDimSize(1);
+    const int64_t cin = cast<RankedTensorType>(x.getType()).getDimSize(1);
     if (groups > 1 && (cin % groups || cout % groups))
       groups = 1;
     const float bound = std::sqrt(6.f / float(cin / groups * k * k));
@@ -206,9 +205,10 @@ RandomModel makeRandomIntegerModel(MLIRContext &context, unsigned seed,
     }
     inputs += (i ? "," : "") + path;
   }
-  if (!runPipeline(context, *r.module,
-                   "func.func(hat-fuse-bn,hat-float2qat),hat-calibrate{inputs=" +
-                       inputs + "},func.func(hat-qat2quantize)"))
+  if (!runPipeline(
+          context, *r.module,
+          "func.func(hat-fuse-bn,hat-float2qat),hat-calibrate{inputs=" +
+              inputs + "},func.func(hat-qat2quantize)"))
     return {};
   return r;
 }

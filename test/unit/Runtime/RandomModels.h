@@ -1,4 +1,5 @@
-//===- RandomModels.h - Random integer models for BPU/runtime tests -*- C++ -*-===//
+//===- RandomModels.h - Random integer models for BPU/runtime tests -*- C++
+//-*-===//
 //
 // Random float networks built with the MLIR builder API (residual blocks,
 // strided / dilated / grouped / depthwise convs, int16 layers, pools, concat,

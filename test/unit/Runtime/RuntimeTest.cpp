@@ -83,7 +83,8 @@ TEST_P(RuntimeTest, BitExactWithReferenceEvaluator) {
   test::RandomModel rm = test::makeRandomIntegerModel(context, seed, dir);
   ASSERT_TRUE(rm.module);
   const eval::Tensor input = test::randomInput(rm.inputShape, 1000 + seed);
-  const std::vector<eval::Tensor> reference = test::evaluate(*rm.module, {input});
+  const std::vector<eval::Tensor> reference =
+      test::evaluate(*rm.module, {input});
   ASSERT_FALSE(reference.empty());
   for (int opt : {0, 3}) {
     hbm::Model model = compile(context, *rm.module, opt);
@@ -112,16 +113,14 @@ TEST_P(RuntimeTest, BitExactWithReferenceEvaluator) {
         ASSERT_EQ(out.size(), reference.size());
         for (size_t o = 0; o < out.size(); ++o)
           EXPECT_TRUE(bitEqual(out[o], reference[o]))
-              << "seed " << seed << " -O" << opt << " "
-              << runtime::isaName(isa) << " threads " << threads << " output "
-              << o;
+              << "seed " << seed << " -O" << opt << " " << runtime::isaName(isa)
+              << " threads " << threads << " output " << o;
       }
   }
   llvm::sys::fs::remove_directories(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(RandomModels, RuntimeTest,
-                         ::testing::Range(0u, 12u));
+INSTANTIATE_TEST_SUITE_P(RandomModels, RuntimeTest, ::testing::Range(0u, 12u));
 
 TEST(RuntimeBatch, StackedBatchesRunSliceBySlice) {
   MLIRContext context;
