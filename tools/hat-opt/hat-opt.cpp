@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hat/BPU/Passes.h"
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Transforms/Passes.h"
 
@@ -17,11 +18,12 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   hat::registerHatPasses();
+  hat::bpu::registerBpuPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  registry.insert<hat::HatDialect>();
+  registry.insert<hat::HatDialect, hat::bpu::BpuDialect>();
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "HAT optimizer driver: the hat dialect and its passes\n",

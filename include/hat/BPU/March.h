@@ -1,0 +1,59 @@
+//===- March.h - The BPU architecture table ---------------------*- C++ -*-===//
+//
+// Every figure the checker, the tiler and the performance estimator use, for
+// every march, in one table (lib/BPU/March.cpp; docs/bpu.md repeats it with
+// the source of each number). Most figures are assumptions: the estimates
+// built on them are estimates, not measurements.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HAT_BPU_MARCH_H
+#define HAT_BPU_MARCH_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hat::bpu {
+
+struct March {
+  const char *name; // bernoulli2, bayes, nash-e, nash-m, nash-p
+  const char *soc;  // the SoC it stands for
+  /// int8 x int8 multiply-accumulates per cycle, all cores together.
+  int64_t macsPerCycle;
+  double clockMHz;
+  /// On-chip SRAM usable for one layer's tiles (input, weights, output).
+  int64_t sramBytes;
+  /// Sustained DDR bandwidth available to the BPU.
+  double ddrGBps;
+  /// Fixed cost of issuing one layer and one extra tile.
+  double layerOverheadUs, tileOverheadUs;
+  /// Elements per cycle of the vector unit (pools, adds, lut, requantize).
+  int64_t vectorElemsPerCycle;
+  /// The MAC array processes channels in groups of this many (input and
+  /// output): a conv with fewer channels leaves lanes idle.
+  int64_t channelAlign;
+  /// int16 activations supported; their MAC rate relative to int8.
+  bool int16;
+  double int16MacRate;
+  /// Requantization must be a pure shift (all scales powers of two).
+  bool powerOfTwoScales;
+  int64_t maxKernel, maxStride, maxDilation, maxChannels;
+  bool lut, bilinearResize, elementwiseMul;
+
+  double peakMacsPerUs() const { return double(macsPerCycle) * clockMHz; }
+  double ddrBytesPerUs() const { return ddrGBps * 1e3; }
+  /// Dense int8 TOPS (2 ops per MAC).
+  double tops() const { return 2.0 * peakMacsPerUs() * 1e6 / 1e12; }
+};
+
+/// The march called `name`, or null.
+const March *findMarch(const std::string &name);
+/// All marches, oldest first.
+const std::vector<March> &allMarches();
+/// "bernoulli2, bayes, nash-e, nash-m, nash-p".
+std::string marchNames();
+
+} // namespace hat::bpu
+
+#endif // HAT_BPU_MARCH_H

@@ -1,0 +1,65 @@
+//===- Runtime.h - Executes an HBM on the CPU, bit-exactly ------*- C++ -*-===//
+//
+// Runs a validated hbm::Model the way the board does: one activation arena
+// laid out by the compiler's plan, layers in order, integer arithmetic
+// exactly per docs/quantization.md. conv / linear (int8 and small-K int16),
+// fused residual epilogues and same-shape adds have fast paths (im2col +
+// an int16 multiply-add GEMM on the o16k2 weights, AVX-512 VNNI / AVX2 /
+// scalar picked at run time, threads over pixel blocks); every other layer
+// calls the reference kernel of hat::eval, so outputs equal the reference
+// evaluator's bit for bit.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HAT_RUNTIME_RUNTIME_H
+#define HAT_RUNTIME_RUNTIME_H
+
+#include "hat/Eval/Tensor.h"
+#include "hat/HBM/Model.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hat::runtime {
+
+enum class Isa { Auto, Scalar, Avx2, Avx512Vnni };
+/// "scalar", "avx2", "avx512-vnni".
+const char *isaName(Isa isa);
+/// The best instruction set this CPU supports (HAT_RUNTIME_ISA=scalar|avx2|
+/// avx512-vnni in the environment lowers it, for testing every path).
+Isa detectIsa();
+
+struct Options {
+  /// Worker threads including the caller; 0 = hardware concurrency.
+  int threads = 0;
+  Isa isa = Isa::Auto;
+};
+
+class Session {
+public:
+  /// Prepares `model` (which must have passed hbm::validate, as every loaded
+  /// model has): widens the packed weights once and allocates the arena.
+  static std::unique_ptr<Session> create(hbm::Model model,
+                                         const Options &options = {});
+  ~Session();
+
+  /// Runs the model. Each input must have the model input's shape, or a
+  /// leading dimension that is a multiple of it: the model then runs once
+  /// per slice and the outputs are concatenated along dimension 0.
+  bool run(const std::vector<eval::Tensor> &inputs,
+           std::vector<eval::Tensor> &outputs, std::string &error);
+
+  const hbm::Model &model() const;
+  Isa isa() const;
+  int threads() const;
+
+private:
+  Session();
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace hat::runtime
+
+#endif // HAT_RUNTIME_RUNTIME_H

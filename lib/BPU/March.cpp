@@ -1,0 +1,65 @@
+//===- March.cpp - The BPU architecture table -----------------------------===//
+//
+// docs/bpu.md, "March table", gives the source of every column. In short:
+// the dense int8 TOPS of each SoC are the vendor's public announcements
+// (J3 5, J5 128, J6E 80, J6M 128, J6P 560); the split of TOPS into clock and
+// MACs per cycle, the SRAM sizes, DDR bandwidths, overheads and op limits are
+// assumptions, chosen to be plausible for the DDR generation of each SoC.
+// Power-of-two scales on bernoulli2 and int16 from bayes on follow the HAT
+// documentation.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/BPU/March.h"
+
+namespace hat::bpu {
+
+namespace {
+constexpr int64_t KiB = 1024, MiB = 1024 * 1024;
+
+std::vector<March> makeTable() {
+  std::vector<March> t;
+  //   name, soc, MACs/cycle, MHz, SRAM, DDR GB/s, layer us, tile us,
+  //   vector elems/cycle, channel align, int16, int16 rate, pow2,
+  //   max kernel, max stride, max dilation, max channels, lut, bilinear, mul
+  t.push_back({"bernoulli2", "Journey 3", 2048, 1200.0, 1 * MiB, 12.8,
+               5.0,          0.5,         256,  8,      false,   0.0,
+               true,         7,           4,    1,      2048,    false,
+               false,        false});
+  t.push_back({"bayes", "Journey 5", 65536, 1000.0, 8 * MiB, 34.1,  3.0,
+               0.3,     2048,        32,    true,   0.25,    false, 7,
+               4,       4,           4096,  true,   true,    true});
+  t.push_back({"nash-e", "Journey 6E", 40960, 1000.0, 4 * MiB, 51.2,  2.0,
+               0.2,      2048,         32,    true,   0.5,     false, 15,
+               8,        16,           8192,  true,   true,    true});
+  t.push_back({"nash-m", "Journey 6M", 65536, 1000.0, 8 * MiB, 68.3,  2.0,
+               0.2,      4096,         32,    true,   0.5,     false, 15,
+               8,        16,           8192,  true,   true,    true});
+  t.push_back({"nash-p", "Journey 6P", 196608, 1400.0, 24 * MiB, 102.4, 1.5,
+               0.15,     8192,         64,     true,   0.5,      false, 15,
+               8,        16,           8192,   true,   true,     true});
+  (void)KiB;
+  return t;
+}
+} // namespace
+
+const std::vector<March> &allMarches() {
+  static const std::vector<March> table = makeTable();
+  return table;
+}
+
+const March *findMarch(const std::string &name) {
+  for (const March &m : allMarches())
+    if (name == m.name)
+      return &m;
+  return nullptr;
+}
+
+std::string marchNames() {
+  std::string s;
+  for (const March &m : allMarches())
+    s += (s.empty() ? "" : ", ") + std::string(m.name);
+  return s;
+}
+
+} // namespace hat::bpu

@@ -1,0 +1,182 @@
+//===- PassUtil.cpp - Helpers shared by the bpu passes --------------------===//
+
+#include "PassUtil.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+
+namespace hat::bpu {
+
+Operation *createOp(OpBuilder &builder, Location loc, StringRef name,
+                    ValueRange operands, Type result,
+                    ArrayRef<NamedAttribute> attrs) {
+  OperationState state(loc, name);
+  state.addOperands(operands);
+  state.addTypes(result);
+  state.addAttributes(attrs);
+  return builder.create(state);
+}
+
+func::FuncOp getCompiledFunction(ModuleOp module) {
+  auto name = module->getAttrOfType<StringAttr>(kFunctionAttr);
+  if (!name) {
+    module.emitError("no bpu.function attribute: run bpu-lower first");
+    return nullptr;
+  }
+  auto func = module.lookupSymbol<func::FuncOp>(name);
+  if (!func)
+    module.emitError("bpu.function names no function: ") << name;
+  return func;
+}
+
+const March *getModuleMarch(ModuleOp module) {
+  auto name = module->getAttrOfType<StringAttr>(kMarchAttr);
+  if (!name) {
+    module.emitError("no bpu.march attribute: run bpu-lower first");
+    return nullptr;
+  }
+  const March *march = findMarch(name.str());
+  if (!march)
+    module.emitError("unknown march '")
+        << name.getValue() << "' (known: " << marchNames() << ")";
+  return march;
+}
+
+bool isLayer(Operation *op) {
+  return op->getDialect() && isa<BpuDialect>(op->getDialect()) &&
+         !isa<PackedWeightOp>(op);
+}
+
+int64_t elementBytes(Type type) {
+  if (type.isF32() || type.isInteger(32))
+    return 4;
+  if (type.isInteger(16))
+    return 2;
+  return 1;
+}
+
+int64_t tensorBytes(Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  return type.getNumElements() * elementBytes(type.getElementType());
+}
+
+namespace {
+void setNchw(ArrayRef<int64_t> shape, int64_t &n, int64_t &c, int64_t &h,
+             int64_t &w) {
+  n = c = h = w = 1;
+  if (shape.size() == 4) {
+    n = shape[0], c = shape[1], h = shape[2], w = shape[3];
+  } else if (shape.size() == 2) {
+    n = shape[0], c = shape[1];
+  } else {
+    for (int64_t d : shape)
+      c *= d;
+  }
+}
+} // namespace
+
+LayerShape layerShape(Operation *op) {
+  LayerShape s;
+  if (op->getNumOperands() > 0) {
+    auto in = cast<RankedTensorType>(op->getOperand(0).getType());
+    setNchw(in.getShape(), s.batch, s.inChannels, s.inH, s.inW);
+    s.inElemBytes = elementBytes(in.getElementType());
+  }
+  auto out = cast<RankedTensorType>(op->getResult(0).getType());
+  int64_t n;
+  setNchw(out.getShape(), n, s.outChannels, s.outH, s.outW);
+  s.outElemBytes = elementBytes(out.getElementType());
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](ConvOp c) {
+        s.kernelH = c.getKernel()[0], s.kernelW = c.getKernel()[1];
+        s.strideH = c.getStride()[0], s.dilationH = c.getDilation()[0];
+        s.padH = c.getPadding()[0];
+        s.groups = c.getGroups();
+        const int64_t k = s.inChannels / s.groups * s.kernelH * s.kernelW;
+        s.paramBytes = s.outChannels * k + s.outChannels * 12;
+        s.macs = s.batch * s.outChannels * s.outH * s.outW * k;
+        s.hasWeights = true;
+        if (c.getResidual())
+          s.extraInputBytes = tensorBytes(c.getResidual());
+      })
+      .Case([&](LinearOp l) {
+        auto w = cast<RankedTensorType>(l.getWeight().getType());
+        (void)w;
+        // [rows, K] x [M, K]: treat rows as the batch, K as input channels.
+        auto inT = cast<RankedTensorType>(l.getInput().getType());
+        const int64_t k = inT.getShape().back();
+        const int64_t rows = inT.getNumElements() / std::max<int64_t>(k, 1);
+        s.batch = rows, s.inChannels = k, s.inH = s.inW = 1;
+        s.outChannels = out.getShape().back(), s.outH = s.outW = 1;
+        s.paramBytes = s.outChannels * k + s.outChannels * 12;
+        s.macs = rows * s.outChannels * k;
+        s.hasWeights = true;
+      })
+      .Case([&](PoolOp p) {
+        if (p.getKind() != "global_avg") {
+          s.kernelH = (*p.getKernel())[0], s.kernelW = (*p.getKernel())[1];
+          s.strideH = (*p.getStride())[0], s.padH = (*p.getPadding())[0];
+        } else {
+          s.kernelH = s.inH, s.kernelW = s.inW, s.strideH = s.inH;
+        }
+      })
+      .Case([&](AddOp a) { s.extraInputBytes = tensorBytes(a.getRhs()); })
+      .Case([&](MulOp m) { s.extraInputBytes = tensorBytes(m.getRhs()); })
+      .Case([&](ConcatOp c) {
+        for (Value v : c.getInputs().drop_front())
+          s.extraInputBytes += tensorBytes(v);
+      })
+      .Case([&](ResizeOp r) {
+        // Each output row reads ~in/out input rows.
+        s.strideH = std::max<int64_t>(1, s.inH / std::max<int64_t>(1, s.outH));
+        s.kernelH = 2;
+      })
+      .Default([](Operation *) {});
+  return s;
+}
+
+TileChoice evaluateTile(const LayerShape &s, int64_t rows, int64_t oc) {
+  TileChoice t;
+  rows = std::clamp<int64_t>(rows, 1, s.outH);
+  oc = std::clamp<int64_t>(oc, 1, s.outChannels);
+  t.rows = rows, t.outChannels = oc;
+  const int64_t rowTiles = (s.outH + rows - 1) / rows;
+  const int64_t ocTiles = (s.outChannels + oc - 1) / oc;
+  t.tiles = rowTiles * ocTiles;
+  // Input rows one tile needs, at most the whole input.
+  const int64_t inRows = std::min<int64_t>(
+      s.inH, (rows - 1) * s.strideH + s.dilationH * (s.kernelH - 1) + 1);
+  const int64_t inRowBytes = s.batch * s.inChannels * s.inW * s.inElemBytes;
+  const int64_t outRowBytes = s.batch * oc * s.outW * s.outElemBytes;
+  const int64_t extraPerRow =
+      s.outH ? (s.extraInputBytes + s.outH - 1) / s.outH : 0;
+  const int64_t paramTile =
+      s.hasWeights ? s.paramBytes / s.outChannels * oc : 0;
+  t.sramBytes = inRows * inRowBytes + paramTile + rows * outRowBytes +
+                rows * extraPerRow * oc / s.outChannels;
+  // Halo: rows read by more than one tile are loaded once per tile.
+  int64_t inputLoad = 0;
+  for (int64_t r0 = 0; r0 < s.outH; r0 += rows) {
+    const int64_t r1 = std::min(s.outH, r0 + rows);
+    int64_t first = r0 * s.strideH - s.padH;
+    int64_t last =
+        (r1 - 1) * s.strideH - s.padH + s.dilationH * (s.kernelH - 1);
+    first = std::max<int64_t>(first, 0);
+    last = std::min<int64_t>(last, s.inH - 1);
+    inputLoad += std::max<int64_t>(0, last - first + 1) * inRowBytes;
+  }
+  if (s.outH == 1)
+    inputLoad = s.inH * inRowBytes;
+  int64_t load;
+  if (ocTiles == 1 || !s.hasWeights)
+    load = inputLoad * ocTiles + s.paramBytes;
+  else
+    load = std::min(inputLoad * ocTiles + s.paramBytes,
+                    inputLoad + s.paramBytes * rowTiles);
+  t.loadBytes = load + s.extraInputBytes;
+  t.storeBytes = s.batch * s.outChannels * s.outH * s.outW * s.outElemBytes;
+  return t;
+}
+
+} // namespace hat::bpu

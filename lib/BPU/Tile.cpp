@@ -1,0 +1,93 @@
+//===- Tile.cpp - Tiling each layer to the march's SRAM -------------------===//
+//
+// A layer runs tile by tile: a band of output rows (and, if the weights do
+// not fit, a slice of output channels) with the input rows it needs, its
+// weights and its outputs all in SRAM at once. -O0 takes the first shape that
+// fits by halving rows; -O3 searches every row count and channel split for the
+// least estimated time, which mostly trades halo re-reads and weight reloads
+// against per-tile overhead.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PassUtil.h"
+
+#include "hat/BPU/Passes.h"
+
+namespace hat::bpu {
+#define GEN_PASS_DEF_BPUTILE
+#include "hat/BPU/BpuPasses.h.inc"
+} // namespace hat::bpu
+
+using namespace mlir;
+using namespace hat::bpu;
+
+namespace {
+
+/// Estimated time of one tiling (memory side plus tile overhead; the compute
+/// time does not depend on the tiling).
+double tileCost(const TileChoice &t, const March &m) {
+  return double(t.loadBytes + t.storeBytes) / m.ddrBytesPerUs() +
+         double(t.tiles - 1) * m.tileOverheadUs;
+}
+
+/// Output-channel slices tried: all, then halves rounded to the MAC array's
+/// channel group.
+std::vector<int64_t> channelSplits(int64_t channels, const March &m) {
+  std::vector<int64_t> splits{channels};
+  for (int64_t oc = channels / 2; oc >= m.channelAlign; oc /= 2)
+    splits.push_back((oc + m.channelAlign - 1) / m.channelAlign *
+                     m.channelAlign);
+  if (splits.back() > 1)
+    splits.push_back(std::min<int64_t>(channels, m.channelAlign));
+  return splits;
+}
+
+TileChoice halvingTile(const LayerShape &s, const March &m) {
+  for (int64_t oc : channelSplits(s.outChannels, m))
+    for (int64_t rows = s.outH;; rows = (rows + 1) / 2) {
+      TileChoice t = evaluateTile(s, rows, oc);
+      if (t.sramBytes <= m.sramBytes)
+        return t;
+      if (rows == 1)
+        break;
+    }
+  // Nothing fits: the smallest tile (the perf report shows the overflow).
+  return evaluateTile(s, 1, std::min<int64_t>(s.outChannels, m.channelAlign));
+}
+
+TileChoice searchTile(const LayerShape &s, const March &m) {
+  std::optional<TileChoice> best;
+  for (int64_t oc : channelSplits(s.outChannels, m))
+    for (int64_t rows = 1; rows <= s.outH; ++rows) {
+      TileChoice t = evaluateTile(s, rows, oc);
+      if (t.sramBytes > m.sramBytes)
+        continue;
+      if (!best || tileCost(t, m) < tileCost(*best, m) - 1e-9)
+        best = t;
+    }
+  return best ? *best : halvingTile(s, m);
+}
+
+struct TilePass : hat::bpu::impl::BpuTileBase<TilePass> {
+  using BpuTileBase::BpuTileBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    const March *march = getModuleMarch(module);
+    func::FuncOp func = march ? getCompiledFunction(module) : nullptr;
+    if (!func)
+      return signalPassFailure();
+    Builder b(module.getContext());
+    func.walk([&](Operation *op) {
+      if (!isLayer(op) || isa<ReshapeOp>(op))
+        return;
+      LayerShape shape = layerShape(op);
+      TileChoice t =
+          search ? searchTile(shape, *march) : halvingTile(shape, *march);
+      op->setAttr("tile",
+                  b.getDenseI64ArrayAttr({t.rows, t.outChannels, t.tiles}));
+      op->setAttr("sram_bytes", b.getI64IntegerAttr(t.sramBytes));
+    });
+  }
+};
+
+} // namespace

@@ -1,0 +1,29 @@
+//===- Gemm.h - int16 multiply-add micro-kernels ----------------*- C++ -*-===//
+//
+// One block of 16 output channels against a run of im2col pixels:
+//   c[p * 16 + o] = sum over k of w[k / 2][o][k % 2] * col[p][k]
+// with w one o16k2 block widened to int16 and col rows of 2 * k2 int16.
+// Sums are exact in int32 as long as |sum| < 2^31, which the caller ensures
+// (int8 inputs: K < 2^17; int16 inputs: K < 512).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HAT_LIB_RUNTIME_GEMM_H
+#define HAT_LIB_RUNTIME_GEMM_H
+
+#include "hat/Runtime/Runtime.h"
+
+#include <cstdint>
+
+namespace hat::runtime {
+
+/// `pixels` must be a multiple of kPixelStep (col is zero-padded).
+constexpr int64_t kPixelStep = 8;
+
+using GemmFn = void (*)(const int16_t *w, const int16_t *col, int64_t k2,
+                        int64_t pixels, int32_t *c);
+GemmFn gemmFor(Isa isa);
+
+} // namespace hat::runtime
+
+#endif // HAT_LIB_RUNTIME_GEMM_H

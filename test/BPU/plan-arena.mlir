@@ -1,0 +1,16 @@
+// bpu-plan-arena: 64-byte aligned offsets, largest tensor first into the
+// lowest free gap. c1 (512 B) is live until the fused conv reads it, so the
+// fused conv's result goes beside it; the max pool then reuses c1's bytes;
+// reshape shares its input's offset. reuse=false lays tensors end to end.
+// RUN: hat-opt %S/Inputs/residual.mlir --bpu-lower --bpu-fuse --bpu-plan-arena | FileCheck %s
+// RUN: hat-opt %S/Inputs/residual.mlir --bpu-lower --bpu-fuse --bpu-plan-arena=reuse=false | FileCheck %s --check-prefix=NOREUSE
+
+// CHECK: module attributes {bpu.arena_bytes = 1024 : i64
+// CHECK: bpu.quantize {{.*}}arena_offset = 512 : i64
+// CHECK: bpu.conv {{.*}}arena_offset = 0 : i64{{.*}}name = "c1"
+// CHECK: bpu.conv {{.*}}arena_offset = 512 : i64{{.*}}name = "c2+add"
+// CHECK: bpu.pool {{.*}}arena_offset = 0 : i64{{.*}}kind = "max"
+// CHECK: bpu.pool {{.*}}arena_offset = [[G:[0-9]+]] : i64{{.*}}kind = "global_avg"
+// CHECK: bpu.reshape {{.*}}arena_offset = [[G]] : i64
+
+// NOREUSE: module attributes {bpu.arena_bytes = 1600 : i64

@@ -1,0 +1,179 @@
+//===- PerfTest.cpp - The estimate's bounds, fusion and the arena plan ----===//
+//
+// For random models on every march at -O0 and -O3: no layer is faster than
+// the march's peak MACs or DDR bandwidth allow, the model figures are the
+// sums of the layer figures, fusion (-O3) never adds DDR traffic or latency,
+// every tile fits SRAM, and no two tensors that are live at the same time
+// share arena bytes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../Runtime/RandomModels.h"
+
+#include "hat/BPU/Compile.h"
+#include "hat/BPU/March.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <gtest/gtest.h>
+
+using namespace mlir;
+using namespace hat;
+
+namespace {
+
+hbm::Model compile(MLIRContext &context, ModuleOp module, int opt,
+                   const std::string &march,
+                   const std::string &inputSource = "ddr") {
+  OwningOpRef<ModuleOp> clone = module.clone();
+  bpu::CompileOptions options;
+  options.march = march;
+  options.optLevel = opt;
+  options.inputSource = inputSource;
+  PassManager pm(&context, ModuleOp::getOperationName());
+  EXPECT_TRUE(succeeded(bpu::buildPipeline(pm, options)));
+  EXPECT_TRUE(succeeded(pm.run(*clone)));
+  auto model = bpu::exportHbm(*clone);
+  EXPECT_TRUE(succeeded(model));
+  return succeeded(model) ? *model : hbm::Model();
+}
+
+class PerfTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    SmallString<128> d;
+    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("hat-perf", d));
+    dir = d.str().str();
+  }
+  void TearDown() override { llvm::sys::fs::remove_directories(dir); }
+  MLIRContext context;
+  std::string dir;
+};
+
+TEST_F(PerfTest, RooflineBoundsAndTotals) {
+  for (unsigned seed : {0u, 1u, 2u, 3u}) {
+    test::RandomModel rm = test::makeRandomIntegerModel(context, seed, dir);
+    ASSERT_TRUE(rm.module);
+    for (const bpu::March &march : bpu::allMarches())
+      for (int opt : {0, 3}) {
+        hbm::Model m = compile(context, *rm.module, opt, march.name);
+        ASSERT_EQ(m.layerPerf.size(), m.layers.size());
+        double latency = 0, shares = 0;
+        int64_t bytes = 0, macs = 0;
+        for (const hbm::LayerPerf &p : m.layerPerf) {
+          const std::string where = std::string(march.name) + " -O" +
+                                    std::to_string(opt) + " " + p.name;
+          const double macFloor = double(p.macs) / march.peakMacsPerUs();
+          const double ddrFloor =
+              double(p.loadBytes + p.storeBytes) / march.ddrBytesPerUs();
+          EXPECT_GE(p.computeUs, macFloor * (1 - 1e-12)) << where;
+          EXPECT_GE(p.totalUs, macFloor * (1 - 1e-12)) << where;
+          EXPECT_GE(p.totalUs, ddrFloor * (1 - 1e-12)) << where;
+          EXPECT_GE(p.totalUs, std::max(p.computeUs, p.memoryUs)) << where;
+          EXPECT_LE(p.macUtilisation, 1.0) << where;
+          if (p.op != "reshape")
+            EXPECT_GE(p.totalUs, march.layerOverheadUs) << where;
+          EXPECT_LE(p.sramBytes, march.sramBytes) << where;
+          latency += p.totalUs;
+          shares += p.share;
+          bytes += p.loadBytes + p.storeBytes;
+          macs += p.macs;
+        }
+        EXPECT_NEAR(m.perf.latencyUs, latency, 1e-9 * latency);
+        EXPECT_NEAR(shares, 1.0, 1e-9);
+        EXPECT_EQ(m.perf.macs, macs);
+        EXPECT_EQ(m.perf.ddrBytesPerFrame, bytes / m.perf.batch);
+        EXPECT_NEAR(m.perf.fps, 1e6 * double(m.perf.batch) / latency,
+                    1e-6 * m.perf.fps);
+        EXPECT_LE(m.perf.macUtilisation, 1.0);
+      }
+  }
+}
+
+TEST_F(PerfTest, FusionSavesTrafficAndTime) {
+  for (unsigned seed : {0u, 1u, 2u, 3u, 4u, 5u}) {
+    test::RandomModel rm = test::makeRandomIntegerModel(context, seed, dir);
+    ASSERT_TRUE(rm.module);
+    for (const char *march : {"bayes", "nash-e", "nash-p"}) {
+      hbm::Model o0 = compile(context, *rm.module, 0, march);
+      hbm::Model o3 = compile(context, *rm.module, 3, march);
+      EXPECT_LT(o3.layers.size(), o0.layers.size()) << seed << march;
+      EXPECT_LT(o3.perf.ddrBytesPerFrame, o0.perf.ddrBytesPerFrame)
+          << seed << march;
+      EXPECT_LT(o3.perf.latencyUs, o0.perf.latencyUs) << seed << march;
+    }
+  }
+}
+
+TEST_F(PerfTest, PyramidInputReadsNoDdr) {
+  test::RandomModel rm = test::makeRandomIntegerModel(context, 2, dir);
+  ASSERT_TRUE(rm.module);
+  hbm::Model ddr = compile(context, *rm.module, 3, "nash-m", "ddr");
+  hbm::Model pyr = compile(context, *rm.module, 3, "nash-m", "pyramid");
+  ASSERT_EQ(ddr.layerPerf[0].op, "quantize");
+  EXPECT_GT(ddr.layerPerf[0].loadBytes, 0);
+  EXPECT_EQ(pyr.layerPerf[0].loadBytes, 0);
+  EXPECT_EQ(pyr.inputSource, "pyramid");
+  EXPECT_LT(pyr.perf.ddrBytesPerFrame, ddr.perf.ddrBytesPerFrame);
+}
+
+TEST_F(PerfTest, TilesFitSmallSram) {
+  // bernoulli2 has the smallest SRAM; every tile fits it and -O3 (fusion and
+  // tile search) never moves more bytes than -O0. test/BPU/tile.mlir shows a
+  // layer that needs several tiles.
+  test::RandomModel rm = test::makeRandomIntegerModel(context, 3, dir);
+  ASSERT_TRUE(rm.module);
+  hbm::Model o0 = compile(context, *rm.module, 0, "bernoulli2");
+  hbm::Model o3 = compile(context, *rm.module, 3, "bernoulli2");
+  for (const hbm::Layer &l : o3.layers)
+    if (l.kind != hbm::LayerKind::Reshape)
+      EXPECT_GE(l.tile.tiles, 1) << l.name;
+  for (const hbm::LayerPerf &p : o3.layerPerf)
+    EXPECT_LE(p.sramBytes, bpu::findMarch("bernoulli2")->sramBytes);
+  EXPECT_LE(o3.perf.ddrBytesPerFrame, o0.perf.ddrBytesPerFrame);
+}
+
+TEST_F(PerfTest, ArenaNeverOverlapsLiveTensors) {
+  for (unsigned seed : {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u}) {
+    test::RandomModel rm = test::makeRandomIntegerModel(context, seed, dir);
+    ASSERT_TRUE(rm.module);
+    hbm::Model m = compile(context, *rm.module, 3, "nash-e");
+    // Live range of each arena tensor: [writer, last reader]; outputs live
+    // to the end. Reshape results share their input's bytes on purpose.
+    const size_t n = m.tensors.size();
+    std::vector<int64_t> first(n, -1), last(n, -1);
+    std::vector<int32_t> aliasOf(n, -1);
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const hbm::Layer &l = m.layers[i];
+      first[size_t(l.output)] = last[size_t(l.output)] = int64_t(i);
+      for (int32_t in : l.inputs)
+        last[size_t(in)] = int64_t(i);
+      if (l.kind == hbm::LayerKind::Reshape)
+        aliasOf[size_t(l.output)] = l.inputs[0];
+    }
+    for (int32_t o : m.outputs)
+      last[size_t(o)] = int64_t(m.layers.size());
+    int64_t total = 0;
+    for (size_t a = 0; a < n; ++a) {
+      if (m.tensors[a].arenaOffset < 0 || first[a] < 0)
+        continue;
+      total += m.tensors[a].bytes();
+      for (size_t b = a + 1; b < n; ++b) {
+        if (m.tensors[b].arenaOffset < 0 || first[b] < 0 ||
+            aliasOf[b] == int32_t(a) || aliasOf[a] == int32_t(b))
+          continue;
+        const bool live = first[a] <= last[b] && first[b] <= last[a];
+        const hbm::TensorDesc &x = m.tensors[a], &y = m.tensors[b];
+        const bool overlap = x.arenaOffset < y.arenaOffset + y.bytes() &&
+                             y.arenaOffset < x.arenaOffset + x.bytes();
+        EXPECT_FALSE(live && overlap)
+            << "seed " << seed << ": " << x.name << " and " << y.name;
+      }
+    }
+    // Reuse makes the arena smaller than all tensors laid end to end.
+    EXPECT_LT(m.arenaBytes, total) << seed;
+  }
+}
+
+} // namespace

@@ -1,0 +1,121 @@
+//===- hat-calops.cpp - FLOPs and parameters per layer --------------------===//
+//
+//   hat-calops model.mlir [--input-shape 1,3,224,224] [--function NAME]
+//                         [--quiet]
+//
+// Prints per layer and in total MACs, FLOPs (= 2 x MACs) and parameters,
+// with the convention of hat/BPU/CalOps.h. --input-shape re-types the first
+// argument and re-infers every shape (hat-infer-shapes) before counting.
+//
+// Planned: `hat-calops CONFIG` building the model from a config file (needs
+// the Config and Models areas); it will count the module it builds with the
+// same countOps().
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/BPU/CalOps.h"
+#include "hat/Dialect/HatDialect.h"
+#include "hat/Eval/Evaluator.h"
+#include "hat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string>
+    inputShape("input-shape",
+               cl::desc("shape of the first input, e.g. 1,3,224,224"),
+               cl::init(""));
+static cl::opt<std::string> function("function", cl::desc("function"),
+                                     cl::init(""));
+static cl::opt<bool> quiet("quiet", cl::desc("totals only"), cl::init(false));
+
+static std::string human(int64_t v) {
+  const double d = double(v);
+  if (d >= 1e9)
+    return llvm::formatv("{0:F3} G", d / 1e9).str();
+  if (d >= 1e6)
+    return llvm::formatv("{0:F3} M", d / 1e6).str();
+  if (d >= 1e3)
+    return llvm::formatv("{0:F3} K", d / 1e3).str();
+  return std::to_string(v);
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "hat-calops: FLOPs and parameters per layer\n");
+  if (inputFile.getValue().size() > 3 &&
+      llvm::StringRef(inputFile).ends_with(".py")) {
+    llvm::errs() << "hat-calops: config files are not supported yet (needs "
+                    "the config area); pass a .mlir model\n";
+    return 2;
+  }
+  MLIRContext context;
+  context.loadDialect<hat::HatDialect, func::FuncDialect>();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  auto module =
+      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+  if (!module || failed(module->verify()))
+    return 1;
+  func::FuncOp func = hat::eval::findEntryFunction(*module, function);
+  if (!func)
+    return 1;
+  if (!inputShape.empty()) {
+    SmallVector<int64_t> shape;
+    for (llvm::StringRef part : llvm::split(llvm::StringRef(inputShape), ',')) {
+      int64_t d;
+      if (part.trim().getAsInteger(10, d) || d < 1) {
+        llvm::errs() << "hat-calops: bad --input-shape '" << inputShape
+                     << "'\n";
+        return 2;
+      }
+      shape.push_back(d);
+    }
+    if (func.getNumArguments() == 0) {
+      llvm::errs() << "hat-calops: the function has no input\n";
+      return 2;
+    }
+    auto old = cast<RankedTensorType>(func.getArgument(0).getType());
+    func.getArgument(0).setType(
+        RankedTensorType::get(shape, old.getElementType()));
+    hat::registerHatPasses();
+    PassManager pm(&context, ModuleOp::getOperationName());
+    pm.addNestedPass<func::FuncOp>(hat::createHatInferShapes());
+    if (failed(pm.run(*module)) || failed(module->verify())) {
+      llvm::errs() << "hat-calops: the model does not accept input shape "
+                   << inputShape << "\n";
+      return 1;
+    }
+  }
+  hat::bpu::OpsReport r = hat::bpu::countOps(func);
+  if (!quiet) {
+    llvm::outs() << llvm::formatv("{0,-32} {1,-18} {2,16} {3,16} {4,12}\n",
+                                  "layer", "op", "MACs", "FLOPs", "params");
+    for (const hat::bpu::LayerOps &l : r.layers)
+      llvm::outs() << llvm::format(
+          "%-32s %-18s %16lld %16lld %12lld\n", l.name.c_str(), l.op.c_str(),
+          (long long)l.macs, (long long)l.flops, (long long)l.params);
+  }
+  llvm::outs() << "total: MACs " << r.macs << " (" << human(r.macs)
+               << "), FLOPs " << r.flops << " (" << human(r.flops)
+               << "), params " << r.params << " (" << human(r.params) << ")\n";
+  llvm::outs() << "convention: FLOPs = 2 x MACs for conv/linear (2*N*K^2*"
+                  "Cin/g*Cout*Hout*Wout); the commonly published 'GFLOPs' "
+                  "(ResNet18: 1.81) are MACs\n";
+  return 0;
+}
