@@ -121,6 +121,24 @@ Status Registry::checkKwargs(const RegistryEntry &entry,
   return Diagnostic(config.loc, message);
 }
 
+/// The name of `entry` that `type` matched: exactly, else by the last dotted
+/// component on either side (as lookup() matches), else the first name.
+static std::string matchedName(const RegistryEntry &entry, const Value &type) {
+  if (entry.names.empty())
+    return {};
+  std::string text = type.isStr()      ? type.asStr()
+                     : type.isSymbol() ? type.symbolName()
+                                       : std::string();
+  auto last = [](const std::string &s) { return s.substr(s.rfind('.') + 1); };
+  for (const std::string &n : entry.names)
+    if (n == text)
+      return n;
+  for (const std::string &n : entry.names)
+    if (last(n) == last(text))
+      return n;
+  return entry.names.front();
+}
+
 Expected<std::any> Registry::build(const Value &config,
                                    const std::string &category) const {
   if (!config.isDict())
@@ -141,9 +159,7 @@ Expected<std::any> Registry::build(const Value &config,
   Status kwargs = checkKwargs(**entry, dict);
   if (!kwargs)
     return kwargs.error();
-  const std::string &name =
-      (*entry)->names.empty() ? std::string() : (*entry)->names.front();
-  return (*entry)->builder(BuildArgs(name, dict));
+  return (*entry)->builder(BuildArgs(matchedName(**entry, *type), dict));
 }
 
 std::vector<std::string> Registry::names(const std::string &category) const {

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hat/Engine/Builders.h"
 #include "hat/Engine/Engine.h"
 
 #include "hat/Config/Registry.h"
@@ -83,7 +84,7 @@ std::vector<Loss> buildLosses(const config::Value &cfg) {
   for (const config::Value &item : items) {
     auto built = config::Registry::instance().build(item, "loss");
     if (!built)
-      throw EngineError(built.error().str());
+      throw EngineError(diagnosticText(built.error()));
     losses.push_back(std::any_cast<Loss>(*built));
   }
   return losses;
@@ -101,17 +102,17 @@ EngineModelPtr EngineModel::fromConfig(const config::Value &modelConfig) {
                       "model's input shape");
   auto inputs = models::parseDeployInputs(*deployInputs);
   if (!inputs)
-    throw EngineError(inputs.error().str());
+    throw EngineError(diagnosticText(inputs.error()));
   auto module = models::buildModule(modelConfig, "model");
   if (!module)
-    throw EngineError(module.error().str());
+    throw EngineError(diagnosticText(module.error()));
   EngineModelPtr model(new EngineModel());
   models::LoweringOptions lowering;
   lowering.seed = ctx.seed;
   auto lowered =
       models::lowerModel(model->ir->context, *module, *inputs, lowering);
   if (!lowered)
-    throw EngineError(lowered.error().str());
+    throw EngineError(diagnosticText(lowered.error()));
   model->ir->module = std::move(*lowered);
   model->lossFns = buildLosses((*module)->losses());
   model->rebuild(exec::FakeQuantMode::Float, {});

@@ -264,7 +264,7 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
     auto metricsFrom = [&](const char *name) {
       auto built = metrics::buildMetrics(args.get(name));
       if (!built)
-        throw EngineError(built.error().str());
+        throw EngineError(diagnosticText(built.error()));
       return *built;
     };
     loop->metrics = metricsFrom(loop->kind == Loop::Kind::Predictor
