@@ -1027,7 +1027,20 @@ ModuleExecutor::create(mlir::func::FuncOp func,
     result.error = "no function";
     return result;
   }
-#ifndef HAT_ENABLE_CUDA
+#ifdef HAT_ENABLE_CUDA
+  // The CUDA path: parameters, buffers and constants live on the device,
+  // fake quantization uses the ATen-composed kernels, observers and weight
+  // statistics read small copies on the host.
+  if (options.device.is_cuda() && !at::hasCUDA()) {
+    result.error = "device " + options.device.str() +
+                   " requested but this LibTorch has no CUDA support";
+    return result;
+  }
+  if (!options.device.is_cpu() && !options.device.is_cuda()) {
+    result.error = "unsupported device " + options.device.str();
+    return result;
+  }
+#else
   if (!options.device.is_cpu()) {
     result.error = "device " + options.device.str() +
                    " needs a build with HAT_ENABLE_CUDA=ON";

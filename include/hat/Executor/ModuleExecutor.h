@@ -99,7 +99,9 @@ public:
 
   /// Runs the function. f32 arguments take float tensors, i8/i16 arguments
   /// integer tensors (converted to the argument's type); inputs move to the
-  /// executor's device. Integer results are int8/int16/int32 tensors.
+  /// executor's device. Integer results are int8/int16/int32 tensors. One
+  /// forward at a time per executor (the slots are reused); ATen threads
+  /// inside each op as usual.
   std::vector<at::Tensor> forward(const std::vector<at::Tensor> &inputs);
   /// Single input, single result (a separate name: `forward({x})` would
   /// otherwise be ambiguous).

@@ -188,6 +188,38 @@ TEST_F(QuantTest, QatForwardMatchesHatEval) {
             stats.scales);
 }
 
+TEST_F(QuantTest, QatGradientsMatchTorchFakeQuantize) {
+  // QAT forward and backward through the executor against the same network
+  // written with torch's own fake-quantize ops (STE included).
+  FunctionBuilder fb(context);
+  auto func = buildQatConv(fb, 0.03f);
+  auto executor = makeExecutor(func);
+  executor->train();
+  at::Tensor input = (randn({2, 3, 6, 6}) * 2).set_requires_grad(true);
+  std::vector<at::Tensor> out = executor->forward({input});
+  at::Tensor gradOut = at::randn(out[0].sizes());
+  (out[0] * gradOut).sum().backward();
+
+  auto params = executor->namedParameters();
+  at::Tensor w = params[0].second.detach().clone().set_requires_grad(true);
+  at::Tensor b = params[1].second.detach().clone().set_requires_grad(true);
+  at::Tensor x = input.detach().clone().set_requires_grad(true);
+  at::Tensor scales = at::tensor(weightChannelStats(w, 0, 8).scales);
+  at::Tensor fqX = at::fake_quantize_per_tensor_affine(x, 0.03f, 0, -128, 127);
+  at::Tensor fqW = at::fake_quantize_per_channel_affine(
+      w, scales, at::zeros({4}, at::kInt), 0, -128, 127);
+  at::Tensor ref = at::conv2d(fqX, fqW, b, {1, 1}, {1, 1});
+  (ref * gradOut).sum().backward();
+  EXPECT_TRUE(bitEqual(out[0], ref));
+  EXPECT_TRUE(bitEqual(input.grad(), x.grad()));
+  // The conv's weight-gradient reduction is not always bit-reproducible
+  // between two graphs (observed in isolated runs), so parameters compare to
+  // float rounding; the STE masks are what is under test.
+  EXPECT_TRUE(allClose(params[0].second.grad(), w.grad(), 1e-5, 1e-6));
+  EXPECT_TRUE(allClose(params[1].second.grad(), b.grad(), 1e-5, 1e-6));
+  EXPECT_TRUE(bitEqual(params[0].second.grad().eq(0), w.grad().eq(0)));
+}
+
 TEST_F(QuantTest, WeightScalesFollowWeightsUnlessFrozen) {
   for (int policy = 0; policy < 3; ++policy) {
     SCOPED_TRACE(policy == 0   ? "per-step"
