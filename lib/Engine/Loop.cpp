@@ -151,6 +151,10 @@ void Loop::fit() {
   int64_t batchSize = dataLoader ? dataLoader->options().batch_size : 0;
   imagesPerSecond = wallSeconds > 0 ? steps * batchSize / wallSeconds : 0;
   model->train(false);
+  // Calibration ends here: the observed scales land in the model and the
+  // validation and checkpoint that follow see the fake-quantized model.
+  if (kind == Kind::Calibrator)
+    model->setFakeQuantMode(exec::FakeQuantMode::QAT);
   for (Callback *cb : endOrder())
     cb->onLoopEnd(st);
 }
