@@ -8,6 +8,8 @@
 #include <torch/optim/optimizer.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
 
 namespace hat::engine {
@@ -35,6 +37,10 @@ void Loop::setLearningRate(double lr) {
 
 void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
   LoopState &st = loopState;
+  static const int64_t killAtStep = [] {
+    const char *v = getenv("HAT_DEBUG_KILL_AT_STEP");
+    return v ? std::atoll(v) : 0;
+  }();
   Logger &log = *runContext().logger;
   st.epoch = epoch;
   st.stepInEpoch = 0;
@@ -60,6 +66,10 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
     ++st.globalStep;
     ++st.stepInEpoch;
     --stepsLeft;
+    // Test hook: die like a killed job right after this step, so resume
+    // can be tested deterministically (test/tools/hat-train/resume.test).
+    if (killAtStep > 0 && st.globalStep == killAtStep)
+      raise(SIGKILL);
     images += st.batchSize;
     lossSum += st.loss;
     double seconds = std::chrono::duration<double>(
