@@ -90,12 +90,17 @@ TopKAccuracy::update(const std::vector<config::Value> &args) {
     return lp.error();
   at::NoGradGuard noGrad;
   auto [labels, preds] = *lp;
-  int64_t k = std::min<int64_t>(this->k, preds.size(1));
-  at::Tensor topk = std::get<1>(preds.topk(k, 1));
-  correct += topk.eq(labels.to(topk.device()).unsqueeze(1))
-                 .any(1)
-                 .sum()
-                 .item<int64_t>();
+  // The label's rank: classes scoring higher, plus equal scores at a lower
+  // index. Quantized logits tie often, and this rule (argmax's, extended)
+  // makes the result independent of topk's unspecified tie order, so
+  // hat-run and hat-train count the same images as correct.
+  at::Tensor target = labels.to(preds.device()).unsqueeze(1);
+  at::Tensor score = preds.gather(1, target);
+  at::Tensor index = at::arange(preds.size(1), preds.options().dtype(at::kLong))
+                         .unsqueeze(0);
+  at::Tensor rank = preds.gt(score).sum(1) +
+                    (preds.eq(score) & index.lt(target)).sum(1);
+  correct += rank.lt(k).sum().item<int64_t>();
   total += labels.size(0);
   return config::Value::none();
 }

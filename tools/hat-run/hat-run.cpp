@@ -8,16 +8,24 @@
 // checks each output against a reference .npy bit for bit and exits 1 on any
 // difference. Inputs may stack several model batches along dimension 0.
 //
-// Planned: `hat-run model.hbm --config CONFIG` evaluating the config's
-// validation set and metrics (needs the Config/Data/Metrics areas); the
-// runtime API (hat/Runtime/Runtime.h) is what that will call per batch.
+//   hat-run model.hbm --config CONFIG [--loader val_data_loader]
+//       [--set path=value]... [--threads N]
+//
+// evaluates the config's validation loader as the board would compute it:
+// top-1 accuracy plus the TopKAccuracy metrics of int_infer_trainer's
+// val_metrics, printed with hat-train's names ("accuracy", "top2", ...), so
+// the two can be compared number for number.
 //
 //===----------------------------------------------------------------------===//
 
+#include "hat/Config/Config.h"
+#include "hat/Config/Registry.h"
+#include "hat/Data/DataLoader.h"
 #include "hat/Eval/Npy.h"
 #include "hat/HBM/Report.h"
 #include "hat/Runtime/Runtime.h"
 
+#include <any>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -28,7 +36,9 @@ namespace {
 
 void usage() {
   std::cerr << "usage: hat-run model.hbm --input x.npy [--input ...] [-o DIR]"
-               " [--compare ref.npy ...] [--threads N] [--repeat N] [--info]\n";
+               " [--compare ref.npy ...] [--threads N] [--repeat N] [--info]\n"
+               "       hat-run model.hbm --config CONFIG [--loader NAME]"
+               " [--set path=value]... [--threads N]\n";
 }
 
 bool sameBits(const hat::eval::Tensor &a, const hat::eval::Tensor &b,
@@ -51,10 +61,126 @@ bool sameBits(const hat::eval::Tensor &a, const hat::eval::Tensor &b,
   return true;
 }
 
+/// The k of every TopKAccuracy in int_infer_trainer.val_metrics (top-1 is
+/// always reported).
+std::vector<int64_t> topKsFromConfig(const hat::config::Module &module) {
+  std::vector<int64_t> ks;
+  const hat::config::Value *trainer = module.get("int_infer_trainer");
+  if (!trainer || !trainer->isDict())
+    return ks;
+  const hat::config::Value *metrics = trainer->asDict().find("val_metrics");
+  if (!metrics)
+    return ks;
+  std::vector<hat::config::Value> items =
+      metrics->isList() || metrics->isTuple()
+          ? metrics->sequenceItems()
+          : std::vector<hat::config::Value>{*metrics};
+  for (const hat::config::Value &m : items) {
+    if (!m.isDict())
+      continue;
+    const hat::config::Value *type = m.asDict().find("type");
+    if (!type || !type->isStr() || type->asStr() != "TopKAccuracy")
+      continue;
+    const hat::config::Value *k = m.asDict().find("top_k");
+    ks.push_back(k && k->isInt() ? k->asInt() : 5);
+  }
+  return ks;
+}
+
+/// Runs the session over a config's validation loader and prints accuracy.
+int evaluateConfig(hat::runtime::Session &session, const std::string &path,
+                   const std::vector<std::string> &overrides,
+                   const std::string &loaderName) {
+  auto module = hat::config::loadConfig(path, overrides);
+  if (!module) {
+    std::cerr << module.error().str();
+    return 1;
+  }
+  const hat::config::Value *loaderConfig = (*module)->get(loaderName);
+  if (!loaderConfig) {
+    std::cerr << path << ": error: the config defines no '" << loaderName
+              << "'\n";
+    return 1;
+  }
+  auto built =
+      hat::config::Registry::instance().build(*loaderConfig, "data_loader");
+  if (!built) {
+    std::cerr << built.error().str();
+    return 1;
+  }
+  auto loader = std::any_cast<std::shared_ptr<hat::data::DataLoader>>(*built);
+  std::vector<int64_t> ks = topKsFromConfig(**module);
+  std::vector<int64_t> correct(ks.size() + 1, 0);
+  int64_t total = 0;
+  std::string error;
+  hat::data::Batch batch;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    loader->startEpoch(0);
+    while (loader->next(batch)) {
+      hat::eval::Tensor images = hat::eval::Tensor::f32(
+          {batch.imageShape[0], batch.imageShape[1], batch.imageShape[2],
+           batch.imageShape[3]});
+      images.f = batch.images;
+      std::vector<hat::eval::Tensor> outputs;
+      if (!session.run({images}, outputs, error)) {
+        std::cerr << "hat-run: " << error << "\n";
+        return 1;
+      }
+      const hat::eval::Tensor &logits = outputs.at(0);
+      if (logits.dtype != hat::eval::DType::F32 || logits.shape.size() != 2 ||
+          logits.shape[0] != batch.size()) {
+        std::cerr << "hat-run: the model's first output is not [N, classes] "
+                     "float scores\n";
+        return 1;
+      }
+      int64_t classes = logits.shape[1];
+      for (int64_t n = 0; n < batch.size(); ++n) {
+        const float *row = logits.f.data() + n * classes;
+        float label = row[batch.labels[n]];
+        // Rank of the label: how many classes score higher (ties resolved
+        // towards the lower index, as argmax does).
+        int64_t rank = 0;
+        for (int64_t c = 0; c < classes; ++c)
+          rank += row[c] > label || (row[c] == label && c < batch.labels[n]);
+        correct[0] += rank == 0;
+        for (size_t i = 0; i < ks.size(); ++i)
+          correct[i + 1] += rank < ks[i];
+      }
+      total += batch.size();
+    }
+  } catch (const std::exception &e) {
+    std::cerr << "hat-run: " << e.what() << "\n";
+    return 1;
+  }
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count();
+  if (total == 0) {
+    std::cerr << "hat-run: the loader produced no samples\n";
+    return 1;
+  }
+  char line[64];
+  std::snprintf(line, sizeof line, "accuracy=%.9g",
+                (double)correct[0] / (double)total);
+  std::cout << line;
+  for (size_t i = 0; i < ks.size(); ++i) {
+    std::snprintf(line, sizeof line, " top%lld=%.9g", (long long)ks[i],
+                  (double)correct[i + 1] / (double)total);
+    std::cout << line;
+  }
+  std::cout << " (" << total << " images, " << (int64_t)(total / seconds)
+            << " images/s, " << hat::runtime::isaName(session.isa()) << ", "
+            << session.threads() << " threads)\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string modelPath, outDir;
+  std::string modelPath, outDir, configPath;
+  std::string loaderName = "val_data_loader";
+  std::vector<std::string> overrides;
   std::vector<std::string> inputs, compares;
   int threads = 0, repeat = 1;
   bool info = false;
@@ -80,11 +206,13 @@ int main(int argc, char **argv) {
       value(v), repeat = std::max(1, std::atoi(v.c_str()));
     else if (arg == "--info")
       info = true;
-    else if (arg == "--config") {
-      std::cerr << "hat-run: --config is not available yet (needs the config "
-                   "and data areas); use --input\n";
-      return 2;
-    } else if (arg == "-h" || arg == "--help") {
+    else if (arg == "--config")
+      value(configPath);
+    else if (arg == "--set")
+      value(v), overrides.push_back(v);
+    else if (arg == "--loader")
+      value(loaderName);
+    else if (arg == "-h" || arg == "--help") {
       usage();
       return 0;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -116,6 +244,12 @@ int main(int argc, char **argv) {
               << hat::hbm::perfSummaryText(model);
     if (inputs.empty())
       return 0;
+  }
+  if (!configPath.empty()) {
+    hat::runtime::Options options;
+    options.threads = threads;
+    auto session = hat::runtime::Session::create(std::move(model), options);
+    return evaluateConfig(*session, configPath, overrides, loaderName);
   }
   if (inputs.empty()) {
     usage();
