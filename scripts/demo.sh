@@ -1,50 +1,50 @@
 #!/usr/bin/env bash
-# Installs, builds and runs HAT's main job on its built-in default.
+# Installs, builds and runs HAT's main job on its built-in default:
+# Fashion-MNIST end to end.
 #
-# Until the training stages land, the main job is the compiler pipeline on
-# the example model examples/tiny_cnn.mlir: fuse-bn -> float2qat ->
-# calibrate -> qat2quantize, printing the IR before and after each pass and
-# comparing the float and integer models' outputs with the reference
-# evaluator. Outputs go to demo-out/ (HAT_DEMO_OUT to change).
+#   1. hat-train --stage all: float training, calibration, QAT and integer
+#      validation of configs/classification/fashion_mnist_tinyresnet.py, with
+#      a table of the four accuracies;
+#   2. hat-compile: the integer model for nash-e at -O3, with the per-layer
+#      performance report;
+#   3. hat-run --config: the HBM evaluated on the CPU runtime, as the board
+#      would compute it, whose accuracy must equal int_infer's exactly.
+#
+# Outputs go to demo-out/ (HAT_DEMO_OUT to change). HAT_DEMO_CONFIG picks
+# another config; extra arguments are passed to hat-train (e.g.
+# --set float_trainer.num_epochs=2 for a quicker run).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
 bin="${HAT_BUILD_DIR:-$root/build}/bin"
 out="${HAT_DEMO_OUT:-$root/demo-out}"
-model="$root/examples/tiny_cnn.mlir"
-rm -rf "$out" && mkdir -p "$out"
+config="${HAT_DEMO_CONFIG:-$root/configs/classification/fashion_mnist_tinyresnet.py}"
+mkdir -p "$out"
+export HAT_CKPT_DIR="$out/ckpt"
+rm -rf "$HAT_CKPT_DIR"
 
 banner() { printf '\n==== %s ====\n' "$*"; }
-show() { "$bin/hat-opt" "$1" --mlir-elide-elementsattrs-if-larger=8; }
 
-banner "Float model ($model, weights elided)"
-show "$model"
+banner "Training $config: float -> calibration -> QAT -> int_infer"
+start=$(date +%s)
+"$bin/hat-train" --config "$config" --stage all "$@" | tee "$out/train-summary.txt"
+echo "training took $(( $(date +%s) - start )) s"
 
-banner "Calibration inputs (random, seeded) and a held-out input"
-calib=$("$bin/hat-eval" "$model" --write-random-inputs "$out/calib" --count 8 --seed 1 | paste -sd, -)
-"$bin/hat-eval" "$model" --write-random-inputs "$out/test" --count 1 --seed 99 >/dev/null
-echo "$calib" | tr , '\n'
+banner "Compiling the integer model for nash-e at -O3"
+"$bin/hat-compile" "$HAT_CKPT_DIR/int_infer-model.mlir" --march=nash-e -O3 \
+  -o "$out/model.hbm" | tee "$out/compile-summary.txt"
 
-banner "Pass 1: --hat-fuse-bn (batch_norm folded into conv2d weights and bias)"
-"$bin/hat-opt" "$model" --hat-fuse-bn -o "$out/1-fused.mlir"
-show "$out/1-fused.mlir"
+banner "Running the HBM on the CPU runtime over the validation set"
+"$bin/hat-run" "$out/model.hbm" --config "$config" | tee "$out/hbm-accuracy.txt"
 
-banner "Pass 2: --hat-float2qat (fake_quant on weights per channel, activations per tensor)"
-"$bin/hat-opt" "$out/1-fused.mlir" --hat-float2qat -o "$out/2-qat.mlir"
-show "$out/2-qat.mlir"
-
-banner "Pass 3: --hat-calibrate (observer=mse over the calibration inputs)"
-"$bin/hat-opt" "$out/2-qat.mlir" --hat-calibrate="inputs=$calib observer=mse" -o "$out/3-calibrated.mlir"
-show "$out/3-calibrated.mlir"
-
-banner "Pass 4: --hat-qat2quantize (integer ops with multiplier/shift requantization)"
-"$bin/hat-opt" "$out/3-calibrated.mlir" --hat-qat2quantize -o "$out/4-int.mlir"
-show "$out/4-int.mlir"
-
-banner "Reference evaluator on the held-out input"
-for stage in "$model" "$out/1-fused.mlir" "$out/3-calibrated.mlir" "$out/4-int.mlir"; do
-  printf '%-28s ' "$(basename "$stage")"
-  "$bin/hat-eval" "$stage" --input "$out/test/input_0_0.npy" --print | tail -1
-done
-echo
-echo "demo: IR of every stage is in $out/"
+int_acc=$(grep -o '^int_infer: accuracy=[0-9.]*' "$out/train-summary.txt" | cut -d= -f2)
+hbm_acc=$(grep -o '^accuracy=[0-9.]*' "$out/hbm-accuracy.txt" | cut -d= -f2)
+banner "Result"
+printf 'int_infer accuracy (LibTorch executor): %s\n' "$int_acc"
+printf 'HBM accuracy (hat-run, bit-exact runtime): %s\n' "$hbm_acc"
+if [ "$int_acc" != "$hbm_acc" ]; then
+  echo "demo: HBM accuracy differs from int_infer accuracy" >&2
+  exit 1
+fi
+echo "demo: HBM accuracy equals int_infer accuracy exactly."
+echo "demo: checkpoints, logs, IR and reports are in $out/"

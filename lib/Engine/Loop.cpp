@@ -46,8 +46,13 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
   st.stepInEpoch = 0;
   st.stepsPerEpoch = (int64_t)dataLoader->size();
   dataLoader->startEpoch((uint64_t)epoch);
-  for (auto &cb : callbacks)
-    cb->onEpochBegin(st);
+  // A calibrator's num_steps are one pass, however many epochs of data they
+  // span: epoch hooks would validate (and observe validation data) before
+  // calibration ends, so only loop and step hooks run.
+  bool epochHooks = kind != Kind::Calibrator;
+  if (epochHooks)
+    for (auto &cb : callbacks)
+      cb->onEpochBegin(st);
   int64_t total = stopBy == "step" ? std::min(st.stepsPerEpoch, stepsLeft)
                                    : st.stepsPerEpoch;
   log.progressBegin(runContext().stage + " epoch " + std::to_string(epoch),
@@ -79,8 +84,9 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
                        seconds > 0 ? images / seconds : 0);
   }
   log.progressEnd();
-  for (Callback *cb : endOrder())
-    cb->onEpochEnd(st);
+  if (epochHooks)
+    for (Callback *cb : endOrder())
+      cb->onEpochEnd(st);
 }
 
 std::vector<Callback *> Loop::endOrder() const {

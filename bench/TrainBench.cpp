@@ -1,0 +1,92 @@
+//===- TrainBench.cpp - Training throughput of the executor ---------------===//
+//
+// Trains TinyResNet (the Fashion-MNIST model of configs/classification) on
+// random 28x28 batches through the LibTorch executor, as hat-train does:
+// forward, cross entropy, backward, SGD step. bench/pytorch_tinyresnet.py
+// runs the same network written in PyTorch eager; bench/compare-pytorch.sh
+// prints both. Prints figures, asserts nothing.
+//
+//   hat-train-bench [--threads N] [--batch B] [--steps S] [--channels 16,32,64]
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Config/Config.h"
+#include "hat/Executor/ModuleExecutor.h"
+#include "hat/Models/Module.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/optim/sgd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+int main(int argc, char **argv) {
+  int threads = 1, batch = 128, steps = 30;
+  std::string channels = "16, 32, 64";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (a == "--batch")
+      batch = std::atoi(argv[i + 1]);
+    else if (a == "--steps")
+      steps = std::atoi(argv[i + 1]);
+    else if (a == "--channels")
+      channels = argv[i + 1];
+  }
+  at::set_num_threads(threads);
+  auto config = hat::config::loadConfigSource(
+      "model = dict(type='Classifier', backbone=dict(type='TinyResNet', "
+      "channels=[" + channels + "], num_classes=10))\n",
+      "bench.py");
+  auto model = hat::models::buildModule(*(*config)->get("model"), "model");
+  if (!model) {
+    std::fprintf(stderr, "%s\n", model.error().str().c_str());
+    return 1;
+  }
+  mlir::MLIRContext context;
+  auto ir = hat::models::lowerModel(context, *model, {{"img", {1, 1, 28, 28}}});
+  if (!ir) {
+    std::fprintf(stderr, "%s\n", ir.error().str().c_str());
+    return 1;
+  }
+  auto func = *(*ir)->getOps<mlir::func::FuncOp>().begin();
+  hat::exec::ExecutorOptions options;
+  options.fakeQuantMode = hat::exec::FakeQuantMode::Float;
+  auto created = hat::exec::ModuleExecutor::create(func, options);
+  if (!created.executor) {
+    std::fprintf(stderr, "%s\n", created.error.c_str());
+    return 1;
+  }
+  hat::exec::ModuleExecutor &exec = *created.executor;
+  exec.train(true);
+  torch::optim::SGD sgd(exec.parameters(),
+                        torch::optim::SGDOptions(0.05).momentum(0.9));
+  at::manual_seed(0);
+  at::Tensor images = at::randn({batch, 1, 28, 28});
+  at::Tensor labels = at::randint(0, 10, {batch}, at::kLong);
+  auto step = [&] {
+    sgd.zero_grad();
+    at::Tensor loss = at::cross_entropy_loss(exec.forwardOne(images), labels);
+    loss.backward();
+    sgd.step();
+  };
+  for (int i = 0; i < 3; ++i)
+    step();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i)
+    step();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::printf("hat executor  TinyResNet[%s] batch %d threads %d: %.0f "
+              "images/s (%.1f ms/step)\n",
+              channels.c_str(), batch, threads, steps * batch / seconds,
+              1000 * seconds / steps);
+  return 0;
+}
