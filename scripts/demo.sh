@@ -32,7 +32,7 @@ echo "training took $(( $(date +%s) - start )) s"
 
 banner "Compiling the integer model for nash-e at -O3"
 "$bin/hat-compile" "$HAT_CKPT_DIR/int_infer-model.mlir" --march=nash-e -O3 \
-  -o "$out/model.hbm" | tee "$out/compile-summary.txt"
+  --layer-details -o "$out/model.hbm" | tee "$out/compile-summary.txt"
 
 banner "Running the HBM on the CPU runtime over the validation set"
 "$bin/hat-run" "$out/model.hbm" --config "$config" | tee "$out/hbm-accuracy.txt"

@@ -14,7 +14,7 @@ packages=(
   liblmdb-dev libopencv-dev
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev
   libgtest-dev nlohmann-json3-dev zlib1g-dev
-  clang-14 libclang-rt-14-dev
+  clang-19 libclang-rt-19-dev
   dataset-fashion-mnist
 )
 

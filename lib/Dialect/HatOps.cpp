@@ -159,8 +159,11 @@ FailureOr<SmallVector<int64_t>> broadcastShape(ErrorFn err, ArrayRef<int64_t> a,
   return out;
 }
 
+/// `sameElementType` is false for qconcat, whose inputs may mix int8 and
+/// int16 (each is rescaled to the output).
 FailureOr<SmallVector<int64_t>> concatShape(ErrorFn err, ValueRange inputs,
-                                            int64_t axis) {
+                                            int64_t axis,
+                                            bool sameElementType = true) {
   if (inputs.empty())
     return err() << "needs at least one input";
   auto first = rankedType(inputs.front());
@@ -171,7 +174,7 @@ FailureOr<SmallVector<int64_t>> concatShape(ErrorFn err, ValueRange inputs,
   shape[axis] = 0;
   for (auto [i, v] : llvm::enumerate(inputs)) {
     auto t = rankedType(v);
-    if (t.getElementType() != first.getElementType())
+    if (sameElementType && t.getElementType() != first.getElementType())
       return err() << "input #" << i << " has element type "
                    << t.getElementType() << ", input #0 has "
                    << first.getElementType();
@@ -195,6 +198,19 @@ FailureOr<SmallVector<int64_t>> resizeShape(ErrorFn err, RankedTensorType input,
     return failure();
   return SmallVector<int64_t>{input.getDimSize(0), input.getDimSize(1), size[0],
                               size[1]};
+}
+
+/// Pools pad at most half the kernel (PyTorch's rule), so no window lies
+/// wholly in the padding and every output has a defined value.
+LogicalResult checkPoolPadding(ErrorFn err, ArrayRef<int64_t> kernel,
+                               ArrayRef<int64_t> padding) {
+  if (kernel.size() != 2 || padding.size() != 4)
+    return success(); // reported by window2dShape
+  for (int i = 0; i < 4; ++i)
+    if (padding[i] > kernel[i % 2] / 2)
+      return err() << "pool padding " << shapeStr(padding)
+                   << " exceeds half the kernel " << shapeStr(kernel);
+  return success();
 }
 
 /// Checks a fixed-point requantization: matching multiplier/shift lists of
@@ -369,7 +385,8 @@ static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
                                SmallVectorImpl<Type> &types) {
   auto err = [&] { return inferError(ctx, loc, opName); };
   auto input = rankedType(adaptor.getInput());
-  if (failed(checkRank(err, "input", input, 4)))
+  if (failed(checkRank(err, "input", input, 4)) ||
+      failed(checkPoolPadding(err, adaptor.getKernel(), adaptor.getPadding())))
     return failure();
   auto shape =
       window2dShape(err, input, input.getDimSize(1), adaptor.getKernel(),
@@ -654,7 +671,8 @@ LogicalResult QMulOp::verify() {
 
 LogicalResult QConcatOp::verify() {
   auto err = [&] { return emitOpError(); };
-  auto shape = concatShape(err, getInputs(), getAxis());
+  auto shape = concatShape(err, getInputs(), getAxis(),
+                           /*sameElementType=*/false);
   if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
     return failure();
   int64_t n = getInputs().size();
@@ -669,6 +687,8 @@ LogicalResult QAvgPool2dOp::verify() {
   auto err = [&] { return emitOpError(); };
   auto input = rankedType(getInput());
   if (failed(checkRank(err, "input", input, 4)))
+    return failure();
+  if (failed(checkPoolPadding(err, getKernel(), getPadding())))
     return failure();
   auto shape = window2dShape(err, input, input.getDimSize(1), getKernel(),
                              getStride(), getPadding(), {1, 1});

@@ -368,3 +368,29 @@ func.func @fq_observer_state(%a: tensor<4xf32>) {
   %0 = hat.fake_quant %a {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, min = array<f32: 0.0>} : tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @pool_padding(%a: tensor<1x4x4x4xf32>) {
+  // expected-error @+2 {{pool padding [2, 2, 2, 2] exceeds half the kernel [3, 3]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.max_pool2d %a {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 2, 2, 2, 2>} : (tensor<1x4x4x4xf32>) -> tensor<1x4x6x6xf32>
+  return
+}
+
+// -----
+
+// qconcat may mix int8 and int16 inputs; plain concat may not.
+func.func @qconcat_mixed(%a: tensor<1x4xi8>, %b: tensor<1x4xi16>) -> tensor<1x8xi16> {
+  %0 = hat.qconcat %a, %b {axis = 1 : i64, multiplier = array<i32: 1073741824, 1073741824>, shift = array<i32: 30, 30>} : (tensor<1x4xi8>, tensor<1x4xi16>) -> tensor<1x8xi16>
+  return %0 : tensor<1x8xi16>
+}
+
+// -----
+
+func.func @concat_mixed(%a: tensor<1x4xi8>, %b: tensor<1x4xi16>) {
+  // expected-error @+2 {{input #1 has element type 'i16', input #0 has 'i8'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.concat %a, %b {axis = 1 : i64} : (tensor<1x4xi8>, tensor<1x4xi16>) -> tensor<1x8xi8>
+  return
+}

@@ -23,6 +23,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
+#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -33,15 +34,17 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory kToolOptions("hat-calops options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(kToolOptions));
 static cl::opt<std::string>
     inputShape("input-shape",
                cl::desc("shape of the first input, e.g. 1,3,224,224"),
-               cl::init(""));
+               cl::init(""), cl::cat(kToolOptions));
 static cl::opt<std::string> function("function", cl::desc("function"),
-                                     cl::init(""));
-static cl::opt<bool> quiet("quiet", cl::desc("totals only"), cl::init(false));
+                                     cl::init(""), cl::cat(kToolOptions));
+static cl::opt<bool> quiet("quiet", cl::desc("totals only"), cl::init(false), cl::cat(kToolOptions));
 
 static std::string human(int64_t v) {
   const double d = double(v);
@@ -56,6 +59,7 @@ static std::string human(int64_t v) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  hat::showOnlyToolOptions(kToolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "hat-calops: FLOPs and parameters per layer\n");
   if (inputFile.getValue().size() > 3 &&

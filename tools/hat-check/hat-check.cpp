@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
@@ -24,18 +25,21 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory kToolOptions("hat-check options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(kToolOptions));
 static cl::opt<std::string>
     marchName("march", cl::desc("bernoulli2, bayes, nash-e, nash-m or nash-p"),
-              cl::init("nash-e"));
+              cl::init("nash-e"), cl::cat(kToolOptions));
 static cl::opt<std::string> function("function", cl::desc("function to check"),
-                                     cl::init(""));
+                                     cl::init(""), cl::cat(kToolOptions));
 static cl::opt<bool> quiet("quiet", cl::desc("print only unsupported layers"),
-                           cl::init(false));
+                           cl::init(false), cl::cat(kToolOptions));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  hat::showOnlyToolOptions(kToolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "hat-check: can a BPU march run this model?\n");
   const hat::bpu::March *march = hat::bpu::findMarch(marchName);

@@ -25,6 +25,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -37,33 +38,35 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory kToolOptions("hat-compile options");
+
 static cl::opt<std::string>
-    inputFile(cl::Positional, cl::desc("<model_int.mlir>"), cl::Required);
+    inputFile(cl::Positional, cl::desc("<model_int.mlir>"), cl::Required, cl::cat(kToolOptions));
 static cl::opt<std::string> outputFile("o", cl::desc("output .hbm"),
-                                       cl::value_desc("file"), cl::Required);
+                                       cl::value_desc("file"), cl::Required, cl::cat(kToolOptions));
 static cl::opt<std::string>
     marchName("march", cl::desc("bernoulli2, bayes, nash-e, nash-m or nash-p"),
-              cl::init("nash-e"));
+              cl::init("nash-e"), cl::cat(kToolOptions));
 static cl::opt<unsigned>
     optLevel("O", cl::Prefix,
              cl::desc("-O0: no fusion, no tile search; -O3 (default): both"),
-             cl::init(3));
+             cl::init(3), cl::cat(kToolOptions));
 static cl::opt<bool> layerDetails("layer-details",
                                   cl::desc("print the per-layer estimate"),
-                                  cl::init(false));
+                                  cl::init(false), cl::cat(kToolOptions));
 static cl::opt<std::string>
     inputSource("input-source",
                 cl::desc("ddr (default) or pyramid (camera path, no DDR "
                          "read for the input)"),
-                cl::init("ddr"));
+                cl::init("ddr"), cl::cat(kToolOptions));
 static cl::opt<std::string>
-    function("function", cl::desc("function to compile"), cl::init(""));
+    function("function", cl::desc("function to compile"), cl::init(""), cl::cat(kToolOptions));
 static cl::opt<std::string>
     emitBpu("emit-bpu", cl::desc("also write the compiled bpu module here"),
-            cl::init(""));
+            cl::init(""), cl::cat(kToolOptions));
 static cl::opt<bool> noReport("no-report",
                               cl::desc("skip the .perf.json/.perf.html"),
-                              cl::init(false));
+                              cl::init(false), cl::cat(kToolOptions));
 
 static std::string stemOf(const std::string &path) {
   std::string s = path;
@@ -84,6 +87,7 @@ static bool writeText(const std::string &path, const std::string &text) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  hat::showOnlyToolOptions(kToolOptions);
   cl::ParseCommandLineOptions(
       argc, argv, "hat-compile: compile an integer hat model into an HBM\n");
   const hat::bpu::March *march = hat::bpu::findMarch(marchName);

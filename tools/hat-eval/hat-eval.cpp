@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -29,25 +30,27 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory kToolOptions("hat-eval options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(kToolOptions));
 static cl::list<std::string> inputs("input",
-                                    cl::desc("an .npy per function argument"));
+                                    cl::desc("an .npy per function argument"), cl::cat(kToolOptions));
 static cl::opt<std::string> function("function",
                                      cl::desc("function to run (default: the "
                                               "only public one)"),
-                                     cl::init(""));
+                                     cl::init(""), cl::cat(kToolOptions));
 static cl::opt<std::string> outDir("o", cl::desc("write results as .npy here"),
-                                   cl::init(""));
+                                   cl::init(""), cl::cat(kToolOptions));
 static cl::opt<bool> printValues("print", cl::desc("print every result value"),
-                                 cl::init(false));
+                                 cl::init(false), cl::cat(kToolOptions));
 static cl::opt<std::string>
     randomDir("write-random-inputs",
               cl::desc("write --count random input sets into this directory"),
-              cl::init(""));
+              cl::init(""), cl::cat(kToolOptions));
 static cl::opt<unsigned> count("count", cl::desc("number of random sets"),
-                               cl::init(1));
-static cl::opt<unsigned> seed("seed", cl::desc("random seed"), cl::init(0));
+                               cl::init(1), cl::cat(kToolOptions));
+static cl::opt<unsigned> seed("seed", cl::desc("random seed"), cl::init(0), cl::cat(kToolOptions));
 
 static int writeRandomInputs(func::FuncOp func) {
   if (auto ec = llvm::sys::fs::create_directories(randomDir)) {
@@ -86,6 +89,7 @@ static int writeRandomInputs(func::FuncOp func) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  hat::showOnlyToolOptions(kToolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "hat-eval: run a hat module on .npy inputs\n");
   MLIRContext context;
