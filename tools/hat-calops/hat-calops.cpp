@@ -2,18 +2,21 @@
 //
 //   hat-calops model.mlir [--input-shape 1,3,224,224] [--function NAME]
 //                         [--quiet]
+//   hat-calops CONFIG.py [--model deploy_model] [--input-shape ...]
+//                        [--set path=value]...
 //
 // Prints per layer and in total MACs, FLOPs (= 2 x MACs) and parameters,
 // with the convention of hat/BPU/CalOps.h. --input-shape re-types the first
 // argument and re-infers every shape (hat-infer-shapes) before counting.
 //
-// Planned: `hat-calops CONFIG` building the model from a config file (needs
-// the Config and Models areas); it will count the module it builds with the
-// same countOps().
+// A config file is lowered as `hat-config lower` does (its deploy_model, or
+// model, for the shape of deploy_inputs) and counted the same way.
 //
 //===----------------------------------------------------------------------===//
 
 #include "hat/BPU/CalOps.h"
+#include "hat/Config/Config.h"
+#include "hat/Models/Module.h"
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Eval/Evaluator.h"
 #include "hat/Transforms/Passes.h"
@@ -36,7 +39,7 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory kToolOptions("hat-calops options");
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir | config.py>"),
                                       cl::Required, cl::cat(kToolOptions));
 static cl::opt<std::string>
     inputShape("input-shape",
@@ -44,6 +47,14 @@ static cl::opt<std::string>
                cl::init(""), cl::cat(kToolOptions));
 static cl::opt<std::string> function("function", cl::desc("function"),
                                      cl::init(""), cl::cat(kToolOptions));
+static cl::opt<std::string>
+    modelVariable("model",
+                  cl::desc("config variable holding the model (default: "
+                           "deploy_model, else model)"),
+                  cl::init(""), cl::cat(kToolOptions));
+static cl::list<std::string> overrides("set",
+                                       cl::desc("config override path=value"),
+                                       cl::cat(kToolOptions));
 static cl::opt<bool> quiet("quiet", cl::desc("totals only"), cl::init(false), cl::cat(kToolOptions));
 
 static std::string human(int64_t v) {
@@ -62,18 +73,44 @@ int main(int argc, char **argv) {
   hat::showOnlyToolOptions(kToolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "hat-calops: FLOPs and parameters per layer\n");
-  if (inputFile.getValue().size() > 3 &&
-      llvm::StringRef(inputFile).ends_with(".py")) {
-    llvm::errs() << "hat-calops: config files are not supported yet (needs "
-                    "the config area); pass a .mlir model\n";
-    return 2;
-  }
   MLIRContext context;
   context.loadDialect<hat::HatDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  auto module =
-      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+  OwningOpRef<ModuleOp> module;
+  if (llvm::StringRef(inputFile).ends_with(".py")) {
+    auto config = hat::config::loadConfig(
+        inputFile, {overrides.begin(), overrides.end()});
+    if (!config) {
+      llvm::errs() << config.error().str();
+      return 1;
+    }
+    std::string variable = modelVariable;
+    if (variable.empty())
+      variable = (*config)->get("deploy_model") ? "deploy_model" : "model";
+    const hat::config::Value *modelConfig = (*config)->get(variable);
+    const hat::config::Value *deployInputs = (*config)->get("deploy_inputs");
+    if (!modelConfig || !deployInputs) {
+      llvm::errs() << inputFile << ": error: the config needs '" << variable
+                   << "' and deploy_inputs\n";
+      return 1;
+    }
+    auto inputs = hat::models::parseDeployInputs(*deployInputs);
+    auto model = hat::models::buildModule(*modelConfig, "model");
+    if (!inputs || !model) {
+      llvm::errs() << (!inputs ? inputs.error() : model.error()).str();
+      return 1;
+    }
+    auto lowered = hat::models::lowerModel(context, *model, *inputs);
+    if (!lowered) {
+      llvm::errs() << inputFile << ": " << lowered.error().str();
+      return 1;
+    }
+    module = std::move(*lowered);
+  } else {
+    module = parseSourceFile<ModuleOp>(inputFile, sourceMgr,
+                                       ParserConfig(&context));
+  }
   if (!module || failed(module->verify()))
     return 1;
   func::FuncOp func = hat::eval::findEntryFunction(*module, function);
