@@ -42,7 +42,8 @@ int main(int argc, char **argv) {
   at::set_num_threads(threads);
   auto config = hat::config::loadConfigSource(
       "model = dict(type='Classifier', backbone=dict(type='TinyResNet', "
-      "channels=[" + channels + "], num_classes=10))\n",
+      "channels=[" +
+          channels + "], num_classes=10))\n",
       "bench.py");
   auto model = hat::models::buildModule(*(*config)->get("model"), "model");
   if (!model) {

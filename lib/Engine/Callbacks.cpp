@@ -33,10 +33,9 @@ int64_t intKwarg(const config::BuildArgs &args, const std::string &name,
   if (v.isNone())
     return fallback;
   if (!v.isInt() || v.asInt() < 0)
-    throw EngineError(args.error("'" + name +
-                                 "' must be a non-negative int, got " +
-                                 v.repr())
-                          .str());
+    throw EngineError(
+        args.error("'" + name + "' must be a non-negative int, got " + v.repr())
+            .str());
   return v.asInt();
 }
 
@@ -124,8 +123,7 @@ public:
     logger().logValues("Epoch[" + std::to_string(st.epoch) + "] Step[" +
                            std::to_string(st.stepInEpoch + 1) + "/" +
                            std::to_string(st.stepsPerEpoch) + "]",
-                       runContext().stage, st.epoch, st.globalStep + 1,
-                       values);
+                       runContext().stage, st.epoch, st.globalStep + 1, values);
     windowStart = std::chrono::steady_clock::now();
     windowImages = 0;
   }
@@ -213,15 +211,15 @@ config::Expected<std::any> buildMetricUpdater(const config::BuildArgs &args) {
     cb->stepLogFreq = intKwarg(a, "step_log_freq", 0);
     cb->epochLogFreq = intKwarg(a, "epoch_log_freq", 1);
     cb->logPrefix = strKwarg(a, "log_prefix", "");
-    cb->resetBy = strKwarg(a, "reset_metrics_by", "epoch",
-                           {"epoch", "log", "loop"});
+    cb->resetBy =
+        strKwarg(a, "reset_metrics_by", "epoch", {"epoch", "log", "loop"});
     return cb;
   });
 }
 HAT_REGISTER("callback", {"MetricUpdater"},
              config::KwargSpec{{"metric_update_func"},
-                               {"step_log_freq", "epoch_log_freq",
-                                "log_prefix", "reset_metrics_by"}},
+                               {"step_log_freq", "epoch_log_freq", "log_prefix",
+                                "reset_metrics_by"}},
              buildMetricUpdater);
 
 //===----------------------------------------------------------------------===//
@@ -452,8 +450,8 @@ public:
       return;
     double base = loop.baseLearningRates[0];
     int64_t perEpoch = std::max<int64_t>(1, st.stepsPerEpoch);
-    int64_t total = loop.stopBy == "step" ? loop.numSteps
-                                          : loop.numEpochs * perEpoch;
+    int64_t total =
+        loop.stopBy == "step" ? loop.numSteps : loop.numEpochs * perEpoch;
     int64_t warmup = warmupLen * (warmupBy == "epoch" ? perEpoch : 1);
     int64_t t = st.globalStep;
     double lr;
@@ -489,8 +487,8 @@ config::Expected<std::any> buildLrUpdater(const config::BuildArgs &args) {
     cb->stepLogInterval = intKwarg(a, "step_log_interval", 0);
     for (const config::Value &id : asList(a.get("lr_decay_id"))) {
       if (!id.isInt())
-        throw EngineError(a.error("'lr_decay_id' must be a list of epochs")
-                              .str());
+        throw EngineError(
+            a.error("'lr_decay_id' must be a list of epochs").str());
       cb->decayIds.push_back(id.asInt());
     }
     if (!cb->cosine && cb->decayIds.empty())
@@ -579,9 +577,9 @@ public:
   std::string name() const override { return "SaveTraced"; }
   int order() const override { return 3; }
   void onLoopEnd(LoopState &st) override {
-    std::string base =
-        (std::filesystem::path(saveDir) / (runContext().stage + "-deploy-model"))
-            .string();
+    std::string base = (std::filesystem::path(saveDir) /
+                        (runContext().stage + "-deploy-model"))
+                           .string();
     std::filesystem::create_directories(saveDir);
     st.loop->model->saveIR(base + ".mlir");
     st.loop->model->saveIR(base + ".mlirbc", /*bytecode=*/true);

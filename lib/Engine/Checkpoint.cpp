@@ -119,8 +119,8 @@ CheckpointData loadCheckpoint(const std::string &path,
     throw;
   } catch (const std::exception &e) {
     std::string what = e.what();
-    throw EngineError("checkpoint " + path + " is corrupt: " +
-                      what.substr(0, what.find('\n')));
+    throw EngineError("checkpoint " + path +
+                      " is corrupt: " + what.substr(0, what.find('\n')));
   }
   return data;
 }

@@ -29,8 +29,8 @@ std::string qatPipeline(const config::BuildArgs &args, std::string &error) {
                   .str();
       return;
     }
-    options += std::string(options.empty() ? "" : " ") + option + "=" +
-               v.asStr();
+    options +=
+        std::string(options.empty() ? "" : " ") + option + "=" + v.asStr();
   };
   addString("activation_dtype", "activation-dtype");
   addString("output_dtype", "output-dtype");
@@ -138,14 +138,13 @@ HAT_REGISTER("converter", {"ModelConvertPipeline"},
 HAT_REGISTER("converter", {"Float2QAT", "Float2Calibration"},
              config::KwargSpec{{},
                                {"convert_mode", "activation_dtype",
-                                "output_dtype", "observer",
-                                "activation_scales", "freeze_weight_scales"}},
+                                "output_dtype", "observer", "activation_scales",
+                                "freeze_weight_scales"}},
              buildConverter);
 HAT_REGISTER("converter", {"Calibration2QAT", "QAT2Quantize"},
              config::KwargSpec{{}, {"convert_mode"}}, buildConverter);
 HAT_REGISTER("converter", {"LoadCheckpoint"},
-             config::KwargSpec{{"checkpoint_path"},
-                               {"ignore_extra"}},
+             config::KwargSpec{{"checkpoint_path"}, {"ignore_extra"}},
              buildConverter);
 
 } // namespace

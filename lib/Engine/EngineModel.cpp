@@ -46,19 +46,17 @@ config::Value callConfigFunction(const config::Value &fn,
 
 config::Value batchToValue(const data::Batch &batch) {
   auto &s = batch.imageShape;
-  at::Tensor images =
-      at::from_blob(const_cast<float *>(batch.images.data()),
-                    {s[0], s[1], s[2], s[3]}, at::kFloat)
-          .clone();
+  at::Tensor images = at::from_blob(const_cast<float *>(batch.images.data()),
+                                    {s[0], s[1], s[2], s[3]}, at::kFloat)
+                          .clone();
   std::vector<std::pair<std::string, config::Value>> items = {
       {"img", metrics::tensorValue(images)}};
   if (!batch.labels.empty())
     items.emplace_back(
-        "labels",
-        metrics::tensorValue(
-            at::from_blob(const_cast<int64_t *>(batch.labels.data()),
-                          {(int64_t)batch.labels.size()}, at::kLong)
-                .clone()));
+        "labels", metrics::tensorValue(
+                      at::from_blob(const_cast<int64_t *>(batch.labels.data()),
+                                    {(int64_t)batch.labels.size()}, at::kLong)
+                          .clone()));
   return metrics::makeDict(std::move(items));
 }
 
@@ -78,9 +76,9 @@ std::vector<Loss> buildLosses(const config::Value &cfg) {
   std::vector<Loss> losses;
   if (cfg.isNone())
     return losses;
-  std::vector<config::Value> items =
-      (cfg.isList() || cfg.isTuple()) ? cfg.sequenceItems()
-                                      : std::vector<config::Value>{cfg};
+  std::vector<config::Value> items = (cfg.isList() || cfg.isTuple())
+                                         ? cfg.sequenceItems()
+                                         : std::vector<config::Value>{cfg};
   for (const config::Value &item : items) {
     auto built = config::Registry::instance().build(item, "loss");
     if (!built)

@@ -59,8 +59,8 @@ void Logger::openJsonLog(const std::string &path) {
   if (json)
     std::fclose(json);
   std::error_code ec;
-  std::filesystem::create_directories(
-      std::filesystem::path(path).parent_path(), ec);
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(),
+                                      ec);
   json = std::fopen(path.c_str(), "a");
   if (!json)
     warning("cannot open the JSON log " + path);
@@ -81,8 +81,7 @@ void Logger::info(const std::string &message) {
 
 void Logger::warning(const std::string &message) {
   clearProgress();
-  std::fprintf(stderr, "%s WARNING %s\n", timestamp().c_str(),
-               message.c_str());
+  std::fprintf(stderr, "%s WARNING %s\n", timestamp().c_str(), message.c_str());
   drawProgress();
 }
 
@@ -101,8 +100,8 @@ void Logger::logValues(
   std::fprintf(json,
                "{\"time\": \"%s\", \"stage\": \"%s\", \"epoch\": %lld, "
                "\"step\": %lld, \"prefix\": \"%s\"",
-               timestamp().c_str(), jsonEscape(stage).c_str(),
-               (long long)epoch, (long long)step, jsonEscape(prefix).c_str());
+               timestamp().c_str(), jsonEscape(stage).c_str(), (long long)epoch,
+               (long long)step, jsonEscape(prefix).c_str());
   for (auto &[name, value] : values)
     std::fprintf(json, ", \"%s\": %.9g", jsonEscape(name).c_str(),
                  std::isfinite(value) ? value : 0.0);
@@ -124,8 +123,8 @@ void Logger::progressUpdate(int64_t d, double runningLoss,
   loss = runningLoss;
   speed = imagesPerSec;
   auto now = std::chrono::steady_clock::now();
-  if (terminal && (now - lastDraw > std::chrono::milliseconds(200) ||
-                   done == total)) {
+  if (terminal &&
+      (now - lastDraw > std::chrono::milliseconds(200) || done == total)) {
     lastDraw = now;
     drawProgress();
   }
@@ -142,8 +141,9 @@ void Logger::drawProgress() {
   int filled = (int)(width * (double)done / (double)total);
   std::string bar(filled, '#');
   bar += std::string(width - filled, '.');
-  std::fprintf(stderr, "\r\033[K%s [%s] %lld/%lld  loss %.4f  %.0f img/s  "
-                       "ETA %s",
+  std::fprintf(stderr,
+               "\r\033[K%s [%s] %lld/%lld  loss %.4f  %.0f img/s  "
+               "ETA %s",
                label.c_str(), bar.c_str(), (long long)done, (long long)total,
                loss, speed, formatDuration(eta).c_str());
   std::fflush(stderr);

@@ -8,9 +8,9 @@
 #include <torch/optim/optimizer.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <chrono>
 
 namespace hat::engine {
 
@@ -77,9 +77,9 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
       raise(SIGKILL);
     images += st.batchSize;
     lossSum += st.loss;
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - begin)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
+            .count();
     log.progressUpdate(st.stepInEpoch, lossSum / st.stepInEpoch,
                        seconds > 0 ? images / seconds : 0);
   }
@@ -93,8 +93,9 @@ std::vector<Callback *> Loop::endOrder() const {
   std::vector<Callback *> ordered;
   for (auto &cb : callbacks)
     ordered.push_back(cb.get());
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](Callback *a, Callback *b) { return a->order() < b->order(); });
+  std::stable_sort(
+      ordered.begin(), ordered.end(),
+      [](Callback *a, Callback *b) { return a->order() < b->order(); });
   return ordered;
 }
 
@@ -122,7 +123,8 @@ void Loop::fit() {
     if (fromCommandLine)
       model->loadStateDict(ck.model, resumePath);
     if (fromCommandLine || resumeEpochOrStep) {
-      startEpoch = stopBy == "epoch" ? ck.epoch + 1 : std::max<int64_t>(0, ck.epoch);
+      startEpoch =
+          stopBy == "epoch" ? ck.epoch + 1 : std::max<int64_t>(0, ck.epoch);
       startStep = ck.globalStep;
     }
     log.info("resumed from " + resumePath + " (epoch " +
@@ -160,9 +162,9 @@ void Loop::fit() {
     throw EngineError(typeName + " has epochs or steps to run but no "
                                  "data_loader");
   }
-  wallSeconds = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - begin)
-                    .count();
+  wallSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
+          .count();
   int64_t steps = st.globalStep - stepsBefore;
   int64_t batchSize = dataLoader ? dataLoader->options().batch_size : 0;
   imagesPerSecond = wallSeconds > 0 ? steps * batchSize / wallSeconds : 0;
@@ -188,8 +190,7 @@ int64_t intKwarg(const config::BuildArgs &args, const std::string &name,
     return fallback;
   if (!v.isInt() || v.asInt() < 0)
     throw EngineError(
-        args.error("'" + name + "' must be a non-negative int, got " +
-                   v.repr())
+        args.error("'" + name + "' must be a non-negative int, got " + v.repr())
             .str());
   return v.asInt();
 }
@@ -229,22 +230,20 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
     config::Value syncBn = args.get("sync_bn");
     if (syncBn.isBool() && syncBn.asBool())
       runContext().logger->info(
-          args.typeName() +
-          ": sync_bn=True has no effect in a single process");
+          args.typeName() + ": sync_bn=True has no effect in a single process");
 
     // The model, then its conversions, then what depends on its parameters.
     loop->model = EngineModel::fromConfig(args.get("model"));
     config::Value pipeline = args.get("model_convert_pipeline");
-    for (const config::Value &step :
-         pipeline.isDict() ? std::vector<config::Value>{pipeline}
-                           : asList(pipeline))
+    for (const config::Value &step : pipeline.isDict()
+                                         ? std::vector<config::Value>{pipeline}
+                                         : asList(pipeline))
       buildAs<Converter>(step, "converter")(*loop->model);
 
     config::Value optimizer = args.get("optimizer");
     if (!optimizer.isNone()) {
       if (loop->kind != Loop::Kind::Trainer)
-        return args.error("a " + args.typeName() +
-                          " takes no optimizer");
+        return args.error("a " + args.typeName() + " takes no optimizer");
       auto factory = buildAs<OptimizerFactory>(optimizer, "optimizer");
       loop->optimizer = factory(loop->model->executor().namedParameters());
     }
@@ -259,8 +258,8 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
     else if (loop->dataLoader)
       return args.error("a data_loader needs a batch_processor");
 
-    loop->stopBy = args.get("stop_by").isNone() ? "epoch"
-                                                : args.get("stop_by").str();
+    loop->stopBy =
+        args.get("stop_by").isNone() ? "epoch" : args.get("stop_by").str();
     if (loop->stopBy != "epoch" && loop->stopBy != "step")
       return args.error("'stop_by' must be \"epoch\" or \"step\", got " +
                         args.get("stop_by").repr());
@@ -287,9 +286,8 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
         throw EngineError(diagnosticText(built.error()));
       return *built;
     };
-    loop->metrics = metricsFrom(loop->kind == Loop::Kind::Predictor
-                                    ? "metrics"
-                                    : "train_metrics");
+    loop->metrics = metricsFrom(
+        loop->kind == Loop::Kind::Predictor ? "metrics" : "train_metrics");
     loop->valMetrics = metricsFrom("val_metrics");
     for (const config::Value &cb : asList(args.get("callbacks")))
       loop->callbacks.push_back(buildAs<CallbackPtr>(cb, "callback"));
@@ -299,14 +297,29 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
   }
 }
 
-const config::KwargSpec kLoopKwargs{
-    {"model"},
-    {"data_loader", "optimizer", "batch_processor", "device",
-     "model_convert_pipeline", "resume_optimizer", "resume_epoch_or_step",
-     "stop_by", "num_epochs", "start_epoch", "num_steps", "start_step",
-     "callbacks", "train_metrics", "val_metrics", "metrics", "profiler",
-     "log_interval", "sync_bn", "sync_bn_by_host", "find_unused_parameters",
-     "assign_module_buffers"}};
+const config::KwargSpec kLoopKwargs{{"model"},
+                                    {"data_loader",
+                                     "optimizer",
+                                     "batch_processor",
+                                     "device",
+                                     "model_convert_pipeline",
+                                     "resume_optimizer",
+                                     "resume_epoch_or_step",
+                                     "stop_by",
+                                     "num_epochs",
+                                     "start_epoch",
+                                     "num_steps",
+                                     "start_step",
+                                     "callbacks",
+                                     "train_metrics",
+                                     "val_metrics",
+                                     "metrics",
+                                     "profiler",
+                                     "log_interval",
+                                     "sync_bn",
+                                     "sync_bn_by_host",
+                                     "find_unused_parameters",
+                                     "assign_module_buffers"}};
 
 HAT_REGISTER("trainer",
              {"Trainer", "distributed_data_parallel_trainer",

@@ -93,8 +93,8 @@ config::Expected<std::any> buildOptimizer(const config::BuildArgs &args) {
       groups.emplace_back(key.str(), kw);
     }
   }
-  OptimizerFactory factory =
-      [isSGD, base, groups](const exec::NamedTensors &named)
+  OptimizerFactory factory = [isSGD, base,
+                              groups](const exec::NamedTensors &named)
       -> std::unique_ptr<torch::optim::Optimizer> {
     std::vector<std::vector<at::Tensor>> members(groups.size() + 1);
     for (auto &[name, tensor] : named) {

@@ -36,8 +36,7 @@ BatchProcessor::collectLosses(const config::Value &outputs) const {
   std::vector<at::Tensor> losses;
   if (lossCollector.isFunction()) {
     metrics::collectTensors(
-        callConfigFunction(lossCollector, {outputs}, "loss_collector"),
-        losses);
+        callConfigFunction(lossCollector, {outputs}, "loss_collector"), losses);
   } else if (lossCollector.isCall()) {
     const config::CallData &call = lossCollector.asCall();
     std::string fn = call.callee.substr(call.callee.rfind('.') + 1);
@@ -47,8 +46,7 @@ BatchProcessor::collectLosses(const config::Value &outputs) const {
       auto &items = outputs.sequenceItems();
       for (const config::Value &index : call.args) {
         std::vector<config::Value> indices =
-            index.isInt() ? std::vector<config::Value>{index}
-                          : asList(index);
+            index.isInt() ? std::vector<config::Value>{index} : asList(index);
         for (const config::Value &i : indices) {
           if (!i.isInt() || i.asInt() < 0 || i.asInt() >= (int64_t)items.size())
             throw EngineError("collect_loss_by_index: index " + i.repr() +
@@ -86,9 +84,9 @@ BatchProcessor::collectLosses(const config::Value &outputs) const {
 void BatchProcessor::run(LoopState &state, const config::Value &batch) {
   Loop &loop = *state.loop;
   EngineModel &model = *loop.model;
-  std::vector<config::Value> batches =
-      multiBatch && batch.isTuple() ? batch.sequenceItems()
-                                    : std::vector<config::Value>{batch};
+  std::vector<config::Value> batches = multiBatch && batch.isTuple()
+                                           ? batch.sequenceItems()
+                                           : std::vector<config::Value>{batch};
   bool train = needGradUpdate && loop.optimizer;
   std::vector<config::Value> outputs;
   double total = 0;
@@ -116,8 +114,8 @@ void BatchProcessor::run(LoopState &state, const config::Value &batch) {
     double value = loss.item<double>();
     if (!std::isfinite(value))
       throw EngineError("the loss became " + std::to_string(value) +
-                        " at epoch " + std::to_string(state.epoch) +
-                        ", step " + std::to_string(state.globalStep) +
+                        " at epoch " + std::to_string(state.epoch) + ", step " +
+                        std::to_string(state.globalStep) +
                         ": lower the learning rate");
     (loss / (double)gradAccumulationStep).backward();
     total += value;
@@ -155,13 +153,14 @@ config::Expected<std::any> buildProcessor(const config::BuildArgs &args) {
   }
   for (const char *name : {"batch_transforms", "inverse_transforms"}) {
     config::Value v = args.get(name);
-    if (!v.isNone() && !((v.isList() || v.isTuple()) &&
-                         v.sequenceItems().empty()))
+    if (!v.isNone() &&
+        !((v.isList() || v.isTuple()) && v.sequenceItems().empty()))
       return args.error(std::string("'") + name +
                         "' is not supported yet: put these transforms in "
                         "the dataset's transforms");
   }
-  for (const char *name : {"enable_amp", "enable_apex", "enable_channels_last"}) {
+  for (const char *name :
+       {"enable_amp", "enable_apex", "enable_channels_last"}) {
     config::Value v = args.get(name);
     if (v.isBool() && v.asBool())
       return args.error(std::string("'") + name +

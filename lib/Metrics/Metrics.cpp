@@ -11,7 +11,6 @@
 
 namespace hat::metrics {
 
-
 config::Expected<config::Value>
 Metric::callMethod(const std::string &name,
                    const std::vector<config::Value> &args,
@@ -40,8 +39,9 @@ config::Expected<std::pair<at::Tensor, at::Tensor>>
 labelsAndPreds(const std::string &metric,
                const std::vector<config::Value> &args) {
   if (args.size() != 2)
-    return config::Diagnostic(metric + ".update(labels, preds) takes 2 "
-                                       "arguments, got " +
+    return config::Diagnostic(metric +
+                              ".update(labels, preds) takes 2 "
+                              "arguments, got " +
                               std::to_string(args.size()));
   at::Tensor labels = asTensor(args[0]), preds = asTensor(args[1]);
   if (!preds.defined() && (args[1].isTuple() || args[1].isList()) &&
@@ -51,17 +51,17 @@ labelsAndPreds(const std::string &metric,
     return config::Diagnostic(metric + ".update expects tensors, got " +
                               args[0].typeName() + " and " +
                               args[1].typeName());
-  if (preds.dim() != 2 || labels.dim() != 1 ||
-      labels.size(0) != preds.size(0))
+  if (preds.dim() != 2 || labels.dim() != 1 || labels.size(0) != preds.size(0))
     return config::Diagnostic(
         metric + ".update expects labels [N] and class scores [N, C], got " +
-        std::to_string(labels.dim()) + "-d and " +
-        std::to_string(preds.dim()) + "-d tensors");
+        std::to_string(labels.dim()) + "-d and " + std::to_string(preds.dim()) +
+        "-d tensors");
   return std::make_pair(labels, preds);
 }
 } // namespace
 
-void Accuracy::updateTensors(const at::Tensor &labels, const at::Tensor &preds) {
+void Accuracy::updateTensors(const at::Tensor &labels,
+                             const at::Tensor &preds) {
   at::NoGradGuard noGrad;
   at::Tensor predicted = preds.argmax(1);
   correct += predicted.eq(labels.to(predicted.device())).sum().item<int64_t>();
@@ -96,10 +96,10 @@ TopKAccuracy::update(const std::vector<config::Value> &args) {
   // hat-run and hat-train count the same images as correct.
   at::Tensor target = labels.to(preds.device()).unsqueeze(1);
   at::Tensor score = preds.gather(1, target);
-  at::Tensor index = at::arange(preds.size(1), preds.options().dtype(at::kLong))
-                         .unsqueeze(0);
-  at::Tensor rank = preds.gt(score).sum(1) +
-                    (preds.eq(score) & index.lt(target)).sum(1);
+  at::Tensor index =
+      at::arange(preds.size(1), preds.options().dtype(at::kLong)).unsqueeze(0);
+  at::Tensor rank =
+      preds.gt(score).sum(1) + (preds.eq(score) & index.lt(target)).sum(1);
   correct += rank.lt(k).sum().item<int64_t>();
   total += labels.size(0);
   return config::Value::none();
@@ -157,9 +157,9 @@ buildMetrics(const config::Value &cfg) {
   std::vector<MetricPtr> metrics;
   if (cfg.isNone())
     return metrics;
-  std::vector<config::Value> items =
-      (cfg.isList() || cfg.isTuple()) ? cfg.sequenceItems()
-                                      : std::vector<config::Value>{cfg};
+  std::vector<config::Value> items = (cfg.isList() || cfg.isTuple())
+                                         ? cfg.sequenceItems()
+                                         : std::vector<config::Value>{cfg};
   for (const config::Value &item : items) {
     auto built = config::Registry::instance().build(item, "metric");
     if (!built)
@@ -183,12 +183,10 @@ config::Expected<std::any> buildTopK(const config::BuildArgs &args) {
 config::Expected<std::any> buildLossShow(const config::BuildArgs &) {
   return std::any(MetricPtr(std::make_shared<LossShow>()));
 }
-HAT_REGISTER("metric", {"Accuracy"}, config::KwargSpec{{}, {}},
-             buildAccuracy);
+HAT_REGISTER("metric", {"Accuracy"}, config::KwargSpec{{}, {}}, buildAccuracy);
 HAT_REGISTER("metric", {"TopKAccuracy"}, config::KwargSpec{{}, {"top_k"}},
              buildTopK);
-HAT_REGISTER("metric", {"LossShow"}, config::KwargSpec{{}, {}},
-             buildLossShow);
+HAT_REGISTER("metric", {"LossShow"}, config::KwargSpec{{}, {}}, buildLossShow);
 } // namespace
 
 } // namespace hat::metrics

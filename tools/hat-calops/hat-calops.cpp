@@ -16,17 +16,17 @@
 
 #include "hat/BPU/CalOps.h"
 #include "hat/Config/Config.h"
-#include "hat/Models/Module.h"
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Eval/Evaluator.h"
+#include "hat/Models/Module.h"
 #include "hat/Transforms/Passes.h"
 
+#include "hat/Support/CommandLine.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
-#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -39,7 +39,8 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory kToolOptions("hat-calops options");
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir | config.py>"),
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<model.mlir | config.py>"),
                                       cl::Required, cl::cat(kToolOptions));
 static cl::opt<std::string>
     inputShape("input-shape",
@@ -55,7 +56,8 @@ static cl::opt<std::string>
 static cl::list<std::string> overrides("set",
                                        cl::desc("config override path=value"),
                                        cl::cat(kToolOptions));
-static cl::opt<bool> quiet("quiet", cl::desc("totals only"), cl::init(false), cl::cat(kToolOptions));
+static cl::opt<bool> quiet("quiet", cl::desc("totals only"), cl::init(false),
+                           cl::cat(kToolOptions));
 
 static std::string human(int64_t v) {
   const double d = double(v);
@@ -79,8 +81,8 @@ int main(int argc, char **argv) {
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   OwningOpRef<ModuleOp> module;
   if (llvm::StringRef(inputFile).ends_with(".py")) {
-    auto config = hat::config::loadConfig(
-        inputFile, {overrides.begin(), overrides.end()});
+    auto config = hat::config::loadConfig(inputFile,
+                                          {overrides.begin(), overrides.end()});
     if (!config) {
       llvm::errs() << config.error().str();
       return 1;
@@ -108,8 +110,8 @@ int main(int argc, char **argv) {
     }
     module = std::move(*lowered);
   } else {
-    module = parseSourceFile<ModuleOp>(inputFile, sourceMgr,
-                                       ParserConfig(&context));
+    module =
+        parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
   }
   if (!module || failed(module->verify()))
     return 1;

@@ -12,10 +12,10 @@
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Eval/Evaluator.h"
 
+#include "hat/Support/CommandLine.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
-#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"

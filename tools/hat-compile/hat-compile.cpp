@@ -20,12 +20,12 @@
 #include "hat/HBM/Report.h"
 #include "hat/Transforms/Passes.h"
 
+#include "hat/Support/CommandLine.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -40,10 +40,12 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory kToolOptions("hat-compile options");
 
-static cl::opt<std::string>
-    inputFile(cl::Positional, cl::desc("<model_int.mlir>"), cl::Required, cl::cat(kToolOptions));
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<model_int.mlir>"),
+                                      cl::Required, cl::cat(kToolOptions));
 static cl::opt<std::string> outputFile("o", cl::desc("output .hbm"),
-                                       cl::value_desc("file"), cl::Required, cl::cat(kToolOptions));
+                                       cl::value_desc("file"), cl::Required,
+                                       cl::cat(kToolOptions));
 static cl::opt<std::string>
     marchName("march", cl::desc("bernoulli2, bayes, nash-e, nash-m or nash-p"),
               cl::init("nash-e"), cl::cat(kToolOptions));
@@ -59,8 +61,9 @@ static cl::opt<std::string>
                 cl::desc("ddr (default) or pyramid (camera path, no DDR "
                          "read for the input)"),
                 cl::init("ddr"), cl::cat(kToolOptions));
-static cl::opt<std::string>
-    function("function", cl::desc("function to compile"), cl::init(""), cl::cat(kToolOptions));
+static cl::opt<std::string> function("function",
+                                     cl::desc("function to compile"),
+                                     cl::init(""), cl::cat(kToolOptions));
 static cl::opt<std::string>
     emitBpu("emit-bpu", cl::desc("also write the compiled bpu module here"),
             cl::init(""), cl::cat(kToolOptions));

@@ -13,10 +13,10 @@
 #include "hat/Eval/Evaluator.h"
 #include "hat/Eval/Npy.h"
 
+#include "hat/Support/CommandLine.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
-#include "hat/Support/CommandLine.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -35,7 +35,8 @@ static cl::OptionCategory kToolOptions("hat-eval options");
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
                                       cl::Required, cl::cat(kToolOptions));
 static cl::list<std::string> inputs("input",
-                                    cl::desc("an .npy per function argument"), cl::cat(kToolOptions));
+                                    cl::desc("an .npy per function argument"),
+                                    cl::cat(kToolOptions));
 static cl::opt<std::string> function("function",
                                      cl::desc("function to run (default: the "
                                               "only public one)"),
@@ -50,7 +51,8 @@ static cl::opt<std::string>
               cl::init(""), cl::cat(kToolOptions));
 static cl::opt<unsigned> count("count", cl::desc("number of random sets"),
                                cl::init(1), cl::cat(kToolOptions));
-static cl::opt<unsigned> seed("seed", cl::desc("random seed"), cl::init(0), cl::cat(kToolOptions));
+static cl::opt<unsigned> seed("seed", cl::desc("random seed"), cl::init(0),
+                              cl::cat(kToolOptions));
 
 static int writeRandomInputs(func::FuncOp func) {
   if (auto ec = llvm::sys::fs::create_directories(randomDir)) {

@@ -118,9 +118,9 @@ int evaluateConfig(hat::runtime::Session &session, const std::string &path,
   try {
     loader->startEpoch(0);
     while (loader->next(batch)) {
-      hat::eval::Tensor images = hat::eval::Tensor::f32(
-          {batch.imageShape[0], batch.imageShape[1], batch.imageShape[2],
-           batch.imageShape[3]});
+      hat::eval::Tensor images =
+          hat::eval::Tensor::f32({batch.imageShape[0], batch.imageShape[1],
+                                  batch.imageShape[2], batch.imageShape[3]});
       images.f = batch.images;
       std::vector<hat::eval::Tensor> outputs;
       if (!session.run({images}, outputs, error)) {
@@ -153,9 +153,9 @@ int evaluateConfig(hat::runtime::Session &session, const std::string &path,
     std::cerr << "hat-run: " << e.what() << "\n";
     return 1;
   }
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - t0)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   if (total == 0) {
     std::cerr << "hat-run: the loader produced no samples\n";
     return 1;

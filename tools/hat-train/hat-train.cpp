@@ -15,10 +15,10 @@
 #include "hat/Config/Config.h"
 #include "hat/Engine/Engine.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/Utils.h>
 #include <ATen/core/Generator.h>
-#include <ATen/Context.h>
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -40,7 +40,8 @@ const char *const kUsage =
     "  --stage float|calibration|qat|int_infer|all\n"
     "                      stage to run (all: the four in order)\n"
     "  --set path=value    override a config value after evaluation\n"
-    "                      (repeatable), e.g. --set float_trainer.num_epochs=2\n"
+    "                      (repeatable), e.g. --set "
+    "float_trainer.num_epochs=2\n"
     "  --resume [CKPT]     continue an interrupted stage from CKPT (default\n"
     "                      {ckpt_dir}/{stage}-checkpoint-last.pth.tar)\n"
     "  --threads N         intra-op threads (default: all cores)\n"

@@ -192,7 +192,8 @@ public:
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   BatchProcessorPtr batchProcessor;
   std::vector<CallbackPtr> callbacks;
-  std::vector<metrics::MetricPtr> metrics; ///< train metrics (predictor: its metrics)
+  std::vector<metrics::MetricPtr>
+      metrics; ///< train metrics (predictor: its metrics)
   std::vector<metrics::MetricPtr> valMetrics;
 
   std::string stopBy = "epoch";

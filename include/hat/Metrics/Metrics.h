@@ -70,7 +70,10 @@ class LossShow : public Metric {
 public:
   std::string typeName() const override { return "LossShow"; }
   std::vector<std::pair<std::string, double>> get() const override;
-  void reset() override { sums.clear(); count = 0; }
+  void reset() override {
+    sums.clear();
+    count = 0;
+  }
   config::Expected<config::Value>
   update(const std::vector<config::Value> &args) override;
 

@@ -14,14 +14,14 @@
 
 #include <ATen/core/Tensor.h>
 
-
 namespace hat::metrics {
 
 class TensorHost : public config::HostObject {
 public:
   explicit TensorHost(at::Tensor tensor) : tensor(std::move(tensor)) {}
   std::string typeName() const override { return "Tensor"; }
-  config::Expected<config::Value> getAttribute(const std::string &name) override;
+  config::Expected<config::Value>
+  getAttribute(const std::string &name) override;
   config::Expected<config::Value>
   callMethod(const std::string &name, const std::vector<config::Value> &args,
              const config::Kwargs &kwargs) override;
@@ -35,7 +35,8 @@ at::Tensor asTensor(const config::Value &v);
 /// Every tensor in `v` (nested lists, tuples and dict values), in order.
 void collectTensors(const config::Value &v, std::vector<at::Tensor> &out);
 /// A dict value {"k": v, ...} in the given order.
-config::Value makeDict(std::vector<std::pair<std::string, config::Value>> items);
+config::Value
+makeDict(std::vector<std::pair<std::string, config::Value>> items);
 
 } // namespace hat::metrics
 
