@@ -309,7 +309,7 @@ TEST_F(IntegerTest, QuantizeDequantizeAndLayoutOps) {
       bld.create<QuantizeOp>(fb.loc(), fb.tensor({2, 4, 6, 6}, fb.i(16)),
                              args[0], bld.getF32FloatAttr(1.7e-4f));
   mlir::Value pooled = bld.create<MaxPool2dOp>(
-      fb.loc(), q8, fb.i64s({3, 3}), fb.i64s({2, 2}), fb.i64s({1, 0, 1, 2}));
+      fb.loc(), q8, fb.i64s({3, 3}), fb.i64s({2, 2}), fb.i64s({1, 0, 1, 1}));
   mlir::Value pooled16 = bld.create<MaxPool2dOp>(
       fb.loc(), q16, fb.i64s({2, 2}), fb.i64s({2, 2}), fb.i64s({0, 0, 0, 0}));
   mlir::Value t =
