@@ -203,7 +203,7 @@ TEST_F(IntegerTest, QPools) {
                               std::vector<int64_t>>>{
            {{3, 3}, {1, 1}, {1, 1, 1, 1}},
            {{2, 2}, {2, 2}, {0, 0, 0, 0}},
-           {{3, 2}, {2, 1}, {2, 0, 1, 1}}}) {
+           {{3, 2}, {2, 1}, {1, 0, 1, 1}}}) {
     FunctionBuilder fb(context, 10);
     auto args = fb.begin({fb.tensor({2, 3, 7, 6}, fb.i(16))});
     int64_t oh = (7 + pad[0] + pad[2] - kernel[0]) / stride[0] + 1;
