@@ -16,62 +16,6 @@ namespace {
 
 Logger &logger() { return *runContext().logger; }
 
-double numberKwarg(const config::BuildArgs &args, const std::string &name,
-                   double fallback) {
-  config::Value v = args.get(name);
-  if (v.isNone())
-    return fallback;
-  if (!v.isNumber() || v.isBool())
-    throw EngineError(
-        args.error("'" + name + "' must be a number, got " + v.repr()).str());
-  return v.asNumber();
-}
-
-int64_t intKwarg(const config::BuildArgs &args, const std::string &name,
-                 int64_t fallback) {
-  config::Value v = args.get(name);
-  if (v.isNone())
-    return fallback;
-  if (!v.isInt() || v.asInt() < 0)
-    throw EngineError(
-        args.error("'" + name + "' must be a non-negative int, got " + v.repr())
-            .str());
-  return v.asInt();
-}
-
-std::string strKwarg(const config::BuildArgs &args, const std::string &name,
-                     const std::string &fallback,
-                     std::vector<std::string> allowed = {}) {
-  config::Value v = args.get(name);
-  if (v.isNone())
-    return fallback;
-  if (!v.isStr())
-    throw EngineError(
-        args.error("'" + name + "' must be a string, got " + v.repr()).str());
-  if (!allowed.empty() &&
-      std::find(allowed.begin(), allowed.end(), v.asStr()) == allowed.end()) {
-    std::string list;
-    for (auto &a : allowed)
-      list += (list.empty() ? "" : ", ") + a;
-    throw EngineError(args.error("'" + name + "' must be one of " + list +
-                                 ", got " + v.repr())
-                          .str());
-  }
-  return v.asStr();
-}
-
-bool boolKwarg(const config::BuildArgs &args, const std::string &name,
-               bool fallback) {
-  config::Value v = args.get(name);
-  if (v.isNone())
-    return fallback;
-  if (!v.isBool())
-    throw EngineError(
-        args.error("'" + name + "' must be True or False, got " + v.repr())
-            .str());
-  return v.asBool();
-}
-
 std::vector<std::pair<std::string, double>>
 metricValues(const std::vector<metrics::MetricPtr> &ms) {
   std::vector<std::pair<std::string, double>> out;

@@ -183,30 +183,6 @@ void Loop::fit() {
 
 namespace {
 
-int64_t intKwarg(const config::BuildArgs &args, const std::string &name,
-                 int64_t fallback) {
-  config::Value v = args.get(name);
-  if (v.isNone())
-    return fallback;
-  if (!v.isInt() || v.asInt() < 0)
-    throw EngineError(
-        args.error("'" + name + "' must be a non-negative int, got " + v.repr())
-            .str());
-  return v.asInt();
-}
-
-bool boolKwarg(const config::BuildArgs &args, const std::string &name,
-               bool fallback) {
-  config::Value v = args.get(name);
-  if (v.isNone())
-    return fallback;
-  if (!v.isBool())
-    throw EngineError(
-        args.error("'" + name + "' must be True or False, got " + v.repr())
-            .str());
-  return v.asBool();
-}
-
 config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
   try {
     auto loop = std::make_shared<Loop>();

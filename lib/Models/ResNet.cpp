@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Blocks.h"
 #include "ModelArgs.h"
 
 using namespace mlir;
@@ -22,20 +23,6 @@ struct ResNet : Module {
   BatchNormKwargs bn;
 
   std::string typeName() const override { return name; }
-
-  Value basicBlock(NetBuilder &nb, Value x, int64_t planes, int64_t stride) {
-    Value identity = x;
-    Value y = nb.conv2d(x, planes, 3, stride, 1, 1, false, 1, "conv1");
-    y = nb.activation(nb.batchNorm(y, "bn1"), Activation::Relu);
-    y = nb.conv2d(y, planes, 3, 1, 1, 1, false, 1, "conv2");
-    y = nb.batchNorm(y, "bn2");
-    if (stride != 1 || NetBuilder::channels(x) != planes) {
-      NetBuilder::Scope s(nb, "downsample");
-      identity = nb.batchNorm(
-          nb.conv2d(x, planes, 1, stride, 0, 1, false, 1, "0"), "1");
-    }
-    return nb.activation(nb.add(y, identity), Activation::Relu);
-  }
 
   Value bottleneckBlock(NetBuilder &nb, Value x, int64_t planes,
                         int64_t stride) {

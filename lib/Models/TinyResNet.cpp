@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Blocks.h"
 #include "ModelArgs.h"
 
 using namespace mlir;
@@ -28,18 +29,7 @@ struct TinyResNet : Module {
                      "bn1");
     for (size_t stage = 0; stage < channels.size(); ++stage) {
       NetBuilder::Scope s(nb, "layer" + std::to_string(stage + 1));
-      int64_t planes = channels[stage];
-      int64_t stride = stage == 0 ? 1 : 2;
-      Value y = nb.convBnAct(x, planes, 3, stride, 1, Activation::Relu, "conv1",
-                             "bn1");
-      y = nb.convBnAct(y, planes, 3, 1, 1, Activation::None, "conv2", "bn2");
-      Value identity = x;
-      if (stride != 1 || NetBuilder::channels(x) != planes) {
-        NetBuilder::Scope d(nb, "downsample");
-        identity = nb.batchNorm(
-            nb.conv2d(x, planes, 1, stride, 0, 1, false, 1, "0"), "1");
-      }
-      x = nb.activation(nb.add(y, identity), Activation::Relu);
+      x = basicBlock(nb, x, channels[stage], stage == 0 ? 1 : 2);
     }
     if (!includeTop)
       return x;

@@ -6,6 +6,7 @@
 #include "hat/Config/Registry.h"
 #include "hat/Engine/Engine.h"
 
+#include <algorithm>
 #include <any>
 
 namespace hat::engine {
@@ -49,6 +50,66 @@ inline std::vector<config::Value> asList(const config::Value &v) {
   if (v.isList() || v.isTuple())
     return v.sequenceItems();
   return {v};
+}
+
+/// Typed kwargs of engine builders; a wrong type or value throws an
+/// EngineError pointing at the config dict (builders catch it and return
+/// the diagnostic).
+inline double numberKwarg(const config::BuildArgs &args,
+                          const std::string &name, double fallback) {
+  config::Value v = args.get(name);
+  if (v.isNone())
+    return fallback;
+  if (!v.isNumber() || v.isBool())
+    throw EngineError(
+        args.error("'" + name + "' must be a number, got " + v.repr()).str());
+  return v.asNumber();
+}
+
+inline int64_t intKwarg(const config::BuildArgs &args, const std::string &name,
+                        int64_t fallback) {
+  config::Value v = args.get(name);
+  if (v.isNone())
+    return fallback;
+  if (!v.isInt() || v.asInt() < 0)
+    throw EngineError(
+        args.error("'" + name + "' must be a non-negative int, got " + v.repr())
+            .str());
+  return v.asInt();
+}
+
+inline std::string strKwarg(const config::BuildArgs &args,
+                            const std::string &name,
+                            const std::string &fallback,
+                            std::vector<std::string> allowed = {}) {
+  config::Value v = args.get(name);
+  if (v.isNone())
+    return fallback;
+  if (!v.isStr())
+    throw EngineError(
+        args.error("'" + name + "' must be a string, got " + v.repr()).str());
+  if (!allowed.empty() &&
+      std::find(allowed.begin(), allowed.end(), v.asStr()) == allowed.end()) {
+    std::string list;
+    for (auto &a : allowed)
+      list += (list.empty() ? "" : ", ") + a;
+    throw EngineError(args.error("'" + name + "' must be one of " + list +
+                                 ", got " + v.repr())
+                          .str());
+  }
+  return v.asStr();
+}
+
+inline bool boolKwarg(const config::BuildArgs &args, const std::string &name,
+                      bool fallback) {
+  config::Value v = args.get(name);
+  if (v.isNone())
+    return fallback;
+  if (!v.isBool())
+    throw EngineError(
+        args.error("'" + name + "' must be True or False, got " + v.repr())
+            .str());
+  return v.asBool();
 }
 
 } // namespace hat::engine
