@@ -291,8 +291,13 @@ public:
       json += (json.size() > 1 ? ", " : "") + ("\"" + k + "\": ") +
               std::to_string(v);
     data.metricsJson = json + "}";
-    if (st.swapAveragedWeights)
+    if (st.swapAveragedWeights) {
+      // The averaged weights are what the next stage loads; the live ones
+      // (copied: the swap reuses their storage) are what resume continues.
+      for (auto &[name, tensor] : st.loop->model->stateDict())
+        data.live.emplace_back(name, tensor.detach().clone());
       st.swapAveragedWeights(true);
+    }
     data.model = st.loop->model->stateDict();
     saveCheckpoint(path(which), data, st.loop->optimizer.get());
     if (st.swapAveragedWeights)
@@ -464,10 +469,17 @@ public:
 
   void onLoopBegin(LoopState &st) override {
     shadow.clear();
-    updates = 0;
-    for (auto &[n, t] : st.loop->model->stateDict())
-      if (t.is_floating_point())
-        shadow.emplace_back(t, t.detach().clone());
+    updates = std::max<int64_t>(0, st.globalStep - baseSteps);
+    for (auto &[name, t] : st.loop->model->stateDict()) {
+      if (!t.is_floating_point())
+        continue;
+      at::Tensor average = t.detach().clone();
+      // A resumed run continues the average it checkpointed.
+      for (auto &[savedName, saved] : st.resumedAverage)
+        if (savedName == name && saved.sizes() == t.sizes())
+          average.copy_(saved);
+      shadow.emplace_back(t, average);
+    }
     st.swapAveragedWeights = [this](bool in) { swap(in); };
   }
   void onStepEnd(LoopState &st) override {
@@ -479,7 +491,14 @@ public:
     for (auto &[live, avg] : shadow)
       avg.mul_(d).add_(live.detach(), 1 - d);
   }
-  void onLoopEnd(LoopState &st) override { st.swapAveragedWeights = nullptr; }
+  /// After validation and checkpoints (order 3), the average becomes the
+  /// model: the stage's saved IR is what its checkpoints hold.
+  int order() const override { return 3; }
+  void onLoopEnd(LoopState &st) override {
+    swap(true);
+    swappedIn = false;
+    st.swapAveragedWeights = nullptr;
+  }
 
 private:
   void swap(bool in) {

@@ -37,14 +37,20 @@ void saveCheckpoint(const std::string &path, const CheckpointData &data,
   archive.write("epoch", c10::IValue(data.epoch));
   archive.write("global_step", c10::IValue(data.globalStep));
   archive.write("metrics", c10::IValue(data.metricsJson));
-  c10::List<std::string> names;
-  c10::List<at::Tensor> tensors;
-  for (auto &[name, tensor] : data.model) {
-    names.push_back(name);
-    tensors.push_back(tensor.detach().cpu());
-  }
-  archive.write("model_names", c10::IValue(names));
-  archive.write("model_tensors", c10::IValue(tensors));
+  auto writeTensors = [&](const std::string &prefix,
+                          const exec::NamedTensors &named) {
+    c10::List<std::string> names;
+    c10::List<at::Tensor> tensors;
+    for (auto &[name, tensor] : named) {
+      names.push_back(name);
+      tensors.push_back(tensor.detach().cpu());
+    }
+    archive.write(prefix + "_names", c10::IValue(names));
+    archive.write(prefix + "_tensors", c10::IValue(tensors));
+  };
+  writeTensors("model", data.model);
+  if (!data.live.empty())
+    writeTensors("live", data.live);
   if (optimizer) {
     torch::serialize::OutputArchive optimizerArchive;
     optimizer->save(optimizerArchive);
@@ -97,17 +103,27 @@ CheckpointData loadCheckpoint(const std::string &path,
     data.globalStep = v.toInt();
     archive.read("metrics", v);
     data.metricsJson = v.toStringRef();
-    c10::IValue names, tensors;
-    archive.read("model_names", names);
-    archive.read("model_tensors", tensors);
-    auto nameList = names.toList();
-    auto tensorList = tensors.toTensorList();
-    if (nameList.size() != tensorList.size())
-      throw EngineError("checkpoint " + path + " is corrupt: " +
-                        std::to_string(nameList.size()) + " names for " +
-                        std::to_string(tensorList.size()) + " tensors");
-    for (size_t i = 0; i < nameList.size(); ++i)
-      data.model.emplace_back(nameList.get(i).toStringRef(), tensorList[i]);
+    auto readTensors = [&](const std::string &prefix, exec::NamedTensors &out,
+                           bool required) {
+      c10::IValue names, tensors;
+      if (!archive.try_read(prefix + "_names", names) ||
+          !archive.try_read(prefix + "_tensors", tensors)) {
+        if (required)
+          throw EngineError("checkpoint " + path + " has no " + prefix +
+                            " tensors");
+        return;
+      }
+      auto nameList = names.toList();
+      auto tensorList = tensors.toTensorList();
+      if (nameList.size() != tensorList.size())
+        throw EngineError("checkpoint " + path + " is corrupt: " +
+                          std::to_string(nameList.size()) + " names for " +
+                          std::to_string(tensorList.size()) + " tensors");
+      for (size_t i = 0; i < nameList.size(); ++i)
+        out.emplace_back(nameList.get(i).toStringRef(), tensorList[i]);
+    };
+    readTensors("model", data.model, /*required=*/true);
+    readTensors("live", data.live, /*required=*/false);
     if (optimizer) {
       torch::serialize::InputArchive optimizerArchive;
       if (!archive.try_read("optimizer", optimizerArchive))

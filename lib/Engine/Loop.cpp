@@ -120,8 +120,13 @@ void Loop::fit() {
     bool withOptimizer = fromCommandLine || resumeOptimizer;
     CheckpointData ck =
         loadCheckpoint(resumePath, withOptimizer ? optimizer.get() : nullptr);
-    if (fromCommandLine)
-      model->loadStateDict(ck.model, resumePath);
+    if (fromCommandLine) {
+      // With an EMA the checkpoint's model is the average; training goes on
+      // from the live weights and the EMA from the average.
+      model->loadStateDict(ck.live.empty() ? ck.model : ck.live, resumePath);
+      if (!ck.live.empty())
+        st.resumedAverage = ck.model;
+    }
     if (fromCommandLine || resumeEpochOrStep) {
       startEpoch =
           stopBy == "epoch" ? ck.epoch + 1 : std::max<int64_t>(0, ck.epoch);

@@ -161,6 +161,8 @@ struct LoopState {
   /// Set by ExponentialMovingAverage: swaps the averaged weights in (true)
   /// or back out (false), for validation and checkpoints.
   std::function<void(bool)> swapAveragedWeights;
+  /// On resume: the averaged weights the EMA continues from.
+  exec::NamedTensors resumedAverage;
 };
 
 class Callback {
@@ -230,7 +232,11 @@ struct CheckpointData {
   int64_t epoch = -1;
   int64_t globalStep = 0;
   std::string metricsJson = "{}";
+  /// The model to load in the next stage (averaged when an EMA runs).
   exec::NamedTensors model;
+  /// With an EMA: the un-averaged weights training continues from on
+  /// resume (`model` then restores the running average).
+  exec::NamedTensors live;
 };
 void saveCheckpoint(const std::string &path, const CheckpointData &data,
                     torch::optim::Optimizer *optimizer);
