@@ -22,6 +22,7 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -93,6 +94,7 @@ void writeAtomically(const std::string &path, const std::string &text) {
 }
 
 StageResult runStage(const Options &options, const std::string &stage) {
+  auto stageStart = std::chrono::steady_clock::now();
   engine::RunContext &ctx = engine::runContext();
   setenv("HAT_TRAINING_STEP", stage.c_str(), 1);
   auto module = config::loadConfig(options.config, options.overrides);
@@ -146,7 +148,10 @@ StageResult runStage(const Options &options, const std::string &stage) {
   result.metrics = loop->state().valMetrics;
   result.epochs = loop->state().epoch + (loop->dataLoader ? 1 : 0);
   result.steps = loop->state().globalStep;
-  result.seconds = loop->wallSeconds;
+  // The whole stage: building, converting, training and validating.
+  result.seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - stageStart)
+                       .count();
   result.imagesPerSecond = loop->imagesPerSecond;
 
   std::string json = "{\n  \"stage\": \"" + stage + "\",\n  \"metrics\": {";
