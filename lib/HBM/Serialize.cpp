@@ -3,6 +3,7 @@
 #include "hat/HBM/Hbm_generated.h"
 #include "hat/HBM/Model.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -269,17 +270,32 @@ bool readFile(const std::string &path, Model &model, std::string &error) {
   return true;
 }
 
-bool writeFile(const std::string &path, const Model &model,
-               std::string &error) {
-  const std::vector<uint8_t> bytes = serialize(model);
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char *>(bytes.data()),
-            std::streamsize(bytes.size()));
-  if (!out) {
+bool writeFileAtomically(const std::string &path, const void *data, size_t size,
+                         std::string &error) {
+  // A temporary file beside the target, renamed over it: a failed or
+  // interrupted write never leaves a truncated HBM or report behind.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(static_cast<const char *>(data), std::streamsize(size));
+    if (!out) {
+      std::remove(tmp.c_str());
+      error = path + ": cannot write";
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
     error = path + ": cannot write";
     return false;
   }
   return true;
+}
+
+bool writeFile(const std::string &path, const Model &model,
+               std::string &error) {
+  const std::vector<uint8_t> bytes = serialize(model);
+  return writeFileAtomically(path, bytes.data(), bytes.size(), error);
 }
 
 int64_t packedWeightSize(int64_t outChannels, int64_t k, int64_t groups) {

@@ -79,10 +79,9 @@ static std::string stemOf(const std::string &path) {
 }
 
 static bool writeText(const std::string &path, const std::string &text) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) {
-    llvm::errs() << "hat-compile: " << path << ": cannot write\n";
+  std::string error;
+  if (!hat::hbm::writeFileAtomically(path, text.data(), text.size(), error)) {
+    llvm::errs() << "hat-compile: " << error << "\n";
     return false;
   }
   return true;

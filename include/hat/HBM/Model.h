@@ -148,6 +148,9 @@ bool validate(const Model &model, std::string &error);
 /// File wrappers; errors read "<path>: <reason>".
 bool readFile(const std::string &path, Model &model, std::string &error);
 bool writeFile(const std::string &path, const Model &model, std::string &error);
+/// Writes `size` bytes to `path` through a temporary file and a rename.
+bool writeFileAtomically(const std::string &path, const void *data, size_t size,
+                         std::string &error);
 
 //===----------------------------------------------------------------------===//
 // Weight layout
