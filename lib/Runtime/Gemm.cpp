@@ -103,9 +103,57 @@ gemmAvx512Vnni(const int16_t *w, const int16_t *col, int64_t k2, int64_t pixels,
       _mm512_storeu_si512((void *)(c + (p + j) * 16), acc[j]);
   }
 }
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void
+gemm2Avx512Vnni(const int16_t *w, const int16_t *col, int64_t k2,
+                int64_t pixels, int32_t *c0, int32_t *c1) {
+  const int64_t ld = 2 * k2;
+  const int16_t *w1 = w + k2 * 32;
+  for (int64_t p = 0; p < pixels; p += 8) {
+    __m512i a[8], b[8];
+    for (int j = 0; j < 8; ++j)
+      a[j] = b[j] = _mm512_setzero_si512();
+    const int16_t *x = col + p * ld;
+    for (int64_t kk = 0; kk < k2; ++kk) {
+      const __m512i wa = _mm512_loadu_si512((const void *)(w + kk * 32));
+      const __m512i wb = _mm512_loadu_si512((const void *)(w1 + kk * 32));
+      for (int j = 0; j < 8; ++j) {
+        int32_t v;
+        std::memcpy(&v, x + j * ld + 2 * kk, 4);
+        const __m512i bx = _mm512_set1_epi32(v);
+        a[j] = _mm512_dpwssd_epi32(a[j], wa, bx);
+        b[j] = _mm512_dpwssd_epi32(b[j], wb, bx);
+      }
+    }
+    for (int j = 0; j < 8; ++j) {
+      _mm512_storeu_si512((void *)(c0 + (p + j) * 16), a[j]);
+      _mm512_storeu_si512((void *)(c1 + (p + j) * 16), b[j]);
+    }
+  }
+}
 #endif
 
+template <GemmFn One>
+void gemm2ByOne(const int16_t *w, const int16_t *col, int64_t k2,
+                int64_t pixels, int32_t *c0, int32_t *c1) {
+  One(w, col, k2, pixels, c0);
+  One(w + k2 * 32, col, k2, pixels, c1);
+}
+
 } // namespace
+
+Gemm2Fn gemm2For(Isa isa) {
+  switch (isa) {
+#ifdef HAT_X86
+  case Isa::Avx512Vnni:
+    return gemm2Avx512Vnni;
+  case Isa::Avx2:
+    return gemm2ByOne<gemmAvx2>;
+#endif
+  default:
+    return gemm2ByOne<gemmScalar>;
+  }
+}
 
 GemmFn gemmFor(Isa isa) {
   switch (isa) {

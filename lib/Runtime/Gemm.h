@@ -24,6 +24,13 @@ using GemmFn = void (*)(const int16_t *w, const int16_t *col, int64_t k2,
                         int64_t pixels, int32_t *c);
 GemmFn gemmFor(Isa isa);
 
+/// Two consecutive weight blocks (32 channels) against the same pixels:
+/// c0 from w0 and c1 from w0 + 32 * k2, each laid out like GemmFn's c. One
+/// broadcast of each im2col pair feeds both blocks.
+using Gemm2Fn = void (*)(const int16_t *w, const int16_t *col, int64_t k2,
+                         int64_t pixels, int32_t *c0, int32_t *c1);
+Gemm2Fn gemm2For(Isa isa);
+
 } // namespace hat::runtime
 
 #endif // HAT_LIB_RUNTIME_GEMM_H

@@ -7,6 +7,13 @@
 // A fused residual epilogue is the reference qadd applied to the conv's
 // saturated output. Everything else goes through the reference kernels.
 //
+// Batches: an input stacking R model batches runs as one pass over the
+// layers with every arena offset scaled by R, so each tensor holds its R
+// slices back to back (a disjoint plan stays disjoint). conv / linear / add /
+// quantize then see one tensor with R times the images; conv im2col tiles
+// span image boundaries, so the weights are reused across the whole batch.
+// Reference layers run once per slice.
+//
 //===----------------------------------------------------------------------===//
 
 #include "hat/Runtime/Runtime.h"
@@ -46,7 +53,10 @@ int bitsOf(eval::DType d) { return d == eval::DType::I16 ? 16 : 8; }
 struct Prepared {
   bool fast = false;
   int64_t k = 0, k2 = 0, blocks = 0, og = 0;
-  std::vector<int16_t> w;    // o16k2, widened
+  /// o16k2, widened; for convs the K order is (ky, kx, c), matching the
+  /// NHWC im2col rows (the sums are exact in int32, so the order does not
+  /// change them).
+  std::vector<int16_t> w;
   std::vector<int64_t> bias; // per output channel (0 without bias)
   eval::Tensor weight;       // logical, for the reference path
   eval::Tensor biasTensor;
@@ -63,31 +73,43 @@ struct Session::Impl {
   hbm::Model m;
   Isa isa = Isa::Scalar;
   GemmFn gemm = nullptr;
+  Gemm2Fn gemm2 = nullptr;
   std::unique_ptr<ThreadPool> pool;
   std::vector<uint8_t> arenaStorage;
   uint8_t *arena = nullptr;
+  int64_t arenaNeeded = 0; // bytes of one model batch
   std::vector<Prepared> prepared;
   std::vector<Scratch> scratch;
-  std::vector<const eval::Tensor *> inputs; // by tensor index, model inputs
+  std::vector<int16_t> nhwc; // zero-padded NHWC copy of a conv input
+  /// By tensor index, model inputs: the first of `reps` stacked slices.
+  std::vector<const float *> inputs;
+  int64_t reps = 1; // model batches stacked in this pass
 
   void prepare();
   void execute();
 
+  /// The first of the `reps` slices of an arena tensor (the rest follow).
   template <typename T> T *ptr(const TensorDesc &t) {
-    return reinterpret_cast<T *>(arena + t.arenaOffset);
+    return reinterpret_cast<T *>(arena + reps * t.arenaOffset);
   }
-  eval::Tensor load(int32_t index);
-  void store(int32_t index, const eval::Tensor &t);
+  /// Slice `rep` of a tensor as a reference-kernel tensor; `count` slices
+  /// from there stacked along dimension 0 with count > 1.
+  eval::Tensor load(int32_t index, int64_t rep, int64_t count = 1);
+  void store(int32_t index, int64_t rep, const eval::Tensor &t);
 
   void quantize(const Layer &l);
   void conv(const Layer &l, const Prepared &p);
   void linear(const Layer &l, const Prepared &p);
   void add(const Layer &l);
+  /// The reference kernel, once per stacked slice.
   void reference(const Layer &l, const Prepared *p);
+  eval::Tensor referenceSlice(const Layer &l, const Prepared *p, int64_t rep);
 
-  /// Runs fill/epilogue over pixel tiles: `fill(pixel, row)` writes one
-  /// im2col row of k values, `emit(o, pixel, acc)` consumes one exact dot
-  /// product. `images` x `groups` x tiles become the parallel tasks.
+  /// Runs fill/epilogue over pixel tiles: `fill(image, group, pixel, row)`
+  /// writes one im2col row of k values, `emit(image, o, pixel, count, acc)`
+  /// consumes `count` exact dot products (stride 16). Tiles run over the
+  /// pixels of all `images` back to back (crossing image boundaries);
+  /// `groups` x tiles become the parallel tasks.
   template <typename Fill, typename Emit>
   void gemmTiles(const Prepared &p, int64_t images, int64_t groups,
                  int64_t pixels, const Fill &fill, const Emit &emit);
@@ -110,6 +132,7 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
   if (int(im.isa) > int(best))
     im.isa = best;
   im.gemm = gemmFor(im.isa);
+  im.gemm2 = gemm2For(im.isa);
   int threads = options.threads;
   if (threads <= 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
@@ -122,9 +145,7 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
     const TensorDesc &t = im.m.tensors[size_t(l.output)];
     needed = std::max(needed, t.arenaOffset + t.bytes());
   }
-  im.arenaStorage.assign(size_t(needed) + 64, 0);
-  uintptr_t base = reinterpret_cast<uintptr_t>(im.arenaStorage.data());
-  im.arena = im.arenaStorage.data() + ((64 - base % 64) % 64);
+  im.arenaNeeded = needed;
   im.prepare();
   return s;
 }
@@ -156,8 +177,18 @@ void Session::Impl::prepare() {
       for (size_t e = 0; e < logical.size(); ++e)
         logical[e] = int8_t(wc.data[e]);
     }
+    std::vector<int8_t> order = logical;
+    if (l.kind == LayerKind::Conv) {
+      // (c, ky, kx) -> (ky, kx, c) within each output channel.
+      const int64_t cg = wc.shape[1], taps = p.k / cg;
+      for (int64_t oo = 0; oo < o; ++oo)
+        for (int64_t c = 0; c < cg; ++c)
+          for (int64_t t = 0; t < taps; ++t)
+            order[size_t(oo * p.k + t * cg + c)] =
+                logical[size_t(oo * p.k + c * taps + t)];
+    }
     const std::vector<int8_t> packed =
-        hbm::packWeightsO16K2(logical, o, p.k, groups);
+        hbm::packWeightsO16K2(order, o, p.k, groups);
     p.w.assign(packed.begin(), packed.end());
     p.bias.assign(size_t(o), 0);
     p.biasTensor = eval::Tensor::ints(eval::DType::I32, {o});
@@ -179,46 +210,52 @@ void Session::Impl::prepare() {
   }
 }
 
-eval::Tensor Session::Impl::load(int32_t index) {
+eval::Tensor Session::Impl::load(int32_t index, int64_t rep, int64_t count) {
   const TensorDesc &d = m.tensors[size_t(index)];
-  if (d.arenaOffset < 0)
-    return *inputs[size_t(index)];
+  const int64_t n = d.numel();
   eval::Tensor t;
   t.dtype = d.dtype;
   t.shape = d.shape;
-  const int64_t n = d.numel();
+  if (count > 1 && !t.shape.empty())
+    t.shape[0] *= count;
+  const int64_t first = rep * n, total = count * n;
+  if (d.arenaOffset < 0) {
+    const float *x = inputs[size_t(index)] + first;
+    t.f.assign(x, x + total);
+    return t;
+  }
   switch (d.dtype) {
   case eval::DType::F32:
-    t.f.assign(ptr<float>(d), ptr<float>(d) + n);
+    t.f.assign(ptr<float>(d) + first, ptr<float>(d) + first + total);
     break;
   case eval::DType::I8:
-    t.i.assign(ptr<int8_t>(d), ptr<int8_t>(d) + n);
+    t.i.assign(ptr<int8_t>(d) + first, ptr<int8_t>(d) + first + total);
     break;
   case eval::DType::I16:
-    t.i.assign(ptr<int16_t>(d), ptr<int16_t>(d) + n);
+    t.i.assign(ptr<int16_t>(d) + first, ptr<int16_t>(d) + first + total);
     break;
   case eval::DType::I32:
-    t.i.assign(ptr<int32_t>(d), ptr<int32_t>(d) + n);
+    t.i.assign(ptr<int32_t>(d) + first, ptr<int32_t>(d) + first + total);
     break;
   }
   return t;
 }
 
-void Session::Impl::store(int32_t index, const eval::Tensor &t) {
+void Session::Impl::store(int32_t index, int64_t rep, const eval::Tensor &t) {
   const TensorDesc &d = m.tensors[size_t(index)];
-  const int64_t n = d.numel();
+  const int64_t n = d.numel(), first = rep * n;
   switch (d.dtype) {
   case eval::DType::F32:
-    std::copy(t.f.begin(), t.f.begin() + n, ptr<float>(d));
+    std::copy(t.f.begin(), t.f.begin() + n, ptr<float>(d) + first);
     break;
   case eval::DType::I8:
-    std::copy(t.i.begin(), t.i.begin() + n, ptr<int8_t>(d));
+    std::copy(t.i.begin(), t.i.begin() + n, ptr<int8_t>(d) + first);
     break;
   case eval::DType::I16:
-    std::copy(t.i.begin(), t.i.begin() + n, ptr<int16_t>(d));
+    std::copy(t.i.begin(), t.i.begin() + n, ptr<int16_t>(d) + first);
     break;
   case eval::DType::I32:
-    std::copy(t.i.begin(), t.i.begin() + n, ptr<int32_t>(d));
+    std::copy(t.i.begin(), t.i.begin() + n, ptr<int32_t>(d) + first);
     break;
   }
 }
@@ -226,10 +263,10 @@ void Session::Impl::store(int32_t index, const eval::Tensor &t) {
 void Session::Impl::quantize(const Layer &l) {
   const TensorDesc &in = m.tensors[size_t(l.inputs[0])];
   const TensorDesc &out = m.tensors[size_t(l.output)];
-  const float *x = in.arenaOffset < 0 ? inputs[size_t(l.inputs[0])]->f.data()
-                                      : ptr<float>(in);
+  const float *x =
+      in.arenaOffset < 0 ? inputs[size_t(l.inputs[0])] : ptr<float>(in);
   const int bits = bitsOf(out.dtype);
-  const int64_t n = out.numel();
+  const int64_t n = out.numel() * reps;
   if (bits == 8) {
     int8_t *y = ptr<int8_t>(out);
     for (int64_t e = 0; e < n; ++e)
@@ -246,35 +283,58 @@ void Session::Impl::gemmTiles(const Prepared &p, int64_t images, int64_t groups,
                               int64_t pixels, const Fill &fill,
                               const Emit &emit) {
   const int64_t ld = 2 * p.k2;
+  const int64_t total = images * pixels;
+  if (total == 0)
+    return;
   // ~128 KiB of im2col per tile keeps it in L2 while every block reuses it.
   int64_t tile = (int64_t(128) << 10) / (ld * 2);
   tile = std::clamp<int64_t>(tile / kPixelStep * kPixelStep, kPixelStep, 256);
-  tile = std::min(tile, (pixels + kPixelStep - 1) / kPixelStep * kPixelStep);
-  const int64_t chunks = (pixels + tile - 1) / tile;
-  pool->parallelFor(images * groups * chunks, [&](int64_t task, int worker) {
-    const int64_t chunk = task % chunks, g = (task / chunks) % groups,
-                  n = task / (chunks * groups);
-    const int64_t p0 = chunk * tile, np = std::min(tile, pixels - p0);
-    const int64_t npad = (np + kPixelStep - 1) / kPixelStep * kPixelStep;
+  tile = std::min(tile, (total + kPixelStep - 1) / kPixelStep * kPixelStep);
+  const int64_t chunks = (total + tile - 1) / tile;
+  pool->parallelFor(groups * chunks, [&](int64_t task, int worker) {
+    const int64_t chunk = task % chunks, g = task / chunks;
+    const int64_t q0 = chunk * tile, nq = std::min(tile, total - q0);
+    const int64_t npad = (nq + kPixelStep - 1) / kPixelStep * kPixelStep;
     Scratch &s = scratch[size_t(worker)];
     if (int64_t(s.col.size()) < tile * ld)
       s.col.resize(size_t(tile * ld));
-    if (int64_t(s.acc.size()) < tile * 16)
-      s.acc.resize(size_t(tile * 16));
+    if (int64_t(s.acc.size()) < tile * 32)
+      s.acc.resize(size_t(tile * 32));
     int16_t *col = s.col.data();
-    for (int64_t pi = 0; pi < np; ++pi) {
-      int16_t *row = col + pi * ld;
-      fill(n, g, p0 + pi, row);
-      if (p.k & 1)
-        row[p.k] = 0;
+    {
+      int64_t n = q0 / pixels, pix = q0 % pixels;
+      for (int64_t qi = 0; qi < nq; ++qi) {
+        int16_t *row = col + qi * ld;
+        fill(n, g, pix, row);
+        if (p.k & 1)
+          row[p.k] = 0;
+        if (++pix == pixels)
+          pix = 0, ++n;
+      }
     }
-    std::memset(col + np * ld, 0, size_t((npad - np) * ld) * sizeof(int16_t));
-    for (int64_t ob = 0; ob < p.blocks; ++ob) {
-      gemm(p.w.data() + (g * p.blocks + ob) * p.k2 * 32, col, p.k2, npad,
-           s.acc.data());
-      const int64_t oEnd = std::min<int64_t>(16, p.og - ob * 16);
-      for (int64_t o = 0; o < oEnd; ++o)
-        emit(n, g * p.og + ob * 16 + o, p0, np, s.acc.data() + o);
+    std::memset(col + nq * ld, 0, size_t((npad - nq) * ld) * sizeof(int16_t));
+    // Blocks in pairs (one im2col broadcast feeds 32 channels), then the
+    // odd one.
+    for (int64_t ob = 0; ob < p.blocks;) {
+      const int64_t nb = ob + 1 < p.blocks ? 2 : 1;
+      const int16_t *wb = p.w.data() + (g * p.blocks + ob) * p.k2 * 32;
+      int32_t *acc = s.acc.data();
+      if (nb == 2)
+        gemm2(wb, col, p.k2, npad, acc, acc + tile * 16);
+      else
+        gemm(wb, col, p.k2, npad, acc);
+      for (int64_t b = 0; b < nb; ++b, ++ob) {
+        const int32_t *accB = acc + b * tile * 16;
+        const int64_t oEnd = std::min<int64_t>(16, p.og - ob * 16);
+        // One emit per channel and image run inside the tile.
+        for (int64_t q = q0; q < q0 + nq;) {
+          const int64_t n = q / pixels, pix = q % pixels;
+          const int64_t run = std::min(pixels - pix, q0 + nq - q);
+          for (int64_t o = 0; o < oEnd; ++o)
+            emit(n, g * p.og + ob * 16 + o, pix, run, accB + (q - q0) * 16 + o);
+          q += run;
+        }
+      }
     }
   });
 }
@@ -289,48 +349,48 @@ void Session::Impl::conv(const Layer &l, const Prepared &p) {
   const int64_t sh = l.stride[0], sw = l.stride[1], dh = l.dilation[0],
                 dw = l.dilation[1], pt = l.padding[0], pl = l.padding[1];
   const int64_t P = OH * OW;
+  const int64_t images = in.shape[0] * reps;
+  // Zero-padded NHWC int16 copy of the input (covering every window), so
+  // that an im2col row is KH runs of KW x cg contiguous values (KH x KW runs
+  // of cg when grouped or dilated) in the weights' (ky, kx, c) order.
+  const int64_t Hp = std::max(pt + H, (OH - 1) * sh + (KH - 1) * dh + 1);
+  const int64_t Wp = std::max(pl + W, (OW - 1) * sw + (KW - 1) * dw + 1);
+  if (int64_t(nhwc.size()) < images * Hp * Wp * C)
+    nhwc.resize(size_t(images * Hp * Wp * C));
+  int16_t *xp = nhwc.data();
   const bool in16 = in.dtype == eval::DType::I16;
-  const int8_t *x8 = in16 ? nullptr : ptr<int8_t>(in);
-  const int16_t *x16 = in16 ? ptr<int16_t>(in) : nullptr;
-  // One im2col row; windows fully inside the image (most of them) skip the
-  // bounds checks.
-  auto fillTyped = [&](const auto *x, int64_t n, int64_t g, int64_t pix,
-                       int16_t *row) {
-    const int64_t oy = pix / OW, ox = pix % OW;
-    const int64_t iy0 = oy * sh - pt, ix0 = ox * sw - pl;
-    const auto *base = x + (n * C + g * cg) * H * W;
-    int64_t k = 0;
-    if (iy0 >= 0 && iy0 + (KH - 1) * dh < H && ix0 >= 0 &&
-        ix0 + (KW - 1) * dw < W) {
-      for (int64_t c = 0; c < cg; ++c) {
-        const auto *win = base + c * H * W + iy0 * W + ix0;
-        for (int64_t ky = 0; ky < KH; ++ky, win += dh * W)
-          for (int64_t kx = 0; kx < KW; ++kx)
-            row[k++] = int16_t(win[kx * dw]);
-      }
+  auto transposeRow = [&](const auto *x, int64_t n, int64_t yp) {
+    int16_t *dst = xp + (n * Hp + yp) * Wp * C;
+    std::memset(dst, 0, size_t(Wp * C) * sizeof(int16_t));
+    const int64_t y = yp - pt;
+    if (y < 0 || y >= H)
       return;
-    }
-    for (int64_t c = 0; c < cg; ++c) {
-      const auto *plane = base + c * H * W;
-      for (int64_t ky = 0; ky < KH; ++ky) {
-        const int64_t iy = iy0 + ky * dh;
-        if (iy < 0 || iy >= H) {
-          for (int64_t kx = 0; kx < KW; ++kx)
-            row[k++] = 0;
-          continue;
-        }
-        for (int64_t kx = 0; kx < KW; ++kx) {
-          const int64_t ix = ix0 + kx * dw;
-          row[k++] = (ix < 0 || ix >= W) ? 0 : int16_t(plane[iy * W + ix]);
-        }
-      }
-    }
+    dst += pl * C;
+    const auto *src = x + n * C * H * W + y * W;
+    for (int64_t c = 0; c < C; ++c, src += H * W)
+      for (int64_t xx = 0; xx < W; ++xx)
+        dst[xx * C + c] = int16_t(src[xx]);
   };
-  auto fill = [&](int64_t n, int64_t g, int64_t pix, int16_t *row) {
+  pool->parallelFor(images * Hp, [&](int64_t task, int) {
     if (in16)
-      fillTyped(x16, n, g, pix, row);
+      transposeRow(ptr<int16_t>(in), task / Hp, task % Hp);
     else
-      fillTyped(x8, n, g, pix, row);
+      transposeRow(ptr<int8_t>(in), task / Hp, task % Hp);
+  });
+  const bool rowRuns = groups == 1 && dw == 1;
+  auto fill = [&](int64_t n, int64_t g, int64_t pix, int16_t *row) {
+    const int64_t oy = pix / OW, ox = pix % OW;
+    const int16_t *base = xp + ((n * Hp + oy * sh) * Wp + ox * sw) * C + g * cg;
+    for (int64_t ky = 0; ky < KH; ++ky) {
+      const int16_t *src = base + ky * dh * Wp * C;
+      if (rowRuns) {
+        std::memcpy(row, src, size_t(KW * C) * sizeof(int16_t));
+        row += KW * C;
+        continue;
+      }
+      for (int64_t kx = 0; kx < KW; ++kx, row += cg)
+        std::memcpy(row, src + kx * dw * C, size_t(cg) * sizeof(int16_t));
+    }
   };
   const bool out16 = out.dtype == eval::DType::I16;
   const int convBits = bitsOf(l.residual ? l.convDType : out.dtype);
@@ -367,14 +427,14 @@ void Session::Impl::conv(const Layer &l, const Prepared &p) {
         ptr<int8_t>(out)[base + pi] = int8_t(v);
     }
   };
-  gemmTiles(p, in.shape[0], groups, P, fill, emit);
+  gemmTiles(p, images, groups, P, fill, emit);
 }
 
 void Session::Impl::linear(const Layer &l, const Prepared &p) {
   const TensorDesc &in = m.tensors[size_t(l.inputs[0])];
   const TensorDesc &out = m.tensors[size_t(l.output)];
   const int64_t K = p.k, M = out.shape.back();
-  const int64_t rows = in.numel() / K;
+  const int64_t rows = in.numel() * reps / K;
   const bool in16 = in.dtype == eval::DType::I16;
   auto fill = [&](int64_t, int64_t, int64_t r, int16_t *row) {
     if (in16)
@@ -409,7 +469,7 @@ void Session::Impl::add(const Layer &l) {
   const TensorDesc &out = m.tensors[size_t(l.output)];
   if (a.shape != out.shape || b.shape != out.shape)
     return reference(l, nullptr);
-  const int64_t n = out.numel();
+  const int64_t n = out.numel() * reps;
   const int64_t round = l.shift[0] > 0 ? (int64_t(1) << (l.shift[0] - 1)) : 0;
   const int bits = bitsOf(out.dtype);
   auto get = [&](const TensorDesc &t, int64_t e) -> int64_t {
@@ -430,8 +490,14 @@ void Session::Impl::add(const Layer &l) {
 }
 
 void Session::Impl::reference(const Layer &l, const Prepared *p) {
+  for (int64_t rep = 0; rep < reps; ++rep)
+    store(l.output, rep, referenceSlice(l, p, rep));
+}
+
+eval::Tensor Session::Impl::referenceSlice(const Layer &l, const Prepared *p,
+                                           int64_t rep) {
   using namespace eval;
-  auto in = [&](size_t i) { return load(l.inputs[i]); };
+  auto in = [&](size_t i) { return load(l.inputs[i], rep); };
   const TensorDesc &od = m.tensors[size_t(l.output)];
   const DType outType = od.dtype;
   auto rq = [&](bool relu, DType out) {
@@ -520,7 +586,7 @@ void Session::Impl::reference(const Layer &l, const Prepared *p) {
     r = softmax(in(0), l.axis);
     break;
   }
-  store(l.output, r);
+  return r;
 }
 
 void Session::Impl::execute() {
@@ -547,8 +613,8 @@ void Session::Impl::execute() {
       if (in.arenaOffset < 0)
         reference(l, nullptr);
       else if (in.arenaOffset != out.arenaOffset)
-        std::memmove(arena + out.arenaOffset, arena + in.arenaOffset,
-                     size_t(out.bytes()));
+        std::memmove(ptr<uint8_t>(out), ptr<uint8_t>(in),
+                     size_t(out.bytes() * reps));
       break;
     }
     default:
@@ -588,25 +654,28 @@ bool Session::run(const std::vector<eval::Tensor> &given,
     }
     repeats = r;
   }
+  // Stack as many model batches per pass as fit in kMaxArena (at least one).
+  constexpr int64_t kMaxArena = int64_t(256) << 20;
+  const int64_t perPass = std::clamp<int64_t>(
+      kMaxArena / std::max<int64_t>(im.arenaNeeded, 1), 1, repeats);
+  const size_t want = size_t(perPass * im.arenaNeeded) + 64;
+  if (im.arenaStorage.size() < want) {
+    im.arenaStorage.assign(want, 0);
+    const uintptr_t base = reinterpret_cast<uintptr_t>(im.arenaStorage.data());
+    im.arena = im.arenaStorage.data() + ((64 - base % 64) % 64);
+  }
   im.inputs.assign(m.tensors.size(), nullptr);
-  std::vector<eval::Tensor> slices(given.size());
   outputs.clear();
-  for (int64_t rep = 0; rep < repeats; ++rep) {
+  for (int64_t first = 0; first < repeats; first += perPass) {
+    im.reps = std::min(perPass, repeats - first);
     for (size_t i = 0; i < given.size(); ++i) {
       const TensorDesc &d = m.tensors[size_t(m.inputs[i])];
-      if (repeats == 1) {
-        im.inputs[size_t(m.inputs[i])] = &given[i];
-        continue;
-      }
-      const int64_t n = d.numel();
-      slices[i] = eval::Tensor::f32(d.shape);
-      std::copy_n(given[i].f.begin() + rep * n, n, slices[i].f.begin());
-      im.inputs[size_t(m.inputs[i])] = &slices[i];
+      im.inputs[size_t(m.inputs[i])] = given[i].f.data() + first * d.numel();
     }
     im.execute();
     for (size_t o = 0; o < m.outputs.size(); ++o) {
-      eval::Tensor t = im.load(m.outputs[o]);
-      if (rep == 0) {
+      eval::Tensor t = im.load(m.outputs[o], 0, im.reps);
+      if (first == 0) {
         outputs.push_back(std::move(t));
         continue;
       }

@@ -45,8 +45,10 @@ public:
   ~Session();
 
   /// Runs the model. Each input must have the model input's shape, or a
-  /// leading dimension that is a multiple of it: the model then runs once
-  /// per slice and the outputs are concatenated along dimension 0.
+  /// leading dimension that is a multiple of it: the stacked model batches
+  /// then run as one pass (conv / linear over the whole stack, other layers
+  /// slice by slice) and the outputs are concatenated along dimension 0,
+  /// equal to running each slice alone.
   bool run(const std::vector<eval::Tensor> &inputs,
            std::vector<eval::Tensor> &outputs, std::string &error);
 

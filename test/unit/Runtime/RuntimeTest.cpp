@@ -122,6 +122,74 @@ TEST_P(RuntimeTest, BitExactWithReferenceEvaluator) {
 
 INSTANTIATE_TEST_SUITE_P(RandomModels, RuntimeTest, ::testing::Range(0u, 12u));
 
+/// A batch of N model batches stacked along dimension 0 runs as one pass
+/// (conv tiles crossing image boundaries): every slice of the result equals
+/// the reference evaluator on that slice alone, and the same session run on
+/// that slice alone, bit for bit.
+TEST_P(RuntimeTest, BatchEqualsPerImage) {
+  const unsigned seed = GetParam();
+  constexpr int64_t kSlices = 5;
+  MLIRContext context;
+  std::string dir = tempDir();
+  test::RandomModel rm = test::makeRandomIntegerModel(context, seed, dir);
+  ASSERT_TRUE(rm.module);
+  std::vector<int64_t> stacked = rm.inputShape;
+  stacked[0] *= kSlices;
+  const eval::Tensor big = test::randomInput(stacked, 2000 + seed);
+  const int64_t per = eval::numelOf(rm.inputShape);
+  std::vector<eval::Tensor> slices;
+  std::vector<std::vector<eval::Tensor>> reference;
+  for (int64_t r = 0; r < kSlices; ++r) {
+    eval::Tensor slice = eval::Tensor::f32(rm.inputShape);
+    std::copy_n(big.f.begin() + r * per, per, slice.f.begin());
+    reference.push_back(test::evaluate(*rm.module, {slice}));
+    ASSERT_FALSE(reference.back().empty());
+    slices.push_back(std::move(slice));
+  }
+  for (int opt : {0, 3}) {
+    hbm::Model model = compile(context, *rm.module, opt);
+    ASSERT_FALSE(model.layers.empty());
+    for (runtime::Isa isa : isasToTest())
+      for (int threads : {1, 2}) {
+        runtime::Options options;
+        options.isa = isa;
+        options.threads = threads;
+        auto session = runtime::Session::create(model, options);
+        std::vector<eval::Tensor> out;
+        std::string error;
+        ASSERT_TRUE(session->run({big}, out, error)) << error;
+        ASSERT_EQ(out.size(), reference[0].size());
+        for (size_t o = 0; o < out.size(); ++o) {
+          const eval::Tensor &ref0 = reference[0][o];
+          std::vector<int64_t> shape = ref0.shape;
+          shape[0] *= kSlices;
+          ASSERT_EQ(out[o].shape, shape);
+          const size_t n = size_t(ref0.numel());
+          for (int64_t r = 0; r < kSlices; ++r) {
+            // The stacked result's slice r, as a tensor of its own.
+            eval::Tensor got = ref0;
+            if (!got.f.empty())
+              std::copy_n(out[o].f.begin() + r * n, n, got.f.begin());
+            if (!got.i.empty())
+              std::copy_n(out[o].i.begin() + r * n, n, got.i.begin());
+            std::vector<eval::Tensor> alone;
+            ASSERT_TRUE(session->run({slices[size_t(r)]}, alone, error))
+                << error;
+            EXPECT_TRUE(bitEqual(got, reference[size_t(r)][o]))
+                << "seed " << seed << " -O" << opt << " "
+                << runtime::isaName(isa) << " threads " << threads << " output "
+                << o << " slice " << r << " vs reference";
+            EXPECT_TRUE(bitEqual(got, alone[o]))
+                << "seed " << seed << " -O" << opt << " "
+                << runtime::isaName(isa) << " threads " << threads << " output "
+                << o << " slice " << r << " vs alone";
+          }
+        }
+      }
+  }
+  llvm::sys::fs::remove_directories(dir);
+}
+
 TEST(RuntimeBatch, StackedBatchesRunSliceBySlice) {
   MLIRContext context;
   std::string dir = tempDir();
