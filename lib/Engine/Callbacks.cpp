@@ -196,10 +196,7 @@ public:
     bool wasTraining = outer.model->isTraining();
     if (st.swapAveragedWeights)
       st.swapAveragedWeights(true);
-    std::string savedResume = runContext().resumeFrom;
-    runContext().resumeFrom.clear();
-    predictor.fit();
-    runContext().resumeFrom = savedResume;
+    predictor.fit(); // a predictor never resumes: the trainer's model is it
     if (st.swapAveragedWeights)
       st.swapAveragedWeights(false);
     outer.model->train(wasTraining);
@@ -247,6 +244,17 @@ config::Expected<std::any> buildValidation(const config::BuildArgs &args) {
     cb->intervalBy = strKwarg(a, "interval_by", "epoch", {"epoch", "step"});
     cb->onTrainEnd = boolKwarg(a, "val_on_train_end", true);
     cb->logPrefix = strKwarg(a, "log_prefix", "Validation");
+    // Validation always runs the trainer's own model; HAT's alternatives
+    // are refused rather than silently ignored.
+    if (!a.get("val_model").isNone())
+      throw EngineError(a.error("'val_model' is not supported: validation "
+                                "runs the trainer's model")
+                            .str());
+    if (!boolKwarg(a, "init_with_train_model", true))
+      throw EngineError(a.error("init_with_train_model=False is not "
+                                "supported: validation runs the trainer's "
+                                "model")
+                            .str());
     return cb;
   });
 }

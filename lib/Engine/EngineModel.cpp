@@ -27,6 +27,7 @@
 #include <ATen/ATen.h>
 
 #include <any>
+#include <mutex>
 
 namespace hat::engine {
 
@@ -139,7 +140,8 @@ void EngineModel::runPasses(const std::string &pipeline,
                             exec::FakeQuantMode mode,
                             const exec::ExecutorOptions &options) {
   runner->writeBack();
-  registerHatPasses();
+  static std::once_flag passesRegistered;
+  std::call_once(passesRegistered, [] { registerHatPasses(); });
   mlir::PassManager pm(&ir->context, mlir::ModuleOp::getOperationName());
   std::string errors;
   llvm::raw_string_ostream os(errors);

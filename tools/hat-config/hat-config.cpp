@@ -12,6 +12,7 @@
 #include "hat/Config/Config.h"
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Models/Module.h"
+#include "hat/Support/ParseNumber.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -221,7 +222,12 @@ int runLower(const std::vector<std::string> &args) {
   }
   mlir::MLIRContext context;
   hat::models::LoweringOptions lowering;
-  lowering.seed = std::stoull(extraOption(options, "--seed", "0"));
+  std::string seedText = extraOption(options, "--seed", "0");
+  std::optional<uint64_t> seed = hat::parseCount(seedText);
+  if (!seed)
+    return usageError("--seed must be a non-negative integer, got '" +
+                      seedText + "'");
+  lowering.seed = *seed;
   auto ir = hat::models::lowerModel(context, *model, inputs, lowering);
   if (!ir) {
     Diagnostic d = ir.error();

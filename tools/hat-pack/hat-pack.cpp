@@ -12,6 +12,7 @@
 #include "hat/Data/Error.h"
 #include "hat/Data/Lmdb.h"
 #include "hat/Data/Pack.h"
+#include "hat/Support/ParseNumber.h"
 
 #include <chrono>
 #include <cstdio>
@@ -100,7 +101,12 @@ int inspect(const std::map<std::string, std::string> &args) {
   if (args.count("extract")) {
     if (!args.count("to"))
       throw DataError("hat-pack", "", "--extract needs --to FILE");
-    const RecordData record = reader.record(std::stoull(args.at("extract")));
+    std::optional<uint64_t> index = hat::parseCount(args.at("extract"));
+    if (!index)
+      throw DataError("hat-pack", "",
+                      "--extract needs a record index, got '" +
+                          args.at("extract") + "'");
+    const RecordData record = reader.record(*index);
     std::ofstream out(args.at("to"), std::ios::binary);
     out.write(reinterpret_cast<const char *>(record.image.data()),
               static_cast<std::streamsize>(record.image.size()));
@@ -205,6 +211,15 @@ int run(int argc, char **argv) {
     auto found = args.find(name);
     return found == args.end() ? fallback : found->second;
   };
+  auto count = [&](const char *name, const std::string &fallback) {
+    std::string text = get(name, fallback);
+    std::optional<uint64_t> n = hat::parseCount(text);
+    if (!n)
+      throw std::invalid_argument(std::string("--") + name +
+                                  " needs a non-negative integer, got '" +
+                                  text + "'");
+    return *n;
+  };
   const bool quiet = args.count("quiet") > 0;
 
   if (args.count("inspect"))
@@ -215,10 +230,9 @@ int run(int argc, char **argv) {
     options.kind = args.at("synthesize");
     options.out = get("out", "");
     options.split = get("split", "train");
-    options.numImages = std::stoull(get("num-images", "100"));
-    options.size =
-        std::stoi(get("size", options.kind == "culane" ? "820" : "256"));
-    options.seed = std::stoull(get("seed", "0"));
+    options.numImages = count("num-images", "100");
+    options.size = (int)count("size", options.kind == "culane" ? "820" : "256");
+    options.seed = count("seed", "0");
     options.fashionMnistDir = get("fashion-mnist-dir", "");
     ProgressBar bar("synthesize", !quiet);
     options.progress = [&](std::size_t done, std::size_t total) {
@@ -246,7 +260,7 @@ int run(int argc, char **argv) {
                     "--src is required for --format " + options.format);
   options.split = get("split", "train");
   options.out = get("out", "");
-  options.limit = std::stoull(get("limit", "0"));
+  options.limit = count("limit", "0");
   options.overwrite = args.count("overwrite") > 0;
   options.on_error = get("on-error", "fail");
   options.schemaVersion = static_cast<uint32_t>(

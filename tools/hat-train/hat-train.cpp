@@ -14,6 +14,7 @@
 
 #include "hat/Config/Config.h"
 #include "hat/Engine/Engine.h"
+#include "hat/Support/ParseNumber.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -62,7 +63,7 @@ struct Options {
   std::vector<std::string> overrides;
   bool resume = false;
   std::string resumePath;
-  int threads = 0;
+  int64_t threads = 0;
   int64_t seed = -1;
 };
 
@@ -203,10 +204,16 @@ int main(int argc, char **argv) {
         options.resume = true;
         if (i + 1 < argc && argv[i + 1][0] != '-')
           options.resumePath = argv[++i];
-      } else if (arg == "--threads") {
-        options.threads = std::stoi(value(arg));
-      } else if (arg == "--seed") {
-        options.seed = std::stoll(value(arg));
+      } else if (arg == "--threads" || arg == "--seed") {
+        std::string text = value(arg);
+        std::optional<uint64_t> n = hat::parseCount(text);
+        if (!n || (arg == "--threads" && (*n < 1 || *n > 1024)) ||
+            *n > (uint64_t)INT64_MAX)
+          return usage(
+              arg + " needs a " +
+              (arg == "--threads" ? "thread count" : "non-negative integer") +
+              ", got '" + text + "'");
+        (arg == "--threads" ? options.threads : options.seed) = (int64_t)*n;
       } else {
         return usage("unknown argument '" + arg + "'");
       }
