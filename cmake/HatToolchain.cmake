@@ -10,6 +10,14 @@ endif()
 
 add_compile_options(-Wall -Wno-unused-parameter)
 
+# ccache, when installed, makes rebuilds in fresh build trees and worktrees
+# cheap (setup.sh installs it and sets base_dir so paths hash relatively).
+find_program(HAT_CCACHE ccache)
+if(HAT_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_C_COMPILER_LAUNCHER ${HAT_CCACHE})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${HAT_CCACHE})
+endif()
+
 # Every library area is a plain static library; MLIR-facing ones link the
 # shared MLIR/LLVM libraries, LibTorch-facing ones link torch, never both
 # except the executor and engine.

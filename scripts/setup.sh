@@ -14,7 +14,7 @@ packages=(
   liblmdb-dev libopencv-dev
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev
   libgtest-dev nlohmann-json3-dev zlib1g-dev
-  clang-19 libclang-rt-19-dev
+  clang-19 libclang-rt-19-dev ccache
   dataset-fashion-mnist
 )
 
@@ -32,6 +32,10 @@ if [ "${HAT_SKIP_APT:-0}" != 1 ] && [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$build_dir"
+# Compiler caching across build trees: paths are hashed relative to the
+# build directory's parent, so worktrees share hits.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$root")}"
+export CCACHE_NOHASHDIR=1
 cmake -S "$root" -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE="${HAT_BUILD_TYPE:-Release}" \
   -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir \
