@@ -4,6 +4,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -23,34 +24,42 @@ Batch collate2d(std::vector<Sample> &samples) {
   batch.lanePointOffsets.push_back(0);
   if (count == 0)
     return batch;
-  const cv::Mat &first = samples.front().image;
-  const int channels = first.channels(), height = first.rows,
-            width = first.cols;
+  // Images of different sizes share the largest height and width; the
+  // rest is padded with 0 bottom and right (as mmdet's collate does).
+  const int channels = samples.front().image.channels();
+  int height = 0, width = 0;
+  for (const Sample &sample : samples) {
+    const cv::Mat &image = sample.image;
+    if (image.channels() != channels)
+      throw DataError("collate_2d", sample.key,
+                      "image has " + std::to_string(image.channels()) +
+                          " channels but the batch's first has " +
+                          std::to_string(channels));
+    height = std::max(height, image.rows);
+    width = std::max(width, image.cols);
+  }
   batch.imageShape = {count, channels, height, width};
   const std::size_t plane = static_cast<std::size_t>(height) * width;
-  batch.images.resize(static_cast<std::size_t>(count) * channels * plane);
+  batch.images.assign(static_cast<std::size_t>(count) * channels * plane, 0.f);
   for (int64_t n = 0; n < count; ++n) {
     Sample &sample = samples[n];
     const cv::Mat &image = sample.image;
-    if (image.channels() != channels || image.rows != height ||
-        image.cols != width)
-      throw DataError(
-          "collate_2d", sample.key,
-          "image is " + std::to_string(image.channels()) + "x" +
-              std::to_string(image.rows) + "x" + std::to_string(image.cols) +
-              " but the batch's first is " + std::to_string(channels) + "x" +
-              std::to_string(height) + "x" + std::to_string(width) +
-              " (add Resize/Pad to the transforms)");
     cv::Mat floats = image;
     if (image.depth() != CV_32F)
       image.convertTo(floats, CV_32F);
     // HWC -> CHW straight into the batch buffer: split writes each channel
-    // plane in place.
+    // plane in place (into the top-left of a larger plane when padded).
     float *destination = batch.images.data() + n * channels * plane;
     std::vector<cv::Mat> planes;
     for (int c = 0; c < channels; ++c)
-      planes.emplace_back(height, width, CV_32FC1, destination + c * plane);
+      planes.push_back(
+          cv::Mat(height, width, CV_32FC1, destination + c * plane)(
+              cv::Rect(0, 0, image.cols, image.rows)));
     cv::split(floats, planes);
+    batch.originalSizes.push_back(
+        {sample.originalSize.height, sample.originalSize.width});
+    batch.validRegions.push_back(sample.validRegion.value_or(
+        Box{0, 0, float(image.cols), float(image.rows)}));
 
     batch.labels.push_back(sample.label);
     batch.imageIds.push_back(sample.imageId);

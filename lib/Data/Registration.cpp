@@ -169,6 +169,38 @@ public:
       out = parsed;
     }
   }
+  /// A size as above, or a list of (height, width) pairs (multi-scale): one
+  /// pair goes to `single`, several to `multiple`.
+  void readSizes(const std::string &name, std::array<int, 2> &single,
+                 std::vector<std::array<int, 2>> &multiple) {
+    const Value *v = value(name);
+    if (!v)
+      return;
+    const bool listOfPairs =
+        (v->isList() || v->isTuple()) && !v->sequenceItems().empty() &&
+        std::all_of(
+            v->sequenceItems().begin(), v->sequenceItems().end(),
+            [](const Value &item) { return item.isList() || item.isTuple(); });
+    if (!listOfPairs)
+      return read(name, single);
+    std::vector<std::array<int, 2>> parsed;
+    for (const Value &item : v->sequenceItems()) {
+      if (!isPair(item) || !isInt(item.sequenceItems()[0]) ||
+          !isInt(item.sequenceItems()[1]) ||
+          item.sequenceItems()[0].asInt() > INT_MAX ||
+          item.sequenceItems()[1].asInt() > INT_MAX)
+        return typeError(name,
+                         "an int, a (height, width) pair of ints or a list "
+                         "of such pairs",
+                         *v);
+      parsed.push_back({static_cast<int>(item.sequenceItems()[0].asInt()),
+                        static_cast<int>(item.sequenceItems()[1].asInt())});
+    }
+    if (parsed.size() == 1)
+      single = parsed[0];
+    else
+      multiple = std::move(parsed);
+  }
   void read(const std::string &name, std::optional<std::array<int, 2>> &out) {
     std::array<int, 2> parsed{};
     if (value(name)) {
@@ -290,19 +322,23 @@ Expected<std::any> makeTransform(const BuildArgs &args,
   });
 }
 
-HAT_REGISTER(
-    "transform", {"Resize"},
-    KwargSpec{{}, {"img_scale", "ratio_range", "keep_ratio", "interpolation"}},
-    [](const BuildArgs &args) {
-      ResizeOptions options;
-      KwargReader kwargs(args);
-      kwargs.read("img_scale", options.img_scale);
-      kwargs.read("ratio_range", options.ratio_range);
-      kwargs.read("keep_ratio", options.keep_ratio);
-      kwargs.readChoice("interpolation", options.interpolation,
-                        kInterpolations);
-      return makeTransform<Resize>(args, kwargs, options);
-    });
+HAT_REGISTER("transform", {"Resize"},
+             KwargSpec{{},
+                       {"img_scale", "ratio_range", "keep_ratio",
+                        "interpolation", "multiscale_mode"}},
+             [](const BuildArgs &args) {
+               ResizeOptions options;
+               KwargReader kwargs(args);
+               kwargs.readSizes("img_scale", options.img_scale,
+                                options.img_scales);
+               kwargs.readChoice("multiscale_mode", options.multiscale_mode,
+                                 {"range", "value"});
+               kwargs.read("ratio_range", options.ratio_range);
+               kwargs.read("keep_ratio", options.keep_ratio);
+               kwargs.readChoice("interpolation", options.interpolation,
+                                 kInterpolations);
+               return makeTransform<Resize>(args, kwargs, options);
+             });
 
 HAT_REGISTER("transform", {"RandomCrop"},
              KwargSpec{{}, {"size", "allow_negative_crop"}},
@@ -314,13 +350,18 @@ HAT_REGISTER("transform", {"RandomCrop"},
                return makeTransform<RandomCrop>(args, kwargs, options);
              });
 
+// `size_divisor` is mmdet's name for HAT's `divisor`.
 HAT_REGISTER("transform", {"Pad"},
-             KwargSpec{{}, {"size", "divisor", "pad_val"}},
-             [](const BuildArgs &args) {
+             KwargSpec{{}, {"size", "divisor", "size_divisor", "pad_val"}},
+             [](const BuildArgs &args) -> Expected<std::any> {
                PadOptions options;
                KwargReader kwargs(args);
                kwargs.read("size", options.size);
                kwargs.read("divisor", options.divisor);
+               if (kwargs.value("size_divisor") && options.divisor)
+                 return args.error("Pad: give one of divisor and "
+                                   "size_divisor (the same option)");
+               kwargs.read("size_divisor", options.divisor);
                kwargs.read("pad_val", options.pad_val);
                return makeTransform<Pad>(args, kwargs, options);
              });

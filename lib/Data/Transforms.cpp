@@ -60,6 +60,12 @@ void scaleGeometry(Sample &sample, double sx, double sy) {
     }
   sample.scaleX *= sx;
   sample.scaleY *= sy;
+  if (Box *region = sample.validRegion ? &*sample.validRegion : nullptr) {
+    (*region)[0] = static_cast<float>((*region)[0] * sx);
+    (*region)[1] = static_cast<float>((*region)[1] * sy);
+    (*region)[2] = static_cast<float>((*region)[2] * sx);
+    (*region)[3] = static_cast<float>((*region)[3] * sy);
+  }
 }
 
 // Boxes are shifted into the window (x0, y0, width, height) and clipped to
@@ -101,6 +107,14 @@ void cropGeometry(Sample &sample, int x0, int y0, int width, int height) {
       lanes.push_back(std::move(inside));
   }
   sample.lanes = std::move(lanes);
+
+  // A window inside the image keeps an unset (whole-image) region unset.
+  if (Box *region = sample.validRegion ? &*sample.validRegion : nullptr) {
+    (*region)[0] = std::clamp((*region)[0] - x0, 0.f, float(width));
+    (*region)[2] = std::clamp((*region)[2] - x0, 0.f, float(width));
+    (*region)[1] = std::clamp((*region)[1] - y0, 0.f, float(height));
+    (*region)[3] = std::clamp((*region)[3] - y0, 0.f, float(height));
+  }
 }
 
 std::size_t countBoxesInWindow(const Sample &sample, int x0, int y0, int width,
@@ -122,6 +136,23 @@ std::size_t countBoxesInWindow(const Sample &sample, int x0, int y0, int width,
 Resize::Resize(ResizeOptions options) : options_(std::move(options)) {
   if (options_.img_scale[0] <= 0 || options_.img_scale[1] <= 0)
     throw std::invalid_argument("Resize: img_scale must be positive");
+  for (const auto &scale : options_.img_scales)
+    if (scale[0] <= 0 || scale[1] <= 0)
+      throw std::invalid_argument("Resize: img_scale must be positive");
+  if (options_.multiscale_mode != "range" &&
+      options_.multiscale_mode != "value")
+    throw std::invalid_argument(
+        "Resize: multiscale_mode must be 'range' or 'value', got '" +
+        options_.multiscale_mode + "'");
+  if (options_.multiscale_mode == "range" && options_.img_scales.size() > 2)
+    throw std::invalid_argument(
+        "Resize: multiscale_mode 'range' takes two img_scales (the ends of "
+        "the range), got " +
+        std::to_string(options_.img_scales.size()));
+  if (!options_.img_scales.empty() && options_.ratio_range)
+    throw std::invalid_argument(
+        "Resize: ratio_range scales a single img_scale; give one scale or no "
+        "ratio_range");
   if (options_.ratio_range &&
       ((*options_.ratio_range)[0] <= 0 ||
        (*options_.ratio_range)[1] < (*options_.ratio_range)[0]))
@@ -135,8 +166,31 @@ void Resize::apply(Sample &sample, SampleRng &rng) const {
   double ratio = 1.0;
   if (options_.ratio_range)
     ratio = rng.uniform((*options_.ratio_range)[0], (*options_.ratio_range)[1]);
-  const double targetH = options_.img_scale[0] * ratio;
-  const double targetW = options_.img_scale[1] * ratio;
+  std::array<int, 2> scale = options_.img_scale;
+  if (options_.img_scales.size() == 1) {
+    scale = options_.img_scales[0];
+  } else if (!options_.img_scales.empty() &&
+             options_.multiscale_mode == "value") {
+    scale = options_.img_scales[rng.uniformInt(
+        0, static_cast<int64_t>(options_.img_scales.size()) - 1)];
+  } else if (!options_.img_scales.empty()) {
+    const auto &a = options_.img_scales[0], &b = options_.img_scales[1];
+    auto between = [&](int x, int y) {
+      return static_cast<int>(rng.uniformInt(std::min(x, y), std::max(x, y)));
+    };
+    if (options_.keep_ratio) {
+      // mmdet: long and short edges drawn separately; the keep-ratio rule
+      // below only looks at which is long and which short.
+      const int longEdge = between(std::max(a[0], a[1]), std::max(b[0], b[1]));
+      const int shortEdge = between(std::min(a[0], a[1]), std::min(b[0], b[1]));
+      scale = {longEdge, shortEdge};
+    } else {
+      const int height = between(a[0], b[0]);
+      scale = {height, between(a[1], b[1])};
+    }
+  }
+  const double targetH = scale[0] * ratio;
+  const double targetW = scale[1] * ratio;
   const int height = sample.image.rows, width = sample.image.cols;
   int newW, newH;
   if (options_.keep_ratio) {
@@ -209,10 +263,13 @@ void Pad::apply(Sample &sample, SampleRng &rng) const {
     targetH = (height + divisor - 1) / divisor * divisor;
     targetW = (width + divisor - 1) / divisor * divisor;
   }
-  if (targetH != height || targetW != width)
+  if (targetH != height || targetW != width) {
     cv::copyMakeBorder(sample.image, sample.image, 0, targetH - height, 0,
                        targetW - width, cv::BORDER_CONSTANT,
                        cv::Scalar::all(options_.pad_val));
+    if (!sample.validRegion)
+      sample.validRegion = Box{0, 0, float(width), float(height)};
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -238,6 +295,11 @@ void RandomFlip::apply(Sample &sample, SampleRng &rng) const {
     for (auto &lane : sample.lanes)
       for (cv::Point2f &point : lane)
         point.x = width - point.x;
+    if (Box *region = sample.validRegion ? &*sample.validRegion : nullptr) {
+      const float x1 = (*region)[0];
+      (*region)[0] = width - (*region)[2];
+      (*region)[2] = width - x1;
+    }
   }
   if (flipY) {
     cv::flip(sample.image, sample.image, 0);
@@ -249,6 +311,11 @@ void RandomFlip::apply(Sample &sample, SampleRng &rng) const {
     for (auto &lane : sample.lanes)
       for (cv::Point2f &point : lane)
         point.y = height - point.y;
+    if (Box *region = sample.validRegion ? &*sample.validRegion : nullptr) {
+      const float y1 = (*region)[1];
+      (*region)[1] = height - (*region)[3];
+      (*region)[3] = height - y1;
+    }
   }
 }
 

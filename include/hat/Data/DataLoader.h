@@ -19,27 +19,34 @@ namespace hat::data {
 /// tensors without copying. Per-image variable-length annotations are
 /// concatenated with offsets (image i owns rows boxOffsets[i]..[i+1]).
 struct Batch {
-  std::array<int64_t, 4> imageShape{0, 0, 0, 0};  // N, C, H, W
-  std::vector<float> images;                      // NCHW
-  std::vector<int64_t> labels;                    // N, -1 when none
-  std::vector<int64_t> imageIds;                  // N
-  std::vector<int64_t> sampleIndices;             // N, dataset indices
-  std::vector<std::array<float, 2>> scaleFactors; // N, (x, y) resize factors
-  std::vector<float> boxes;                       // total x 4 (x1 y1 x2 y2)
-  std::vector<int64_t> boxLabels;                 // total
-  std::vector<uint8_t> boxIsCrowd;                // total
-  std::vector<int64_t> boxOffsets;                // N + 1
-  std::vector<float> lanePoints;                  // points x 2
-  std::vector<int64_t> lanePointOffsets;          // lanes + 1
-  std::vector<int64_t> laneOffsets;               // N + 1 (into lanes)
-  std::vector<std::string> colorSpaces;           // N
+  std::array<int64_t, 4> imageShape{0, 0, 0, 0};     // N, C, H, W
+  std::vector<float> images;                         // NCHW
+  std::vector<int64_t> labels;                       // N, -1 when none
+  std::vector<int64_t> imageIds;                     // N
+  std::vector<int64_t> sampleIndices;                // N, dataset indices
+  std::vector<std::array<float, 2>> scaleFactors;    // N, (x, y) resize factors
+  std::vector<std::array<int64_t, 2>> originalSizes; // N, (h, w) as stored
+  /// N, (x1, y1, x2, y2): where each image's content lies in the batch
+  /// tensor, i.e. excluding Pad's and collate_2d's padding. Clip decoded
+  /// boxes to it; divide by scaleFactors to return to original pixels.
+  std::vector<std::array<float, 4>> validRegions;
+  std::vector<float> boxes;              // total x 4 (x1 y1 x2 y2)
+  std::vector<int64_t> boxLabels;        // total
+  std::vector<uint8_t> boxIsCrowd;       // total
+  std::vector<int64_t> boxOffsets;       // N + 1
+  std::vector<float> lanePoints;         // points x 2
+  std::vector<int64_t> lanePointOffsets; // lanes + 1
+  std::vector<int64_t> laneOffsets;      // N + 1 (into lanes)
+  std::vector<std::string> colorSpaces;  // N
   std::size_t skipped = 0; // samples of this batch dropped by on_error=skip
 
   int64_t size() const { return imageShape[0]; }
 };
 
-/// hat.data.collates.collate_2d: stacks equally sized images into NCHW and
-/// concatenates annotations. Throws DataError when image shapes differ.
+/// hat.data.collates.collate_2d: stacks images into NCHW and concatenates
+/// annotations. Images of different sizes are padded bottom/right with 0 to
+/// the largest height and width of the batch (their validRegions say where
+/// each image is). Throws DataError when channel counts differ.
 Batch collate2d(std::vector<Sample> &samples);
 
 struct DataLoaderOptions {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct Sample {
   /// predictions back in evaluation).
   cv::Size originalSize;
   double scaleX = 1.0, scaleY = 1.0;
+  /// The part of the current image that holds image content (x1, y1, x2,
+  /// y2), once padding has been added; unset means the whole image.
+  /// Geometric transforms move it with the pixels, Pad sets it.
+  std::optional<Box> validRegion;
 
   std::size_t index = 0;
   std::string key;

@@ -39,10 +39,19 @@ struct ResizeOptions {
   std::optional<std::array<double, 2>> ratio_range;
   bool keep_ratio = true;
   std::string interpolation = "bilinear";
+  /// Multi-scale training (config: img_scale as a list of (h, w) scales):
+  /// when not empty it replaces img_scale, and each sample draws its scale.
+  std::vector<std::array<int, 2>> img_scales;
+  /// "range": with keep_ratio, the long and the short edge are each drawn
+  /// uniformly (integers) between the smallest and largest long / short
+  /// edge of the two img_scales (mmdet's rule); without keep_ratio, h and w
+  /// between the scales' h and w. "value": one of img_scales at random.
+  std::string multiscale_mode = "range";
 };
-/// Scales to img_scale (times a ratio drawn from ratio_range). With keep_ratio
-/// the image is scaled as large as fits: long side <= long side of the scale
-/// and short side <= its short side (mmdet's rule).
+/// Scales to img_scale (times a ratio drawn from ratio_range), or to a scale
+/// drawn from img_scales. With keep_ratio the image is scaled as large as
+/// fits: long side <= long side of the scale and short side <= its short
+/// side (mmdet's rule).
 class Resize : public Transform {
 public:
   explicit Resize(ResizeOptions options);

@@ -144,13 +144,64 @@ TEST(DataLoader, CollatesAnnotationsWithOffsets) {
   EXPECT_FLOAT_EQ(batch.images[1 * 36 * 40 + 10 * 40 + 10], 50.f);
   EXPECT_FALSE(loader.next(batch));
 
-  // Unequal sizes cannot be stacked: a DataError, not a crash.
+  EXPECT_EQ(batch.validRegions[4], (std::array<float, 4>{0, 0, 40, 36}));
+  EXPECT_EQ(batch.originalSizes[4], (std::array<int64_t, 2>{36, 72}));
+}
+
+TEST(DataLoader, CollatePadsUnequalImagesAndRecordsWhereEachIs) {
+  // Widths 40 and 48, height 36: both go into a 36 x 48 batch, the first
+  // padded with zeros on the right.
   DataLoaderOptions unequal;
   unequal.dataset =
       std::make_shared<SyntheticDataset>(5, std::vector<TransformPtr>{});
   unequal.batch_size = 2;
-  DataLoader bad(unequal);
-  EXPECT_THROW(bad.next(batch), DataError);
+  DataLoader loader(unequal);
+  Batch batch;
+  ASSERT_TRUE(loader.next(batch));
+  EXPECT_EQ(batch.imageShape, (std::array<int64_t, 4>{2, 3, 36, 48}));
+  const std::size_t plane = 36 * 48;
+  // Channel 1 of the filled rectangle (5..24) is 50 in both images.
+  EXPECT_FLOAT_EQ(batch.images[1 * plane + 10 * 48 + 10], 50.f);
+  EXPECT_FLOAT_EQ(batch.images[3 * plane + 1 * plane + 10 * 48 + 10], 50.f);
+  // Image 0's columns 40..47 are padding.
+  for (int c = 0; c < 3; ++c)
+    for (int x = 40; x < 48; ++x)
+      EXPECT_EQ(batch.images[c * plane + 20 * 48 + x], 0.f) << c << " " << x;
+  EXPECT_EQ(batch.validRegions, (std::vector<std::array<float, 4>>{
+                                    {0, 0, 40, 36}, {0, 0, 48, 36}}));
+  EXPECT_EQ(batch.originalSizes,
+            (std::vector<std::array<int64_t, 2>>{{36, 40}, {36, 48}}));
+  // Boxes stay per image (offsets), in their own image's pixels.
+  EXPECT_EQ(batch.boxOffsets, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(std::vector<float>(batch.boxes.begin(), batch.boxes.begin() + 4),
+            (std::vector<float>{5, 5, 25, 25}));
+
+  // Pad's region survives collate: a 30 x 20 image padded to 32 x 32 and a
+  // 32 x 40 one; the first keeps its Pad region, not the collated size.
+  std::vector<Sample> samples(2);
+  samples[0].image = cv::Mat(20, 30, CV_8UC3, cv::Scalar(1, 2, 3));
+  samples[1].image = cv::Mat(32, 40, CV_8UC3, cv::Scalar(4, 5, 6));
+  for (Sample &sample : samples)
+    sample.originalSize = sample.image.size();
+  SampleRng rng(1);
+  Pad(PadOptions{std::array<int, 2>{32, 32}, std::nullopt, 0})
+      .apply(samples[0], rng);
+  Batch padded = collate2d(samples);
+  EXPECT_EQ(padded.imageShape, (std::array<int64_t, 4>{2, 3, 32, 40}));
+  EXPECT_EQ(padded.validRegions[0], (std::array<float, 4>{0, 0, 30, 20}));
+  EXPECT_EQ(padded.validRegions[1], (std::array<float, 4>{0, 0, 40, 32}));
+
+  // Different channel counts cannot be stacked: a DataError naming the key.
+  samples[1].image = cv::Mat(32, 40, CV_8UC1, cv::Scalar(7));
+  samples[1].key = "0000000001";
+  try {
+    collate2d(samples);
+    FAIL() << "a grey image was stacked with a colour one";
+  } catch (const DataError &error) {
+    EXPECT_NE(std::string(error.what()).find("0000000001"), std::string::npos);
+    EXPECT_NE(std::string(error.what()).find("1 channels"), std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(DataLoader, DistributedSamplerShardsLikeTorch) {

@@ -1,5 +1,6 @@
 //===- DatasetTest.cpp - Datasets and their error reporting ---------------===//
 #include "TestUtil.h"
+#include "hat/Data/DataLoader.h"
 #include "hat/Data/Datasets.h"
 #include "hat/Data/Error.h"
 #include "hat/Data/Pack.h"
@@ -56,10 +57,38 @@ TEST(Datasets, CocoLoadsBoxesAndAppliesTransforms) {
                     ResizeOptions{{40, 60}, std::nullopt, true, "nearest"})}});
   Sample raw = dataset.load(0);
   EXPECT_EQ(raw.boxes[0], (Box{2, 3, 12, 13}));
+  EXPECT_EQ(raw.boxLabels, (std::vector<int>{0}));
+  EXPECT_EQ(raw.boxCategoryIds, (std::vector<int>{1}));
+  EXPECT_EQ(raw.boxIsCrowd, (std::vector<uint8_t>{0}));
+  EXPECT_EQ(raw.originalSize, cv::Size(30, 20));
   EXPECT_EQ(raw.image.at<cv::Vec3b>(0, 0), cv::Vec3b(1, 2, 3));
   Sample resized = dataset.get(0, 0, 0);
   EXPECT_EQ(resized.image.size(), cv::Size(60, 40));
   EXPECT_EQ(resized.boxes[0], (Box{4, 6, 24, 26}));
+  EXPECT_EQ(resized.originalSize, cv::Size(30, 20));
+  EXPECT_DOUBLE_EQ(resized.scaleX, 2.0);
+}
+
+TEST(Datasets, CocoImageIdAndSizesReachTheBatch) {
+  TempDir dir;
+  RecordData record = goodRecord();
+  record.imageId = 139;
+  Coco dataset({writeCocoLmdb(dir, record),
+                {std::make_shared<Resize>(
+                     ResizeOptions{{40, 40}, std::nullopt, true, "nearest"}),
+                 std::make_shared<Pad>(PadOptions{std::array<int, 2>{40, 40},
+                                                  std::nullopt, 0})}});
+  std::vector<Sample> samples = {dataset.get(0, 0, 0)};
+  Batch batch = collate2d(samples);
+  EXPECT_EQ(batch.imageIds, (std::vector<int64_t>{139}));
+  EXPECT_EQ(batch.originalSizes,
+            (std::vector<std::array<int64_t, 2>>{{20, 30}}));
+  // 30 x 20 scaled by 4/3 to 40 x 27 (rounded), then padded to 40 x 40.
+  EXPECT_EQ(batch.imageShape, (std::array<int64_t, 4>{1, 3, 40, 40}));
+  EXPECT_EQ(batch.validRegions[0], (std::array<float, 4>{0, 0, 40, 27}));
+  EXPECT_FLOAT_EQ(batch.scaleFactors[0][0], 40.f / 30);
+  EXPECT_FLOAT_EQ(batch.boxes[0], 2 * 40.f / 30);
+  EXPECT_EQ(batch.boxLabels, (std::vector<int64_t>{0}));
 }
 
 TEST(Datasets, UndecodableImageNamesLmdbKeyAndReason) {

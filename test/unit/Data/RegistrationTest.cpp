@@ -260,6 +260,32 @@ TEST(DataRegistration, TransformsFromConfigMatchTheirOptionsStructs) {
          return std::make_shared<Resize>(ResizeOptions{
              {48, 40}, std::array<double, 2>{0.5, 2.0}, true, "nearest"});
        }},
+      {"dict(type='Resize', img_scale=[(40, 20), (30, 40)], "
+       "interpolation='nearest')",
+       [] {
+         ResizeOptions options;
+         options.img_scales = {{40, 20}, {30, 40}};
+         options.interpolation = "nearest";
+         return std::make_shared<Resize>(options);
+       }},
+      {"dict(type='Resize', img_scale=[(20, 40), (30, 60), (24, 24)], "
+       "multiscale_mode='value', keep_ratio=False)",
+       [] {
+         ResizeOptions options;
+         options.img_scales = {{20, 40}, {30, 60}, {24, 24}};
+         options.multiscale_mode = "value";
+         options.keep_ratio = false;
+         return std::make_shared<Resize>(options);
+       }},
+      {"dict(type='Resize', img_scale=[(36, 28)], keep_ratio=False)",
+       [] {
+         return std::make_shared<Resize>(
+             ResizeOptions{{36, 28}, std::nullopt, false, "bilinear"});
+       }},
+      {"dict(type='Pad', size_divisor=40, pad_val=3)",
+       [] {
+         return std::make_shared<Pad>(PadOptions{std::nullopt, 40, 3.0});
+       }},
       {"dict(type='RandomCrop', size=(32, 48), allow_negative_crop=True)",
        [] {
          return std::make_shared<RandomCrop>(RandomCropOptions{{32, 48}, true});
@@ -317,6 +343,27 @@ TEST(DataRegistration, TransformsFromConfigMatchTheirOptionsStructs) {
   ASSERT_TRUE(resize) << resize.error().str();
   expectSameResult(*std::any_cast<TransformPtr>(*resize),
                    Resize(ResizeOptions{}), "Resize defaults");
+}
+
+TEST(DataRegistration, DetectionTransformKwargErrors) {
+  auto message = [](const std::string &config) {
+    Diagnostic error = buildError("t = " + config + "\n", "t", "transform");
+    return error.str();
+  };
+  EXPECT_NE(message("dict(type='Pad', divisor=32, size_divisor=32)")
+                .find("give one of divisor and size_divisor"),
+            std::string::npos);
+  EXPECT_NE(message("dict(type='Resize', img_scale=[(32, 32), (48, 48, 48)])")
+                .find("'img_scale' must be an int, a (height, width) pair of "
+                      "ints or a list of such pairs"),
+            std::string::npos);
+  EXPECT_NE(message("dict(type='Resize', img_scale=[(32, 32), (48, 48)], "
+                    "ratio_range=(0.5, 2.0))")
+                .find("ratio_range scales a single img_scale"),
+            std::string::npos);
+  EXPECT_NE(message("dict(type='Resize', multiscale_mode='ranges')")
+                .find("'multiscale_mode' must be one of 'range', 'value'"),
+            std::string::npos);
 }
 
 TEST(DataRegistration, WrongKwargTypeNamesTypeKwargExpectedAndGot) {

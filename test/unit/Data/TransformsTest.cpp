@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
+#include <set>
+
 using namespace hat::data;
 using hat::data::test::coordinateImage;
 
@@ -303,4 +305,145 @@ TEST(Transforms, SameSeedEpochIndexGivesSameOutput) {
   EXPECT_EQ(a.boxes, b.boxes);
   EXPECT_TRUE(a.image.size() != c.image.size() || a.boxes != c.boxes ||
               cv::norm(a.image, c.image, cv::NORM_INF) > 0);
+}
+
+TEST(Resize, MultiScaleValueModePicksOneListedScale) {
+  // 100 x 50 to (h, w) (20, 40) or (30, 60), without keep_ratio: factors
+  // 0.4 or 0.6 on both axes.
+  ResizeOptions options;
+  options.keep_ratio = false;
+  options.interpolation = "nearest";
+  options.img_scales = {{20, 40}, {30, 60}};
+  options.multiscale_mode = "value";
+  Resize resize(options);
+  std::set<int> widths;
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    Sample sample = coordinateSample(100, 50);
+    addBox(sample, {10, 5, 30, 25}, 0);
+    SampleRng rng(seed), replay(seed);
+    const int64_t pick = replay.uniformInt(0, 1);
+    resize.apply(sample, rng);
+    widths.insert(sample.image.cols);
+    if (pick == 0) {
+      ASSERT_EQ(sample.image.size(), cv::Size(40, 20));
+      EXPECT_EQ(sample.boxes[0], (Box{4, 2, 12, 10}));
+    } else {
+      ASSERT_EQ(sample.image.size(), cv::Size(60, 30));
+      EXPECT_EQ(sample.boxes[0], (Box{6, 3, 18, 15}));
+    }
+  }
+  EXPECT_EQ(widths, (std::set<int>{40, 60})); // both scales occur
+}
+
+TEST(Resize, MultiScaleRangeModeDrawsEdgesBetweenTheScales) {
+  // keep_ratio: long edge from {40, 40}, short edge from 20..30. A 60 x 60
+  // image scales by short / 60: it becomes short x short.
+  ResizeOptions options;
+  options.interpolation = "nearest";
+  options.img_scales = {{40, 20}, {30, 40}};
+  Resize resize(options);
+  std::set<int> sides;
+  for (uint64_t seed = 0; seed < 24; ++seed) {
+    Sample sample = coordinateSample(60, 60);
+    addBox(sample, {6, 12, 30, 60}, 0);
+    SampleRng rng(seed), replay(seed);
+    replay.uniformInt(40, 40);
+    const int side = static_cast<int>(replay.uniformInt(20, 30));
+    resize.apply(sample, rng);
+    ASSERT_EQ(sample.image.size(), cv::Size(side, side));
+    const double f = side / 60.0;
+    EXPECT_EQ(sample.boxes[0],
+              (Box{float(6 * f), float(12 * f), float(30 * f), float(60 * f)}));
+    sides.insert(side);
+  }
+  EXPECT_GT(sides.size(), 3u);
+  // Without keep_ratio: h from 30..40, w from 20..40, independently.
+  options.keep_ratio = false;
+  Resize exact(options);
+  Sample sample = coordinateSample(60, 60);
+  SampleRng rng(5), replay(5);
+  const int height = static_cast<int>(replay.uniformInt(30, 40));
+  const int width = static_cast<int>(replay.uniformInt(20, 40));
+  exact.apply(sample, rng);
+  EXPECT_EQ(sample.image.size(), cv::Size(width, height));
+  // ratio_range only scales one img_scale; three scales need "value".
+  options.ratio_range = std::array<double, 2>{0.5, 2.0};
+  EXPECT_THROW(Resize{options}, std::invalid_argument);
+  options.ratio_range.reset();
+  options.img_scales.push_back({50, 50});
+  EXPECT_THROW(Resize{options}, std::invalid_argument);
+  options.multiscale_mode = "value";
+  EXPECT_NO_THROW(Resize{options});
+}
+
+TEST(RandomCrop, KnownWindowGivesExactBoxes) {
+  // 100 x 80 cropped to (h, w) = (40, 50): the window origin is drawn as
+  // y0 in 0..40 then x0 in 0..50; seed 3 (replayed) gives the window.
+  Sample sample = coordinateSample(100, 80);
+  addBox(sample, {0, 0, 100, 80}, 1);  // the whole image: becomes the window
+  addBox(sample, {20, 30, 60, 50}, 2); // partly inside: clipped
+  addBox(sample, {98, 0, 100, 2}, 3);  // outside every window with x0 <= 48
+  RandomCrop crop({{40, 50}, true});
+  SampleRng rng(3), replay(3);
+  const int y0 = static_cast<int>(replay.uniformInt(0, 40));
+  const int x0 = static_cast<int>(replay.uniformInt(0, 50));
+  crop.apply(sample, rng);
+  ASSERT_EQ(at(sample, 0, 0), cv::Vec3b(x0, y0, 7));
+  // Written out for this window, (x0, y0) = (13, 6): box 2 becomes
+  // (20 - 13, 30 - 6, 60 - 13, 50 - 6) = (7, 24, 47, 44), clipped to the
+  // 50 x 40 window; box 3 would start at x = 85 and is dropped.
+  ASSERT_EQ(x0, 13);
+  ASSERT_EQ(y0, 6);
+  ASSERT_EQ(sample.boxes.size(), 2u);
+  EXPECT_EQ(sample.boxes[0], (Box{0, 0, 50, 40}));
+  EXPECT_EQ(sample.boxes[1], (Box{7, 24, 47, 40}));
+  EXPECT_EQ(sample.boxLabels, (std::vector<int>{1, 2}));
+  EXPECT_EQ(sample.boxCategoryIds, (std::vector<int>{2, 3}));
+  EXPECT_FALSE(sample.validRegion); // a window of content is all content
+}
+
+TEST(Pad, RegionOfContentFollowsFlipAndCrop) {
+  Sample sample = coordinateSample(30, 20);
+  addBox(sample, {2, 4, 10, 8}, 0);
+  SampleRng rng(1);
+  Pad({std::nullopt, 16, 0}).apply(sample, rng);
+  ASSERT_EQ(sample.image.size(), cv::Size(32, 32));
+  ASSERT_TRUE(sample.validRegion);
+  EXPECT_EQ(*sample.validRegion, (Box{0, 0, 30, 20}));
+  // The seed flips after padding: the content moves to the right.
+  RandomFlip({1.0, 0.0}).apply(sample, rng);
+  EXPECT_EQ(*sample.validRegion, (Box{2, 0, 32, 20}));
+  EXPECT_EQ(sample.boxes[0], (Box{22, 4, 30, 8}));
+  EXPECT_EQ(at(sample, 0, 0), cv::Vec3b(0, 0, 0)); // padding
+  EXPECT_EQ(at(sample, 2, 0), cv::Vec3b(29, 0, 7));
+  // A resize scales it; a crop clips it.
+  Resize({{16, 16}, std::nullopt, false, "nearest"}).apply(sample, rng);
+  EXPECT_EQ(*sample.validRegion, (Box{1, 0, 16, 10}));
+  RandomCrop({{8, 8}, true}).apply(sample, rng);
+  const Box &region = *sample.validRegion;
+  EXPECT_GE(region[0], 0);
+  EXPECT_LE(region[2], 8);
+  EXPECT_LE(region[3], 8);
+}
+
+TEST(AugmentHSV, HueGainRotatesTheHueOfAKnownColour) {
+  // Pure green has OpenCV hue 60 (of 0..179). Only the hue gain is set, so
+  // hue becomes floor(60 * gain) mod 180 and saturation/value stay 255.
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    Sample sample;
+    sample.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(0, 255, 0));
+    AugmentHSV hsv({0.5, 0.0, 0.0, 1.0});
+    SampleRng rng(seed), replay(seed);
+    replay.uniform(); // p
+    const double hueGain = replay.uniform(-1, 1) * 0.5 + 1;
+    hsv.apply(sample, rng);
+    cv::Mat back;
+    cv::cvtColor(sample.image, back, cv::COLOR_BGR2HSV);
+    const cv::Vec3b pixel = back.at<cv::Vec3b>(1, 1);
+    const int expectedHue = static_cast<int>(60 * hueGain) % 180;
+    // HSV -> BGR -> HSV of a saturated colour is exact up to one hue step.
+    EXPECT_NEAR(pixel[0], expectedHue, 1) << "gain " << hueGain;
+    EXPECT_EQ(pixel[1], 255);
+    EXPECT_EQ(pixel[2], 255);
+  }
 }
