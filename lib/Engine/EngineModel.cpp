@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Engine/Builders.h"
+#include "hat/Engine/DetectionLosses.h"
 #include "hat/Engine/Engine.h"
 
 #include "hat/Config/Registry.h"
@@ -84,7 +85,14 @@ std::vector<Loss> buildLosses(const config::Value &cfg) {
     auto built = config::Registry::instance().build(item, "loss");
     if (!built)
       throw EngineError(diagnosticText(built.error()));
-    losses.push_back(std::any_cast<Loss>(*built));
+    const Loss *loss = std::any_cast<Loss>(&*built);
+    if (!loss)
+      throw EngineError("the model's losses take class scores and labels (e.g. "
+                        "CrossEntropyLoss); " +
+                        item.repr() +
+                        " is a detection loss, which the detector's own loss "
+                        "module applies");
+    losses.push_back(*loss);
   }
   return losses;
 }
@@ -224,16 +232,25 @@ config::Value EngineModel::forward(const config::Value &batch) {
 
 namespace {
 config::Expected<std::any> buildCrossEntropy(const config::BuildArgs &args) {
+  const bool labelSmooth = args.typeName() == "CEWithLabelSmooth";
+  if (!labelSmooth) {
+    config::Value sigmoid = args.get("use_sigmoid");
+    if (!sigmoid.isNone() && !sigmoid.isBool())
+      return args.error("'use_sigmoid' must be True or False, got " +
+                        sigmoid.repr());
+    // The binary form on logits (FCOS's centerness) is a detection loss.
+    if (!sigmoid.isNone() && sigmoid.asBool())
+      return buildSigmoidCrossEntropyLoss(args);
+  }
   double smoothing = 0.0;
-  std::string key = args.typeName() == "CEWithLabelSmooth" ? "smooth_alpha"
-                                                           : "label_smoothing";
+  std::string key = labelSmooth ? "smooth_alpha" : "label_smoothing";
   config::Value v = args.get(key);
   if (!v.isNone()) {
     if (!v.isNumber() || v.isBool() || v.asNumber() < 0 || v.asNumber() >= 1)
       return args.error("'" + key + "' must be a number in [0, 1), got " +
                         v.repr());
     smoothing = v.asNumber();
-  } else if (args.typeName() == "CEWithLabelSmooth") {
+  } else if (labelSmooth) {
     smoothing = 0.1;
   }
   config::Value w = args.get("loss_weight");
@@ -241,21 +258,39 @@ config::Expected<std::any> buildCrossEntropy(const config::BuildArgs &args) {
   if (!w.isNone() && (!w.isNumber() || w.isBool()))
     return args.error("'loss_weight' must be a number, got " + w.repr());
   Loss loss;
-  loss.name = args.typeName() == "CEWithLabelSmooth" ? "ce_with_label_smooth"
-                                                     : "cross_entropy";
-  loss.fn = [smoothing, weight](const at::Tensor &preds,
-                                const at::Tensor &labels) {
+  loss.name = labelSmooth ? "ce_with_label_smooth" : "cross_entropy";
+  config::Value name = args.get("loss_name");
+  if (!name.isNone()) {
+    if (!name.isStr())
+      return args.error("'loss_name' must be a string, got " + name.repr());
+    loss.name = name.asStr();
+  }
+  // The classification loss is one number per batch: "none" has no use.
+  at::Reduction::Reduction reduction = at::Reduction::Mean;
+  config::Value r = args.get("reduction");
+  if (!r.isNone()) {
+    if (!r.isStr() || (r.asStr() != "mean" && r.asStr() != "sum"))
+      return args.error("'reduction' of the softmax CrossEntropyLoss must be "
+                        "'mean' or 'sum', got " +
+                        r.repr());
+    reduction = r.asStr() == "sum" ? at::Reduction::Sum : at::Reduction::Mean;
+  }
+  loss.fn = [smoothing, weight, reduction](const at::Tensor &preds,
+                                           const at::Tensor &labels) {
     return at::cross_entropy_loss(preds, labels.to(preds.device()), {},
-                                  at::Reduction::Mean, -100, smoothing) *
+                                  reduction, -100, smoothing) *
            weight;
   };
   return std::any(loss);
 }
 HAT_REGISTER("loss", {"CrossEntropyLoss", "torch.nn.CrossEntropyLoss"},
-             config::KwargSpec{{}, {"label_smoothing", "loss_weight"}},
+             config::KwargSpec{{},
+                               {"label_smoothing", "loss_weight", "use_sigmoid",
+                                "loss_name", "reduction"}},
              buildCrossEntropy);
 HAT_REGISTER("loss", {"CEWithLabelSmooth"},
-             config::KwargSpec{{}, {"smooth_alpha", "loss_weight"}},
+             config::KwargSpec{
+                 {}, {"smooth_alpha", "loss_weight", "loss_name", "reduction"}},
              buildCrossEntropy);
 } // namespace
 
