@@ -246,6 +246,24 @@ TEST(DynamicFcosTarget, IgnoreRegionsAndImagesWithoutBoxes) {
   EXPECT_EQ(targets.clsTargets[16 + 5].item<int64_t>(), 0);
 }
 
+TEST(DynamicFcosTarget, BoxesWithoutPointsInsideGetNoPositives) {
+  // A zero-width box, a box between the points (no point strictly inside),
+  // and a box outside the image: accepted, no candidate, no positive; the
+  // ordinary box beside them still gets its points.
+  FcosHeadOutputs out = uniformOutputs(1, 2, {kGrid});
+  for (int64_t p : {0, 1, 4, 5})
+    setBbox(out, 0, 0, p, exactLtrb(p, kGrid, 8, kBoxA));
+  DetectionGroundTruth truth = truthOf({{{{20, 8, 20, 30}, 1},
+                                         {{5, 5, 11, 11}, 1},
+                                         {{40, 40, 60, 60}, 0},
+                                         {kBoxA, 0}}});
+  FcosTargets targets =
+      DynamicFcosTarget(targetOptions({8}, 2, 10)).assign(out, truth);
+  EXPECT_EQ(positives(targets), (std::set<int64_t>{0, 1, 4, 5}));
+  for (int64_t p : {0, 1, 4, 5})
+    EXPECT_EQ(targets.assignedGt[p].item<int64_t>(), 3);
+}
+
 TEST(DynamicFcosTarget, CenterSamplingAndTopKCandidateCount) {
   // (0, 0, 32, 32) holds all 16 points; perfect predictions give IoU 1
   // everywhere, and equal logits make the costs equal (ties go by point).
