@@ -10,6 +10,7 @@
 
 #include "hat/Config/Config.h"
 #include "hat/Data/DataLoader.h"
+#include "hat/Data/Pack.h"
 #include "hat/Engine/FcosTarget.h"
 
 #include <ATen/ATen.h>
@@ -17,6 +18,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 using namespace hat::engine;
@@ -546,4 +548,111 @@ TEST(FcosLoss, SgdOnFreeHeadOutputsLowersTheLoss) {
   const at::Tensor positiveIous =
       targets.centernessTargets.index({targets.positive});
   EXPECT_GT(positiveIous.mean().item<float>(), 0.7);
+}
+
+TEST(FcosLoss, SeedPipelineOnFashionDetFeedsTheTargets) {
+  // fashion-det (needs Debian's dataset-fashion-mnist, which setup.sh
+  // installs) through the seed's training transforms at 256 px, collated,
+  // then assigned: boxes, labels and sizes arrive consistent with the image.
+  char pattern[] = "/tmp/hat-fcos-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
+  hat::data::SynthesizeOptions synth;
+  synth.kind = "fashion-det";
+  synth.out = dir + "/det";
+  synth.numImages = 8;
+  synth.size = 256;
+  synth.seed = 3;
+  ASSERT_NO_THROW(hat::data::synthesize(synth));
+  hat::data::PackOptions pack;
+  pack.format = "coco";
+  pack.src = synth.out;
+  pack.out = dir + "/train_lmdb";
+  ASSERT_EQ(hat::data::pack(pack).count, 8u);
+
+  const std::string source = R"(
+import torch
+import hat
+data_loader = dict(
+    type=torch.utils.data.DataLoader,
+    dataset=dict(
+        type="Coco",
+        data_path=")" + pack.out +
+                             R"(",
+        transforms=[
+            dict(type="Resize", img_scale=(256, 256), ratio_range=(0.5, 2.0),
+                 keep_ratio=True),
+            dict(type="RandomCrop", size=(256, 256)),
+            dict(type="Pad", divisor=256),
+            dict(type="RandomFlip", px=0.5, py=0),
+            dict(type="AugmentHSV", hgain=0.015, sgain=0.7, vgain=0.4),
+            dict(type="ToTensor", to_yuv=True),
+            dict(type="Normalize", mean=128.0, std=128.0),
+        ],
+    ),
+    batch_size=4,
+    shuffle=True,
+    num_workers=0,
+    collate_fn=hat.data.collates.collate_2d,
+)
+targets = dict(type="DynamicFcosTarget", strides=[8, 16, 32, 64, 128],
+               cls_out_channels=10, background_label=10, topK=10,
+               loss_cls=dict(type="FocalLoss", loss_name="cls",
+                             num_classes=10 + 1, reduction="none"),
+               loss_reg=dict(type="GIoULoss", loss_name="reg",
+                             loss_weight=2.0, reduction="none"))
+)";
+  auto loaderBuilt =
+      hat::engine::test::buildFromSource(source, "data_loader", "data_loader");
+  ASSERT_TRUE(loaderBuilt) << loaderBuilt.error().str();
+  auto loader =
+      std::any_cast<std::shared_ptr<hat::data::DataLoader>>(*loaderBuilt);
+  auto targetBuilt =
+      hat::engine::test::buildFromSource(source, "targets", "target");
+  ASSERT_TRUE(targetBuilt) << targetBuilt.error().str();
+  auto target =
+      std::any_cast<std::shared_ptr<const DynamicFcosTarget>>(*targetBuilt);
+
+  loader->startEpoch(0);
+  hat::data::Batch batch;
+  int64_t boxes = 0, positivesSeen = 0;
+  while (loader->next(batch)) {
+    ASSERT_EQ(batch.imageShape, (std::array<int64_t, 4>{4, 3, 256, 256}));
+    DetectionGroundTruth truth = groundTruthFromBatch(batch);
+    for (int64_t n = 0; n < 4; ++n) {
+      EXPECT_EQ(batch.originalSizes[n], (std::array<int64_t, 2>{256, 256}));
+      const auto &region = batch.validRegions[n];
+      const at::Tensor &b = truth.boxes[n];
+      for (int64_t i = 0; i < b.size(0); ++i) {
+        // Inside the image content, with area, labelled 0..9.
+        EXPECT_GE(b[i][0].item<float>(), region[0] - 1e-3);
+        EXPECT_GE(b[i][1].item<float>(), region[1] - 1e-3);
+        EXPECT_LE(b[i][2].item<float>(), region[2] + 1e-3);
+        EXPECT_LE(b[i][3].item<float>(), region[3] + 1e-3);
+        EXPECT_GT(b[i][2].item<float>(), b[i][0].item<float>());
+        EXPECT_GT(b[i][3].item<float>(), b[i][1].item<float>());
+        const int64_t label = truth.labels[n][i].item<int64_t>();
+        EXPECT_TRUE(label >= 0 && label < 10) << label;
+      }
+      boxes += b.size(0);
+    }
+    FcosHeadOutputs out = uniformOutputs(4, 10, {32, 16, 8, 4, 2}, -4.6f, 1.f);
+    FcosTargets targets = target->assign(out, truth);
+    positivesSeen += targets.numPositive;
+    // Every positive carries the label of the box it was given.
+    at::Tensor index = targets.positive.nonzero().reshape(-1);
+    for (int64_t k = 0; k < index.numel(); ++k) {
+      const int64_t i = index[k].item<int64_t>();
+      const int64_t image = i / targets.pointsPerImage;
+      const int64_t gt = targets.assignedGt[i].item<int64_t>();
+      EXPECT_EQ(targets.clsTargets[i].item<int64_t>(),
+                truth.labels[image][gt].item<int64_t>());
+    }
+  }
+  EXPECT_GT(boxes, 8);
+  EXPECT_GT(positivesSeen, 0);
 }
