@@ -149,7 +149,7 @@ Resize::Resize(ResizeOptions options) : options_(std::move(options)) {
         "Resize: multiscale_mode 'range' takes two img_scales (the ends of "
         "the range), got " +
         std::to_string(options_.img_scales.size()));
-  if (!options_.img_scales.empty() && options_.ratio_range)
+  if (options_.img_scales.size() > 1 && options_.ratio_range)
     throw std::invalid_argument(
         "Resize: ratio_range scales a single img_scale; give one scale or no "
         "ratio_range");

@@ -369,6 +369,9 @@ TEST(Resize, MultiScaleRangeModeDrawsEdgesBetweenTheScales) {
   // ratio_range only scales one img_scale; three scales need "value".
   options.ratio_range = std::array<double, 2>{0.5, 2.0};
   EXPECT_THROW(Resize{options}, std::invalid_argument);
+  ResizeOptions single = options;
+  single.img_scales = {{40, 20}}; // one listed scale is just img_scale
+  EXPECT_NO_THROW(Resize{single});
   options.ratio_range.reset();
   options.img_scales.push_back({50, 50});
   EXPECT_THROW(Resize{options}, std::invalid_argument);
