@@ -48,6 +48,13 @@ ImageDetections decodeFcosImage(const std::vector<FcosLevel> &levels,
   std::vector<Box> boxes;
   std::vector<float> scores;
   std::vector<int> labels;
+  // Logits this far below logit(scoreThreshold) cannot pass it, whatever
+  // the float rounding of the sigmoid: skip computing it (most of the
+  // C x H x W values of a trained model).
+  const float t = options.scoreThreshold;
+  const float skipBelow = t > 0 && t < 1
+                              ? std::log(t / (1 - t)) - 0.01f
+                              : -std::numeric_limits<float>::infinity();
   for (std::size_t l = 0; l < levels.size(); ++l) {
     const FcosLevel &level = levels[l];
     const int stride = options.strides[l];
@@ -82,7 +89,10 @@ ImageDetections decodeFcosImage(const std::vector<FcosLevel> &levels,
         }
         const float ctr = sigmoid(centerness[cell]);
         for (int c = 0; c < numClasses; ++c) {
-          const float p = sigmoid(cls[c * plane + cell]);
+          const float logit = cls[c * plane + cell];
+          if (logit < skipBelow)
+            continue;
+          const float p = sigmoid(logit);
           if (!(p > options.scoreThreshold))
             continue;
           boxes.push_back(box);

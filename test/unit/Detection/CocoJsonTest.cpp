@@ -195,3 +195,25 @@ TEST(CocoJson, WrittenResultsReadBackExactly) {
             }).find("/nonexistent/d.json: cannot open file"),
             std::string::npos);
 }
+
+TEST(CocoJson, AnnotationIgnoreKeyIsNotUsedAsInPycocotools) {
+  // pycocotools sets gt['ignore'] from iscrowd, overwriting the file's own
+  // "ignore": an object marked ignore=1 but not crowd is still counted, so
+  // missing it costs recall.
+  CocoGroundTruth gt = parseCocoGroundTruth(
+      R"({"images": [{"id": 1}], "categories": [{"id": 1}],
+          "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10],
+             "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 10, 10],
+             "area": 100, "iscrowd": 0, "ignore": 1}]})",
+      "gt.json");
+  std::vector<DetectionBox> dets =
+      parseCocoDetections(R"([{"image_id": 1, "category_id": 1,
+                               "bbox": [0, 0, 10, 10], "score": 0.9}])",
+                          "dets.json", gt);
+  CocoEvalResult r = evaluateCoco(gt, dets);
+  EXPECT_NEAR(r.stats[8], 0.5, 1e-12); // AR100: 1 of 2 objects
+  // Precision 1/(1+eps) up to recall .5 (51 of 101 points).
+  EXPECT_NEAR(r.stats[0], 51.0 / 101.0, 1e-12);
+}
