@@ -235,6 +235,9 @@ CocoGroundTruth parseCocoGroundTruth(const std::string &text,
         box.iscrowd = crowd->get<bool>();
       else if (crowd->is_number_integer())
         box.iscrowd = crowd->get<int64_t>() != 0;
+      else if (crowd->is_number_float() &&
+               (crowd->get<double>() == 0 || crowd->get<double>() == 1))
+        box.iscrowd = crowd->get<double>() == 1;
       else
         entry.fail("\"iscrowd\" must be 0, 1 or a boolean, not " +
                    crowd->dump());
