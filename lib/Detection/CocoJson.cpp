@@ -554,6 +554,10 @@ std::string cocoDetectionsToJson(const std::vector<DetectionBox> &detections) {
   std::string out = "[";
   for (std::size_t i = 0; i < detections.size(); ++i) {
     const DetectionBox &d = detections[i];
+    if (!std::isfinite(d.x) || !std::isfinite(d.y) || !std::isfinite(d.width) ||
+        !std::isfinite(d.height) || !std::isfinite(d.score))
+      throw CocoFormatError("COCO results", "detection " + std::to_string(i),
+                            "bbox or score is not finite (JSON has no NaN)");
     out += i ? ",\n" : "\n";
     out += "{\"image_id\": " + std::to_string(d.imageId) +
            ", \"category_id\": " + std::to_string(d.categoryId) +

@@ -87,6 +87,11 @@ ImageDetections decodeFcosImage(const std::vector<FcosLevel> &levels,
           box.y1 = std::clamp(box.y1, 0.0f, h);
           box.y2 = std::clamp(box.y2, 0.0f, h);
         }
+        // A diverged model's NaN/Inf distances make no box (and no invalid
+        // JSON downstream).
+        if (!std::isfinite(box.x1) || !std::isfinite(box.y1) ||
+            !std::isfinite(box.x2) || !std::isfinite(box.y2))
+          continue;
         const float ctr = sigmoid(centerness[cell]);
         for (int c = 0; c < numClasses; ++c) {
           const float logit = cls[c * plane + cell];

@@ -66,7 +66,8 @@ loadCocoDetections(const std::string &path, const CocoGroundTruth &groundTruth,
                    std::vector<std::string> *warnings = nullptr);
 
 /// The results array pycocotools' loadRes reads (numbers printed so that
-/// they read back to the same doubles).
+/// they read back to the same doubles). Throws CocoFormatError for a
+/// non-finite box or score (JSON cannot hold it).
 std::string cocoDetectionsToJson(const std::vector<DetectionBox> &detections);
 /// Writes it to `path`; throws CocoFormatError when the file can't be written.
 void writeCocoDetections(const std::string &path,

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -216,4 +217,12 @@ TEST(CocoJson, AnnotationIgnoreKeyIsNotUsedAsInPycocotools) {
   EXPECT_NEAR(r.stats[8], 0.5, 1e-12); // AR100: 1 of 2 objects
   // Precision 1/(1+eps) up to recall .5 (51 of 101 points).
   EXPECT_NEAR(r.stats[0], 51.0 / 101.0, 1e-12);
+}
+
+TEST(CocoJson, NonFiniteResultsAreNotWritten) {
+  std::vector<DetectionBox> dets = {{1, 3, 0, 0, 1, 1, 0.5},
+                                    {1, 3, 0, std::nan(""), 1, 1, 0.5}};
+  EXPECT_EQ(errorOf([&] { cocoDetectionsToJson(dets); }),
+            "COCO results: detection 1: bbox or score is not finite (JSON "
+            "has no NaN)");
 }

@@ -221,3 +221,11 @@ TEST(FcosDecode, OptionsFromThePostProcessAttribute) {
       FcosDecodeError);
   EXPECT_THROW(fcosDecodeOptionsFromJson("{"), FcosDecodeError);
 }
+
+TEST(FcosDecode, NonFiniteDistancesMakeNoBox) {
+  Maps maps;
+  maps.box1[1 * 4 + 2] = std::nanf("");
+  EXPECT_EQ(decodeFcosImage(maps.levels(), 2, 1, 2, options()).size(), 0u);
+  maps.box1[1 * 4 + 2] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(decodeFcosImage(maps.levels(), 2, 1, 2, options()).size(), 0u);
+}
