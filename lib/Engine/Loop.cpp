@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 
 namespace hat::engine {
@@ -82,6 +83,20 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
             .count();
     log.progressUpdate(st.stepInEpoch, lossSum / st.stepInEpoch,
                        seconds > 0 ? images / seconds : 0);
+    // HAT's log_interval: a log line every N steps (the progress bar only
+    // shows on a terminal and is not kept in the log).
+    if (logInterval > 0 && st.stepInEpoch % logInterval == 0) {
+      char line[160];
+      std::snprintf(line, sizeof(line), " step %lld/%lld: %s%.1f img/s",
+                    (long long)st.stepInEpoch, (long long)total,
+                    kind == Kind::Trainer
+                        ? ("loss " + std::to_string(lossSum / st.stepInEpoch) +
+                           ", lr " + std::to_string(learningRate()) + ", ")
+                              .c_str()
+                        : "",
+                    seconds > 0 ? images / seconds : 0.0);
+      log.info(runContext().stage + " epoch " + std::to_string(epoch) + line);
+    }
   }
   log.progressEnd();
   if (epochHooks)
@@ -253,6 +268,8 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
     loop->resumeOptimizer = boolKwarg(args, "resume_optimizer", false);
     loop->resumeEpochOrStep = boolKwarg(args, "resume_epoch_or_step", false);
     loop->logInterval = intKwarg(args, "log_interval", 0);
+    if (loop->logInterval < 0)
+      return args.error("'log_interval' must be >= 0 (0: no step log lines)");
     if (loop->stopBy == "epoch" && loop->kind == Loop::Kind::Trainer &&
         args.get("num_epochs").isNone())
       return args.error("needs 'num_epochs' (or stop_by=\"step\" with "

@@ -157,12 +157,19 @@ private:
 /// equal when their dotted names are.
 bool valuesEqual(const Value &a, const Value &b);
 
+/// Hands the children of a container that is being destroyed to a
+/// per-thread worklist, so that destroying `a = [a]` nested 200,000 deep
+/// takes constant stack instead of one frame per level.
+void releaseChildrenIteratively(std::vector<Value> &children);
+
 struct ListData {
   std::vector<Value> items;
+  ~ListData() { releaseChildrenIteratively(items); }
 };
 
 struct TupleData {
   std::vector<Value> items;
+  ~TupleData() { releaseChildrenIteratively(items); }
 };
 
 /// A dict that keeps insertion order, with Python key equality. Dicts made
@@ -171,6 +178,11 @@ struct TupleData {
 struct DictData {
   std::vector<std::pair<Value, Value>> entries;
   SourceLoc loc;
+
+  DictData() = default;
+  DictData(const DictData &) = default;
+  DictData &operator=(const DictData &) = default;
+  ~DictData();
 
   Value *find(const Value &key);
   const Value *find(const Value &key) const;
@@ -191,6 +203,7 @@ struct CallData {
   std::vector<Value> args;
   Kwargs kwargs;
   SourceLoc loc;
+  ~CallData();
 };
 
 /// A `def` of a config; opaque outside the library. Use functionName() and
