@@ -268,8 +268,6 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
     loop->resumeOptimizer = boolKwarg(args, "resume_optimizer", false);
     loop->resumeEpochOrStep = boolKwarg(args, "resume_epoch_or_step", false);
     loop->logInterval = intKwarg(args, "log_interval", 0);
-    if (loop->logInterval < 0)
-      return args.error("'log_interval' must be >= 0 (0: no step log lines)");
     if (loop->stopBy == "epoch" && loop->kind == Loop::Kind::Trainer &&
         args.get("num_epochs").isNone())
       return args.error("needs 'num_epochs' (or stop_by=\"step\" with "
