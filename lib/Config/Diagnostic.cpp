@@ -63,11 +63,12 @@ size_t utf8Length(const std::string &text, size_t i) {
 }
 
 /// Appends text[begin, end) with control bytes and invalid UTF-8 written as
-/// `\xNN`, so that a binary file cannot put raw bytes on the terminal. When
+/// `\xNN` (tabs and newlines kept with `keepLayout`), so that a binary file
+/// cannot put raw bytes on the terminal. When
 /// `caretByte` lies in the range, `caretPad` receives the whitespace that
 /// puts a caret under it (tabs kept so that terminals line up).
 void appendPrintable(std::string &out, const std::string &text, size_t begin,
-                     size_t end, bool keepTabs, size_t caretByte = SIZE_MAX,
+                     size_t end, bool keepLayout, size_t caretByte = SIZE_MAX,
                      std::string *caretPad = nullptr) {
   for (size_t i = begin; i < end;) {
     if (caretPad && i == caretByte)
@@ -75,8 +76,10 @@ void appendPrintable(std::string &out, const std::string &text, size_t begin,
     unsigned char c = static_cast<unsigned char>(text[i]);
     std::string shown;
     size_t consumed = 1;
-    if (c == '\t' && keepTabs) {
+    if (c == '\t' && keepLayout) {
       shown = "\t";
+    } else if (c == '\n' && keepLayout) {
+      shown = "\n"; // multi-line messages stay multi-line
     } else if (c < 0x20 || c == 0x7f) {
       char buffer[8];
       std::snprintf(buffer, sizeof(buffer), "\\x%02x", c);
@@ -118,7 +121,7 @@ std::string printableText(const std::string &text, size_t maxBytes) {
   while (end < text.size() && end > 0 &&
          (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
     --end;
-  appendPrintable(out, text, 0, end, /*keepTabs=*/true);
+  appendPrintable(out, text, 0, end, /*keepLayout=*/true);
   if (end < text.size())
     out += "... (" + std::to_string(text.size() - end) + " more bytes)";
   return out;
@@ -155,7 +158,7 @@ std::string Diagnostic::str() const {
       shown += "...";
       pad += "   ";
     }
-    appendPrintable(shown, sourceLine, begin, end, /*keepTabs=*/true,
+    appendPrintable(shown, sourceLine, begin, end, /*keepLayout=*/true,
                     std::min(caret, end), &pad);
     if (end < sourceLine.size())
       shown += "...";

@@ -33,14 +33,16 @@ Value Value::string(std::string v) {
 }
 Value Value::list(std::vector<Value> items) {
   Value result;
-  result.storage_.emplace<5>(
-      std::make_shared<ListData>(ListData{std::move(items)}));
+  auto data = std::make_shared<ListData>();
+  data->items = std::move(items);
+  result.storage_.emplace<5>(std::move(data));
   return result;
 }
 Value Value::tuple(std::vector<Value> items) {
   Value result;
-  result.storage_.emplace<6>(
-      std::make_shared<TupleData>(TupleData{std::move(items)}));
+  auto data = std::make_shared<TupleData>();
+  data->items = std::move(items);
+  result.storage_.emplace<6>(std::move(data));
   return result;
 }
 Value Value::dict() { return dict(std::make_shared<DictData>()); }

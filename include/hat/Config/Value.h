@@ -162,13 +162,26 @@ bool valuesEqual(const Value &a, const Value &b);
 /// takes constant stack instead of one frame per level.
 void releaseChildrenIteratively(std::vector<Value> &children);
 
+// The containers declare their copies and moves: a user-declared destructor
+// would otherwise suppress the moves and turn each into a copy of the items.
+// (Defaulted on first declaration, so they stay aggregates in C++17.)
 struct ListData {
   std::vector<Value> items;
+  ListData() = default;
+  ListData(const ListData &) = default;
+  ListData(ListData &&) = default;
+  ListData &operator=(const ListData &) = default;
+  ListData &operator=(ListData &&) = default;
   ~ListData() { releaseChildrenIteratively(items); }
 };
 
 struct TupleData {
   std::vector<Value> items;
+  TupleData() = default;
+  TupleData(const TupleData &) = default;
+  TupleData(TupleData &&) = default;
+  TupleData &operator=(const TupleData &) = default;
+  TupleData &operator=(TupleData &&) = default;
   ~TupleData() { releaseChildrenIteratively(items); }
 };
 
@@ -181,7 +194,9 @@ struct DictData {
 
   DictData() = default;
   DictData(const DictData &) = default;
+  DictData(DictData &&) = default;
   DictData &operator=(const DictData &) = default;
+  DictData &operator=(DictData &&) = default;
   ~DictData();
 
   Value *find(const Value &key);
@@ -203,6 +218,11 @@ struct CallData {
   std::vector<Value> args;
   Kwargs kwargs;
   SourceLoc loc;
+  CallData() = default;
+  CallData(const CallData &) = default;
+  CallData(CallData &&) = default;
+  CallData &operator=(const CallData &) = default;
+  CallData &operator=(CallData &&) = default;
   ~CallData();
 };
 
