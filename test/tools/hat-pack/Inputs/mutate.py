@@ -26,6 +26,14 @@ def flip(path, count, seed):
     open(path, "wb").write(bytes(data))
 
 
+def xor(path, offset, count):
+    # Damages `count` bytes from `offset` (xor 0xA5): aimed at a page header.
+    data = bytearray(open(path, "rb").read())
+    for k in range(int(count)):
+        data[int(offset) + k] ^= 0xA5
+    open(path, "wb").write(bytes(data))
+
+
 def coco(path, case):
     c = json.load(open(path))
     a = c["annotations"][0]
@@ -93,5 +101,5 @@ def png_header(path, width, height):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"truncate": truncate, "flip": flip, "coco": coco, "idx": idx,
+    {"truncate": truncate, "flip": flip, "xor": xor, "coco": coco, "idx": idx,
      "idx-overflow": idx_overflow, "png-header": png_header}[command](*args)
