@@ -1114,8 +1114,12 @@ Value Interpreter::callBuiltin(const std::string &name, std::vector<Value> args,
       errno = 0;
       char *end = nullptr;
       long long parsed = std::strtoll(digits.c_str(), &end, 10);
-      if (digits.empty() || *end != '\0' || errno == ERANGE)
+      if (digits.empty() || *end != '\0')
         fail(loc, "invalid literal for int() with base 10: " + v.repr());
+      if (errno == ERANGE)
+        fail(loc, "integer overflow: int(" + v.repr() +
+                      ") does not fit in 64 bits (HAT config integers are "
+                      "64-bit)");
       return Value::integer(parsed);
     }
     fail(loc, "int() argument must be a string or a number, not '" +

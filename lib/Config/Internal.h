@@ -35,9 +35,12 @@ struct ConfigError : std::exception {
 constexpr unsigned kMaxNestingDepth = 200;
 constexpr unsigned kMaxValueDepth = 1000;
 constexpr unsigned kMaxEvalDepth = 1500;
-/// Longest repr() before it is cut off with "...", and longest JSON dump.
+/// Longest repr() before it is cut off with "...".
 constexpr size_t kMaxReprLength = 1 << 20;
-constexpr size_t kMaxJsonLength = 100 << 20;
+/// Largest config file read: configs are a few KiB, so anything this big is
+/// a wrong path (`/dev/zero`, a dataset) and is refused instead of read
+/// without end.
+constexpr size_t kMaxConfigFileBytes = 16 << 20;
 
 /// Python's repr() of a float ("0.25", "2.0", "4e-05", "inf").
 std::string formatFloat(double value);

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <new>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace hat::config {
 
@@ -1103,15 +1104,41 @@ Expected<std::shared_ptr<Module>> loadConfigSource(const std::string &source,
 
 Expected<std::shared_ptr<Module>> loadConfigFile(const std::string &path,
                                                  const EvalOptions &options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Diagnostic error("cannot open config file");
+  auto refuse = [&](const std::string &message) {
+    Diagnostic error(message);
     error.file = path;
     return error;
+  };
+  // Directories "open" as empty streams and devices never end: refuse both
+  // before reading. Pipes (`<(...)`) are read, up to the size limit.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0) {
+    if (S_ISDIR(info.st_mode))
+      return refuse("is a directory, not a config file");
+    if (S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode))
+      return refuse("is a device, not a config file");
+    if (S_ISREG(info.st_mode) &&
+        static_cast<uint64_t>(info.st_size) > kMaxConfigFileBytes)
+      return refuse("config file is " + std::to_string(info.st_size) +
+                    " bytes; configs larger than " +
+                    std::to_string(kMaxConfigFileBytes >> 20) +
+                    " MiB are refused (is this really a config?)");
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return loadConfigSource(text.str(), path, options);
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return refuse("cannot open config file");
+  std::string text;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigFileBytes)
+      return refuse("config input exceeds " +
+                    std::to_string(kMaxConfigFileBytes >> 20) +
+                    " MiB; refused (is this really a config?)");
+  }
+  if (in.bad())
+    return refuse("cannot read config file");
+  return loadConfigSource(text, path, options);
 }
 
 Expected<std::shared_ptr<Module>>

@@ -33,14 +33,16 @@ Value Value::string(std::string v) {
 }
 Value Value::list(std::vector<Value> items) {
   Value result;
-  result.storage_.emplace<5>(
-      std::make_shared<ListData>(ListData{std::move(items)}));
+  auto data = std::make_shared<ListData>();
+  data->items = std::move(items);
+  result.storage_.emplace<5>(std::move(data));
   return result;
 }
 Value Value::tuple(std::vector<Value> items) {
   Value result;
-  result.storage_.emplace<6>(
-      std::make_shared<TupleData>(TupleData{std::move(items)}));
+  auto data = std::make_shared<TupleData>();
+  data->items = std::move(items);
+  result.storage_.emplace<6>(std::move(data));
   return result;
 }
 Value Value::dict() { return dict(std::make_shared<DictData>()); }
@@ -568,6 +570,60 @@ Value Value::shallowCopy() const {
   default:
     return *this;
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Iterative destruction
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Values whose destruction was deferred by a container destructor, and
+/// whether some frame below is already draining them.
+struct ReleaseQueue {
+  std::vector<Value> pending;
+  bool draining = false;
+};
+thread_local ReleaseQueue releaseQueue;
+} // namespace
+
+void releaseChildrenIteratively(std::vector<Value> &children) {
+  ReleaseQueue &queue = releaseQueue;
+  for (Value &child : children)
+    queue.pending.push_back(std::move(child));
+  children.clear();
+  if (queue.draining)
+    return; // the frame below drains what we queued
+  queue.draining = true;
+  while (!queue.pending.empty()) {
+    // Destroying `last` may run a container destructor, which only queues
+    // that container's children and returns.
+    Value last = std::move(queue.pending.back());
+    queue.pending.pop_back();
+  }
+  queue.draining = false;
+  // Keep a small buffer for the next container; give back what a deep
+  // structure needed.
+  if (queue.pending.capacity() > 4096)
+    queue.pending.shrink_to_fit();
+}
+
+DictData::~DictData() {
+  std::vector<Value> children;
+  children.reserve(entries.size() * 2);
+  for (auto &[key, value] : entries) {
+    children.push_back(std::move(key));
+    children.push_back(std::move(value));
+  }
+  entries.clear();
+  releaseChildrenIteratively(children);
+}
+
+CallData::~CallData() {
+  std::vector<Value> children = std::move(args);
+  for (auto &[name, value] : kwargs)
+    children.push_back(std::move(value));
+  kwargs.clear();
+  releaseChildrenIteratively(children);
 }
 
 //===----------------------------------------------------------------------===//

@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace hat::data {
@@ -55,10 +56,24 @@ IdxArray readIdx(const std::string &path) {
     uint32_t dim = (uint32_t(be[0]) << 24) | (uint32_t(be[1]) << 16) |
                    (uint32_t(be[2]) << 8) | uint32_t(be[3]);
     array.dims.push_back(dim);
-    total *= dim;
+    // Four 2^32 dims overflow size_t: check the product, and bound it.
+    if (__builtin_mul_overflow(total, static_cast<std::size_t>(dim), &total) ||
+        total > kMaxIdxBytes)
+      throw DataError(path, "",
+                      "IDX header declares more than " +
+                          std::to_string(kMaxIdxBytes >> 30) +
+                          " GiB of elements (dimension " + std::to_string(d) +
+                          " is " + std::to_string(dim) + ")");
   }
-  array.data.resize(total);
-  readExactly(array.data.data(), total);
+  // Grow as data arrives, so a header that lies about the size of a short
+  // file is reported as truncated instead of allocating what it claims.
+  std::size_t done = 0;
+  while (done < total) {
+    std::size_t chunk = std::min<std::size_t>(total - done, 64u << 20);
+    array.data.resize(done + chunk);
+    readExactly(array.data.data() + done, chunk);
+    done += chunk;
+  }
   return array;
 }
 
@@ -87,6 +102,13 @@ FashionMnistSplit readFashionMnist(const std::string &dir,
     throw DataError(dir, "",
                     "Fashion-MNIST " + prefix +
                         " images and labels do not match in shape");
+  if (out.images.dims[1] < 1 || out.images.dims[2] < 1 ||
+      out.images.dims[1] > 4096 || out.images.dims[2] > 4096)
+    throw DataError(dir + "/" + prefix + "-images-idx3-ubyte.gz", "",
+                    "images are " + std::to_string(out.images.dims[1]) + "x" +
+                        std::to_string(out.images.dims[2]) +
+                        "; expected 1 to 4096 pixels a side (Fashion-MNIST is "
+                        "28x28)");
   return out;
 }
 

@@ -8,6 +8,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,6 +23,15 @@ namespace hat::data {
 namespace {
 
 std::vector<uint8_t> readFile(const std::string &path) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status))
+    throw DataError(path, "",
+                    fs::is_symlink(fs::symlink_status(path, ec))
+                        ? "cannot read file: dangling symbolic link"
+                        : "cannot read file: no such file");
+  if (!fs::is_regular_file(status))
+    throw DataError(path, "", "cannot read file: not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw DataError(path, "", "cannot read file");
@@ -27,14 +39,34 @@ std::vector<uint8_t> readFile(const std::string &path) {
                               std::istreambuf_iterator<char>());
 }
 
+std::string firstLine(const std::string &text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.size() > 300 ? line.substr(0, 300) + "..." : line;
+}
+
 // Decodes to check the image and learn its size; an undecodable source image
 // is reported at pack time rather than in the middle of training.
 cv::Mat decodeOrThrow(const std::vector<uint8_t> &bytes,
                       const std::string &path, const std::string &key) {
+  if (bytes.size() > static_cast<std::size_t>(INT32_MAX))
+    throw DataError(path, key, "image file is larger than 2 GiB");
   cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
                   const_cast<uint8_t *>(bytes.data()));
-  cv::Mat image =
-      bytes.empty() ? cv::Mat() : cv::imdecode(encoded, cv::IMREAD_COLOR);
+  cv::Mat image;
+  try {
+    // OpenCV refuses headers beyond CV_IO_MAX_IMAGE_PIXELS with an
+    // exception (a PNG declaring 60000x60000); name the file instead.
+    if (!bytes.empty())
+      image = cv::imdecode(encoded, cv::IMREAD_COLOR);
+  } catch (const cv::Exception &error) {
+    throw DataError(path, key,
+                    "image does not decode (" + std::to_string(bytes.size()) +
+                        " bytes): OpenCV: " + firstLine(error.what()));
+  } catch (const std::bad_alloc &) {
+    throw DataError(path, key,
+                    "image does not decode: its declared size does not fit "
+                    "in memory");
+  }
   if (image.empty())
     throw DataError(path, key,
                     "image does not decode (" + std::to_string(bytes.size()) +
@@ -144,7 +176,10 @@ PackResult packImageFolder(const PackOptions &options) {
     std::vector<fs::path> inClass;
     for (const auto &entry :
          fs::recursive_directory_iterator(root / classes[c]))
-      if (entry.is_regular_file() && hasImageExtension(entry.path()))
+      // Dangling symlinks and other non-files with an image name are kept,
+      // so that reading them fails (or is skipped) with a message naming
+      // them instead of vanishing from the count.
+      if (hasImageExtension(entry.path()) && !entry.is_directory())
         inClass.push_back(entry.path());
     std::sort(inClass.begin(), inClass.end());
     for (fs::path &path : inClass)
@@ -179,6 +214,73 @@ std::string firstExisting(const std::vector<fs::path> &candidates,
                   "no " + what + " found; tried:" + tried);
 }
 
+/// Largest image side hat-pack accepts from an annotation or a decoded
+/// header; far beyond any camera, small enough that width * height fits.
+constexpr int64_t kMaxImageSide = 1 << 16;
+/// Box overhang past the image border that is clipped rather than refused:
+/// COCO's own annotations overhang by rounding (x + w = W + 0.5).
+constexpr double kBoxClipSlack = 1.0;
+
+/// `json` as an integer in [lo, hi], or throws DataError naming `where`.
+int64_t integerField(const nlohmann::json &entry, const char *name,
+                     const std::string &file, const std::string &where,
+                     int64_t lo, int64_t hi, bool required = true,
+                     int64_t fallback = 0) {
+  auto found = entry.find(name);
+  if (found == entry.end() || found->is_null()) {
+    if (!required)
+      return fallback;
+    throw DataError(file, "", where + ": '" + name + "' is missing");
+  }
+  if (!found->is_number_integer() && !found->is_boolean()) {
+    const bool wholeFloat =
+        found->is_number_float() && std::isfinite(found->get<double>()) &&
+        std::floor(found->get<double>()) == found->get<double>();
+    if (!wholeFloat)
+      throw DataError(file, "",
+                      where + ": '" + name + "' must be an integer, got " +
+                          found->dump());
+  }
+  const double approx =
+      found->is_boolean() ? found->get<bool>() : found->get<double>();
+  if (approx < static_cast<double>(lo) || approx > static_cast<double>(hi))
+    throw DataError(file, "",
+                    where + ": '" + name + "' " + found->dump() +
+                        " is out of range [" + std::to_string(lo) + ", " +
+                        std::to_string(hi) + "]");
+  if (found->is_boolean())
+    return found->get<bool>();
+  if (found->is_number_float())
+    return static_cast<int64_t>(found->get<double>());
+  if (found->is_number_unsigned())
+    return static_cast<int64_t>(found->get<uint64_t>());
+  return found->get<int64_t>();
+}
+
+const nlohmann::json &arrayMember(const nlohmann::json &coco, const char *name,
+                                  const std::string &file) {
+  const nlohmann::json &array = coco.at(name);
+  if (!array.is_array())
+    throw DataError(file, "",
+                    std::string("'") + name + "' must be a list, got " +
+                        array.type_name());
+  for (std::size_t i = 0; i < array.size(); ++i)
+    if (!array[i].is_object())
+      throw DataError(file, "",
+                      std::string(name) + "[" + std::to_string(i) +
+                          "] must be an object, got " + array[i].type_name());
+  return array;
+}
+
+std::string entryName(const char *array, std::size_t index,
+                      const nlohmann::json &entry) {
+  std::string name = std::string(array) + "[" + std::to_string(index) + "]";
+  auto id = entry.find("id");
+  if (id != entry.end())
+    name += " (id " + id->dump() + ")";
+  return name;
+}
+
 PackResult packCoco(const PackOptions &options) {
   const fs::path src = options.src;
   const std::string year = options.split + "2017";
@@ -197,18 +299,38 @@ PackResult packCoco(const PackOptions &options) {
     throw DataError(annotationPath, "",
                     std::string("invalid JSON: ") + error.what());
   }
-  if (!coco.contains("images") || !coco.contains("annotations") ||
-      !coco.contains("categories"))
+  if (!coco.is_object() || !coco.contains("images") ||
+      !coco.contains("annotations") || !coco.contains("categories"))
     throw DataError(annotationPath, "",
                     "not a COCO instances file (needs images, annotations, "
                     "categories)");
+  const nlohmann::json &jsonCategories =
+      arrayMember(coco, "categories", annotationPath);
+  const nlohmann::json &jsonImages =
+      arrayMember(coco, "images", annotationPath);
+  const nlohmann::json &jsonAnnotations =
+      arrayMember(coco, "annotations", annotationPath);
 
   DatasetMeta meta;
   meta.format = "coco";
   std::vector<std::pair<int, std::string>> categories;
-  for (const auto &category : coco["categories"])
-    categories.emplace_back(category.at("id").get<int>(),
-                            category.at("name").get<std::string>());
+  std::map<int, std::size_t> categoryIndex;
+  for (std::size_t i = 0; i < jsonCategories.size(); ++i) {
+    const nlohmann::json &category = jsonCategories[i];
+    const std::string where = entryName("categories", i, category);
+    const int id = static_cast<int>(integerField(category, "id", annotationPath,
+                                                 where, INT32_MIN, INT32_MAX));
+    auto name = category.find("name");
+    if (name == category.end() || !name->is_string())
+      throw DataError(annotationPath, "", where + ": 'name' must be a string");
+    auto [previous, inserted] = categoryIndex.emplace(id, i);
+    if (!inserted)
+      throw DataError(annotationPath, "",
+                      where + ": duplicate category id " + std::to_string(id) +
+                          " (also categories[" +
+                          std::to_string(previous->second) + "])");
+    categories.emplace_back(id, name->get<std::string>());
+  }
   std::sort(categories.begin(), categories.end());
   std::map<int, int> labelOfCategory;
   for (const auto &[id, name] : categories) {
@@ -221,28 +343,45 @@ PackResult packCoco(const PackOptions &options) {
     int64_t id;
     std::string fileName;
     int width, height;
-    std::vector<const nlohmann::json *> annotations;
+    std::vector<std::size_t> annotations; // indices into jsonAnnotations
   };
   std::vector<Image> images;
   std::map<int64_t, std::size_t> imageById;
-  for (const auto &image : coco["images"]) {
-    Image entry{image.at("id").get<int64_t>(),
-                image.at("file_name").get<std::string>(),
-                image.value("width", 0),
-                image.value("height", 0),
-                {}};
-    imageById[entry.id] = images.size();
+  for (std::size_t i = 0; i < jsonImages.size(); ++i) {
+    const nlohmann::json &image = jsonImages[i];
+    const std::string where = entryName("images", i, image);
+    Image entry;
+    entry.id =
+        integerField(image, "id", annotationPath, where, INT64_MIN, INT64_MAX);
+    auto fileName = image.find("file_name");
+    if (fileName == image.end() || !fileName->is_string() ||
+        fileName->get<std::string>().empty())
+      throw DataError(annotationPath, "",
+                      where + ": 'file_name' must be a non-empty string");
+    entry.fileName = fileName->get<std::string>();
+    // 0 (or absent) means "take the size from the image".
+    entry.width = static_cast<int>(integerField(
+        image, "width", annotationPath, where, 0, kMaxImageSide, false));
+    entry.height = static_cast<int>(integerField(
+        image, "height", annotationPath, where, 0, kMaxImageSide, false));
+    auto [previous, inserted] = imageById.emplace(entry.id, images.size());
+    if (!inserted)
+      throw DataError(annotationPath, "",
+                      where + ": duplicate image id " +
+                          std::to_string(entry.id));
     images.push_back(std::move(entry));
   }
-  for (const auto &annotation : coco["annotations"]) {
-    auto found = imageById.find(annotation.at("image_id").get<int64_t>());
+  for (std::size_t i = 0; i < jsonAnnotations.size(); ++i) {
+    const nlohmann::json &annotation = jsonAnnotations[i];
+    const std::string where = entryName("annotations", i, annotation);
+    const int64_t imageId = integerField(annotation, "image_id", annotationPath,
+                                         where, INT64_MIN, INT64_MAX);
+    auto found = imageById.find(imageId);
     if (found == imageById.end())
       throw DataError(annotationPath, "",
-                      "annotation " +
-                          annotation.value("id", nlohmann::json()).dump() +
-                          " refers to unknown image_id " +
-                          annotation.at("image_id").dump());
-    images[found->second].annotations.push_back(&annotation);
+                      where + " refers to unknown image_id " +
+                          std::to_string(imageId));
+    images[found->second].annotations.push_back(i);
   }
   std::sort(images.begin(), images.end(),
             [](const Image &a, const Image &b) { return a.id < b.id; });
@@ -263,38 +402,88 @@ PackResult packCoco(const PackOptions &options) {
                               " but the annotation says " +
                               std::to_string(image.width) + "x" +
                               std::to_string(image.height));
+        const double width = decoded.cols, height = decoded.rows;
         RecordData record;
         setImage(record, std::move(bytes), decoded);
         record.fileName = image.fileName;
         record.imageId = image.id;
-        for (const nlohmann::json *annotation : image.annotations) {
-          const auto &bbox = annotation->at("bbox");
+        for (std::size_t index : image.annotations) {
+          const nlohmann::json &annotation = jsonAnnotations[index];
           const std::string which =
-              "annotation " + annotation->value("id", nlohmann::json()).dump() +
-              " of image " + std::to_string(image.id);
-          if (!bbox.is_array() || bbox.size() != 4)
-            throw DataError(annotationPath, key,
-                            which + ": bbox is not [x, y, w, h]");
-          const float x = bbox[0].get<float>(), y = bbox[1].get<float>();
-          const float w = bbox[2].get<float>(), h = bbox[3].get<float>();
+              "annotation " + annotation.value("id", nlohmann::json()).dump() +
+              " (annotations[" + std::to_string(index) + "]) of image " +
+              std::to_string(image.id);
+          auto fail = [&](const std::string &reason) {
+            return DataError(annotationPath, key, which + ": " + reason);
+          };
+          auto bboxIt = annotation.find("bbox");
+          if (bboxIt == annotation.end() || !bboxIt->is_array() ||
+              bboxIt->size() != 4)
+            throw fail("bbox is not [x, y, w, h]");
+          const nlohmann::json &bbox = *bboxIt;
+          double v[4];
+          for (int k = 0; k < 4; ++k) {
+            if (!bbox[k].is_number())
+              throw fail("bbox " + bbox.dump() + " holds a non-number");
+            v[k] = bbox[k].get<double>();
+            if (!std::isfinite(v[k]))
+              throw fail("bbox " + bbox.dump() + " is not finite");
+          }
+          const double x = v[0], y = v[1], w = v[2], h = v[3];
           if (!(w > 0) || !(h > 0))
-            throw DataError(annotationPath, key,
-                            which + ": bbox " + bbox.dump() + " has no area");
-          const int categoryId = annotation->at("category_id").get<int>();
-          auto label = labelOfCategory.find(categoryId);
+            throw fail("bbox " + bbox.dump() + " has no area");
+          // Overhang by rounding is clipped; anything more is a wrong box.
+          if (x < -kBoxClipSlack || y < -kBoxClipSlack ||
+              x + w > width + kBoxClipSlack || y + h > height + kBoxClipSlack)
+            throw fail("bbox " + bbox.dump() + " lies outside the " +
+                       std::to_string(decoded.cols) + "x" +
+                       std::to_string(decoded.rows) +
+                       " image (more than 1 px; boxes overhanging by rounding "
+                       "are clipped)");
+          const double x1 = std::clamp(x, 0.0, width);
+          const double y1 = std::clamp(y, 0.0, height);
+          const double x2 = std::clamp(x + w, 0.0, width);
+          const double y2 = std::clamp(y + h, 0.0, height);
+          if (!(x2 > x1) || !(y2 > y1))
+            throw fail("bbox " + bbox.dump() + " has no area inside the image");
+          int64_t categoryId;
+          try {
+            categoryId = integerField(annotation, "category_id", annotationPath,
+                                      which, INT32_MIN, INT32_MAX);
+          } catch (const DataError &error) {
+            throw DataError(annotationPath, key, error.reason());
+          }
+          auto label = labelOfCategory.find(static_cast<int>(categoryId));
           if (label == labelOfCategory.end())
-            throw DataError(annotationPath, key,
-                            which + ": unknown category_id " +
-                                std::to_string(categoryId));
+            throw fail("unknown category_id " + std::to_string(categoryId));
+          auto crowd = annotation.find("iscrowd");
+          if (crowd != annotation.end() &&
+              !(crowd->is_boolean() ||
+                (crowd->is_number_integer() && (*crowd == 0 || *crowd == 1))))
+            throw fail("iscrowd must be 0 or 1, got " + crowd->dump());
+          double area = (x2 - x1) * (y2 - y1);
+          auto areaIt = annotation.find("area");
+          if (areaIt != annotation.end() && !areaIt->is_null()) {
+            if (!areaIt->is_number() || !std::isfinite(areaIt->get<double>()) ||
+                areaIt->get<double>() < 0 ||
+                areaIt->get<double>() > width * height)
+              throw fail("area " + areaIt->dump() +
+                         " is not a number from 0 to the image's " +
+                         std::to_string(decoded.cols * decoded.rows) +
+                         " pixels");
+            area = areaIt->get<double>();
+          }
           RecordObject object;
-          object.x1 = x;
-          object.y1 = y;
-          object.x2 = x + w;
-          object.y2 = y + h;
-          object.categoryId = categoryId;
+          object.x1 = static_cast<float>(x1);
+          object.y1 = static_cast<float>(y1);
+          object.x2 = static_cast<float>(x2);
+          object.y2 = static_cast<float>(y2);
+          object.categoryId = static_cast<int>(categoryId);
           object.label = label->second;
-          object.iscrowd = annotation->value("iscrowd", 0) != 0;
-          object.area = annotation->value("area", w * h);
+          object.iscrowd =
+              crowd != annotation.end() &&
+              (crowd->is_boolean() ? crowd->get<bool>() : *crowd == 1);
+          object.area = static_cast<float>(area);
           record.objects.push_back(object);
         }
         return record;
@@ -378,6 +567,26 @@ PackResult pack(const PackOptions &options) {
     throw DataError(options.src, "", "source directory does not exist");
   if (options.on_error != "fail" && options.on_error != "skip")
     throw DataError("hat-pack", "", "--on-error must be fail or skip");
+  // The output is replaced as a whole: it must never be, or hold, the
+  // source (`--src X --out X --overwrite` would delete the dataset).
+  {
+    std::error_code ec;
+    const fs::path src = fs::weakly_canonical(options.src, ec);
+    const fs::path out = fs::weakly_canonical(options.out, ec);
+    auto within = [](const fs::path &inner, const fs::path &outer) {
+      auto o = outer.begin(), i = inner.begin();
+      for (; o != outer.end(); ++o, ++i)
+        if (i == inner.end() || *o != *i)
+          return false;
+      return true;
+    };
+    if (!ec && within(src, out))
+      throw DataError(options.out, "",
+                      out == src ? "--out is the source directory; choose "
+                                   "another output"
+                                 : "--out holds the source directory " +
+                                       options.src + "; choose another output");
+  }
   if (options.format == "fashion-mnist")
     return packFashionMnist(options);
   if (options.format == "imagefolder")

@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <any>
 #include <climits>
+#include <cstdio>
+#include <mutex>
 #include <optional>
 
 namespace hat::data {
@@ -631,6 +633,17 @@ HAT_REGISTER(
       kwargs.readChoice("on_error", options.on_error, {"fail", "skip"});
       if (kwargs.failed())
         return kwargs.error();
+      // HAT configs set pin_memory for CUDA host->device copies; batches
+      // here stay in host memory. Accepted, and said once, not ignored
+      // silently.
+      if (options.pin_memory) {
+        static std::once_flag noted;
+        std::call_once(noted, [] {
+          std::fprintf(stderr,
+                       "note: DataLoader: pin_memory=True has no effect in "
+                       "this CPU build (batches stay in host memory)\n");
+        });
+      }
 
       // The cheap kwargs first, the dataset (which opens files) last.
       if (const Value *sampler = kwargs.value("sampler")) {

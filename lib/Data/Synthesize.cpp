@@ -3,6 +3,7 @@
 #include "hat/Data/Idx.h"
 #include "hat/Data/Pack.h"
 #include "hat/Data/Rng.h"
+#include "hat/Support/WriteFile.h"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -62,6 +63,45 @@ float iou(const cv::Rect &a, const cv::Rect &b) {
   return inter / static_cast<float>(a.area() + b.area() - inter);
 }
 
+/// What a synthesis run created, removed again (newest first) unless the run
+/// completes: a failed run leaves --out as it found it.
+class CreatedPaths {
+public:
+  ~CreatedPaths() {
+    if (done_)
+      return;
+    std::error_code ec;
+    for (auto it = paths_.rbegin(); it != paths_.rend(); ++it)
+      fs::remove_all(*it, ec);
+  }
+  /// create_directories, remembering the topmost directory it created.
+  void makeDirectories(const fs::path &dir) {
+    fs::path missing;
+    for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
+      missing = p;
+      if (p == p.parent_path())
+        break;
+    }
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+      throw DataError(dir.string(), "",
+                      "cannot create directory: " + ec.message());
+    if (!missing.empty())
+      paths_.push_back(missing);
+  }
+  /// Remembers a file about to be written if it does not exist yet.
+  void newFile(const fs::path &file) {
+    if (!fs::exists(file))
+      paths_.push_back(file);
+  }
+  void keep() { done_ = true; }
+
+private:
+  std::vector<fs::path> paths_;
+  bool done_ = false;
+};
+
 void progressTo(const SynthesizeOptions &options, std::size_t done) {
   if (options.progress)
     options.progress(done, options.numImages);
@@ -76,14 +116,12 @@ void synthesizeFashionDet(const SynthesizeOptions &options) {
   const int itemRows = static_cast<int>(source.images.dims[1]);
   const int itemCols = static_cast<int>(source.images.dims[2]);
   const int size = options.size;
-  if (size < 64)
-    throw DataError(options.out, "",
-                    "--size must be at least 64 for fashion-det");
   const std::string year = options.split + "2017";
   const fs::path imageDir = fs::path(options.out) / year;
   const fs::path annotationDir = fs::path(options.out) / "annotations";
-  fs::create_directories(imageDir);
-  fs::create_directories(annotationDir);
+  CreatedPaths created;
+  created.makeDirectories(imageDir);
+  created.makeDirectories(annotationDir);
 
   nlohmann::json images = nlohmann::json::array();
   nlohmann::json annotations = nlohmann::json::array();
@@ -148,6 +186,7 @@ void synthesizeFashionDet(const SynthesizeOptions &options) {
     }
     char name[32];
     std::snprintf(name, sizeof(name), "%012zu.jpg", i + 1);
+    created.newFile(imageDir / name);
     if (!cv::imwrite((imageDir / name).string(), canvas,
                      {cv::IMWRITE_JPEG_QUALITY, 92}))
       throw DataError((imageDir / name).string(), "", "cannot write image");
@@ -173,23 +212,27 @@ void synthesizeFashionDet(const SynthesizeOptions &options) {
       {"categories", categories}};
   const fs::path annotationPath =
       annotationDir / ("instances_" + year + ".json");
-  std::ofstream out(annotationPath);
-  out << coco.dump();
-  if (!out)
-    throw DataError(annotationPath.string(), "", "cannot write annotations");
+  created.newFile(annotationPath);
+  std::string failure =
+      writeFileAtomically(annotationPath.string(), coco.dump());
+  if (!failure.empty())
+    throw DataError(annotationPath.string(), "",
+                    "cannot write annotations: " + failure);
+  created.keep();
 }
 
 void synthesizeCuLane(const SynthesizeOptions &options) {
   // CuLane frames are 1640x590; keep that aspect at the requested width.
   const int width = options.size;
   const int height = static_cast<int>(std::lround(width * 590.0 / 1640.0));
-  if (width < 64)
-    throw DataError(options.out, "", "--size must be at least 64 for culane");
   const std::string clip = "driver_synth_" + options.split;
   const fs::path clipDir = fs::path(options.out) / clip;
-  fs::create_directories(clipDir);
-  fs::create_directories(fs::path(options.out) / "list");
-  std::ofstream list(fs::path(options.out) / "list" / (options.split + ".txt"));
+  CreatedPaths created;
+  created.makeDirectories(clipDir);
+  created.makeDirectories(fs::path(options.out) / "list");
+  const fs::path listPath =
+      fs::path(options.out) / "list" / (options.split + ".txt");
+  std::string list;
   for (std::size_t i = 0; i < options.numImages; ++i) {
     SampleRng rng = imageRng(options, i);
     const int horizon = static_cast<int>(height * rng.uniform(0.35, 0.45));
@@ -211,8 +254,10 @@ void synthesizeCuLane(const SynthesizeOptions &options) {
     const int numLanes = static_cast<int>(rng.uniformInt(2, 4));
     const double curve = rng.uniform(-0.15, 0.15) * width;
     const int thickness = std::max(2, width / 200);
-    std::ofstream lines(clipDir /
-                        (std::to_string(100000 + i).substr(1) + ".lines.txt"));
+    const fs::path linesPath =
+        clipDir / (std::to_string(100000 + i).substr(1) + ".lines.txt");
+    created.newFile(linesPath);
+    std::ofstream lines(linesPath);
     for (int lane = 0; lane < numLanes; ++lane) {
       const double bottomX =
           width * (lane + 0.5) / numLanes + rng.uniform(-0.05, 0.05) * width;
@@ -243,13 +288,22 @@ void synthesizeCuLane(const SynthesizeOptions &options) {
         lines << cv::format("%.3f %.0f ", point.x, point.y);
       lines << "\n";
     }
+    lines.close();
+    if (!lines)
+      throw DataError(linesPath.string(), "", "cannot write lane annotations");
     const std::string name = std::to_string(100000 + i).substr(1) + ".jpg";
+    created.newFile(clipDir / name);
     if (!cv::imwrite((clipDir / name).string(), image,
                      {cv::IMWRITE_JPEG_QUALITY, 92}))
       throw DataError((clipDir / name).string(), "", "cannot write image");
-    list << "/" << clip << "/" << name << "\n";
+    list += "/" + clip + "/" + name + "\n";
     progressTo(options, i + 1);
   }
+  created.newFile(listPath);
+  std::string failure = writeFileAtomically(listPath.string(), list);
+  if (!failure.empty())
+    throw DataError(listPath.string(), "", "cannot write list: " + failure);
+  created.keep();
 }
 
 } // namespace
@@ -260,6 +314,19 @@ void synthesize(const SynthesizeOptions &options) {
   if (options.split != "train" && options.split != "val")
     throw DataError("hat-pack", "",
                     "unknown split '" + options.split + "' (train or val)");
+  // Checked before anything is written, so a bad request leaves no files.
+  if (options.kind == "fashion-det" || options.kind == "culane") {
+    if (options.size < 64 || options.size > kMaxSynthesizeSize)
+      throw DataError(
+          "hat-pack", "",
+          "--size must be from 64 to " + std::to_string(kMaxSynthesizeSize) +
+              " for " + options.kind + ", got " + std::to_string(options.size));
+    if (options.numImages < 1 || options.numImages > kMaxSynthesizeImages)
+      throw DataError("hat-pack", "",
+                      "--num-images must be from 1 to " +
+                          std::to_string(kMaxSynthesizeImages) + ", got " +
+                          std::to_string(options.numImages));
+  }
   if (options.kind == "fashion-det")
     return synthesizeFashionDet(options);
   if (options.kind == "culane")

@@ -2,6 +2,7 @@
 
 #include "hat/Engine/Builders.h"
 #include "hat/Metrics/TensorValue.h"
+#include "hat/Models/Module.h"
 
 #include <ATen/ATen.h>
 #include <torch/optim/optimizer.h>
@@ -374,6 +375,16 @@ config::Expected<std::any> buildCheckpoint(const config::BuildArgs &args) {
     cb->saveOnTrainEnd = boolKwarg(a, "save_on_train_end", true);
     cb->mode = strKwarg(a, "mode", "max", {"max", "min"});
     cb->monitorKey = strKwarg(a, "monitor_metric_key", "");
+    // Checkpoints written here are read back by `hat-train --resume`, which
+    // always matches names strictly: True states that, False cannot be had.
+    if (!boolKwarg(a, "strict_match", true))
+      throw EngineError(
+          a.error("'strict_match=False' is not supported: checkpoints are "
+                  "always loaded with strictly matching names (use "
+                  "LoadCheckpoint's ignore_extra=True in a "
+                  "model_convert_pipeline to load a checkpoint with extra "
+                  "tensors)")
+              .str());
     return cb;
   });
 }
@@ -565,6 +576,43 @@ config::Expected<std::any> buildSaveTraced(const config::BuildArgs &args) {
     cb->saveDir = strKwarg(a, "save_dir", "");
     if (cb->saveDir.empty())
       throw EngineError(a.error("'save_dir' is required").str());
+    // HAT traces the model with trace_inputs; here the model is lowered
+    // (and so saved) at the shapes of deploy_inputs. Equal shapes are what
+    // the user asked for; other shapes cannot be honoured and are refused.
+    config::Value traceInputs = a.get("trace_inputs");
+    if (!traceInputs.isNone()) {
+      auto traced = models::parseDeployInputs(traceInputs);
+      if (!traced)
+        throw EngineError(
+            a.error("'trace_inputs': " + traced.error().message).str());
+      const RunContext &ctx = runContext();
+      const config::Value *deployInputs =
+          ctx.config ? ctx.config->get("deploy_inputs") : nullptr;
+      auto deployed =
+          deployInputs
+              ? models::parseDeployInputs(*deployInputs)
+              : config::Expected<
+                    std::vector<std::pair<std::string, std::vector<int64_t>>>>(
+                    config::Diagnostic("missing"));
+      auto text = [](const auto &inputs) {
+        std::string out;
+        for (const auto &[name, shape] : inputs) {
+          out += (out.empty() ? "" : ", ") + name + " ";
+          for (size_t i = 0; i < shape.size(); ++i)
+            out += (i ? "x" : "") + std::to_string(shape[i]);
+        }
+        return out;
+      };
+      if (!deployed || *deployed != *traced)
+        throw EngineError(
+            a.error("'trace_inputs' (" + text(*traced) +
+                    ") must match deploy_inputs" +
+                    (deployed ? " (" + text(*deployed) + ")"
+                              : std::string(" (the config has none)")) +
+                    ": the model is lowered and saved at deploy_inputs' "
+                    "shapes; pass trace_inputs=deploy_inputs or leave it out")
+                .str());
+    }
     return cb;
   });
 }

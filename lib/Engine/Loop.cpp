@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 
 namespace hat::engine {
@@ -82,6 +83,20 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
             .count();
     log.progressUpdate(st.stepInEpoch, lossSum / st.stepInEpoch,
                        seconds > 0 ? images / seconds : 0);
+    // HAT's log_interval: a log line every N steps (the progress bar only
+    // shows on a terminal and is not kept in the log).
+    if (logInterval > 0 && st.stepInEpoch % logInterval == 0) {
+      char line[160];
+      std::snprintf(line, sizeof(line), " step %lld/%lld: %s%.1f img/s",
+                    (long long)st.stepInEpoch, (long long)total,
+                    kind == Kind::Trainer
+                        ? ("loss " + std::to_string(lossSum / st.stepInEpoch) +
+                           ", lr " + std::to_string(learningRate()) + ", ")
+                              .c_str()
+                        : "",
+                    seconds > 0 ? images / seconds : 0.0);
+      log.info(runContext().stage + " epoch " + std::to_string(epoch) + line);
+    }
   }
   log.progressEnd();
   if (epochHooks)

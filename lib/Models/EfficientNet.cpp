@@ -103,7 +103,7 @@ struct EfficientNet : Module {
 config::Expected<std::any> buildEfficientNet(const config::BuildArgs &args) {
   auto net = std::make_shared<EfficientNet>();
   auto modelType = strArg(args, "model_type", "b0");
-  auto numClasses = intArg(args, "num_classes", 1000);
+  auto numClasses = intArg(args, "num_classes", 1000, kMaxClasses);
   auto act = activationArg(args, "activation", Activation::Silu);
   auto useSE = boolArg(args, "use_se_block", true);
   auto includeTop = boolArg(args, "include_top", true);

@@ -76,11 +76,11 @@ struct MixVarGENet : Module {
 
 config::Expected<std::any> buildMixVarGENet(const config::BuildArgs &args) {
   auto net = std::make_shared<MixVarGENet>();
-  auto channels = intListArg(args, "channels", {32, 64, 96, 160});
-  auto strides = intListArg(args, "strides", {1, 2, 2, 2});
-  auto blocks = intListArg(args, "blocks", {1, 2, 2, 2});
+  auto channels = intListArg(args, "channels", {32, 64, 96, 160}, kMaxChannels);
+  auto strides = intListArg(args, "strides", {1, 2, 2, 2}, 64);
+  auto blocks = intListArg(args, "blocks", {1, 2, 2, 2}, kMaxBlocksPerStage);
   auto plain = intArg(args, "plain_stages", 1);
-  auto numClasses = intArg(args, "num_classes", 1000);
+  auto numClasses = intArg(args, "num_classes", 1000, kMaxClasses);
   auto includeTop = boolArg(args, "include_top", true);
   auto bn = bnKwargsArg(args);
   for (auto *e : {&channels, &strides, &blocks})

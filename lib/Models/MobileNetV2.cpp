@@ -74,7 +74,7 @@ struct MobileNetV2 : Module {
 
 config::Expected<std::any> buildMobileNetV2(const config::BuildArgs &args) {
   auto net = std::make_shared<MobileNetV2>();
-  auto numClasses = intArg(args, "num_classes", 1000);
+  auto numClasses = intArg(args, "num_classes", 1000, kMaxClasses);
   auto alpha = floatArg(args, "alpha", 1.0);
   auto includeTop = boolArg(args, "include_top", true);
   auto bn = bnKwargsArg(args);
@@ -86,8 +86,9 @@ config::Expected<std::any> buildMobileNetV2(const config::BuildArgs &args) {
     return includeTop.error();
   if (!bn)
     return bn.error();
-  if (!(*alpha > 0))
-    return args.error("'alpha' must be > 0");
+  if (!(*alpha > 0) || *alpha > 64)
+    return args.error("'alpha' must be > 0 and at most 64, got " +
+                      std::to_string(*alpha));
   net->numClasses = *numClasses;
   net->alpha = *alpha;
   net->includeTop = *includeTop;

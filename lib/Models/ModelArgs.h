@@ -13,6 +13,7 @@
 #include "hat/Models/Module.h"
 
 #include <any>
+#include <cstdint>
 
 namespace hat::models {
 
@@ -24,14 +25,27 @@ inline config::Diagnostic kwargError(const config::BuildArgs &args,
                     got.typeName() + " " + got.repr());
 }
 
+/// Bounds of size kwargs: far beyond any real network (the widest layers
+/// of ImageNet models have a few thousand channels), small enough that a
+/// typo such as 3000000 is an error naming the kwarg instead of a 30 GB
+/// allocation.
+constexpr int64_t kMaxChannels = 1 << 16;
+constexpr int64_t kMaxClasses = 1 << 20;
+constexpr int64_t kMaxBlocksPerStage = 1024;
+
 inline config::Expected<int64_t> intArg(const config::BuildArgs &args,
                                         const std::string &name,
-                                        int64_t fallback) {
+                                        int64_t fallback,
+                                        int64_t maxValue = INT64_MAX) {
   config::Value v = args.get(name);
   if (v.isNone())
     return fallback;
   if (!v.isInt())
     return kwargError(args, name, "an int", v);
+  if (v.asInt() > maxValue)
+    return args.error("'" + name + "' must be at most " +
+                      std::to_string(maxValue) + ", got " +
+                      std::to_string(v.asInt()));
   return v.asInt();
 }
 
@@ -69,7 +83,7 @@ inline config::Expected<std::string> strArg(const config::BuildArgs &args,
 
 inline config::Expected<std::vector<int64_t>>
 intListArg(const config::BuildArgs &args, const std::string &name,
-           std::vector<int64_t> fallback) {
+           std::vector<int64_t> fallback, int64_t maxValue = INT64_MAX) {
   config::Value v = args.get(name);
   if (v.isNone())
     return fallback;
@@ -79,6 +93,10 @@ intListArg(const config::BuildArgs &args, const std::string &name,
   for (const config::Value &item : v.sequenceItems()) {
     if (!item.isInt())
       return kwargError(args, name, "a list of ints", v);
+    if (item.asInt() > maxValue)
+      return args.error("'" + name + "[" + std::to_string(out.size()) +
+                        "]' must be at most " + std::to_string(maxValue) +
+                        ", got " + std::to_string(item.asInt()));
     out.push_back(item.asInt());
   }
   return out;

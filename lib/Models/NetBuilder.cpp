@@ -112,6 +112,28 @@ std::vector<float> NetBuilder::uniform(int64_t n, double bound) {
   return v;
 }
 
+bool NetBuilder::admitParameters(const std::string &leaf,
+                                 ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  std::string text;
+  bool overflow = false;
+  for (int64_t d : shape) {
+    text += (text.empty() ? "" : "x") + std::to_string(d);
+    overflow |= d < 0 || __builtin_mul_overflow(count, d, &count);
+  }
+  int64_t total = 0;
+  overflow |= __builtin_add_overflow(allocatedElements, count, &total);
+  if (overflow || total > kMaxModelElements) {
+    fail(leaf, "a " + text + " tensor would take the model past " +
+                   std::to_string(kMaxModelElements) + " parameter elements (" +
+                   std::to_string(kMaxModelElements >> 28) +
+                   " GiB as float32); check the channel and class counts");
+    return false;
+  }
+  allocatedElements = total;
+  return true;
+}
+
 Value NetBuilder::param(const std::string &leaf, ArrayRef<int64_t> shape,
                         std::vector<float> data, bool trainable) {
   if (trainable)
@@ -136,6 +158,10 @@ Value NetBuilder::conv2d(Value x, int64_t outChannels, int64_t kernel,
     return x;
   }
   int64_t perGroup = cin / groups;
+  if (!admitParameters(name + ".weight",
+                       {outChannels, perGroup, kernel, kernel}) ||
+      (bias && !admitParameters(name + ".bias", {outChannels})))
+    return x;
   int64_t n = outChannels * perGroup * kernel * kernel;
   // kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision.
   double fanOut = (double)outChannels * kernel * kernel / groups;
@@ -158,6 +184,8 @@ Value NetBuilder::batchNorm(Value x, const std::string &name) {
   if (failed())
     return x;
   int64_t c = channels(x);
+  if (!admitParameters(name, {4, c}))
+    return x;
   Value w = param(name + ".weight", {c}, std::vector<float>(c, 1.f), true);
   Value b = param(name + ".bias", {c}, std::vector<float>(c, 0.f), true);
   Value mean =
@@ -201,6 +229,9 @@ Value NetBuilder::linear(Value x, int64_t outFeatures, bool bias,
   if (failed())
     return x;
   int64_t in = shape(x).back();
+  if (!admitParameters(name + ".weight", {outFeatures, in}) ||
+      (bias && !admitParameters(name + ".bias", {outFeatures})))
+    return x;
   double bound = 1.0 / std::sqrt((double)in);
   Value w = param(name + ".weight", {outFeatures, in},
                   uniform(outFeatures * in, bound), true);

@@ -64,7 +64,7 @@ struct ResNet : Module {
 };
 
 config::Expected<std::any> buildResNet(const config::BuildArgs &args) {
-  auto numClasses = intArg(args, "num_classes", 1000);
+  auto numClasses = intArg(args, "num_classes", 1000, kMaxClasses);
   auto includeTop = boolArg(args, "include_top", true);
   auto bn = bnKwargsArg(args);
   if (!numClasses)

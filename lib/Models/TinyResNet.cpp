@@ -40,8 +40,8 @@ struct TinyResNet : Module {
 
 config::Expected<std::any> buildTinyResNet(const config::BuildArgs &args) {
   auto net = std::make_shared<TinyResNet>();
-  auto channels = intListArg(args, "channels", {16, 32, 64});
-  auto numClasses = intArg(args, "num_classes", 10);
+  auto channels = intListArg(args, "channels", {16, 32, 64}, kMaxChannels);
+  auto numClasses = intArg(args, "num_classes", 10, kMaxClasses);
   auto includeTop = boolArg(args, "include_top", true);
   auto bn = bnKwargsArg(args);
   if (!channels)

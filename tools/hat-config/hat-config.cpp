@@ -13,6 +13,7 @@
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Models/Module.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Support/WriteFile.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -132,14 +133,19 @@ int runDump(const std::vector<std::string> &args) {
     return kExitConfigError;
   }
   if (options.outputPath.empty() || options.outputPath == "-") {
-    std::cout << *json << "\n";
-    return std::cout.good() ? 0 : kExitConfigError;
+    std::cout << *json << "\n" << std::flush;
+    if (!std::cout) {
+      std::cerr << "hat-config: error: cannot write to stdout\n";
+      return kExitConfigError;
+    }
+    return 0;
   }
-  std::ofstream out(options.outputPath, std::ios::binary);
-  out << *json << "\n";
-  if (!out) {
+  // Atomic: a full disk leaves the old file (or none), never a truncated one.
+  std::string failure =
+      hat::writeFileAtomically(options.outputPath, *json + "\n");
+  if (!failure.empty()) {
     std::cerr << "hat-config: error: cannot write '" << options.outputPath
-              << "'\n";
+              << "': " << failure << "\n";
     return kExitConfigError;
   }
   return 0;
@@ -269,7 +275,7 @@ const Subcommand kSubcommands[] = {
 
 } // namespace
 
-int main(int argc, char **argv) {
+int runTool(int argc, char **argv) {
   if (argc < 2)
     return usageError("missing subcommand");
   std::string name = argv[1];
@@ -285,4 +291,17 @@ int main(int argc, char **argv) {
   for (const Subcommand &subcommand : kSubcommands)
     known += std::string(known.empty() ? "" : ", ") + subcommand.name;
   return usageError("unknown subcommand '" + name + "' (known: " + known + ")");
+}
+
+int main(int argc, char **argv) {
+  hat::reportFileSizeLimitAsError();
+  try {
+    return runTool(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::cerr << "hat-config: error: out of memory (is a size in the config "
+                 "far too large?)\n";
+  } catch (const std::exception &error) {
+    std::cerr << "hat-config: error: " << error.what() << "\n";
+  }
+  return kExitConfigError;
 }

@@ -13,8 +13,10 @@
 #include "hat/Data/Lmdb.h"
 #include "hat/Data/Pack.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Support/WriteFile.h"
 
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -83,7 +85,9 @@ private:
 
 int inspect(const std::map<std::string, std::string> &args) {
   const std::string path = args.at("inspect");
-  LmdbReader reader(path);
+  // --verify hashes data.mdb whatever its size; a plain open hashes packs up
+  // to kHashOnOpenLimitBytes.
+  LmdbReader reader(path, /*hashAlways=*/args.count("verify") > 0);
   const DatasetMeta &meta = reader.meta();
   std::printf("lmdb: %s\nschema: v%u\nformat: %s\nsplit: %s\ncount: %llu\n",
               path.c_str(), meta.schemaVersion, meta.format.c_str(),
@@ -98,6 +102,10 @@ int inspect(const std::map<std::string, std::string> &args) {
             : "");
   std::printf("source: %s\ncreated_by: %s\n", meta.source.c_str(),
               meta.createdBy.c_str());
+  std::printf("data.mdb: %llu bytes, hash %s (%s)\n",
+              static_cast<unsigned long long>(reader.integrity().bytes),
+              formatPackHash(reader.integrity().hash).c_str(),
+              reader.hashChecked() ? "checked" : "not checked; use --verify");
   if (args.count("extract")) {
     if (!args.count("to"))
       throw DataError("hat-pack", "", "--extract needs --to FILE");
@@ -107,11 +115,10 @@ int inspect(const std::map<std::string, std::string> &args) {
                       "--extract needs a record index, got '" +
                           args.at("extract") + "'");
     const RecordData record = reader.record(*index);
-    std::ofstream out(args.at("to"), std::ios::binary);
-    out.write(reinterpret_cast<const char *>(record.image.data()),
-              static_cast<std::streamsize>(record.image.size()));
-    if (!out)
-      throw DataError(args.at("to"), "", "cannot write");
+    std::string failure = hat::writeFileAtomically(
+        args.at("to"), std::string(record.image.begin(), record.image.end()));
+    if (!failure.empty())
+      throw DataError(args.at("to"), "", "cannot write: " + failure);
     std::printf("extracted key %s (%s, %dx%d, %zu objects, %zu lanes, label "
                 "%d) to %s\n",
                 record.key.c_str(), record.fileName.c_str(), record.width,
@@ -231,7 +238,14 @@ int run(int argc, char **argv) {
     options.out = get("out", "");
     options.split = get("split", "train");
     options.numImages = count("num-images", "100");
-    options.size = (int)count("size", options.kind == "culane" ? "820" : "256");
+    const uint64_t size =
+        count("size", options.kind == "culane" ? "820" : "256");
+    if (size > static_cast<uint64_t>(kMaxSynthesizeSize))
+      throw DataError("hat-pack", "",
+                      "--size must be from 64 to " +
+                          std::to_string(kMaxSynthesizeSize) + ", got " +
+                          get("size", ""));
+    options.size = static_cast<int>(size);
     options.seed = count("seed", "0");
     options.fashionMnistDir = get("fashion-mnist-dir", "");
     ProgressBar bar("synthesize", !quiet);
@@ -260,11 +274,22 @@ int run(int argc, char **argv) {
                     "--src is required for --format " + options.format);
   options.split = get("split", "train");
   options.out = get("out", "");
-  options.limit = count("limit", "0");
+  // No --limit packs everything; an explicit 0 would pack nothing (or, read
+  // as "no limit", everything): both surprise, so it is refused.
+  if (args.count("limit")) {
+    options.limit = count("limit", "");
+    if (options.limit == 0)
+      throw DataError("hat-pack", "",
+                      "--limit must be at least 1 (leave it out to pack every "
+                      "sample)");
+  }
   options.overwrite = args.count("overwrite") > 0;
   options.on_error = get("on-error", "fail");
-  options.schemaVersion = static_cast<uint32_t>(
-      std::stoul(get("schema-version", std::to_string(kRecordSchemaVersion))));
+  const uint64_t schemaVersion =
+      count("schema-version", std::to_string(kRecordSchemaVersion));
+  if (schemaVersion > UINT32_MAX)
+    throw DataError("hat-pack", "", "--schema-version is out of range");
+  options.schemaVersion = static_cast<uint32_t>(schemaVersion);
   ProgressBar bar("pack", !quiet);
   options.progress = [&](std::size_t done, std::size_t total) {
     bar(done, total);
@@ -281,8 +306,12 @@ int run(int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
+  hat::reportFileSizeLimitAsError();
   try {
     return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "hat-pack: error: out of memory (an image or "
+                         "annotation file far larger than expected?)\n");
   } catch (const DataError &error) {
     std::fprintf(stderr, "hat-pack: error: %s\n", error.what());
   } catch (const std::exception &error) {

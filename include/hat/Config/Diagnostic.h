@@ -60,6 +60,10 @@ struct Diagnostic {
   std::string str() const;
 };
 
+/// `text` for a terminal: control bytes and invalid UTF-8 as `\xNN`, cut
+/// after `maxBytes` bytes with a note of how much was left out.
+std::string printableText(const std::string &text, size_t maxBytes = 2000);
+
 /// Either a value or the Diagnostic explaining why there is none.
 template <typename T> class [[nodiscard]] Expected {
 public:

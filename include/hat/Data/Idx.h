@@ -2,6 +2,7 @@
 #ifndef HAT_DATA_IDX_H
 #define HAT_DATA_IDX_H
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +15,10 @@ struct IdxArray {
   std::vector<uint8_t> data;
   std::size_t itemSize() const;
 };
+
+/// Largest element count an IDX header may declare (MNIST-style files are
+/// tens of MB; this bounds a corrupt header, whose dims could overflow).
+inline constexpr std::size_t kMaxIdxBytes = std::size_t(8) << 30;
 
 /// Reads an IDX file, gzip'd or not (zlib reads both); throws DataError.
 IdxArray readIdx(const std::string &path);

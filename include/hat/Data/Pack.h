@@ -34,6 +34,11 @@ struct PackResult {
 /// leaves `out` untouched unless the pack completes.
 PackResult pack(const PackOptions &options);
 
+/// Bounds of `--size` and `--num-images`: a 8192² image is 200 MB decoded,
+/// and a million synthetic images is far past what a stand-in dataset needs.
+constexpr int kMaxSynthesizeSize = 8192;
+constexpr std::size_t kMaxSynthesizeImages = 1'000'000;
+
 struct SynthesizeOptions {
   std::string kind; // fashion-det | culane
   std::string out;
@@ -48,7 +53,9 @@ struct SynthesizeOptions {
 /// fashion-det: COCO-format images (<split>2017/*.jpg) and
 /// annotations/instances_<split>2017.json with real Fashion-MNIST items on
 /// textured backgrounds. culane: CuLane-format images, .lines.txt and
-/// list/<split>.txt with synthetic lanes. Deterministic for a seed.
+/// list/<split>.txt with synthetic lanes. Deterministic for a seed. Sizes
+/// are checked before anything is written, and a run that fails removes
+/// what it created.
 void synthesize(const SynthesizeOptions &options);
 
 } // namespace hat::data

@@ -100,7 +100,15 @@ public:
   mlir::OpBuilder &getBuilder() { return builder; }
   mlir::Location getLoc() { return loc; }
 
+  /// Parameter and buffer elements one model may hold: 2^30 float32 values
+  /// are 4 GiB, held twice while lowering (the vector and the attribute).
+  static constexpr int64_t kMaxModelElements = int64_t(1) << 30;
+
 private:
+  /// Counts a tensor of `shape` against kMaxModelElements before its data
+  /// is allocated; records an error naming the layer and returns false when
+  /// it does not fit (or its element count overflows).
+  bool admitParameters(const std::string &leaf, llvm::ArrayRef<int64_t> shape);
   mlir::Value param(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
                     std::vector<float> data, bool trainable);
   std::vector<float> normal(int64_t n, double stddev);
@@ -111,6 +119,7 @@ private:
   std::mt19937_64 rng;
   std::vector<std::string> scopes;
   int64_t parameterCount = 0;
+  int64_t allocatedElements = 0;
   std::string error;
   float bnEps = 1e-5f, bnMomentum = 0.1f;
 };
