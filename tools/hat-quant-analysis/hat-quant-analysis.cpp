@@ -13,6 +13,7 @@
 
 #include "hat/Analysis/QuantAnalysis.h"
 #include "hat/Support/CommandLine.h"
+#include "hat/Support/ParseNumber.h"
 
 #include <ATen/Parallel.h>
 
@@ -79,10 +80,6 @@ static cl::list<std::string>
 static cl::list<std::string>
     overrides("set", cl::desc("override a config value: path=value"),
               cl::cat(category));
-static cl::opt<unsigned> threads("threads", cl::init(0),
-                                 cl::desc("intra-op threads (default: all "
-                                          "cores)"),
-                                 cl::cat(category));
 
 static bool writeFile(const std::string &path, const std::string &text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -92,9 +89,39 @@ static bool writeFile(const std::string &path, const std::string &text) {
 
 int main(int argc, char **argv) {
   hat::showOnlyToolOptions(category);
-  if (!cl::ParseCommandLineOptions(argc, argv,
-                                   "per-layer quantization analysis of a HAT "
-                                   "config\n",
+  // `--threads N` as hat-train spells it; a library linked here already
+  // registers an llvm::cl option named "threads", so it is taken out of
+  // argv before llvm::cl sees the rest.
+  int64_t threads = 0;
+  std::vector<char *> args = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string text;
+    if (arg == "--threads" || arg == "-threads") {
+      if (i + 1 >= argc) {
+        llvm::errs() << "hat-quant-analysis: error: --threads needs a value\n";
+        return 2;
+      }
+      text = argv[++i];
+    } else if (arg.rfind("--threads=", 0) == 0) {
+      text = arg.substr(10);
+    } else {
+      args.push_back(argv[i]);
+      continue;
+    }
+    std::optional<uint64_t> n = hat::parseCount(text);
+    if (!n || *n < 1 || *n > 1024) {
+      llvm::errs() << "hat-quant-analysis: error: --threads needs a thread "
+                      "count in [1, 1024], got '"
+                   << text << "'\n";
+      return 2;
+    }
+    threads = int64_t(*n);
+  }
+  std::string overview = "per-layer quantization analysis of a HAT config\n"
+                         "\n  --threads N  intra-op threads (default: all "
+                         "cores)\n";
+  if (!cl::ParseCommandLineOptions(int(args.size()), args.data(), overview,
                                    &llvm::errs()))
     return 2;
   if (configPath.empty()) {
@@ -104,11 +131,6 @@ int main(int argc, char **argv) {
   if (!(cosThreshold >= -1 && cosThreshold <= 1)) {
     llvm::errs() << "hat-quant-analysis: error: --cos-threshold must be in "
                     "[-1, 1]\n";
-    return 2;
-  }
-  if (threads > 1024) {
-    llvm::errs() << "hat-quant-analysis: error: --threads must be at most "
-                    "1024\n";
     return 2;
   }
   if (topk > 0 && noSensitivity) {
