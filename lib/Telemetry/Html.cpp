@@ -81,8 +81,11 @@ std::string svgLineChart(const std::string &title,
                          const std::vector<std::string> &categoryLabels,
                          int width, int height) {
   const bool categorical = !categoryLabels.empty();
-  const double left = 64, right = 16, top = 28, bottom = categorical ? 110 : 42;
-  const double totalHeight = height + (categorical ? 68 : 0);
+  // The legend has its own rows between the title and the plot.
+  const double legendRows = double((series.size() + 3) / 4);
+  const double left = 64, right = 16, top = 30 + 14 * legendRows,
+               bottom = categorical ? 110 : 42;
+  const double totalHeight = height + (categorical ? 68 : 0) + 14 * legendRows;
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin;
   double ymin = xmin, ymax = -xmin;
   for (const ChartSeries &s : series)
@@ -182,12 +185,12 @@ std::string svgLineChart(const std::string &title,
                  "\" r=\"2.2\" fill=\"" + color + "\"><title>" +
                  htmlEscape(series[si].name + ": " + formatNumber(y, 6)) +
                  "</title></circle>";
-    svg += "<rect x=\"" + num(left + 8 + 170 * double(si % 4)) + "\" y=\"" +
-           num(top + 6 + 14 * double(si / 4)) +
-           "\" width=\"10\" height=\"3\" fill=\"" + color + "\"/>";
-    svg += "<text x=\"" + num(left + 22 + 170 * double(si % 4)) + "\" y=\"" +
-           num(top + 11 + 14 * double(si / 4)) + "\" class=\"small\">" +
-           htmlEscape(series[si].name) + "</text>";
+    const double lx = left + 190 * double(si % 4),
+                 ly = 26 + 14 * double(si / 4);
+    svg += "<rect x=\"" + num(lx) + "\" y=\"" + num(ly + 2) +
+           "\" width=\"12\" height=\"3\" fill=\"" + color + "\"/>";
+    svg += "<text x=\"" + num(lx + 16) + "\" y=\"" + num(ly + 6) +
+           "\" class=\"small\">" + htmlEscape(series[si].name) + "</text>";
   }
   return svg + "</svg>";
 }
@@ -254,10 +257,10 @@ std::string htmlPage(const std::string &title, const std::string &bodyHtml) {
          "<title>" +
          htmlEscape(title) +
          "</title><style>"
-         "body{font-family:sans-serif;margin:20px;color:#222;max-width:1100px}"
+         "body{font-family:sans-serif;margin:20px;color:#222;max-width:1200px}"
          "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
-         "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
-         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+         "table{border-collapse:collapse;font-size:12px;margin:8px 0}"
+         "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}"
          "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
          "tr.hl td{background:#ffe0e0;font-weight:bold}"
          ".chart text{font-size:11px;font-family:sans-serif}"

@@ -1,14 +1,14 @@
 //===- SensitivityTest.cpp - Ranking a deliberately sensitive layer -------===//
 //
 // Trains a small TinyResNet on 2048 Fashion-MNIST images, then makes one
-// layer deliberately hard to quantize without changing the float model: one
-// output channel of layer1.conv1 (through its BN) is scaled by 64 and the
-// matching input channel of layer1.conv2 by 1/64 (ReLU commutes with a
-// positive scale). The min-max int8 range of layer1.conv1's output then
-// leaves the other channels a few levels at most. The analysis must rank
-// that layer first, the float -> integer accuracy gap must be >= 0.2 points,
-// and re-calibrating with the fragment that moves it to int16 must recover
-// at least half of the gap.
+// layer deliberately hard to quantize: output channel 3 of layer1.conv1
+// becomes a constant 400 (its BN scale 0, shift 400) that its consumer
+// ignores (layer1.conv2's weights for that input channel are zeroed), so
+// the float model only loses that channel while the layer's min-max range
+// grows to 400: int8 leaves the other channels a few levels, int16 hundreds.
+// The analysis must rank that layer first, the float -> integer accuracy
+// gap must be >= 0.2 points, and re-calibrating with the fragment that moves
+// it to int16 must recover at least half of the gap.
 //
 //===----------------------------------------------------------------------===//
 
@@ -142,20 +142,22 @@ TEST(QuantAnalysis, RanksTheSensitiveLayerAndInt16RecoversTheGap) {
   runStage(configPath, "float");
   ASSERT_FALSE(HasFatalFailure());
 
-  // Make layer1.conv1 deliberately sensitive; the float model is unchanged.
+  // Make layer1.conv1 deliberately sensitive (see the top of the file).
   const std::string best =
       (dir / "ckpt" / "float-checkpoint-best.pth.tar").string();
   engine::CheckpointData ck = engine::loadCheckpoint(best);
   const int64_t channel = 3;
-  const double alpha = 64;
   int touched = 0;
   for (auto &[name, t] : ck.model) {
     at::NoGradGuard guard;
-    if (name == "layer1.bn1.weight" || name == "layer1.bn1.bias") {
-      t[channel].mul_(alpha);
+    if (name == "layer1.bn1.weight") {
+      t[channel].fill_(0.0);
+      ++touched;
+    } else if (name == "layer1.bn1.bias") {
+      t[channel].fill_(400.0);
       ++touched;
     } else if (name == "layer1.conv2.weight") {
-      t.select(1, channel).div_(alpha);
+      t.select(1, channel).zero_();
       ++touched;
     }
   }
