@@ -110,8 +110,10 @@ std::string svgLineChart(const std::string &title,
     svg += "<text x=\"" + num(left) + "\" y=\"60\">no data</text></svg>";
     return svg;
   }
-  if (xmax == xmin)
-    xmax = xmin + 1;
+  if (xmax == xmin) { // a single step: centre it
+    xmin -= 0.5;
+    xmax += 0.5;
+  }
   if (ymax == ymin) {
     double pad = std::max(std::abs(ymax) * 0.05, 1e-6);
     ymin -= pad;
