@@ -15,6 +15,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev
   libgtest-dev nlohmann-json3-dev zlib1g-dev
   clang-19 libclang-rt-19-dev ccache
+  libprotobuf-dev protobuf-compiler python3-protobuf python3-crc32c
   dataset-fashion-mnist
 )
 

@@ -23,6 +23,10 @@ def HatFloat2QAT : Pass<"hat-float2qat", "::mlir::func::FuncOp"> {
     conv2d/linear/add followed by its only user relu/relu6 is one unit: the
     activation is quantized after the ReLU. batch_norm is folded first.
     An op carrying `hat.qdtype = #hat<qdtype qint16>` gets an int16 output.
+    `layer-dtypes=NAME:qint16,...` sets that attribute on the ops whose
+    location is the layer name NAME (the model builders name every op after
+    its module path, e.g. `layer1.0.conv1`); a name no op has is an error.
+    Activation fake_quants take the location of their layer unit's first op.
   }];
   let options = [
     Option<"activationDType", "activation-dtype", "std::string", "\"qint8\"",
@@ -32,7 +36,10 @@ def HatFloat2QAT : Pass<"hat-float2qat", "::mlir::func::FuncOp"> {
     Option<"outputDType", "output-dtype", "std::string", "\"\"",
            "dtype of the function results' fake_quant (default: activation-dtype)">,
     Option<"observer", "observer", "std::string", "\"minmax\"",
-           "observer for activations: minmax, percentile or mse">
+           "observer for activations: minmax, percentile or mse">,
+    ListOption<"layerDTypes", "layer-dtypes", "std::string",
+               "per-layer output dtype, `NAME:qint16` (the qconfig of a "
+               "module name)">
   ];
   let dependentDialects = ["::hat::HatDialect"];
 }

@@ -170,4 +170,51 @@ Status applyOverride(Module &module, const std::string &assignment) {
   return Status::success();
 }
 
+namespace {
+void mergeValue(Value &into, const Value &from) {
+  if (!into.isDict() || !from.isDict()) {
+    into = from;
+    return;
+  }
+  for (const auto &[key, value] : from.asDict().entries) {
+    if (Value *existing = into.asDict().find(key))
+      mergeValue(*existing, value);
+    else
+      into.asDict().set(key, value);
+  }
+}
+} // namespace
+
+void mergeModule(Module &module, const Module &overlay) {
+  for (const auto &[name, value] : overlay.variables()) {
+    if (Value *existing = module.get(name)) {
+      Value merged = *existing;
+      mergeValue(merged, value);
+      module.set(name, merged);
+    } else {
+      module.set(name, value);
+    }
+  }
+}
+
+Expected<std::shared_ptr<Module>> loadConfigWithMerges(
+    const std::string &path, const std::vector<std::string> &merges,
+    const std::vector<std::string> &overrides, const EvalOptions &options) {
+  Expected<std::shared_ptr<Module>> module = loadConfigFile(path, options);
+  if (!module)
+    return module;
+  for (const std::string &file : merges) {
+    Expected<std::shared_ptr<Module>> overlay = loadConfigFile(file, options);
+    if (!overlay)
+      return overlay.error();
+    mergeModule(**module, **overlay);
+  }
+  for (const std::string &override : overrides) {
+    Status status = applyOverride(**module, override);
+    if (!status)
+      return status.error();
+  }
+  return module;
+}
+
 } // namespace hat::config

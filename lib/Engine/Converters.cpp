@@ -39,6 +39,45 @@ std::string qatPipeline(const config::BuildArgs &args, std::string &error) {
          (options.empty() ? std::string() : "{" + options + "}") + ")";
 }
 
+/// The config's top-level `qconfig = dict(module_name={"layer1.conv1":
+/// "qint16", ...})` (the fragment hat-quant-analysis --topk writes) as
+/// hat-float2qat's layer-dtypes option; empty without a qconfig.
+std::string layerDTypesOption() {
+  RunContext &ctx = runContext();
+  const config::Value *qconfig =
+      ctx.config ? ctx.config->get("qconfig") : nullptr;
+  if (!qconfig || qconfig->isNone())
+    return "";
+  auto bad = [&](const std::string &why) {
+    return EngineError(ctx.configPath + ": qconfig " + why +
+                       " (expected qconfig = dict(module_name={\"NAME\": "
+                       "\"qint16\", ...}))");
+  };
+  if (!qconfig->isDict())
+    throw bad("must be a dict, got " + qconfig->repr());
+  std::string entries;
+  for (const auto &[key, value] : qconfig->asDict().entries) {
+    if (!key.isStr() || key.asStr() != "module_name")
+      throw bad("has an unknown key " + key.repr());
+    if (!value.isDict())
+      throw bad("'module_name' must be a dict, got " + value.repr());
+    for (const auto &[name, dtype] : value.asDict().entries) {
+      if (!name.isStr() || name.asStr().empty() ||
+          name.asStr().find_first_of(",:{} ") != std::string::npos)
+        throw bad("module name " + name.repr() + " is not a layer name");
+      if (!dtype.isStr() ||
+          (dtype.asStr() != "qint8" && dtype.asStr() != "qint16"))
+        throw bad("dtype of '" + name.asStr() +
+                  "' must be \"qint8\" or "
+                  "\"qint16\", got " +
+                  dtype.repr());
+      entries +=
+          (entries.empty() ? "" : ",") + name.asStr() + ":" + dtype.asStr();
+    }
+  }
+  return entries.empty() ? "" : "layer-dtypes=" + entries;
+}
+
 exec::ExecutorOptions qatOptions(const config::BuildArgs &args,
                                  std::string &error) {
   exec::ExecutorOptions options;
@@ -78,7 +117,19 @@ config::Expected<std::any> buildConverter(const config::BuildArgs &args) {
         throw EngineError("Float2QAT/Float2Calibration need a float model, "
                           "this one is already " +
                           model.kind());
-      model.runPasses(pipeline, mode, options);
+      // The qconfig is read when converting, so every stage (calibration,
+      // QAT, int_infer) of one config quantizes the same layers in int16.
+      std::string layerDTypes = layerDTypesOption();
+      std::string full = pipeline;
+      if (!layerDTypes.empty()) {
+        size_t at =
+            full.find("hat-float2qat") + std::string("hat-float2qat").size();
+        if (full.compare(at, 1, "{") == 0)
+          full.insert(at + 1, layerDTypes + " ");
+        else
+          full.insert(at, "{" + layerDTypes + "}");
+      }
+      model.runPasses(full, mode, options);
     };
   } else if (type == "Calibration2QAT") {
     converter = [](EngineModel &model) {

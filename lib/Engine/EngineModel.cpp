@@ -170,6 +170,16 @@ void EngineModel::runPasses(const std::string &pipeline,
   rebuild(mode, options);
 }
 
+void EngineModel::editIR(const std::function<void(mlir::func::FuncOp)> &edit,
+                         bool rebuildAfter) {
+  runner->writeBack();
+  edit(ir->func());
+  if (rebuildAfter) {
+    exec::ExecutorOptions options = runner->options();
+    rebuild(runner->fakeQuantMode(), options);
+  }
+}
+
 void EngineModel::setFakeQuantMode(exec::FakeQuantMode mode) {
   runner->setFakeQuantMode(mode);
 }

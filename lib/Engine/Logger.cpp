@@ -95,6 +95,8 @@ void Logger::logValues(
     line += "  " + name + "=" + buf;
   }
   info(line);
+  for (const auto &sink : sinks)
+    sink->write(prefix, stage, epoch, step, values);
   if (!json)
     return;
   std::fprintf(json,

@@ -96,6 +96,16 @@ std::string NetBuilder::scopedName(const std::string &leaf) const {
   return name + leaf;
 }
 
+Location NetBuilder::opLoc(const std::string &leaf) {
+  // The first op of a name keeps it; later ones get `_1`, `_2`, ... so every
+  // layer name is unique in the function.
+  std::string name = scopedName(leaf);
+  int &count = opNameCounts[name];
+  std::string unique = count == 0 ? name : name + "_" + std::to_string(count);
+  ++count;
+  return NameLoc::get(builder.getStringAttr(unique), loc);
+}
+
 std::vector<float> NetBuilder::normal(int64_t n, double stddev) {
   std::normal_distribution<float> dist(0.f, (float)stddev);
   std::vector<float> v(n);
@@ -174,7 +184,7 @@ Value NetBuilder::conv2d(Value x, int64_t outChannels, int64_t kernel,
               uniform(outChannels, 1.0 / std::sqrt(fanIn)), true);
   }
   return builder.create<Conv2dOp>(
-      loc, x, w, b, builder.getDenseI64ArrayAttr({stride, stride}),
+      opLoc(name), x, w, b, builder.getDenseI64ArrayAttr({stride, stride}),
       builder.getDenseI64ArrayAttr({padding, padding, padding, padding}),
       builder.getDenseI64ArrayAttr({dilation, dilation}),
       builder.getI64IntegerAttr(groups));
@@ -192,7 +202,7 @@ Value NetBuilder::batchNorm(Value x, const std::string &name) {
       param(name + ".running_mean", {c}, std::vector<float>(c, 0.f), false);
   Value var =
       param(name + ".running_var", {c}, std::vector<float>(c, 1.f), false);
-  return builder.create<BatchNormOp>(loc, x, w, b, mean, var,
+  return builder.create<BatchNormOp>(opLoc(name), x, w, b, mean, var,
                                      builder.getF32FloatAttr(bnEps),
                                      builder.getF32FloatAttr(bnMomentum));
 }
@@ -202,15 +212,15 @@ Value NetBuilder::activation(Value x, Activation act) {
   case Activation::None:
     return x;
   case Activation::Relu:
-    return builder.create<ReluOp>(loc, x);
+    return builder.create<ReluOp>(opLoc("relu"), x);
   case Activation::Relu6:
-    return builder.create<Relu6Op>(loc, x);
+    return builder.create<Relu6Op>(opLoc("relu6"), x);
   case Activation::Sigmoid:
-    return builder.create<SigmoidOp>(loc, x);
+    return builder.create<SigmoidOp>(opLoc("sigmoid"), x);
   case Activation::Silu:
-    return builder.create<SiluOp>(loc, x);
+    return builder.create<SiluOp>(opLoc("silu"), x);
   case Activation::Hardswish:
-    return builder.create<HardswishOp>(loc, x);
+    return builder.create<HardswishOp>(opLoc("hardswish"), x);
   }
   llvm_unreachable("unknown activation");
 }
@@ -238,7 +248,7 @@ Value NetBuilder::linear(Value x, int64_t outFeatures, bool bias,
   Value b;
   if (bias)
     b = param(name + ".bias", {outFeatures}, uniform(outFeatures, bound), true);
-  return builder.create<LinearOp>(loc, x, w, b);
+  return builder.create<LinearOp>(opLoc(name), x, w, b);
 }
 
 Value NetBuilder::add(Value a, Value b) {
@@ -248,7 +258,7 @@ Value NetBuilder::add(Value a, Value b) {
     fail("add", "cannot add tensors of different shapes");
     return a;
   }
-  return builder.create<AddOp>(loc, a, b);
+  return builder.create<AddOp>(opLoc("add"), a, b);
 }
 
 Value NetBuilder::mul(Value a, Value b) {
@@ -258,7 +268,7 @@ Value NetBuilder::mul(Value a, Value b) {
     fail("mul", "cannot multiply tensors of different shapes");
     return a;
   }
-  return builder.create<MulOp>(loc, a, b);
+  return builder.create<MulOp>(opLoc("mul"), a, b);
 }
 
 Value NetBuilder::concat(ValueRange inputs, int64_t axis) {
@@ -276,7 +286,8 @@ Value NetBuilder::concat(ValueRange inputs, int64_t axis) {
       return inputs.front();
     }
   }
-  return builder.create<ConcatOp>(loc, inputs, builder.getI64IntegerAttr(axis));
+  return builder.create<ConcatOp>(opLoc("concat"), inputs,
+                                  builder.getI64IntegerAttr(axis));
 }
 
 Value NetBuilder::maxPool(Value x, int64_t kernel, int64_t stride,
@@ -284,7 +295,7 @@ Value NetBuilder::maxPool(Value x, int64_t kernel, int64_t stride,
   if (failed() || !spatialFits(*this, "pool", x, kernel, stride, padding))
     return x;
   return builder.create<MaxPool2dOp>(
-      loc, x, builder.getDenseI64ArrayAttr({kernel, kernel}),
+      opLoc("maxpool"), x, builder.getDenseI64ArrayAttr({kernel, kernel}),
       builder.getDenseI64ArrayAttr({stride, stride}),
       builder.getDenseI64ArrayAttr({padding, padding, padding, padding}));
 }
@@ -294,7 +305,7 @@ Value NetBuilder::avgPool(Value x, int64_t kernel, int64_t stride,
   if (failed() || !spatialFits(*this, "pool", x, kernel, stride, padding))
     return x;
   return builder.create<AvgPool2dOp>(
-      loc, x, builder.getDenseI64ArrayAttr({kernel, kernel}),
+      opLoc("avgpool"), x, builder.getDenseI64ArrayAttr({kernel, kernel}),
       builder.getDenseI64ArrayAttr({stride, stride}),
       builder.getDenseI64ArrayAttr({padding, padding, padding, padding}));
 }
@@ -304,17 +315,18 @@ Value NetBuilder::globalAvgPool(Value x) {
     fail("pool", "global average pooling needs an NCHW input");
     return x;
   }
-  return builder.create<GlobalAvgPoolOp>(loc, x);
+  return builder.create<GlobalAvgPoolOp>(opLoc("global_pool"), x);
 }
 
 Value NetBuilder::flatten(Value x, int64_t startDim) {
-  return builder.create<FlattenOp>(loc, x, builder.getI64IntegerAttr(startDim));
+  return builder.create<FlattenOp>(opLoc("flatten"), x,
+                                   builder.getI64IntegerAttr(startDim));
 }
 
 Value NetBuilder::resize(Value x, int64_t height, int64_t width, bool bilinear,
                          bool alignCorners) {
   return builder.create<ResizeOp>(
-      loc, x,
+      opLoc("resize"), x,
       ResizeModeAttr::get(builder.getContext(), bilinear ? ResizeMode::bilinear
                                                          : ResizeMode::nearest),
       builder.getDenseI64ArrayAttr({height, width}),

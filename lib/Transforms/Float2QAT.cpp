@@ -14,6 +14,7 @@
 #include "hat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace hat {
 #define GEN_PASS_DEF_HATFLOAT2QAT
@@ -41,8 +42,64 @@ bool fusesActivation(Operation *op) {
   return isa<Conv2dOp, LinearOp, AddOp>(op);
 }
 
+/// The layer name of an op: its NameLoc (through fused/callsite wrappers).
+std::optional<std::string> layerName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (auto n = layerName(inner))
+        return n;
+  return std::nullopt;
+}
+
 struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
   using HatFloat2QATBase::HatFloat2QATBase;
+
+  /// `layer-dtypes`: sets hat.qdtype on the op each name designates.
+  LogicalResult applyLayerDTypes(func::FuncOp func) {
+    if (layerDTypes.empty())
+      return success();
+    llvm::StringMap<Operation *> byName;
+    func.walk([&](Operation *op) {
+      if (isa<ParamOp, FakeQuantOp>(op) || op->getNumResults() != 1)
+        return;
+      if (auto name = layerName(op->getLoc()))
+        byName.try_emplace(*name, op);
+    });
+    for (const std::string &entry : layerDTypes) {
+      size_t colon = entry.rfind(':');
+      std::optional<QDType> dtype;
+      if (colon != std::string::npos)
+        dtype = parseQDType(StringRef(entry).substr(colon + 1));
+      if (!dtype)
+        return func.emitError("layer-dtypes entry '")
+               << entry << "' must be NAME:qint8 or NAME:qint16";
+      std::string name = entry.substr(0, colon);
+      auto it = byName.find(name);
+      if (it == byName.end()) {
+        std::string known;
+        int shown = 0;
+        for (auto &kv : byName)
+          if (isa<Conv2dOp, LinearOp, AddOp, MulOp, ConcatOp, AvgPool2dOp,
+                  GlobalAvgPoolOp, SigmoidOp, SiluOp, HardswishOp, SoftmaxOp,
+                  ResizeOp>(kv.second) &&
+              shown++ < 8)
+            known += (known.empty() ? "" : ", ") + kv.first().str();
+        return func.emitError("layer-dtypes names layer '")
+               << name << "', but the model has no op of that name (layers "
+               << "include: " << known << ")";
+      }
+      Operation *op = it->second;
+      if (!producesNewScale(op))
+        return op->emitError("layer '")
+               << name << "' keeps its input's scale and has no output "
+               << "quantization of its own; set the dtype of the layer "
+                  "producing its input";
+      op->setAttr("hat.qdtype", QDTypeAttr::get(op->getContext(), *dtype));
+    }
+    return success();
+  }
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
@@ -67,6 +124,9 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
           << observer << "' (expected minmax, percentile or mse)";
       return signalPassFailure();
     }
+
+    if (failed(applyLayerDTypes(func)))
+      return signalPassFailure();
 
     // QAT folds BN before inserting weight fake_quant: the folded weight is
     // what the integer model stores.
@@ -111,8 +171,18 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
 
     for (BlockArgument arg : func.getArguments())
       if (llvm::isa<RankedTensorType>(arg.getType()) &&
-          llvm::cast<RankedTensorType>(arg.getType()).getElementType().isF32())
-        insertActivationFQ(arg, *actType, func.getLoc());
+          llvm::cast<RankedTensorType>(arg.getType())
+              .getElementType()
+              .isF32()) {
+        // Named after the input (`input.img`), so per-layer reports list it.
+        auto name =
+            func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "hat.name");
+        std::string label =
+            "input." + (name ? name.str() : std::to_string(arg.getArgNumber()));
+        insertActivationFQ(
+            arg, *actType,
+            NameLoc::get(StringAttr::get(ctx, label), func.getLoc()));
+      }
 
     SmallVector<Operation *> ops;
     func.walk([&](Operation *op) { ops.push_back(op); });
@@ -150,7 +220,8 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
       QDType dtype = dtypeFor(op, out);
       if (auto attr = unit->getAttrOfType<QDTypeAttr>("hat.qdtype"))
         dtype = attr.getValue();
-      insertActivationFQ(out, dtype, unit->getLoc());
+      // The unit is named after its first op (conv1 for conv1+bn1+relu).
+      insertActivationFQ(out, dtype, op->getLoc());
     }
   }
 };

@@ -14,7 +14,9 @@
 
 #include "hat/Config/Config.h"
 #include "hat/Engine/Engine.h"
+#include "hat/Engine/TensorBoard.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Telemetry/RunReport.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -44,6 +46,9 @@ const char *const kUsage =
     "  --set path=value    override a config value after evaluation\n"
     "                      (repeatable), e.g. --set "
     "float_trainer.num_epochs=2\n"
+    "  --merge FILE        merge a config file into the config before the\n"
+    "                      --set overrides (dicts merge key by key), e.g.\n"
+    "                      the int16 qconfig of hat-quant-analysis --topk\n"
     "  --resume [CKPT]     continue an interrupted stage from CKPT (default\n"
     "                      {ckpt_dir}/{stage}-checkpoint-last.pth.tar)\n"
     "  --threads N         intra-op threads (default: all cores)\n"
@@ -61,6 +66,7 @@ struct Options {
   std::string config;
   std::vector<std::string> stages;
   std::vector<std::string> overrides;
+  std::vector<std::string> merges;
   bool resume = false;
   std::string resumePath;
   int64_t threads = 0;
@@ -98,7 +104,8 @@ StageResult runStage(const Options &options, const std::string &stage) {
   auto stageStart = std::chrono::steady_clock::now();
   engine::RunContext &ctx = engine::runContext();
   setenv("HAT_TRAINING_STEP", stage.c_str(), 1);
-  auto module = config::loadConfig(options.config, options.overrides);
+  auto module = config::loadConfigWithMerges(options.config, options.merges,
+                                             options.overrides);
   if (!module)
     throw engine::EngineError(module.error().str());
   ctx.stage = stage;
@@ -111,6 +118,17 @@ StageResult runStage(const Options &options, const std::string &stage) {
                             : std::string("./tmp_models");
   std::filesystem::create_directories(ckptDir);
   ctx.logger->openJsonLog(ckptDir + "/" + stage + "-log.jsonl");
+  // TensorBoard: one run directory per stage (tensorboard --logdir
+  // {ckpt_dir}/tensorboard shows the stages side by side).
+  const std::string eventDir = ckptDir + "/tensorboard/" + stage;
+  ctx.logger->clearSinks();
+  {
+    std::string error;
+    if (auto sink = engine::makeTensorBoardSink(eventDir, error))
+      ctx.logger->addSink(sink);
+    else
+      ctx.logger->warning("no TensorBoard events: " + error);
+  }
 
   if (options.seed >= 0) {
     ctx.seed = options.seed;
@@ -165,6 +183,28 @@ StageResult runStage(const Options &options, const std::string &stage) {
           ",\n  \"images_per_sec\": " + jsonNumber(result.imagesPerSecond) +
           ",\n  \"model\": \"" + stage + "-model.mlir\"\n}\n";
   writeAtomically(ckptDir + "/" + stage + "-metrics.json", json);
+  ctx.logger->clearSinks();
+
+  telemetry::RunReportInput report;
+  report.stage = stage;
+  report.configPath = options.config;
+  auto configJson = config::moduleToJson(**module);
+  report.configJson = configJson ? *configJson : configJson.error().str();
+  report.ckptDir = ckptDir;
+  report.eventDirectory = eventDir;
+  if (const config::Value *compile = (*module)->get("compile_cfg");
+      compile && compile->isDict())
+    if (const config::Value *hbm = compile->asDict().find("hbm");
+        hbm && hbm->isStr())
+      report.perfReport =
+          std::filesystem::path(hbm->asStr()).replace_extension("").string() +
+          ".perf.html";
+  std::string reportPath = ckptDir + "/" + stage + "-report.html";
+  if (std::string error = telemetry::writeRunReport(report, reportPath);
+      !error.empty())
+    ctx.logger->warning("no run report: " + error);
+  else
+    ctx.logger->info("run report: " + reportPath);
 
   std::string line = stage + ":";
   for (auto &[k, v] : result.metrics)
@@ -198,6 +238,10 @@ int main(int argc, char **argv) {
         stage = value(arg);
       } else if (arg == "--set") {
         options.overrides.push_back(value(arg));
+      } else if (arg == "--merge") {
+        options.merges.push_back(value(arg));
+      } else if (arg.rfind("--merge=", 0) == 0) {
+        options.merges.push_back(arg.substr(8));
       } else if (arg.rfind("--set=", 0) == 0) {
         options.overrides.push_back(arg.substr(6));
       } else if (arg == "--resume") {

@@ -84,6 +84,17 @@ Expected<std::shared_ptr<Module>>
 loadConfig(const std::string &path, const std::vector<std::string> &overrides,
            const EvalOptions &options = {});
 
+/// Merges the variables of `overlay`, a config file evaluated on its own
+/// (such as the qconfig fragment hat-quant-analysis --topk writes), into
+/// `module`: where both hold a dict, keys merge recursively; everything else
+/// is replaced by the overlay's value. Imports of the overlay are skipped.
+void mergeModule(Module &module, const Module &overlay);
+/// loadConfigFile(), then every file of `merges` loaded and merged in order
+/// (mergeModule; the `--merge` option of hat-train), then the overrides.
+Expected<std::shared_ptr<Module>> loadConfigWithMerges(
+    const std::string &path, const std::vector<std::string> &merges,
+    const std::vector<std::string> &overrides, const EvalOptions &options = {});
+
 /// Calls a config function (or builtin) with runtime values, e.g. the
 /// engine calling `loss_collector(outputs)`.
 Expected<Value> callFunction(const Value &function,

@@ -87,6 +87,12 @@ public:
   void runPasses(const std::string &pipeline, exec::FakeQuantMode mode,
                  const exec::ExecutorOptions &options = {});
   void setFakeQuantMode(exec::FakeQuantMode mode);
+  /// Writes the trained state into the IR and hands the function to `edit`
+  /// (analysis tools read it, clone it or add results to tap layer outputs).
+  /// With `rebuild` the executor is then rebuilt in its current mode and
+  /// options, so forward() runs the edited function.
+  void editIR(const std::function<void(mlir::func::FuncOp)> &edit,
+              bool rebuild = true);
   /// "float", "qat" (fake-quant) or "int" (integer ops).
   std::string kind() const { return kindName; }
 

@@ -12,11 +12,22 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace hat::engine {
+
+/// Receives every value logValues() logs (the TensorBoard event writer).
+class LogSink {
+public:
+  virtual ~LogSink() = default;
+  virtual void
+  write(const std::string &prefix, const std::string &stage, int64_t epoch,
+        int64_t step,
+        const std::vector<std::pair<std::string, double>> &values) = 0;
+};
 
 class Logger {
 public:
@@ -33,6 +44,13 @@ public:
                  int64_t epoch, int64_t step,
                  const std::vector<std::pair<std::string, double>> &values);
 
+  /// Adds a sink that sees every logValues() call; clearSinks() drops them
+  /// (hat-train opens one per stage).
+  void addSink(std::shared_ptr<LogSink> sink) {
+    sinks.push_back(std::move(sink));
+  }
+  void clearSinks() { sinks.clear(); }
+
   /// Progress of the current loop (a bar on a terminal only).
   void progressBegin(const std::string &label, int64_t total);
   void progressUpdate(int64_t done, double runningLoss, double imagesPerSec);
@@ -44,6 +62,7 @@ private:
   void drawProgress();
   bool terminal;
   FILE *json = nullptr;
+  std::vector<std::shared_ptr<LogSink>> sinks;
   std::string label;
   int64_t total = 0, done = 0;
   double loss = 0, speed = 0;

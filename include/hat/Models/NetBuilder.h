@@ -14,6 +14,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Value.h"
 
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -97,6 +98,12 @@ public:
   /// `leaf` prefixed with the current scope (`layer1.0.conv1`).
   std::string scopedName(const std::string &leaf) const;
 
+  /// The location of a new op: a NameLoc with the scoped, unique layer name
+  /// (`layer1.0.conv1`, a second `add` in one scope `add_1`). Passes keep
+  /// op locations, so float, fake-quant and integer IR name layers alike
+  /// (the quantization analysis matches layers by it).
+  mlir::Location opLoc(const std::string &leaf);
+
   mlir::OpBuilder &getBuilder() { return builder; }
   mlir::Location getLoc() { return loc; }
 
@@ -121,6 +128,7 @@ private:
   int64_t parameterCount = 0;
   int64_t allocatedElements = 0;
   std::string error;
+  std::map<std::string, int> opNameCounts;
   float bnEps = 1e-5f, bnMomentum = 0.1f;
 };
 

@@ -127,3 +127,29 @@ TEST(Override, NewKeyInExistingDictIsAllowed) {
   // ...but not a new key in a dict that does not exist.
   EXPECT_FALSE(applyOverride(*m, "model.backbone.type='x'").ok());
 }
+
+TEST(Merge, DictsMergeKeyByKeyOtherValuesAreReplaced) {
+  std::shared_ptr<Module> base = load(R"(
+qconfig = dict(module_name={"a.conv": "qint16"}, other=1)
+epochs = 3
+model = dict(type="X", channels=[1, 2])
+)");
+  std::shared_ptr<Module> overlay = load(R"(
+import os
+qconfig = dict(module_name={"b.conv": "qint16", "a.conv": "qint8"})
+epochs = 5
+model = dict(channels=[4])
+extra = "new"
+)");
+  ASSERT_TRUE(base && overlay);
+  mergeModule(*base, *overlay);
+  EXPECT_EQ(base->get("qconfig")->repr(),
+            "{'module_name': {'a.conv': 'qint8', 'b.conv': 'qint16'}, "
+            "'other': 1}");
+  EXPECT_EQ(base->get("epochs")->repr(), "5");
+  // Lists are values, not merged element by element.
+  EXPECT_EQ(base->get("model")->repr(), "{'type': 'X', 'channels': [4]}");
+  EXPECT_EQ(base->get("extra")->repr(), "'new'");
+  // The overlay's imports are not config variables.
+  EXPECT_EQ(base->get("os"), nullptr);
+}
