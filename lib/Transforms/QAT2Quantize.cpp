@@ -234,10 +234,13 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
     Value result = clone->getResult(0);
     result.setType(intTensor(op->getResult(0).getType(), in->bits));
     if (auto resize = dyn_cast<ResizeOp>(op)) {
-      result = builder.create<QResizeOp>(
+      auto qresize = builder.create<QResizeOp>(
           loc, result.getType(), in->value, resize.getModeAttr(),
           resize.getSizeAttr(), resize.getAlignCornersAttr(), IntegerAttr(),
           IntegerAttr());
+      if (Attribute name = op->getAttr("hat.layer_name"))
+        qresize->setAttr("hat.layer_name", name);
+      result = qresize;
       clone->erase();
     }
     define(op->getResult(0), result, in->scale, in->bits);
@@ -506,10 +509,15 @@ LogicalResult Quantizer::convert(Operation *op) {
       auto it = mapping.find(operand.get());
       if (it == mapping.end())
         continue;
-      Value deq = builder.create<DequantizeOp>(
+      auto deq = builder.create<DequantizeOp>(
           ret.getLoc(), operand.get().getType(), it->second.value,
           builder.getDenseF32ArrayAttr({(float)it->second.scale}),
           IntegerAttr());
+      // A named result names its dequantize layer ("cls_s8.dequantize").
+      if (auto name = func.getResultAttrOfType<StringAttr>(
+              operand.getOperandNumber(), "hat.name"))
+        deq->setAttr("hat.layer_name",
+                     builder.getStringAttr(name.str() + ".dequantize"));
       operand.set(deq);
     }
     return success();
