@@ -113,5 +113,56 @@ TEST_F(FcosTest, TrainModelForwardBackward) {
     EXPECT_TRUE(allClose(evalOuts[i], ref[i], 1e-3, 1e-4)) << "result " << i;
 }
 
+TEST_F(FcosTest, IntegerModelBitExactWithEvaluator) {
+  // int_infer of the detector: fuse-bn + float2qat, calibration on the
+  // executor, qat2quantize (BiFPN fusions become qadd chains, head outputs
+  // i16); the executor's integer forward equals the reference interpreter
+  // bit for bit on all 15 results (and so hat-run's, which the lit test
+  // tools/hat-run/fcos-pipeline.test checks against hat-eval).
+  auto source = config::loadConfigSource(kTinyFcos, "fcos_tiny.py");
+  ASSERT_TRUE(source.ok()) << source.error().str();
+  auto model = models::buildModule(*(*source)->get("model"), "model");
+  ASSERT_TRUE(model.ok()) << model.error().str();
+  auto lowered = models::lowerModel(context, *model, {{"img", {1, 3, 64, 64}}});
+  ASSERT_TRUE(lowered.ok()) << lowered.error().str();
+  mlir::ModuleOp module = **lowered;
+  runPipeline(module, "func.func(hat-fuse-bn,hat-float2qat)");
+  {
+    ExecutorOptions options;
+    options.fakeQuantMode = FakeQuantMode::Calibrate;
+    auto calibrator = makeExecutor(entry(module), options);
+    ASSERT_TRUE(calibrator);
+    calibrator->eval();
+    at::NoGradGuard noGrad;
+    for (int i = 0; i < 2; ++i)
+      calibrator->forward({randn({2, 3, 64, 64})});
+    calibrator->writeBack();
+  }
+  runPipeline(module, "func.func(hat-qat2quantize)");
+  int fusions = 0, i16Results = 0;
+  module.walk([&](QAddOp) { ++fusions; });
+  module.walk([&](DequantizeOp d) {
+    i16Results += llvm::cast<mlir::RankedTensorType>(d.getInput().getType())
+                      .getElementType()
+                      .isInteger(16);
+  });
+  EXPECT_GE(fusions, 16);
+  EXPECT_EQ(i16Results, 15);
+  auto executor = makeExecutor(entry(module));
+  ASSERT_TRUE(executor);
+  executor->eval();
+  at::Tensor image = randn({1, 3, 64, 64});
+  std::vector<at::Tensor> outs;
+  {
+    at::NoGradGuard noGrad;
+    outs = executor->forward({image});
+  }
+  std::vector<at::Tensor> ref = runEval(entry(module), {image});
+  ASSERT_EQ(outs.size(), 15u);
+  ASSERT_EQ(ref.size(), 15u);
+  for (size_t i = 0; i < 15; ++i)
+    EXPECT_TRUE(bitEqual(outs[i], ref[i])) << "result " << i;
+}
+
 } // namespace
 } // namespace hat::exec::test
