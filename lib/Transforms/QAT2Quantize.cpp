@@ -247,6 +247,26 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
     return success();
   }
 
+  // Multiplying by a positive scalar constant (FCOSHead's upscale_bbox_pred
+  // stride) keeps the integers and multiplies their scale: exact.
+  if (auto mul = dyn_cast<MulOp>(op)) {
+    for (unsigned k = 0; k < 2; ++k) {
+      auto c = readFloatParam(getParamDefiningOp(mul->getOperand(k)));
+      if (!c || c->size() != 1)
+        continue;
+      if (!((*c)[0] > 0.f))
+        return op->emitError("multiplying by the constant ")
+               << (*c)[0] << " has no integer form (only positive scalars "
+               << "fold into the scale)";
+      auto in = lookup(op, op->getOperand(1 - k), 1 - k);
+      if (failed(in))
+        return failure();
+      define(op->getResult(0), in->value, in->scale * (double)(*c)[0],
+             in->bits);
+      return success();
+    }
+  }
+
   // Everything else ends in its own output fake_quant.
   Operation *relu = nullptr;
   auto outFQ =

@@ -171,3 +171,28 @@ func.func @shared_weight(%x: tensor<1x2x4x4xf32>, %y: tensor<1x2x2x2xf32>) -> (t
   %c1q = hat.fake_quant %c1 {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.01>} : tensor<1x2x2x2xf32>
   return %c0q, %c1q : tensor<1x2x4x4xf32>, tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// A positive scalar constant (FCOSHead's upscale_bbox_pred stride) folds into
+// the scale: the integers pass through, the result dequantizes at 0.25 * 8.
+// CHECK-LABEL: func @constant_scale
+// CHECK: %[[Q:.*]] = hat.quantize %arg0 {scale = 2.500000e-01 : f32}
+// CHECK-NOT: hat.mul
+// CHECK: hat.dequantize %[[Q]] {scale = array<f32: 2.000000e+00>}
+func.func @constant_scale(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %s = hat.param "conv_reg.stride_s8" dense<8.0> : tensor<1xf32>
+  %y = hat.mul %xq, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @negative_constant_scale(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %s = hat.param "neg" dense<-2.0> : tensor<1xf32>
+  // expected-error @+1 {{multiplying by the constant -2.000000e+00 has no integer form (only positive scalars fold into the scale)}}
+  %y = hat.mul %xq, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
