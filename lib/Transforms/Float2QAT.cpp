@@ -28,18 +28,33 @@ namespace {
 
 std::optional<QDType> parseQDType(StringRef s) { return symbolizeQDType(s); }
 
+/// The positive scalar constant (a one-element hat.param) `mul` multiplies
+/// by, if any: FCOSHead's `upscale_bbox_pred` stride. The integer model folds
+/// it into the scale, so it rounds nothing and needs no fake_quant.
+bool isConstantScale(Operation *op) {
+  if (!isa<MulOp>(op))
+    return false;
+  for (Value v : op->getOperands())
+    if (auto data = readFloatParam(getParamDefiningOp(v)))
+      if (data->size() == 1 && (*data)[0] > 0.f)
+        return true;
+  return false;
+}
+
 /// Ops after which an activation needs its own fake_quant.
 bool producesNewScale(Operation *op) {
+  if (isConstantScale(op))
+    return false;
   if (auto resize = dyn_cast<ResizeOp>(op))
     return resize.getMode() == ResizeMode::bilinear;
-  return isa<Conv2dOp, LinearOp, AddOp, MulOp, ConcatOp, AvgPool2dOp,
-             GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp, SiluOp, HardswishOp,
-             SoftmaxOp>(op);
+  return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp, MulOp, ConcatOp,
+             AvgPool2dOp, GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp, SiluOp,
+             HardswishOp, SoftmaxOp>(op);
 }
 
 /// Ops a following relu/relu6 is fused into.
 bool fusesActivation(Operation *op) {
-  return isa<Conv2dOp, LinearOp, AddOp>(op);
+  return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp>(op);
 }
 
 /// The layer name of an op: its NameLoc (through fused/callsite wrappers).
@@ -184,6 +199,9 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
             NameLoc::get(StringAttr::get(ctx, label), func.getLoc()));
       }
 
+    // One weight fake_quant per weight, shared by every layer using it
+    // (FCOS's shared head predictors): one weight has one set of scales.
+    llvm::DenseMap<Value, Value> weightFQs;
     SmallVector<Operation *> ops;
     func.walk([&](Operation *op) { ops.push_back(op); });
     for (Operation *op : ops) {
@@ -192,7 +210,11 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
       // Per-channel weight fake_quant on conv2d/linear.
       if (isa<Conv2dOp, LinearOp>(op)) {
         Value weight = op->getOperand(1);
-        if (!weight.getDefiningOp<FakeQuantOp>()) {
+        if (auto it = weightFQs.find(weight); it != weightFQs.end()) {
+          op->setOperand(1, it->second);
+        } else if (!weight.getDefiningOp<FakeQuantOp>()) {
+          // The first user comes first in the block, so the fake_quant
+          // dominates every later user of a shared weight.
           builder.setInsertionPoint(op);
           auto fq = builder.create<FakeQuantOp>(
               op->getLoc(), weight.getType(), weight,
@@ -200,6 +222,7 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
               DenseF32ArrayAttr(), ObserverAttr::get(ctx, Observer::minmax),
               DenseF32ArrayAttr(), DenseF32ArrayAttr(), UnitAttr());
           op->setOperand(1, fq.getResult());
+          weightFQs[weight] = fq.getResult();
         }
       }
       if (!producesNewScale(op))
