@@ -128,6 +128,7 @@ void EngineModel::rebuild(exec::FakeQuantMode mode,
     throw EngineError("cannot run the model: " + created.error);
   runner = std::move(created.executor);
   runner->train(training);
+  runner->setBatchNormFunction(batchNormFn);
   bool hasInt = false, hasFakeQuant = false;
   ir->func().walk([&](mlir::Operation *op) {
     hasInt |= mlir::isa<hat::QConv2dOp, hat::QLinearOp, hat::QuantizeOp>(op);
@@ -164,6 +165,11 @@ void EngineModel::runPasses(const std::string &pipeline,
 
 void EngineModel::setFakeQuantMode(exec::FakeQuantMode mode) {
   runner->setFakeQuantMode(mode);
+}
+
+void EngineModel::setBatchNormFunction(exec::ModuleExecutor::BatchNormFn fn) {
+  batchNormFn = std::move(fn);
+  runner->setBatchNormFunction(batchNormFn);
 }
 
 void EngineModel::train(bool t) {
