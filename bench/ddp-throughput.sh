@@ -5,7 +5,7 @@
 # backward instead of during it. Prints the training images/s (StatsMonitor
 # windows after the first, so start-up and validation are left out) and
 # each run's summary line. Prints figures only; asserts nothing.
-#   STEPS=300 BUCKET_MB=0.05 bench/ddp-throughput.sh
+#   STEPS=300 LOG_FREQ=50 BUCKET_MB=0.05 bench/ddp-throughput.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${HAT_BUILD_DIR:-$root/build}/bin"
@@ -14,7 +14,7 @@ steps="${STEPS:-300}"
 out="$(mktemp -d)"
 common=(--config "$config" --stage float
         --set 'float_trainer.stop_by="step"' --set "float_trainer.num_steps=$steps"
-        --set 'stat_callback.log_freq=50'
+        --set "stat_callback.log_freq=${LOG_FREQ:-50}"
         --set "float_trainer.bucket_cap_mb=${BUCKET_MB:-25}")
 run() {
   local name=$1
