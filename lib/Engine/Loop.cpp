@@ -227,6 +227,12 @@ void Loop::setUpDataParallel() {
   }
   if (!loopState.training)
     return;
+  if (dataLoader && !dynamic_cast<const data::DistributedSampler *>(
+                        dataLoader->options().sampler.get()))
+    log.warning(typeName + ": the data_loader has no DistributedSampler, so "
+                           "every rank reads all of it (as with torch's DDP); "
+                           "add sampler=dict(type=torch.utils.data."
+                           "DistributedSampler) to split it over the ranks");
   if (syncBn)
     model->setBatchNormFunction(
         [ctx](const at::Tensor &input, const at::Tensor &weight,
