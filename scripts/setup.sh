@@ -13,7 +13,7 @@ packages=(
   libtorch-dev python3-torch
   liblmdb-dev libopencv-dev
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev
-  libgtest-dev nlohmann-json3-dev zlib1g-dev
+  libgtest-dev nlohmann-json3-dev zlib1g-dev libgloo-dev
   clang-19 libclang-rt-19-dev ccache
   libprotobuf-dev protobuf-compiler python3-protobuf python3-crc32c
   dataset-fashion-mnist

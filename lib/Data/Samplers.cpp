@@ -90,4 +90,23 @@ std::vector<std::size_t> DistributedSampler::indices(std::size_t datasetSize,
   return mine;
 }
 
+ShardSampler::ShardSampler(SamplerPtr inner, int rank, int worldSize)
+    : inner_(std::move(inner)), rank_(rank), worldSize_(worldSize) {
+  if (!inner_)
+    throw std::invalid_argument("ShardSampler: no sampler to shard");
+  if (worldSize < 1 || rank < 0 || rank >= worldSize)
+    throw std::invalid_argument("ShardSampler: rank " + std::to_string(rank) +
+                                " is not in [0, " + std::to_string(worldSize) +
+                                ")");
+}
+
+std::vector<std::size_t> ShardSampler::indices(std::size_t datasetSize,
+                                               uint64_t epoch) const {
+  std::vector<std::size_t> all = inner_->indices(datasetSize, epoch), mine;
+  for (std::size_t i = static_cast<std::size_t>(rank_); i < all.size();
+       i += static_cast<std::size_t>(worldSize_))
+    mine.push_back(all[i]);
+  return mine;
+}
+
 } // namespace hat::data

@@ -1,5 +1,6 @@
 //===- Callbacks.cpp - Metrics, validation, checkpoints, LR, EMA, logs ----===//
 
+#include "hat/Distributed/Distributed.h"
 #include "hat/Engine/Builders.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
@@ -16,6 +17,36 @@ namespace hat::engine {
 namespace {
 
 Logger &logger() { return *runContext().logger; }
+
+/// Only rank 0 writes files (checkpoints, IR); the others compute the same.
+bool writesFiles() {
+  dist::Context *ctx = dist::Context::get();
+  return !ctx || ctx->rank() == 0;
+}
+
+int worldSize() {
+  return dist::Context::active() ? dist::Context::get()->worldSize() : 1;
+}
+
+/// Each rank validated its shard: gather every rank's metric state and merge
+/// the others' into this rank's, so all ranks hold the metrics of the whole
+/// validation set (and agree on the best checkpoint).
+void reduceMetricsOverRanks(const std::vector<metrics::MetricPtr> &ms) {
+  dist::Context *ctx = dist::Context::get();
+  if (!dist::Context::active())
+    return;
+  for (const metrics::MetricPtr &m : ms) {
+    std::vector<std::vector<double>> states = ctx->allGather(m->state());
+    for (int r = 0; r < ctx->worldSize(); ++r) {
+      if (r == ctx->rank())
+        continue;
+      auto merged = m->mergeState(states[r]);
+      if (!merged)
+        throw EngineError("combining " + m->typeName() +
+                          " over the ranks: " + merged.error().str());
+    }
+  }
+}
 
 std::vector<std::pair<std::string, double>>
 metricValues(const std::vector<metrics::MetricPtr> &ms) {
@@ -62,7 +93,8 @@ public:
                          .count();
     std::vector<std::pair<std::string, double>> values = {
         {"loss", st.loss},
-        {"images_per_sec", seconds > 0 ? windowImages / seconds : 0}};
+        {"images_per_sec",
+         seconds > 0 ? windowImages * worldSize() / seconds : 0}};
     if (st.loop->optimizer)
       values.emplace_back("lr", st.loop->learningRate());
     logger().logValues("Epoch[" + std::to_string(st.epoch) + "] Step[" +
@@ -195,12 +227,14 @@ public:
     predictor.metrics = outer.valMetrics;
     predictor.state().epoch = st.epoch;
     bool wasTraining = outer.model->isTraining();
+    outer.broadcastBuffers(); // every rank validates rank 0's BN statistics
     if (st.swapAveragedWeights)
       st.swapAveragedWeights(true);
     predictor.fit(); // a predictor never resumes: the trainer's model is it
     if (st.swapAveragedWeights)
       st.swapAveragedWeights(false);
     outer.model->train(wasTraining);
+    reduceMetricsOverRanks(outer.valMetrics);
     st.valMetrics = metricValues(outer.valMetrics);
     logger().logValues(logPrefix + " Epoch[" + std::to_string(st.epoch) + "]",
                        runContext().stage, st.epoch, st.globalStep,
@@ -233,6 +267,21 @@ config::Expected<std::any> buildValidation(const config::BuildArgs &args) {
     auto cb = std::make_shared<Validation>();
     cb->dataLoader = buildAs<std::shared_ptr<data::DataLoader>>(
         a.get("data_loader"), "data_loader");
+    // Data parallel: a loader without a sampler of its own is split over
+    // the ranks exactly (no padding), so the gathered metrics count every
+    // sample once. A configured DistributedSampler is kept as torch would.
+    if (dist::Context::active() && !cb->dataLoader->options().sampler) {
+      dist::Context &ctx = *dist::Context::get();
+      data::DataLoaderOptions options = cb->dataLoader->options();
+      data::SamplerPtr order =
+          options.shuffle
+              ? data::SamplerPtr(std::make_shared<data::RandomSampler>(
+                    data::RandomSamplerOptions{options.seed}))
+              : std::make_shared<data::SequentialSampler>();
+      options.sampler = std::make_shared<data::ShardSampler>(order, ctx.rank(),
+                                                             ctx.worldSize());
+      cb->dataLoader = std::make_shared<data::DataLoader>(std::move(options));
+    }
     cb->batchProcessor =
         buildAs<BatchProcessorPtr>(a.get("batch_processor"), "batch_processor");
     if (cb->batchProcessor->needGradUpdate)
@@ -291,6 +340,8 @@ public:
   }
 
   void save(LoopState &st, const std::string &which) {
+    if (!writesFiles())
+      return;
     CheckpointData data;
     data.stage = runContext().stage;
     data.epoch = st.epoch;
@@ -559,6 +610,8 @@ public:
   std::string name() const override { return "SaveTraced"; }
   int order() const override { return 3; }
   void onLoopEnd(LoopState &st) override {
+    if (!writesFiles())
+      return;
     std::string base = (std::filesystem::path(saveDir) /
                         (runContext().stage + "-deploy-model"))
                            .string();

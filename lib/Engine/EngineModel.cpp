@@ -136,6 +136,7 @@ void EngineModel::rebuild(exec::FakeQuantMode mode,
     throw EngineError("cannot run the model: " + created.error);
   runner = std::move(created.executor);
   runner->train(training);
+  runner->setBatchNormFunction(batchNormFn);
   bool hasInt = false, hasFakeQuant = false;
   ir->func().walk([&](mlir::Operation *op) {
     hasInt |= mlir::isa<hat::QConv2dOp, hat::QLinearOp, hat::QuantizeOp>(op);
@@ -182,6 +183,11 @@ void EngineModel::editIR(const std::function<void(mlir::func::FuncOp)> &edit,
 
 void EngineModel::setFakeQuantMode(exec::FakeQuantMode mode) {
   runner->setFakeQuantMode(mode);
+}
+
+void EngineModel::setBatchNormFunction(exec::ModuleExecutor::BatchNormFn fn) {
+  batchNormFn = std::move(fn);
+  runner->setBatchNormFunction(batchNormFn);
 }
 
 void EngineModel::train(bool t) {

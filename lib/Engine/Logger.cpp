@@ -55,9 +55,17 @@ Logger::~Logger() {
     std::fclose(json);
 }
 
+void Logger::setRank(int r, bool zeroOnly) {
+  rank = r;
+  rankMuted = r > 0 && zeroOnly;
+}
+
 void Logger::openJsonLog(const std::string &path) {
   if (json)
     std::fclose(json);
+  json = nullptr;
+  if (rankMuted)
+    return;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(),
                                       ec);
@@ -74,14 +82,20 @@ void Logger::clearProgress() {
 }
 
 void Logger::info(const std::string &message) {
+  if (rankMuted)
+    return;
   clearProgress();
-  std::fprintf(stderr, "%s INFO %s\n", timestamp().c_str(), message.c_str());
+  std::string who = rank > 0 ? "[rank " + std::to_string(rank) + "] " : "";
+  std::fprintf(stderr, "%s INFO %s%s\n", timestamp().c_str(), who.c_str(),
+               message.c_str());
   drawProgress();
 }
 
 void Logger::warning(const std::string &message) {
   clearProgress();
-  std::fprintf(stderr, "%s WARNING %s\n", timestamp().c_str(), message.c_str());
+  std::string who = rank > 0 ? "[rank " + std::to_string(rank) + "] " : "";
+  std::fprintf(stderr, "%s WARNING %s%s\n", timestamp().c_str(), who.c_str(),
+               message.c_str());
   drawProgress();
 }
 
@@ -133,7 +147,7 @@ void Logger::progressUpdate(int64_t d, double runningLoss,
 }
 
 void Logger::drawProgress() {
-  if (!terminal || total <= 0 || label.empty())
+  if (rankMuted || !terminal || total <= 0 || label.empty())
     return;
   double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

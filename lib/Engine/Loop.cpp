@@ -1,5 +1,6 @@
 //===- Loop.cpp - Trainer, Calibrator and Predictor -----------------------===//
 
+#include "hat/Distributed/Distributed.h"
 #include "hat/Engine/Builders.h"
 #include "hat/Metrics/TensorValue.h"
 
@@ -38,10 +39,21 @@ void Loop::setLearningRate(double lr) {
 
 void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
   LoopState &st = loopState;
-  static const int64_t killAtStep = [] {
-    const char *v = getenv("HAT_DEBUG_KILL_AT_STEP");
+  // Test hooks: die like a killed job (SIGKILL) or fail with an error
+  // right after a step, on every rank or only on HAT_DEBUG_RANK.
+  static const auto envInt = [](const char *name) -> int64_t {
+    const char *v = getenv(name);
     return v ? std::atoll(v) : 0;
+  };
+  static const bool debugThisRank = [] {
+    const char *v = getenv("HAT_DEBUG_RANK");
+    dist::Context *ctx = dist::Context::get();
+    return !v || std::atoi(v) == (ctx ? ctx->rank() : 0);
   }();
+  static const int64_t killAtStep =
+      debugThisRank ? envInt("HAT_DEBUG_KILL_AT_STEP") : 0;
+  static const int64_t failAtStep =
+      debugThisRank ? envInt("HAT_DEBUG_FAIL_AT_STEP") : 0;
   Logger &log = *runContext().logger;
   st.epoch = epoch;
   st.stepInEpoch = 0;
@@ -72,10 +84,12 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
     ++st.globalStep;
     ++st.stepInEpoch;
     --stepsLeft;
-    // Test hook: die like a killed job right after this step, so resume
-    // can be tested deterministically (test/tools/hat-train/resume.test).
     if (killAtStep > 0 && st.globalStep == killAtStep)
       raise(SIGKILL);
+    if (failAtStep > 0 && st.globalStep == failAtStep)
+      throw EngineError("failing on purpose after step " +
+                        std::to_string(failAtStep) +
+                        " (HAT_DEBUG_FAIL_AT_STEP)");
     images += st.batchSize;
     lossSum += st.loss;
     double seconds =
@@ -156,6 +170,8 @@ void Loop::fit() {
   st.epoch = startEpoch;
   st.globalStep = startStep;
   st.training = kind == Kind::Trainer && optimizer != nullptr;
+  if (kind != Kind::Predictor)
+    setUpDataParallel();
   model->train(st.training);
 
   auto begin = std::chrono::steady_clock::now();
@@ -186,15 +202,85 @@ void Loop::fit() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin)
           .count();
   int64_t steps = st.globalStep - stepsBefore;
+  // Every rank runs as many steps of batch_size: images/s of the whole job.
   int64_t batchSize = dataLoader ? dataLoader->options().batch_size : 0;
-  imagesPerSecond = wallSeconds > 0 ? steps * batchSize / wallSeconds : 0;
+  int world = dist::Context::active() ? dist::Context::get()->worldSize() : 1;
+  imagesPerSecond =
+      wallSeconds > 0 ? steps * batchSize * world / wallSeconds : 0;
   model->train(false);
   // Calibration ends here: the observed scales land in the model and the
   // validation and checkpoint that follow see the fake-quantized model.
   if (kind == Kind::Calibrator)
     model->setFakeQuantMode(exec::FakeQuantMode::QAT);
+  // Buffers that ranks computed apart (calibration scales from each rank's
+  // shard, BN statistics without sync_bn) are rank 0's from here on, as
+  // torch's DDP broadcasts them from rank 0.
+  if (kind != Kind::Predictor)
+    broadcastBuffers();
   for (Callback *cb : endOrder())
     cb->onLoopEnd(st);
+}
+
+void Loop::setUpDataParallel() {
+  dist::Context *ctx = dist::Context::get();
+  Logger &log = *runContext().logger;
+  if (!ctx || ctx->worldSize() == 1) {
+    if (syncBn)
+      log.info(typeName + ": sync_bn=True with a single process: nothing to "
+                          "synchronise");
+    return;
+  }
+  // Every rank starts from rank 0's parameters and buffers (whatever the
+  // per-rank initialisation or resume gave).
+  std::vector<at::Tensor> state;
+  for (auto &[name, t] : model->stateDict())
+    if (t.is_floating_point())
+      state.push_back(t);
+  {
+    at::NoGradGuard noGrad;
+    ctx->broadcast(state, 0);
+  }
+  if (!loopState.training)
+    return;
+  if (dataLoader && !dynamic_cast<const data::DistributedSampler *>(
+                        dataLoader->options().sampler.get()))
+    log.warning(typeName + ": the data_loader has no DistributedSampler, so "
+                           "every rank reads all of it (as with torch's DDP); "
+                           "add sampler=dict(type=torch.utils.data."
+                           "DistributedSampler) to split it over the ranks");
+  if (syncBn)
+    model->setBatchNormFunction(
+        [ctx](const at::Tensor &input, const at::Tensor &weight,
+              const at::Tensor &bias, const at::Tensor &mean,
+              const at::Tensor &var, bool training, double momentum,
+              double eps) {
+          return dist::syncBatchNorm(*ctx, input, weight, bias, mean, var,
+                                     training, momentum, eps);
+        });
+  dist::ReducerOptions options;
+  options.bucketCapMb = bucketCapMb;
+  options.findUnusedParameters = findUnusedParameters;
+  options.overlap = overlapGradReduce;
+  reducer = std::make_unique<dist::GradientReducer>(
+      *ctx, model->executor().namedParameters(), options);
+  log.info(typeName + ": data parallel over " +
+           std::to_string(ctx->worldSize()) + " ranks (Gloo), " +
+           std::to_string(reducer->numBuckets()) + " gradient bucket(s)" +
+           (overlapGradReduce ? " all-reduced during backward"
+                              : " all-reduced after backward") +
+           (syncBn ? ", SyncBN" : "") +
+           (findUnusedParameters ? ", find_unused_parameters" : ""));
+}
+
+void Loop::broadcastBuffers() {
+  if (!dist::Context::active())
+    return;
+  std::vector<at::Tensor> buffers;
+  for (auto &[name, t] : model->executor().namedBuffers())
+    if (t.is_floating_point())
+      buffers.push_back(t);
+  at::NoGradGuard noGrad;
+  dist::Context::get()->broadcast(buffers, 0);
 }
 
 //===----------------------------------------------------------------------===//
@@ -223,10 +309,16 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
     }
     if (!args.get("profiler").isNone())
       return args.error("'profiler' is not supported; remove it or set None");
-    config::Value syncBn = args.get("sync_bn");
-    if (syncBn.isBool() && syncBn.asBool())
-      runContext().logger->info(
-          args.typeName() + ": sync_bn=True has no effect in a single process");
+    loop->syncBn = boolKwarg(args, "sync_bn", false);
+    if (boolKwarg(args, "sync_bn_by_host", false))
+      return args.error("sync_bn_by_host=True is not supported: SyncBN "
+                        "synchronises over all ranks");
+    loop->findUnusedParameters =
+        boolKwarg(args, "find_unused_parameters", false);
+    loop->bucketCapMb = numberKwarg(args, "bucket_cap_mb", 25);
+    if (!(loop->bucketCapMb > 0))
+      return args.error("'bucket_cap_mb' must be a positive number");
+    loop->overlapGradReduce = boolKwarg(args, "overlap_grad_reduce", true);
 
     // The model, then its conversions, then what depends on its parameters.
     loop->model = EngineModel::fromConfig(args.get("model"));
@@ -314,6 +406,8 @@ const config::KwargSpec kLoopKwargs{{"model"},
                                      "log_interval",
                                      "sync_bn",
                                      "sync_bn_by_host",
+                                     "bucket_cap_mb",
+                                     "overlap_grad_reduce",
                                      "find_unused_parameters",
                                      "assign_module_buffers"}};
 

@@ -1,5 +1,6 @@
 //===- Processors.cpp - BasicBatchProcessor and MultiBatchProcessor -------===//
 
+#include "hat/Distributed/Distributed.h"
 #include "hat/Engine/Builders.h"
 #include "hat/Metrics/TensorValue.h"
 
@@ -93,7 +94,11 @@ void BatchProcessor::run(LoopState &state, const config::Value &batch) {
   state.batchSize = 0;
   if (train && state.globalStep % gradAccumulationStep == 0)
     loop.optimizer->zero_grad();
-  for (const config::Value &b : batches) {
+  // Data parallel: only the last backward before the optimizer step
+  // synchronises gradients (torch's no_sync for the others).
+  const bool stepsNow = (state.globalStep + 1) % gradAccumulationStep == 0;
+  for (size_t k = 0; k < batches.size(); ++k) {
+    const config::Value &b = batches[k];
     if (b.isDict())
       if (const config::Value *img = b.asDict().find("img"))
         state.batchSize += metrics::asTensor(*img).size(0);
@@ -117,11 +122,16 @@ void BatchProcessor::run(LoopState &state, const config::Value &batch) {
                         " at epoch " + std::to_string(state.epoch) + ", step " +
                         std::to_string(state.globalStep) +
                         ": lower the learning rate");
+    bool sync = loop.reducer && stepsNow && k + 1 == batches.size();
+    if (sync)
+      loop.reducer->prepareForBackward();
     (loss / (double)gradAccumulationStep).backward();
+    if (sync)
+      loop.reducer->finishBackward();
     total += value;
     outputs.push_back(out);
   }
-  if (train && (state.globalStep + 1) % gradAccumulationStep == 0)
+  if (train && stepsNow)
     loop.optimizer->step();
   state.outputs =
       outputs.size() == 1 ? outputs[0] : config::Value::tuple(outputs);

@@ -150,6 +150,7 @@ struct ModuleExecutor::Impl {
   ExecutorOptions options;
   bool training = false;
   FakeQuantMode fakeQuantMode = FakeQuantMode::QAT;
+  ModuleExecutor::BatchNormFn batchNormFn;
 
   std::vector<ParamEntry> params;
   std::vector<std::unique_ptr<FakeQuantEntry>> fakeQuants;
@@ -452,8 +453,12 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
     const double momentum = bn.getMomentum().convertToFloat();
     const bool cudnn = at::globalContext().userEnabledCuDNN();
     addStep("hat.batch_norm -> at::batch_norm", [=](Slots &s) {
-      s[out] = at::batch_norm(s[in], s[w], s[b], s[mean], s[var], training,
-                              momentum, eps, cudnn);
+      if (batchNormFn)
+        s[out] = batchNormFn(s[in], s[w], s[b], s[mean], s[var], training,
+                             momentum, eps);
+      else
+        s[out] = at::batch_norm(s[in], s[w], s[b], s[mean], s[var], training,
+                                momentum, eps, cudnn);
     });
     return "";
   }
@@ -1097,6 +1102,9 @@ at::Tensor ModuleExecutor::forwardOne(const at::Tensor &input) {
 }
 
 void ModuleExecutor::train(bool training) { impl->training = training; }
+void ModuleExecutor::setBatchNormFunction(BatchNormFn fn) {
+  impl->batchNormFn = std::move(fn);
+}
 bool ModuleExecutor::isTraining() const { return impl->training; }
 
 void ModuleExecutor::setFakeQuantMode(FakeQuantMode mode) {

@@ -83,6 +83,31 @@ std::vector<std::pair<std::string, double>> Accuracy::get() const {
   return {{"accuracy", (double)correct / (double)total}};
 }
 
+namespace {
+config::Expected<config::Value> mergeCounts(const std::string &metric,
+                                            const std::vector<double> &other,
+                                            int64_t &correct, int64_t &total) {
+  if (other.size() != 2 || other[0] < 0 || other[1] < other[0])
+    return config::Diagnostic(metric +
+                              ": a merged state must be (correct, "
+                              "total) counts, got " +
+                              std::to_string(other.size()) + " numbers");
+  correct += (int64_t)other[0];
+  total += (int64_t)other[1];
+  return config::Value::none();
+}
+} // namespace
+
+config::Expected<config::Value>
+Accuracy::mergeState(const std::vector<double> &other) {
+  return mergeCounts("Accuracy", other, correct, total);
+}
+
+config::Expected<config::Value>
+TopKAccuracy::mergeState(const std::vector<double> &other) {
+  return mergeCounts("TopKAccuracy", other, correct, total);
+}
+
 config::Expected<config::Value>
 TopKAccuracy::update(const std::vector<config::Value> &args) {
   auto lp = labelsAndPreds("TopKAccuracy", args);
@@ -142,6 +167,32 @@ LossShow::update(const std::vector<config::Value> &args) {
   for (size_t i = 0; i < named.size(); ++i)
     sums[i].second += named[i].second.detach().sum().item<double>();
   ++count;
+  return config::Value::none();
+}
+
+std::vector<double> LossShow::state() const {
+  std::vector<double> out{(double)count};
+  for (auto &[n, sum] : sums)
+    out.push_back(sum);
+  return out;
+}
+
+config::Expected<config::Value>
+LossShow::mergeState(const std::vector<double> &other) {
+  if (other.empty() || other[0] < 0)
+    return config::Diagnostic("LossShow: a merged state starts with a count");
+  if (other[0] == 0)
+    return config::Value::none();
+  if (sums.empty() && count == 0)
+    return config::Diagnostic("LossShow: cannot merge losses into a metric "
+                              "that has seen none (their names are unknown)");
+  if (other.size() != sums.size() + 1)
+    return config::Diagnostic(
+        "LossShow: a merged state has " + std::to_string(other.size() - 1) +
+        " losses, this one " + std::to_string(sums.size()));
+  count += (int64_t)other[0];
+  for (size_t i = 0; i < sums.size(); ++i)
+    sums[i].second += other[i + 1];
   return config::Value::none();
 }
 

@@ -2,6 +2,8 @@
 //
 //   hat-train --config CONFIG --stage float|calibration|qat|int_infer|all
 //             [--set path=value]... [--resume [CHECKPOINT]] [--threads N]
+//             [--num-procs N | --dist-url tcp://HOST:PORT --world-size W
+//              --rank R] [--dist-timeout SECONDS]
 //
 // Each stage builds `{stage}_trainer` from the config (with HAT_TRAINING_STEP
 // set to the stage while the config is evaluated, as HAT's tools/train.py
@@ -13,6 +15,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Config/Config.h"
+#include "hat/Data/Samplers.h"
+#include "hat/Distributed/Distributed.h"
 #include "hat/Engine/Engine.h"
 #include "hat/Engine/TensorBoard.h"
 #include "hat/Support/ParseNumber.h"
@@ -29,10 +33,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
 using namespace hat;
+namespace dist = hat::dist;
 
 namespace {
 
@@ -51,9 +57,17 @@ const char *const kUsage =
     "                      the int16 qconfig of hat-quant-analysis --topk\n"
     "  --resume [CKPT]     continue an interrupted stage from CKPT (default\n"
     "                      {ckpt_dir}/{stage}-checkpoint-last.pth.tar)\n"
-    "  --threads N         intra-op threads (default: all cores)\n"
+    "  --threads N         intra-op threads (default: all cores, divided\n"
+    "                      among the ranks on this machine)\n"
     "  --seed N            seed for weight initialisation (default: the\n"
     "                      config's `seed`, else 0)\n"
+    "\n"
+    "data-parallel training (c10d, Gloo):\n"
+    "  --num-procs N       N ranks on this machine (default: the config's\n"
+    "                      len(device_ids))\n"
+    "  --dist-url tcp://HOST:PORT --world-size W --rank R\n"
+    "                      join a job whose store rank 0 hosts at HOST:PORT\n"
+    "  --dist-timeout S    a rank silent for S seconds ends the job (60)\n"
     "\n"
     "exit codes: 0 success, 1 config/data/training error, 2 usage error\n";
 
@@ -71,7 +85,54 @@ struct Options {
   std::string resumePath;
   int64_t threads = 0;
   int64_t seed = -1;
+  // Data parallel: --num-procs (0: from device_ids), or one rank of a job.
+  int64_t numProcs = 0;
+  std::string distUrl;
+  int64_t worldSize = 0, rank = -1;
+  int64_t distTimeout = hat::dist::kDefaultTimeoutSeconds;
 };
+
+/// Parses a data-parallel option at argv[i]; false when `arg` is not one.
+bool parseDistributedOption(Options &options, const std::string &arg,
+                            const std::function<std::string()> &value) {
+  if (arg == "--dist-url") {
+    options.distUrl = value();
+    if (!hat::dist::parseDistUrl(options.distUrl))
+      throw std::invalid_argument("--dist-url needs tcp://HOST:PORT, got '" +
+                                  options.distUrl + "'");
+    return true;
+  }
+  int64_t *target = arg == "--num-procs"      ? &options.numProcs
+                    : arg == "--world-size"   ? &options.worldSize
+                    : arg == "--rank"         ? &options.rank
+                    : arg == "--dist-timeout" ? &options.distTimeout
+                                              : nullptr;
+  if (!target)
+    return false;
+  std::string text = value();
+  std::optional<uint64_t> n = hat::parseCount(text);
+  bool positive = arg != "--rank";
+  if (!n || *n > 65536 || (positive && *n < 1))
+    throw std::invalid_argument(arg + " needs a" +
+                                (positive ? " positive" : " non-negative") +
+                                " integer, got '" + text + "'");
+  *target = (int64_t)*n;
+  return true;
+}
+
+/// The config's len(device_ids): HAT's number of ranks when the command
+/// line names none. 1 when the config has none or does not evaluate (the
+/// stage then reports the error).
+int64_t deviceCount(const Options &options, const std::string &stage) {
+  setenv("HAT_TRAINING_STEP", stage.c_str(), 1);
+  auto module = config::loadConfig(options.config, options.overrides);
+  if (!module)
+    return 1;
+  const config::Value *ids = (*module)->get("device_ids");
+  if (ids && (ids->isList() || ids->isTuple()))
+    return std::max<int64_t>(1, (int64_t)ids->sequenceItems().size());
+  return 1;
+}
 
 struct StageResult {
   std::string stage;
@@ -116,13 +177,22 @@ StageResult runStage(const Options &options, const std::string &stage) {
   std::string ckptDir = ckptValue && ckptValue->isStr()
                             ? ckptValue->asStr()
                             : std::string("./tmp_models");
-  std::filesystem::create_directories(ckptDir);
-  ctx.logger->openJsonLog(ckptDir + "/" + stage + "-log.jsonl");
+  // Data parallel: only rank 0 writes files; log_rank_zero_only (HAT's
+  // default) silences the other ranks' logs.
+  dist::Context *distContext = dist::Context::get();
+  const bool rankZero = !distContext || distContext->rank() == 0;
+  if (distContext) {
+    const config::Value *zeroOnly = (*module)->get("log_rank_zero_only");
+    ctx.logger->setRank(distContext->rank(),
+                        !zeroOnly || !zeroOnly->isBool() || zeroOnly->asBool());
+  }
   // TensorBoard: one run directory per stage (tensorboard --logdir
   // {ckpt_dir}/tensorboard shows the stages side by side).
   const std::string eventDir = ckptDir + "/tensorboard/" + stage;
   ctx.logger->clearSinks();
-  {
+  if (rankZero) {
+    std::filesystem::create_directories(ckptDir);
+    ctx.logger->openJsonLog(ckptDir + "/" + stage + "-log.jsonl");
     std::string error;
     if (auto sink = engine::makeTensorBoardSink(eventDir, error))
       ctx.logger->addSink(sink);
@@ -160,7 +230,8 @@ StageResult runStage(const Options &options, const std::string &stage) {
                    " parameter tensors");
   loop->fit();
 
-  loop->model->saveIR(ckptDir + "/" + stage + "-model.mlir");
+  if (rankZero)
+    loop->model->saveIR(ckptDir + "/" + stage + "-model.mlir");
 
   StageResult result;
   result.stage = stage;
@@ -182,6 +253,11 @@ StageResult runStage(const Options &options, const std::string &stage) {
           ",\n  \"wall_time_s\": " + jsonNumber(result.seconds) +
           ",\n  \"images_per_sec\": " + jsonNumber(result.imagesPerSecond) +
           ",\n  \"model\": \"" + stage + "-model.mlir\"\n}\n";
+  if (!rankZero) {
+    // The next stage reads what rank 0 wrote: wait until it is there.
+    distContext->barrier();
+    return result;
+  }
   writeAtomically(ckptDir + "/" + stage + "-metrics.json", json);
   ctx.logger->clearSinks();
 
@@ -205,6 +281,8 @@ StageResult runStage(const Options &options, const std::string &stage) {
     ctx.logger->warning("no run report: " + error);
   else
     ctx.logger->info("run report: " + reportPath);
+  if (distContext)
+    distContext->barrier();
 
   std::string line = stage + ":";
   for (auto &[k, v] : result.metrics)
@@ -248,6 +326,9 @@ int main(int argc, char **argv) {
         options.resume = true;
         if (i + 1 < argc && argv[i + 1][0] != '-')
           options.resumePath = argv[++i];
+      } else if (parseDistributedOption(options, arg,
+                                        [&] { return value(arg); })) {
+        continue;
       } else if (arg == "--threads" || arg == "--seed") {
         std::string text = value(arg);
         std::optional<uint64_t> n = hat::parseCount(text);
@@ -278,9 +359,70 @@ int main(int argc, char **argv) {
   if (options.resume && options.stages.size() > 1)
     return usage("--resume continues one stage; name it with --stage");
 
-  int threads = options.threads > 0
-                    ? options.threads
-                    : (int)std::max(1u, std::thread::hardware_concurrency());
+  // Data parallel: start N local ranks, or join a job as one rank.
+  bool joining = !options.distUrl.empty();
+  if (joining && options.numProcs > 0)
+    return usage("--num-procs starts a local job; --dist-url joins one: give "
+                 "one of them");
+  if (joining && (options.worldSize < 1 || options.rank < 0))
+    return usage("--dist-url needs --world-size W and --rank R");
+  if (!joining && (options.worldSize > 0 || options.rank >= 0))
+    return usage("--world-size and --rank go with --dist-url");
+  if (joining && options.rank >= options.worldSize)
+    return usage("--rank " + std::to_string(options.rank) +
+                 " is not below --world-size " +
+                 std::to_string(options.worldSize));
+  const auto timeout = std::chrono::milliseconds(options.distTimeout * 1000);
+  if (!joining) {
+    int64_t procs = options.numProcs > 0
+                        ? options.numProcs
+                        : deviceCount(options, options.stages.front());
+    if (procs > 1) {
+      dist::LocalJobOptions job;
+      job.numProcs = (int)procs;
+      job.timeout = timeout;
+      for (int i = 0; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--num-procs") {
+          ++i;
+          continue;
+        }
+        job.argv.push_back(arg);
+      }
+      try {
+        return dist::runLocalJob(job);
+      } catch (const std::exception &e) {
+        std::cerr << "hat-train: error: cannot start " << procs
+                  << " ranks: " << e.what() << "\n";
+        return kExitError;
+      }
+    }
+  }
+  dist::Context *distContext = nullptr;
+  if (joining) {
+    auto [host, port] = *dist::parseDistUrl(options.distUrl);
+    dist::InitOptions init;
+    init.host = host;
+    init.port = port;
+    init.rank = (int)options.rank;
+    init.worldSize = (int)options.worldSize;
+    init.timeout = timeout;
+    init.storeHostedElsewhere = getenv("HAT_DIST_STORE_HOSTED") != nullptr;
+    try {
+      distContext = &dist::Context::init(init);
+      data::setDistributedDefaults(init.rank, init.worldSize);
+    } catch (const std::exception &e) {
+      std::cerr << "hat-train: error: " << e.what() << "\n";
+      return kExitError;
+    }
+  }
+
+  int cores = (int)std::max(1u, std::thread::hardware_concurrency());
+  int threads =
+      options.threads > 0
+          ? options.threads
+          : std::max(1,
+                     cores / (distContext ? distContext->localWorldSize() : 1));
   at::set_num_threads(threads);
 
   std::vector<StageResult> results;
@@ -289,10 +431,27 @@ int main(int argc, char **argv) {
       results.push_back(runStage(options, s));
   } catch (const std::exception &e) {
     engine::runContext().logger->progressEnd();
-    std::cerr << "hat-train: error: " << e.what() << "\n";
-    return kExitError;
+    std::string who =
+        distContext ? "[rank " + std::to_string(distContext->rank()) + "] "
+                    : "";
+    std::cerr << "hat-train: error: " << who << e.what() << "\n";
+    if (!distContext)
+      return kExitError;
+    distContext->reportFailure(e.what());
+    std::cerr.flush();
+    // Gloo's threads may still wait on peers: no orderly teardown.
+    std::_Exit(kExitError);
   }
-  if (results.size() > 1) {
+  if (distContext) {
+    try {
+      distContext->finish();
+    } catch (const std::exception &e) {
+      std::cerr << "hat-train: error: [rank " << distContext->rank()
+                << "] at the end of the job: " << e.what() << "\n";
+      std::_Exit(kExitError);
+    }
+  }
+  if (results.size() > 1 && (!distContext || distContext->rank() == 0)) {
     std::cout << "\nstage        metric         value   steps   time(s)\n";
     for (const StageResult &r : results)
       for (auto &[k, v] : r.metrics) {

@@ -59,6 +59,23 @@ private:
   DistributedSamplerOptions options_;
 };
 
+/// Rank r's part of another sampler's order: positions r, r + world, ...,
+/// with no padding and nothing dropped, so the ranks together visit every
+/// index exactly once (ranks may get one index more than others).
+/// Data-parallel validation uses it for loaders that have no
+/// DistributedSampler, so metrics gathered over the ranks count each
+/// sample once.
+class ShardSampler : public Sampler {
+public:
+  ShardSampler(SamplerPtr inner, int rank, int worldSize);
+  std::vector<std::size_t> indices(std::size_t datasetSize,
+                                   uint64_t epoch) const override;
+
+private:
+  SamplerPtr inner_;
+  int rank_, worldSize_;
+};
+
 /// The rank and world size a config-built DistributedSampler takes when its
 /// config leaves out `rank` / `num_replicas` (torch reads them from the
 /// initialised process group; here the engine sets them once it knows them,

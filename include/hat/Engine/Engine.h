@@ -35,6 +35,10 @@ namespace torch::optim {
 class Optimizer;
 } // namespace torch::optim
 
+namespace hat::dist {
+class GradientReducer;
+} // namespace hat::dist
+
 namespace hat::engine {
 
 /// An error that ends a stage: a config value only checkable at run time, a
@@ -93,6 +97,9 @@ public:
   /// options, so forward() runs the edited function.
   void editIR(const std::function<void(mlir::func::FuncOp)> &edit,
               bool rebuild = true);
+  /// Replaces batch norm (SyncBN under data-parallel training); kept across
+  /// conversions.
+  void setBatchNormFunction(exec::ModuleExecutor::BatchNormFn fn);
   /// "float", "qat" (fake-quant) or "int" (integer ops).
   std::string kind() const { return kindName; }
 
@@ -119,6 +126,7 @@ private:
   std::vector<Loss> lossFns;
   bool training = false;
   std::string kindName = "float";
+  exec::ModuleExecutor::BatchNormFn batchNormFn;
 };
 
 /// A data::Batch as the config sees it: {"img": Tensor, "labels": Tensor}.
@@ -209,6 +217,15 @@ public:
   bool resumeOptimizer = false, resumeEpochOrStep = false;
   int64_t logInterval = 0;
 
+  /// Data parallel (with more than one rank; see docs/engine.md): SyncBN,
+  /// torch DDP's find_unused_parameters and bucket_cap_mb, and whether
+  /// bucket all-reduces overlap backward (false: all after backward).
+  bool syncBn = false, findUnusedParameters = false;
+  double bucketCapMb = 25;
+  bool overlapGradReduce = true;
+  /// Set by fit() for a trainer when several ranks run.
+  std::unique_ptr<dist::GradientReducer> reducer;
+
   ~Loop();
   void fit();
   LoopState &state() { return loopState; }
@@ -221,8 +238,13 @@ public:
   double imagesPerSecond = 0;
   double wallSeconds = 0;
 
+  /// Rank 0's floating-point buffers to every rank (no-op in one process).
+  void broadcastBuffers();
+
 private:
   void runEpoch(int64_t epoch, int64_t &stepsLeft);
+  /// Broadcast from rank 0; for a trainer, SyncBN and the gradient reducer.
+  void setUpDataParallel();
   std::vector<Callback *> endOrder() const;
   LoopState loopState;
 };

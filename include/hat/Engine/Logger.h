@@ -57,6 +57,12 @@ public:
   void progressEnd();
   bool isTerminal() const { return terminal; }
 
+  /// Data-parallel ranks: messages of rank R > 0 carry "[rank R]"; with
+  /// `zeroOnly` (the config's log_rank_zero_only) ranks > 0 print only
+  /// warnings and keep no JSON log.
+  void setRank(int rank, bool zeroOnly);
+  bool muted() const { return rankMuted; }
+
 private:
   void clearProgress();
   void drawProgress();
@@ -67,6 +73,8 @@ private:
   int64_t total = 0, done = 0;
   double loss = 0, speed = 0;
   bool progressShown = false;
+  int rank = 0;
+  bool rankMuted = false;
   std::chrono::steady_clock::time_point start, lastDraw;
 };
 

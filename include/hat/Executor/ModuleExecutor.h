@@ -17,6 +17,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -139,6 +140,14 @@ public:
 
   /// Clears the gradients of all parameters.
   void zeroGrad();
+
+  /// Replaces at::batch_norm in every hat.batch_norm step (the engine's
+  /// SyncBN under data-parallel training); null restores at::batch_norm.
+  using BatchNormFn = std::function<at::Tensor(
+      const at::Tensor &input, const at::Tensor &weight, const at::Tensor &bias,
+      const at::Tensor &runningMean, const at::Tensor &runningVar,
+      bool training, double momentum, double eps)>;
+  void setBatchNormFunction(BatchNormFn fn);
 
   const ExecutorOptions &options() const;
   /// One line per step: the hat op and what it runs.

@@ -24,6 +24,14 @@ public:
   /// name -> value, e.g. {("accuracy", 0.93)}; empty before any update.
   virtual std::vector<std::pair<std::string, double>> get() const = 0;
   virtual void reset() = 0;
+  /// What the metric has accumulated, as numbers, so data-parallel ranks can
+  /// combine their shards: every rank's state is gathered and merged in rank
+  /// order. Counts are added; a metric over detections would append the
+  /// gathered detections and evaluate them once, on the whole set.
+  virtual std::vector<double> state() const = 0;
+  /// Adds another rank's state() to this one; a malformed state is an error.
+  virtual config::Expected<config::Value>
+  mergeState(const std::vector<double> &other) = 0;
   /// The update of the config's `metric.update(...)`.
   virtual config::Expected<config::Value>
   update(const std::vector<config::Value> &args) = 0;
@@ -41,6 +49,11 @@ public:
   std::string typeName() const override { return "Accuracy"; }
   std::vector<std::pair<std::string, double>> get() const override;
   void reset() override { correct = total = 0; }
+  std::vector<double> state() const override {
+    return {(double)correct, (double)total};
+  }
+  config::Expected<config::Value>
+  mergeState(const std::vector<double> &other) override;
   config::Expected<config::Value>
   update(const std::vector<config::Value> &args) override;
   void updateTensors(const at::Tensor &labels, const at::Tensor &preds);
@@ -56,6 +69,11 @@ public:
   std::string typeName() const override { return "TopKAccuracy"; }
   std::vector<std::pair<std::string, double>> get() const override;
   void reset() override { correct = total = 0; }
+  std::vector<double> state() const override {
+    return {(double)correct, (double)total};
+  }
+  config::Expected<config::Value>
+  mergeState(const std::vector<double> &other) override;
   config::Expected<config::Value>
   update(const std::vector<config::Value> &args) override;
 
@@ -74,6 +92,11 @@ public:
     sums.clear();
     count = 0;
   }
+  /// count, then the sum of each loss (names come from the first update:
+  /// every rank runs the same model).
+  std::vector<double> state() const override;
+  config::Expected<config::Value>
+  mergeState(const std::vector<double> &other) override;
   config::Expected<config::Value>
   update(const std::vector<config::Value> &args) override;
 

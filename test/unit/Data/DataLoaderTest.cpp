@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -245,6 +246,24 @@ TEST(DataLoader, DistributedSamplerShardsLikeTorch) {
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[0].sampleIndices, (std::vector<int64_t>{1, 4, 7}));
   EXPECT_EQ(batches[1].sampleIndices, (std::vector<int64_t>{0}));
+}
+
+TEST(DataLoader, ShardSamplerSplitsExactlyWithoutPadding) {
+  // Data-parallel validation: 10 samples over 3 ranks are 4 + 3 + 3, each
+  // exactly once, in the inner sampler's order.
+  auto inner = std::make_shared<RandomSampler>(RandomSamplerOptions{4});
+  std::vector<std::size_t> order = inner->indices(10, 2), all;
+  for (int rank = 0; rank < 3; ++rank) {
+    std::vector<std::size_t> mine = ShardSampler(inner, rank, 3).indices(10, 2);
+    EXPECT_EQ(mine.size(), rank == 0 ? 4u : 3u);
+    for (std::size_t k = 0; k < mine.size(); ++k)
+      EXPECT_EQ(mine[k], order[rank + 3 * k]);
+    all.insert(all.end(), mine.begin(), mine.end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, SequentialSampler().indices(10, 0));
+  EXPECT_THROW(ShardSampler(inner, 3, 3), std::invalid_argument);
+  EXPECT_THROW(ShardSampler(nullptr, 0, 1), std::invalid_argument);
 }
 
 TEST(DataLoader, ErrorPolicyFailOrSkipAndCount) {

@@ -9,6 +9,7 @@ import hat
 data_dir = os.environ["HAT_TEST_DATA"]
 ckpt_dir = os.environ["HAT_TEST_CKPT"]
 seed = 3
+device_ids = [0]  # one rank unless a test overrides it
 task_name = "tiny"
 
 backbone = dict(type="TinyResNet", channels=[4, 8], num_classes=10)
