@@ -263,8 +263,13 @@ int run(int argc, char **argv) {
   options.limit = count("limit", "0");
   options.overwrite = args.count("overwrite") > 0;
   options.on_error = get("on-error", "fail");
-  options.schemaVersion = static_cast<uint32_t>(
-      std::stoul(get("schema-version", std::to_string(kRecordSchemaVersion))));
+  const uint64_t schemaVersion =
+      count("schema-version", std::to_string(kRecordSchemaVersion));
+  if (schemaVersion > UINT32_MAX)
+    throw std::invalid_argument("--schema-version " +
+                                std::to_string(schemaVersion) +
+                                " is out of range");
+  options.schemaVersion = static_cast<uint32_t>(schemaVersion);
   ProgressBar bar("pack", !quiet);
   options.progress = [&](std::size_t done, std::size_t total) {
     bar(done, total);

@@ -23,6 +23,8 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -74,21 +76,26 @@ struct StageResult {
   double seconds = 0, imagesPerSecond = 0;
 };
 
-std::string jsonNumber(double v) {
+std::string numberText(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", std::isfinite(v) ? v : 0.0);
+  std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
 }
 
 void writeAtomically(const std::string &path, const std::string &text) {
   std::string tmp = path + ".tmp";
+  bool ok;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << text;
-    if (!out)
-      throw engine::EngineError("cannot write " + tmp);
+    out.close();
+    ok = bool(out);
   }
   std::error_code ec;
+  if (!ok) {
+    std::filesystem::remove(tmp, ec);
+    throw engine::EngineError("cannot write " + path);
+  }
   std::filesystem::rename(tmp, path, ec);
   if (ec)
     throw engine::EngineError("cannot write " + path + ": " + ec.message());
@@ -109,7 +116,7 @@ StageResult runStage(const Options &options, const std::string &stage) {
   std::string ckptDir = ckptValue && ckptValue->isStr()
                             ? ckptValue->asStr()
                             : std::string("./tmp_models");
-  std::filesystem::create_directories(ckptDir);
+  engine::prepareCheckpointDir(ckptDir);
   ctx.logger->openJsonLog(ckptDir + "/" + stage + "-log.jsonl");
 
   if (options.seed >= 0) {
@@ -155,20 +162,25 @@ StageResult runStage(const Options &options, const std::string &stage) {
                        .count();
   result.imagesPerSecond = loop->imagesPerSecond;
 
-  std::string json = "{\n  \"stage\": \"" + stage + "\",\n  \"metrics\": {";
-  for (size_t i = 0; i < result.metrics.size(); ++i)
-    json += (i ? ", " : "") + ("\"" + result.metrics[i].first + "\": ") +
-            jsonNumber(result.metrics[i].second);
-  json += "},\n  \"epochs\": " + std::to_string(result.epochs) +
-          ",\n  \"steps\": " + std::to_string(result.steps) +
-          ",\n  \"wall_time_s\": " + jsonNumber(result.seconds) +
-          ",\n  \"images_per_sec\": " + jsonNumber(result.imagesPerSecond) +
-          ",\n  \"model\": \"" + stage + "-model.mlir\"\n}\n";
-  writeAtomically(ckptDir + "/" + stage + "-metrics.json", json);
+  // NaN/Inf metrics are written as null (nlohmann's rule), never as 0.
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+  for (auto &[name, value] : result.metrics)
+    metrics[name] = value;
+  nlohmann::ordered_json json = {{"stage", stage},
+                                 {"metrics", metrics},
+                                 {"epochs", result.epochs},
+                                 {"steps", result.steps},
+                                 {"wall_time_s", result.seconds},
+                                 {"images_per_sec", result.imagesPerSecond},
+                                 {"model", stage + "-model.mlir"}};
+  writeAtomically(
+      ckptDir + "/" + stage + "-metrics.json",
+      json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+          "\n");
 
   std::string line = stage + ":";
   for (auto &[k, v] : result.metrics)
-    line += " " + k + "=" + jsonNumber(v);
+    line += " " + k + "=" + numberText(v);
   line += " (" + std::to_string(result.steps) + " steps, " +
           std::to_string((int64_t)result.seconds) + " s, " +
           std::to_string((int64_t)result.imagesPerSecond) + " images/s)";
