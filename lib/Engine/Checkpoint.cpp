@@ -188,6 +188,10 @@ CheckpointData loadCheckpoint(const std::string &path,
     throw EngineError("checkpoint " + path + " is truncated or damaged: " +
                       "its header records " + std::to_string(recordedSize) +
                       " bytes, the file holds " + std::to_string(payload));
+  if (getLE(file.data() + 20, 4) != 0)
+    throw EngineError("checkpoint " + path +
+                      " is corrupt: its header is damaged (reserved bytes "
+                      "are not zero)");
   const uint32_t recordedCrc = uint32_t(getLE(file.data() + 16, 4));
   if (recordedCrc != hat::crc32(file.data() + kHeaderBytes, payload))
     throw EngineError("checkpoint " + path +

@@ -368,8 +368,11 @@ TEST(Hbm, SemanticErrorsSayWhat) {
         << error;
   }
   {
+    // A wrong file identifier behind a valid trailer (a resealed payload).
     std::vector<uint8_t> bytes = hbm::serialize(tinyModel());
+    bytes.resize(bytes.size() - hbm::kTrailerBytes);
     bytes[4] = 'X'; // the file identifier
+    bytes = hbm::sealPayload(std::move(bytes));
     hbm::Model back;
     EXPECT_FALSE(hbm::deserialize(bytes.data(), bytes.size(), back, error));
     EXPECT_NE(error.find("not an HBM file"), std::string::npos) << error;
