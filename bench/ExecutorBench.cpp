@@ -22,9 +22,13 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 
+#include "hat/Support/ParseNumber.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
+#include <cstdlib>
+#include <optional>
 
 #include <algorithm>
 #include <chrono>
@@ -213,8 +217,21 @@ void clearGrads(const std::vector<at::Tensor> &params) {
 
 } // namespace
 
+/// A numeric option through the shared checked parser; exits 2 otherwise.
+static int64_t intOption(const char *name, const char *text, int64_t lo,
+                         int64_t hi) {
+  std::optional<int64_t> n = hat::parseInteger(text, lo, hi);
+  if (!n) {
+    std::fprintf(stderr, "%s\n",
+                 hat::badIntegerMessage(name, text, lo, hi).c_str());
+    std::exit(2);
+  }
+  return *n;
+}
+
 int main(int argc, char **argv) {
-  const int iterations = argc > 1 ? std::max(1, std::atoi(argv[1])) : 30;
+  const int iterations =
+      argc > 1 ? int(intOption("iterations", argv[1], 1, 1'000'000)) : 30;
   mlir::MLIRContext context;
   context.loadDialect<hat::HatDialect, mlir::func::FuncDialect>();
   std::printf("ResNet-like net (3 stages x 2 basic blocks, 32x32 input): "

@@ -18,6 +18,10 @@
 #include "hat/HBM/Model.h"
 #include "hat/Runtime/Runtime.h"
 
+#include "hat/Support/ParseNumber.h"
+
+#include <cstdlib>
+#include <optional>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -213,14 +217,30 @@ template <typename Fn> double imagesPerSecond(int images, int iters, Fn fn) {
 
 } // namespace
 
+/// A numeric option through the shared checked parser; exits 2 otherwise.
+static int64_t intOption(const char *name, const char *text, int64_t lo,
+                         int64_t hi) {
+  std::optional<int64_t> n = hat::parseInteger(text, lo, hi);
+  if (!n) {
+    std::fprintf(stderr, "%s\n",
+                 hat::badIntegerMessage(name, text, lo, hi).c_str());
+    std::exit(2);
+  }
+  return *n;
+}
+
 int main(int argc, char **argv) {
   int64_t size = 96;
   int iters = 20;
   for (int a = 1; a + 1 < argc; a += 2) {
     if (!std::strcmp(argv[a], "--size"))
-      size = std::atoll(argv[a + 1]);
+      size = intOption("--size", argv[a + 1], 8, 4096);
     else if (!std::strcmp(argv[a], "--iters"))
-      iters = std::atoi(argv[a + 1]);
+      iters = int(intOption("--iters", argv[a + 1], 1, 1'000'000));
+    else {
+      std::fprintf(stderr, "unknown option %s\n", argv[a]);
+      return 2;
+    }
   }
   const std::vector<ConvSpec> net = network();
   double macs = 0;

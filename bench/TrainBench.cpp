@@ -21,9 +21,25 @@
 #include <ATen/Parallel.h>
 #include <torch/optim/sgd.h>
 
+#include "hat/Support/ParseNumber.h"
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <string>
+
+/// A numeric option through the shared checked parser; exits 2 otherwise.
+static int64_t intOption(const char *name, const char *text, int64_t lo,
+                         int64_t hi) {
+  std::optional<int64_t> n = hat::parseInteger(text, lo, hi);
+  if (!n) {
+    std::fprintf(stderr, "%s\n",
+                 hat::badIntegerMessage(name, text, lo, hi).c_str());
+    std::exit(2);
+  }
+  return *n;
+}
 
 int main(int argc, char **argv) {
   int threads = 1, batch = 128, steps = 30;
@@ -31,13 +47,17 @@ int main(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--threads")
-      threads = std::atoi(argv[i + 1]);
+      threads = int(intOption("--threads", argv[i + 1], 1, 1024));
     else if (a == "--batch")
-      batch = std::atoi(argv[i + 1]);
+      batch = int(intOption("--batch", argv[i + 1], 1, 1 << 16));
     else if (a == "--steps")
-      steps = std::atoi(argv[i + 1]);
+      steps = int(intOption("--steps", argv[i + 1], 1, 1 << 20));
     else if (a == "--channels")
       channels = argv[i + 1];
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
   }
   at::set_num_threads(threads);
   auto config = hat::config::loadConfigSource(

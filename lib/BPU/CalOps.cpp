@@ -11,8 +11,34 @@ using namespace mlir;
 namespace hat::bpu {
 
 namespace {
-int64_t numel(Value v) {
-  return v ? cast<RankedTensorType>(v.getType()).getNumElements() : 0;
+/// Multiplies with an int64 overflow check; a sticky `ok` lets a whole
+/// formula be checked once.
+int64_t mul(int64_t a, int64_t b, bool &ok) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) {
+    ok = false;
+    return 0;
+  }
+  return r;
+}
+int64_t add(int64_t a, int64_t b, bool &ok) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) {
+    ok = false;
+    return 0;
+  }
+  return r;
+}
+/// The element count of a ranked tensor type (MLIR's getNumElements
+/// multiplies unchecked).
+int64_t numel(RankedTensorType t, bool &ok) {
+  int64_t n = 1;
+  for (int64_t d : t.getShape())
+    n = mul(n, d, ok);
+  return n;
+}
+int64_t numel(Value v, bool &ok) {
+  return v ? numel(cast<RankedTensorType>(v.getType()), ok) : 0;
 }
 std::string nameOf(Value weight, StringRef fallback) {
   if (auto p = weight.getDefiningOp<ParamOp>()) {
@@ -27,7 +53,8 @@ std::string nameOf(Value weight, StringRef fallback) {
 OpsReport countOps(func::FuncOp func) {
   OpsReport r;
   llvm::StringMap<int> counters;
-  func.walk([&](Operation *op) {
+  func.walk([&](Operation *op) -> WalkResult {
+    bool ok = true;
     LayerOps l;
     l.op = op->getName().getStringRef().str();
     auto fallback = [&] {
@@ -38,20 +65,22 @@ OpsReport countOps(func::FuncOp func) {
       auto w = cast<RankedTensorType>(op->getOperand(1).getType());
       auto out = cast<RankedTensorType>(op->getResult(0).getType());
       // w is [Cout, Cin/g, KH, KW]: its size is already K^2 * Cin/g * Cout.
-      l.macs = w.getNumElements() * out.getDimSize(0) * out.getDimSize(2) *
-               out.getDimSize(3);
+      l.macs = mul(
+          mul(mul(numel(w, ok), out.getDimSize(0), ok), out.getDimSize(2), ok),
+          out.getDimSize(3), ok);
       Value bias = isa<Conv2dOp>(op) ? cast<Conv2dOp>(op).getBias()
                                      : cast<QConv2dOp>(op).getBias();
-      l.params = w.getNumElements() + numel(bias);
+      l.params = add(numel(w, ok), numel(bias, ok), ok);
       l.name = nameOf(op->getOperand(1), fallback());
     } else if (isa<LinearOp, QLinearOp>(op)) {
       auto w = cast<RankedTensorType>(op->getOperand(1).getType());
       auto in = cast<RankedTensorType>(op->getOperand(0).getType());
-      const int64_t rows = in.getNumElements() / w.getDimSize(1);
-      l.macs = rows * w.getNumElements();
+      const int64_t rows =
+          numel(in, ok) / std::max<int64_t>(1, w.getDimSize(1));
+      l.macs = mul(rows, numel(w, ok), ok);
       Value bias = isa<LinearOp>(op) ? cast<LinearOp>(op).getBias()
                                      : cast<QLinearOp>(op).getBias();
-      l.params = w.getNumElements() + numel(bias);
+      l.params = add(numel(w, ok), numel(bias, ok), ok);
       l.name = nameOf(op->getOperand(1), fallback());
     } else if (auto ws = dyn_cast<WeightedSumOp>(op)) {
       // One multiply-add per input element.
@@ -59,16 +88,23 @@ OpsReport countOps(func::FuncOp func) {
       l.params = numel(ws.getWeights());
       l.name = nameOf(ws.getWeights(), fallback());
     } else if (auto bn = dyn_cast<BatchNormOp>(op)) {
-      l.params = numel(bn.getWeight()) + numel(bn.getBias());
+      l.params = add(numel(bn.getWeight(), ok), numel(bn.getBias(), ok), ok);
       l.name = nameOf(bn.getWeight(), fallback());
     } else {
-      return;
+      return WalkResult::advance();
     }
-    l.flops = 2 * l.macs;
-    r.macs += l.macs;
-    r.flops += l.flops;
-    r.params += l.params;
+    l.flops = mul(2, l.macs, ok);
+    r.macs = add(r.macs, l.macs, ok);
+    r.flops = add(r.flops, l.flops, ok);
+    r.params = add(r.params, l.params, ok);
+    if (!ok) {
+      r.overflow = "layer '" + l.name + "' (" + l.op +
+                   "): its MACs, FLOPs or parameters (or the running total) "
+                   "exceed the int64 range";
+      return WalkResult::interrupt();
+    }
     r.layers.push_back(std::move(l));
+    return WalkResult::advance();
   });
   return r;
 }

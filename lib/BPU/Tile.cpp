@@ -42,6 +42,13 @@ std::vector<int64_t> channelSplits(int64_t channels, const March &m) {
   return splits;
 }
 
+/// The smallest tile there is: one output row of the narrowest channel
+/// slice. SRAM grows with rows and channels, so if this does not fit,
+/// nothing does.
+TileChoice smallestTile(const LayerShape &s, const March &m) {
+  return evaluateTile(s, 1, channelSplits(s.outChannels, m).back());
+}
+
 TileChoice halvingTile(const LayerShape &s, const March &m) {
   for (int64_t oc : channelSplits(s.outChannels, m))
     for (int64_t rows = s.outH;; rows = (rows + 1) / 2) {
@@ -51,8 +58,8 @@ TileChoice halvingTile(const LayerShape &s, const March &m) {
       if (rows == 1)
         break;
     }
-  // Nothing fits: the smallest tile (the perf report shows the overflow).
-  return evaluateTile(s, 1, std::min<int64_t>(s.outChannels, m.channelAlign));
+  // Unreachable after the smallestTile check of the pass.
+  return smallestTile(s, m);
 }
 
 TileChoice searchTile(const LayerShape &s, const March &m) {
@@ -77,16 +84,32 @@ struct TilePass : hat::bpu::impl::BpuTileBase<TilePass> {
     if (!func)
       return signalPassFailure();
     Builder b(module.getContext());
+    bool failed = false;
     func.walk([&](Operation *op) {
       if (!isLayer(op) || isa<ReshapeOp>(op))
         return;
       LayerShape shape = layerShape(op);
+      const TileChoice smallest = smallestTile(shape, *march);
+      if (smallest.sramBytes > march->sramBytes) {
+        // Not a report line: the march cannot run this layer at all.
+        auto name = op->getAttrOfType<StringAttr>("name");
+        op->emitError() << "layer '" << (name ? name.getValue() : "?")
+                        << "' does not fit " << march->name
+                        << "'s SRAM even at the smallest tile (1 output row x "
+                        << smallest.outChannels << " output channels): it "
+                        << "needs " << smallest.sramBytes << " bytes, the "
+                        << "SRAM holds " << march->sramBytes << " bytes";
+        failed = true;
+        return;
+      }
       TileChoice t =
           search ? searchTile(shape, *march) : halvingTile(shape, *march);
       op->setAttr("tile",
                   b.getDenseI64ArrayAttr({t.rows, t.outChannels, t.tiles}));
       op->setAttr("sram_bytes", b.getI64IntegerAttr(t.sramBytes));
     });
+    if (failed)
+      signalPassFailure();
   }
 };
 

@@ -556,9 +556,13 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *ctx,
     return inferError(ctx, loc, SoftmaxOp::getOperationName());
   };
   auto input = rankedType(adaptor.getInput());
-  if (adaptor.getAxis() < 0 || adaptor.getAxis() >= input.getRank())
-    return err() << "'axis' " << adaptor.getAxis()
-                 << " is out of range for rank " << input.getRank();
+  // I64Attr reads back as uint64_t: sign-convert so that axis = -1 is
+  // reported as -1, not 18446744073709551615.
+  const int64_t axis = static_cast<int64_t>(adaptor.getAxis());
+  if (axis < 0 || axis >= input.getRank())
+    return err() << "'axis' " << axis << " is out of range for rank "
+                 << input.getRank() << " (expected 0.." << input.getRank() - 1
+                 << "; negative axes are not accepted)";
   types.push_back(input);
   return success();
 }

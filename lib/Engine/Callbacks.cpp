@@ -2,8 +2,10 @@
 
 #include "hat/Distributed/Distributed.h"
 #include "hat/Engine/Builders.h"
+
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
+#include <nlohmann/json.hpp>
 
 #include <ATen/ATen.h>
 #include <torch/optim/optimizer.h>
@@ -346,11 +348,12 @@ public:
     data.stage = runContext().stage;
     data.epoch = st.epoch;
     data.globalStep = st.globalStep;
-    std::string json = "{";
+    // nlohmann: keys escaped, NaN/Inf as null (std::to_string wrote "nan").
+    nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
     for (auto &[k, v] : st.valMetrics)
-      json += (json.size() > 1 ? ", " : "") + ("\"" + k + "\": ") +
-              std::to_string(v);
-    data.metricsJson = json + "}";
+      metrics[k] = v;
+    data.metricsJson =
+        metrics.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (st.swapAveragedWeights) {
       // The averaged weights are what the next stage loads; the live ones
       // (copied: the swap reuses their storage) are what resume continues.

@@ -2,27 +2,93 @@
 //
 // A checkpoint is a LibTorch archive (the zip format torch::save writes)
 // holding the model's named tensors as two lists (names, tensors), the
-// optimizer's archive, and the stage/epoch/step/metrics. It is written to a
-// temporary file in the same directory and renamed, so a crash mid-write
-// leaves the previous checkpoint intact. HAT's `.pth.tar` names are kept,
-// but the content is this format, not a Python pickle.
+// optimizer's archive, and the stage/epoch/step/metrics, behind a 24-byte
+// header: the magic "HATCKPT2", the archive's size (uint64) and its CRC-32
+// (uint32), little-endian, and 4 reserved zero bytes. The archive is built in
+// memory, written to a temporary file in the same directory with checked
+// write()s and fsync, and renamed, so a crash or a full disk mid-write leaves
+// the previous checkpoint intact (and no temporary file). Loading checks the
+// header, size and CRC before LibTorch sees a byte, then refuses NaN/Inf
+// weights naming the tensor. HAT's `.pth.tar` names are kept, but the content
+// is this format, not a Python pickle.
 //
 //===----------------------------------------------------------------------===//
 
 #include "hat/Engine/Engine.h"
+#include "hat/Support/Checksum.h"
 
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace hat::engine {
 
 namespace {
-constexpr int64_t kFormatVersion = 1;
+/// The archive's own version record; the file header carries the checksum.
+constexpr int64_t kFormatVersion = 2;
+constexpr char kMagic[8] = {'H', 'A', 'T', 'C', 'K', 'P', 'T', '2'};
+constexpr size_t kHeaderBytes = 24;
+
+void putLE(std::string &out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    out.push_back(char(uint8_t(value >> (8 * i))));
 }
+
+uint64_t getLE(const char *p, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i)
+    value |= uint64_t(uint8_t(p[i])) << (8 * i);
+  return value;
+}
+
+/// Writes `bytes` to `path` (a new file), checking every write, fsync and
+/// close. Returns 0 or the errno of the first failure.
+int writeNewFile(const std::string &path, const std::string &bytes) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errno;
+  const char *p = bytes.data();
+  size_t left = bytes.size();
+  int failure = 0;
+  while (left > 0 && !failure) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      failure = n < 0 ? errno : EIO;
+    else
+      p += n, left -= size_t(n);
+  }
+  if (!failure && ::fsync(fd) != 0)
+    failure = errno;
+  if (::close(fd) != 0 && !failure)
+    failure = errno;
+  return failure;
+}
+
+/// Throws unless every floating tensor of `named` is finite.
+void requireFinite(const std::string &path, const std::string &what,
+                   const exec::NamedTensors &named) {
+  for (const auto &[name, tensor] : named)
+    if (tensor.is_floating_point() && tensor.numel() > 0 &&
+        !torch::isfinite(tensor).all().item<bool>())
+      throw EngineError("checkpoint " + path + ": " + what + " tensor '" +
+                        name +
+                        "' contains NaN or Inf values (the run that "
+                        "saved it diverged); refusing to load it");
+}
+} // namespace
 
 void saveCheckpoint(const std::string &path, const CheckpointData &data,
                     torch::optim::Optimizer *optimizer) {
@@ -56,29 +122,84 @@ void saveCheckpoint(const std::string &path, const CheckpointData &data,
     optimizer->save(optimizerArchive);
     archive.write("optimizer", optimizerArchive);
   }
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  // Serialized in memory: LibTorch's file writer throws from its destructor
+  // when a write fails (a full disk), which terminates the process.
+  std::string file(kHeaderBytes, '\0');
   try {
-    archive.save_to(tmp);
+    archive.save_to([&](const void *data, size_t size) -> size_t {
+      file.append(static_cast<const char *>(data), size);
+      return size;
+    });
   } catch (const std::exception &e) {
-    fs::remove(tmp, ec);
-    throw EngineError("cannot write checkpoint " + path + ": " + e.what());
+    std::string what = e.what();
+    throw EngineError("cannot serialize checkpoint " + path + ": " +
+                      what.substr(0, what.find('\n')));
   }
-  fs::rename(tmp, path, ec);
-  if (ec) {
+  const size_t payload = file.size() - kHeaderBytes;
+  std::string header(kMagic, kMagic + 8);
+  putLE(header, payload, 8);
+  putLE(header, hat::crc32(file.data() + kHeaderBytes, payload), 4);
+  putLE(header, 0, 4);
+  file.replace(0, kHeaderBytes, header);
+
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int failure = writeNewFile(tmp, file);
+  if (!failure && std::rename(tmp.c_str(), path.c_str()) != 0)
+    failure = errno;
+  if (failure) {
     fs::remove(tmp, ec);
-    throw EngineError("cannot write checkpoint " + path + ": " + ec.message());
+    throw EngineError("cannot write checkpoint " + path + ": " +
+                      std::strerror(failure) +
+                      " (the previous checkpoint, if any, is unchanged)");
   }
 }
 
 CheckpointData loadCheckpoint(const std::string &path,
-                              torch::optim::Optimizer *optimizer) {
+                              torch::optim::Optimizer *optimizer,
+                              const std::string &expectedStage) {
   if (!std::filesystem::exists(path))
     throw EngineError("checkpoint " + path +
                       " does not exist (did the previous stage run and save "
                       "it?)");
+  std::string file;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+      throw EngineError("checkpoint " + path +
+                        " cannot be read: " + std::strerror(errno));
+    file.assign(std::istreambuf_iterator<char>(in),
+                std::istreambuf_iterator<char>());
+    if (in.bad())
+      throw EngineError("checkpoint " + path + " cannot be read");
+  }
+  if (file.size() < kHeaderBytes ||
+      std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
+    if (file.compare(0, 4, "PK\x03\x04") == 0)
+      throw EngineError("checkpoint " + path +
+                        " has no integrity header: written by an older HAT "
+                        "(format 1) or by another program; re-run the stage "
+                        "that saves it");
+    throw EngineError("checkpoint " + path +
+                      " is not a HAT checkpoint (no HATCKPT2 header)");
+  }
+  const uint64_t recordedSize = getLE(file.data() + 8, 8);
+  const size_t payload = file.size() - kHeaderBytes;
+  if (recordedSize != payload)
+    throw EngineError("checkpoint " + path + " is truncated or damaged: " +
+                      "its header records " + std::to_string(recordedSize) +
+                      " bytes, the file holds " + std::to_string(payload));
+  if (getLE(file.data() + 20, 4) != 0)
+    throw EngineError("checkpoint " + path +
+                      " is corrupt: its header is damaged (reserved bytes "
+                      "are not zero)");
+  const uint32_t recordedCrc = uint32_t(getLE(file.data() + 16, 4));
+  if (recordedCrc != hat::crc32(file.data() + kHeaderBytes, payload))
+    throw EngineError("checkpoint " + path +
+                      " is corrupt: checksum mismatch (the file changed "
+                      "after it was written)");
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(file.data() + kHeaderBytes, payload);
   } catch (const std::exception &e) {
     std::string what = e.what();
     throw EngineError("checkpoint " + path +
@@ -97,6 +218,12 @@ CheckpointData loadCheckpoint(const std::string &path,
                         std::to_string(kFormatVersion));
     archive.read("stage", v);
     data.stage = v.toStringRef();
+    if (!expectedStage.empty() && data.stage != expectedStage)
+      throw EngineError("checkpoint " + path + " is from the '" + data.stage +
+                        "' stage, this run is the '" + expectedStage +
+                        "' stage: --resume continues the stage that saved "
+                        "the checkpoint (load another stage's weights with "
+                        "a LoadCheckpoint converter)");
     archive.read("epoch", v);
     data.epoch = v.toInt();
     archive.read("global_step", v);
@@ -124,6 +251,8 @@ CheckpointData loadCheckpoint(const std::string &path,
     };
     readTensors("model", data.model, /*required=*/true);
     readTensors("live", data.live, /*required=*/false);
+    requireFinite(path, "model", data.model);
+    requireFinite(path, "live", data.live);
     if (optimizer) {
       torch::serialize::InputArchive optimizerArchive;
       if (!archive.try_read("optimizer", optimizerArchive))
@@ -139,6 +268,73 @@ CheckpointData loadCheckpoint(const std::string &path,
                       " is corrupt: " + what.substr(0, what.find('\n')));
   }
   return data;
+}
+
+} // namespace hat::engine
+
+namespace hat::engine {
+
+void prepareCheckpointDir(const std::string &dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw EngineError("ckpt_dir " + dir + " cannot be created: " +
+                      (ec ? ec.message() : std::string("not a directory")));
+  // Held for the life of the process (every stage of `--stage all`): flock
+  // locks belong to the open file, so reopening in this process would
+  // conflict with itself.
+  static std::map<std::string, int> held;
+  const std::string key = fs::weakly_canonical(dir, ec).string();
+  if (held.count(key))
+    return;
+  const std::string lockPath = dir + "/.hat-train.lock";
+  const int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw EngineError("ckpt_dir " + dir + " is not writable: cannot create " +
+                      lockPath + ": " + std::strerror(errno) +
+                      " (checked before training)");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int why = errno;
+    char text[32] = {0};
+    const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+    ::close(fd);
+    const std::string pid = n > 0 ? std::string(text, size_t(n))
+                                        .substr(0, std::string(text).find('\n'))
+                                  : std::string("unknown");
+    if (why == EWOULDBLOCK)
+      throw EngineError("ckpt_dir " + dir +
+                        " is in use by another hat-train (process " + pid +
+                        ", lock " + lockPath +
+                        "); two runs on one ckpt_dir would overwrite each "
+                        "other's checkpoints: wait for it or set another "
+                        "ckpt_dir");
+    throw EngineError("cannot lock " + lockPath + ": " + std::strerror(why));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
+    const int why = errno;
+    ::close(fd);
+    throw EngineError("ckpt_dir " + dir + " is not writable: " +
+                      std::strerror(why) + " (checked before training)");
+  }
+  // A directory that takes the lock file may still refuse new files (a
+  // full disk, quota): probe with a real file and its rename, as the
+  // checkpoint writer will do.
+  const std::string probe =
+      dir + "/.hat-train.probe." + std::to_string(getpid());
+  const int failure = writeNewFile(probe, "probe\n");
+  if (failure == 0 && std::rename(probe.c_str(), (probe + ".r").c_str()) == 0)
+    fs::remove(probe + ".r", ec);
+  else {
+    fs::remove(probe, ec);
+    ::close(fd);
+    throw EngineError("ckpt_dir " + dir + " is not writable: " +
+                      std::strerror(failure ? failure : errno) +
+                      " (checked before training)");
+  }
+  held[key] = fd;
 }
 
 } // namespace hat::engine

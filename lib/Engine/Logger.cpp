@@ -2,9 +2,14 @@
 
 #include "hat/Engine/Logger.h"
 
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <stdexcept>
 #include <unistd.h>
 
 namespace hat::engine {
@@ -15,22 +20,6 @@ std::string timestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
   return buf;
-}
-
-std::string jsonEscape(const std::string &s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    if ((unsigned char)c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-      continue;
-    }
-    out += c;
-  }
-  return out;
 }
 
 std::string formatDuration(double seconds) {
@@ -66,12 +55,14 @@ void Logger::openJsonLog(const std::string &path) {
   json = nullptr;
   if (rankMuted)
     return;
+  jsonPath = path;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(),
                                       ec);
   json = std::fopen(path.c_str(), "a");
   if (!json)
-    warning("cannot open the JSON log " + path);
+    throw std::runtime_error("cannot open the JSON log " + path + ": " +
+                             std::strerror(errno));
 }
 
 void Logger::clearProgress() {
@@ -113,16 +104,23 @@ void Logger::logValues(
     sink->write(prefix, stage, epoch, step, values);
   if (!json)
     return;
-  std::fprintf(json,
-               "{\"time\": \"%s\", \"stage\": \"%s\", \"epoch\": %lld, "
-               "\"step\": %lld, \"prefix\": \"%s\"",
-               timestamp().c_str(), jsonEscape(stage).c_str(), (long long)epoch,
-               (long long)step, jsonEscape(prefix).c_str());
+  nlohmann::ordered_json record = {{"time", timestamp()},
+                                   {"stage", stage},
+                                   {"epoch", epoch},
+                                   {"step", step},
+                                   {"prefix", prefix}};
+  // NaN and Inf become null (nlohmann's rule), never a made-up number.
   for (auto &[name, value] : values)
-    std::fprintf(json, ", \"%s\": %.9g", jsonEscape(name).c_str(),
-                 std::isfinite(value) ? value : 0.0);
-  std::fputs("}\n", json);
-  std::fflush(json);
+    record[name] = value;
+  const std::string text =
+      record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
+  // The log is part of the run's record: losing it is an error, not a
+  // warning (a full disk here would also fail the next checkpoint).
+  if (std::fwrite(text.data(), 1, text.size(), json) != text.size() ||
+      std::fflush(json) != 0)
+    throw std::runtime_error("cannot write the JSON log " + jsonPath + ": " +
+                             std::strerror(errno));
 }
 
 void Logger::progressBegin(const std::string &l, int64_t t) {

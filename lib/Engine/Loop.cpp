@@ -148,7 +148,8 @@ void Loop::fit() {
   if (!resumePath.empty() && kind == Kind::Trainer) {
     bool withOptimizer = fromCommandLine || resumeOptimizer;
     CheckpointData ck =
-        loadCheckpoint(resumePath, withOptimizer ? optimizer.get() : nullptr);
+        loadCheckpoint(resumePath, withOptimizer ? optimizer.get() : nullptr,
+                       fromCommandLine ? ctx.stage : std::string());
     if (fromCommandLine) {
       // With an EMA the checkpoint's model is the average; training goes on
       // from the live weights and the EMA from the average.
@@ -166,6 +167,21 @@ void Loop::fit() {
              std::to_string(ck.globalStep) + "); continuing at epoch " +
              std::to_string(startEpoch) +
              (withOptimizer ? " with the optimizer state" : ""));
+  }
+  if (dataLoader && dataLoader->size() == 0) {
+    // PyTorch's DataLoader semantics: with drop_last=True a dataset smaller
+    // than one batch yields no batch at all. Training on it would run 0
+    // steps (or, stopped by steps, never end) and save an untrained model
+    // as the best one.
+    const data::DataLoaderOptions &o = dataLoader->options();
+    throw EngineError(
+        typeName + "'s data_loader yields no batch: the dataset has " +
+        std::to_string(o.dataset ? o.dataset->size() : 0) +
+        " samples, batch_size=" + std::to_string(o.batch_size) +
+        (o.drop_last ? " with drop_last=True drops the only, partial batch; "
+                       "lower batch_size or set drop_last=False"
+                     : "; the dataset (or this rank's share of it) is "
+                       "empty"));
   }
   st.epoch = startEpoch;
   st.globalStep = startStep;

@@ -11,6 +11,8 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <cmath>
+
 namespace hat::engine {
 
 namespace {
@@ -27,6 +29,11 @@ config::Expected<double> number(const config::BuildArgs &args,
                                 const std::string &name) {
   if (!v.isNumber() || v.isBool())
     return args.error("'" + name + "' must be a number, got " + v.repr());
+  // LibTorch checks these only when it builds the optimizer, as a c10
+  // backtrace without the config location; NaN/Inf pass its checks.
+  if (!std::isfinite(v.asNumber()))
+    return args.error("'" + name + "' must be a finite number, got " +
+                      v.repr());
   return v.asNumber();
 }
 
@@ -48,8 +55,17 @@ config::Status applyKwargs(const config::BuildArgs &args,
       if ((!value.isTuple() && !value.isList()) ||
           value.sequenceItems().size() != 2)
         return args.error("'betas' must be a pair of numbers");
-      kw.beta1 = value.sequenceItems()[0].asNumber();
-      kw.beta2 = value.sequenceItems()[1].asNumber();
+      double beta[2];
+      for (int i = 0; i < 2; ++i) {
+        auto b = number(args, value.sequenceItems()[size_t(i)], "betas");
+        if (!b)
+          return b.error();
+        if (*b < 0 || *b >= 1)
+          return args.error("'betas' must lie in [0, 1), got " + value.repr());
+        beta[i] = *b;
+      }
+      kw.beta1 = beta[0];
+      kw.beta2 = beta[1];
       continue;
     }
     auto v = number(args, value, k);
@@ -70,6 +86,15 @@ config::Status applyKwargs(const config::BuildArgs &args,
   }
   if (kw.lr < 0)
     return args.error("'lr' must be >= 0");
+  if (kw.weightDecay < 0)
+    return args.error("'weight_decay' must be >= 0");
+  if (kw.momentum < 0)
+    return args.error("'momentum' must be >= 0");
+  if (kw.eps < 0)
+    return args.error("'eps' must be >= 0");
+  if (kw.nesterov && (kw.momentum <= 0 || kw.dampening != 0))
+    return args.error("'nesterov' needs momentum > 0 and dampening = 0 (as "
+                      "in torch.optim.SGD)");
   return config::Status::success();
 }
 

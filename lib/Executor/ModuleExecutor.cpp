@@ -1014,6 +1014,12 @@ void ModuleExecutor::Impl::finishCalibration() {
     }
     if (!fq->observer || fq->observedBatches == 0)
       continue;
+    if (fq->observer->count() == 0 && fq->observer->seen() > 0)
+      throw ExecutorError(
+          fq->name + ": the calibration observer saw " +
+          std::to_string(fq->observer->seen()) +
+          " values and none was finite (NaN/Inf): no scale can be derived; "
+          "check the calibration data and the float model");
     // The observer keeps its state: calibration may continue afterwards.
     writeFloats(fq->scale, {fq->observer->scale()});
     writeFloats(fq->min, {fq->observer->min()});

@@ -3,6 +3,8 @@
 #include "hat/HBM/Report.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <sstream>
 
@@ -10,21 +12,8 @@ namespace hat::hbm {
 
 namespace {
 
-std::string jsonString(const std::string &s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else
-      o += c;
-  }
-  return o + "\"";
-}
-
+/// The one HTML escaping helper of the reports: every text that comes from
+/// the model (names, march, input source) passes through it.
 std::string html(const std::string &s) {
   std::string o;
   for (char c : s) {
@@ -36,6 +25,8 @@ std::string html(const std::string &s) {
       o += "&amp;";
     else if (c == '"')
       o += "&quot;";
+    else if (c == '\'')
+      o += "&#39;";
     else
       o += c;
   }
@@ -51,33 +42,38 @@ std::string num(double v, int prec = 3) {
 } // namespace
 
 std::string perfJson(const Model &m) {
-  std::ostringstream o;
-  o.precision(10);
-  o << "{\n  \"march\": " << jsonString(m.march)
-    << ",\n  \"opt_level\": " << m.optLevel
-    << ",\n  \"input_source\": " << jsonString(m.inputSource)
-    << ",\n  \"note\": \"estimate from the march table (docs/bpu.md), not a "
-       "measurement\""
-    << ",\n  \"summary\": {\"latency_us\": " << m.perf.latencyUs
-    << ", \"fps\": " << m.perf.fps
-    << ", \"ddr_bytes_per_frame\": " << m.perf.ddrBytesPerFrame
-    << ", \"macs\": " << m.perf.macs
-    << ", \"mac_utilisation\": " << m.perf.macUtilisation
-    << ", \"batch\": " << m.perf.batch << ", \"layers\": " << m.layerPerf.size()
-    << ", \"arena_bytes\": " << m.arenaBytes << "},\n  \"layers\": [";
-  for (size_t i = 0; i < m.layerPerf.size(); ++i) {
-    const LayerPerf &p = m.layerPerf[i];
-    o << (i ? ",\n" : "\n") << "    {\"name\": " << jsonString(p.name)
-      << ", \"op\": " << jsonString(p.op) << ", \"macs\": " << p.macs
-      << ", \"compute_us\": " << p.computeUs
-      << ", \"load_bytes\": " << p.loadBytes
-      << ", \"store_bytes\": " << p.storeBytes
-      << ", \"memory_us\": " << p.memoryUs << ", \"total_us\": " << p.totalUs
-      << ", \"share\": " << p.share << ", \"sram_bytes\": " << p.sramBytes
-      << ", \"mac_utilisation\": " << p.macUtilisation << "}";
-  }
-  o << "\n  ]\n}\n";
-  return o.str();
+  // nlohmann-json: strings escaped, NaN/Inf written as null.
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  for (const LayerPerf &p : m.layerPerf)
+    layers.push_back({{"name", p.name},
+                      {"op", p.op},
+                      {"macs", p.macs},
+                      {"compute_us", p.computeUs},
+                      {"load_bytes", p.loadBytes},
+                      {"store_bytes", p.storeBytes},
+                      {"memory_us", p.memoryUs},
+                      {"total_us", p.totalUs},
+                      {"share", p.share},
+                      {"sram_bytes", p.sramBytes},
+                      {"mac_utilisation", p.macUtilisation}});
+  nlohmann::ordered_json report = {
+      {"march", m.march},
+      {"opt_level", m.optLevel},
+      {"input_source", m.inputSource},
+      {"note", "estimate from the march table (docs/bpu.md), not a "
+               "measurement"},
+      {"summary",
+       {{"latency_us", m.perf.latencyUs},
+        {"fps", m.perf.fps},
+        {"ddr_bytes_per_frame", m.perf.ddrBytesPerFrame},
+        {"macs", m.perf.macs},
+        {"mac_utilisation", m.perf.macUtilisation},
+        {"batch", m.perf.batch},
+        {"layers", m.layerPerf.size()},
+        {"arena_bytes", m.arenaBytes}}},
+      {"layers", layers}};
+  return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 std::string perfHtml(const Model &m) {

@@ -2,10 +2,18 @@
 
 #include "hat/HBM/Hbm_generated.h"
 #include "hat/HBM/Model.h"
+#include "hat/Support/Checksum.h"
 
+#include <cstring>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace hat::hbm {
 
@@ -138,12 +146,71 @@ std::vector<uint8_t> serialize(const Model &m) {
       b.CreateVector(layers), m.arenaBytes, b.CreateVector(perf), summary,
       b.CreateVector(outputNames), b.CreateString(m.postProcess));
   fbs::FinishModelBuffer(b, root);
-  return std::vector<uint8_t>(b.GetBufferPointer(),
-                              b.GetBufferPointer() + b.GetSize());
+  return sealPayload(std::vector<uint8_t>(b.GetBufferPointer(),
+                                          b.GetBufferPointer() + b.GetSize()));
+}
+
+namespace {
+constexpr char kTrailerMagic[4] = {'H', 'B', 'M', 'S'};
+
+void putLE(std::vector<uint8_t> &out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    out.push_back(uint8_t(value >> (8 * i)));
+}
+
+uint64_t getLE(const uint8_t *p, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i)
+    value |= uint64_t(p[i]) << (8 * i);
+  return value;
+}
+} // namespace
+
+std::vector<uint8_t> sealPayload(std::vector<uint8_t> payload) {
+  const uint64_t size = payload.size();
+  const uint32_t crc = hat::crc32(payload.data(), payload.size());
+  putLE(payload, size, 8);
+  putLE(payload, crc, 4);
+  payload.insert(payload.end(), kTrailerMagic, kTrailerMagic + 4);
+  return payload;
 }
 
 bool deserialize(const uint8_t *data, size_t size, Model &m,
                  std::string &error) {
+  m = Model();
+  if (size < kTrailerBytes ||
+      std::memcmp(data + size - 4, kTrailerMagic, 4) != 0) {
+    if (size >= 8 && fbs::ModelBufferHasIdentifier(data))
+      error = "no checksum trailer: truncated, or an HBM version 1 file "
+              "(written before checksums; recompile it with hat-compile)";
+    else
+      error = "not an HBM file (no HBM checksum trailer)";
+    return false;
+  }
+  const size_t payloadSize = size - kTrailerBytes;
+  const uint64_t recordedSize = getLE(data + payloadSize, 8);
+  if (recordedSize != payloadSize) {
+    error = "corrupted or truncated HBM: the trailer records " +
+            std::to_string(recordedSize) + " payload bytes, the file has " +
+            std::to_string(payloadSize);
+    return false;
+  }
+  const uint32_t recorded = uint32_t(getLE(data + payloadSize + 8, 4));
+  const uint32_t actual = hat::crc32(data, payloadSize);
+  if (recorded != actual) {
+    char text[96];
+    std::snprintf(text, sizeof text,
+                  "corrupted HBM: checksum mismatch (recorded CRC-32 %08x, "
+                  "content %08x)",
+                  recorded, actual);
+    error = text;
+    return false;
+  }
+  return deserializePayload(data, payloadSize, m, error);
+}
+
+bool deserializePayload(const uint8_t *data, size_t size, Model &m,
+                        std::string &error) {
   m = Model();
   if (size < 8 || !fbs::ModelBufferHasIdentifier(data)) {
     error = "not an HBM file (missing the HBM1 identifier)";
@@ -161,10 +228,10 @@ bool deserialize(const uint8_t *data, size_t size, Model &m,
   }
   const fbs::Model *root = fbs::GetModel(data);
   m.version = root->version();
-  if (m.version == 0 || m.version > kVersion) {
+  if (m.version != kVersion) {
     error = "HBM version " + std::to_string(m.version) +
-            " is not supported (this reader knows 1.." +
-            std::to_string(kVersion) + ")";
+            " is not supported (this reader knows version " +
+            std::to_string(kVersion) + "; recompile the model)";
     return false;
   }
   m.march = str(root->march());
@@ -278,23 +345,72 @@ bool readFile(const std::string &path, Model &model, std::string &error) {
   return true;
 }
 
-bool writeFileAtomically(const std::string &path, const void *data, size_t size,
-                         std::string &error) {
-  // A temporary file beside the target, renamed over it: a failed or
-  // interrupted write never leaves a truncated HBM or report behind.
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(static_cast<const char *>(data), std::streamsize(size));
-    if (!out) {
-      std::remove(tmp.c_str());
-      error = path + ": cannot write";
+bool resolveOutputPath(const std::string &path, std::string &target,
+                       std::string &error) {
+  struct stat st;
+  target = path;
+  if (::lstat(path.c_str(), &st) != 0)
+    return true; // nothing there yet (a missing directory fails on write)
+  if (S_ISLNK(st.st_mode)) {
+    // Follow a link to a regular file and replace the file it names, so the
+    // link survives; anything else behind a link is refused below.
+    char *real = ::realpath(path.c_str(), nullptr);
+    if (!real || ::stat(real, &st) != 0) {
+      std::free(real);
+      error = path + ": refusing to write through a dangling symbolic link";
       return false;
     }
+    target = real;
+    std::free(real);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (S_ISREG(st.st_mode))
+    return true;
+  const char *what = S_ISDIR(st.st_mode)    ? "a directory"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "not a regular file";
+  error = path + ": refusing to replace " + what +
+          " (HAT writes outputs only as regular files)";
+  return false;
+}
+
+bool writeFileAtomically(const std::string &path, const void *data, size_t size,
+                         std::string &error) {
+  // A temporary file beside the target, synced and renamed over it: a failed
+  // or interrupted write never leaves a truncated HBM or report behind.
+  std::string target;
+  if (!resolveOutputPath(path, target, error))
+    return false;
+  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = path + ": cannot write: " + std::strerror(errno);
+    return false;
+  }
+  const char *p = static_cast<const char *>(data);
+  size_t left = size;
+  int failure = 0;
+  while (left > 0 && !failure) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      failure = n < 0 ? errno : EIO;
+    else
+      p += n, left -= size_t(n);
+  }
+  if (!failure && ::fsync(fd) != 0)
+    failure = errno;
+  if (::close(fd) != 0 && !failure)
+    failure = errno;
+  if (!failure && std::rename(tmp.c_str(), target.c_str()) != 0)
+    failure = errno;
+  if (failure) {
     std::remove(tmp.c_str());
-    error = path + ": cannot write";
+    error = path + ": cannot write: " + std::strerror(failure);
     return false;
   }
   return true;

@@ -79,6 +79,7 @@ class MinMaxObserver final : public ActivationObserver {
 public:
   explicit MinMaxObserver(int bits) : ActivationObserver(bits) {}
   void observe(const float *data, int64_t n) override {
+    seen_ += n;
     BatchRange r = scanRange(data, n);
     updateRange(r.min, r.max, r.count);
   }
@@ -100,6 +101,7 @@ public:
         percentile_(std::clamp(percentile, 1e-9, 100.0)), hist_(kBins, 0.0) {}
 
   void observe(const float *data, int64_t n) override {
+    seen_ += n;
     BatchRange r = scanRange(data, n);
     if (r.count == 0)
       return;

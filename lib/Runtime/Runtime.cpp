@@ -136,6 +136,9 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
   int threads = options.threads;
   if (threads <= 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
+  // More workers than kMaxThreads only exhaust the process's thread limit
+  // (std::system_error); tools refuse larger requests, the library clamps.
+  threads = std::min(threads, kMaxThreads);
   im.pool = std::make_unique<ThreadPool>(threads);
   im.scratch.resize(size_t(threads));
   // Only the bytes layers touch (a declared arena larger than the plan

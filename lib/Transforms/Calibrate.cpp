@@ -116,6 +116,18 @@ struct CalibratePass : hat::impl::HatCalibrateBase<CalibratePass> {
     }
 
     Builder b(&getContext());
+    bool nonFinite = false;
+    for (auto &[op, observer] : observers)
+      if (observer->seen() > 0 && observer->count() == 0) {
+        op->emitError() << "calibration: this fake_quant's observer saw "
+                        << observer->seen()
+                        << " values and none was finite (NaN/Inf): no scale "
+                           "can be derived; check the calibration inputs "
+                           "and the float model";
+        nonFinite = true;
+      }
+    if (nonFinite)
+      return signalPassFailure();
     for (auto &[op, observer] : observers) {
       auto fq = cast<FakeQuantOp>(op);
       if (override)

@@ -315,6 +315,17 @@ func.func @softmax_axis(%a: tensor<1x4xf32>) {
 
 // -----
 
+// Regression: an I64Attr reads back unsigned; -1 was reported as
+// 18446744073709551615.
+func.func @softmax_negative_axis(%a: tensor<1x4xf32>) {
+  // expected-error @+2 {{'axis' -1 is out of range for rank 2 (expected 0..1; negative axes are not accepted)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.softmax %a {axis = -1 : i64} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  return
+}
+
+// -----
+
 func.func @qlinear_bias(%a: tensor<1x4xi8>, %w: tensor<3x4xi8>, %b: tensor<2xi32>) {
   // expected-error @+1 {{bias has 2 entries, weight has 3 output features}}
   %0 = hat.qlinear %a, %w, %b {multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<1x4xi8>, tensor<3x4xi8>, tensor<2xi32>) -> tensor<1x3xi8>

@@ -22,6 +22,7 @@
 #include "hat/Transforms/Passes.h"
 
 #include "hat/Support/CommandLine.h"
+#include "hat/Support/ParseMlir.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -110,8 +111,7 @@ int main(int argc, char **argv) {
     }
     module = std::move(*lowered);
   } else {
-    module =
-        parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+    module = hat::parseMlirFile(inputFile, sourceMgr, &context);
   }
   if (!module || failed(module->verify()))
     return 1;
@@ -146,6 +146,10 @@ int main(int argc, char **argv) {
     }
   }
   hat::bpu::OpsReport r = hat::bpu::countOps(func);
+  if (!r.overflow.empty()) {
+    llvm::errs() << "hat-calops: " << inputFile << ": " << r.overflow << "\n";
+    return 1;
+  }
   if (!quiet) {
     llvm::outs() << llvm::formatv("{0,-32} {1,-18} {2,16} {3,16} {4,12}\n",
                                   "layer", "op", "MACs", "FLOPs", "params");

@@ -8,11 +8,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "hat/BPU/BpuOps.h"
 #include "hat/BPU/Check.h"
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Eval/Evaluator.h"
 
 #include "hat/Support/CommandLine.h"
+#include "hat/Support/ParseMlir.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -49,17 +51,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   MLIRContext context;
-  context.loadDialect<hat::HatDialect, func::FuncDialect>();
+  context
+      .loadDialect<hat::HatDialect, hat::bpu::BpuDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  auto module =
-      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+  auto module = hat::parseMlirFile(inputFile, sourceMgr, &context);
   if (!module || failed(module->verify()))
     return 2;
   func::FuncOp func = hat::eval::findEntryFunction(*module, function);
   if (!func)
     return 2;
-  auto checks = hat::bpu::checkFunction(func, *march);
+  auto checks = hat::bpu::checkModule(*module, func, *march);
   int unsupported = 0;
   for (const hat::bpu::LayerCheck &c : checks) {
     unsupported += !c.supported;

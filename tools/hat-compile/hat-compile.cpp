@@ -21,6 +21,7 @@
 #include "hat/Transforms/Passes.h"
 
 #include "hat/Support/CommandLine.h"
+#include "hat/Support/ParseMlir.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -107,14 +108,30 @@ int main(int argc, char **argv) {
                  << " is not a level (use -O0 or -O3)\n";
     return 2;
   }
+  {
+    // Refuse unwritable outputs (a FIFO, a device, a directory) before any
+    // work; hbm::writeFileAtomically checks again when it writes.
+    std::vector<std::string> outputs = {outputFile};
+    if (!noReport)
+      outputs.insert(outputs.end(), {stemOf(outputFile) + ".perf.json",
+                                     stemOf(outputFile) + ".perf.html"});
+    if (!emitBpu.empty())
+      outputs.push_back(emitBpu);
+    for (const std::string &path : outputs) {
+      std::string target, error;
+      if (!hat::hbm::resolveOutputPath(path, target, error)) {
+        llvm::errs() << "hat-compile: " << error << "\n";
+        return 1;
+      }
+    }
+  }
   hat::bpu::registerBpuPasses();
   MLIRContext context;
   context
       .loadDialect<hat::HatDialect, hat::bpu::BpuDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  auto module =
-      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+  auto module = hat::parseMlirFile(inputFile, sourceMgr, &context);
   if (!module || failed(module->verify()))
     return 1;
   func::FuncOp func = hat::eval::findEntryFunction(*module, function);
@@ -122,7 +139,7 @@ int main(int argc, char **argv) {
     return 1;
 
   std::vector<hat::bpu::LayerCheck> checks =
-      hat::bpu::checkFunction(func, *march);
+      hat::bpu::checkModule(*module, func, *march);
   if (!hat::bpu::allSupported(checks)) {
     llvm::errs() << "hat-compile: " << inputFile << " cannot run on "
                  << march->name << ":\n";

@@ -14,6 +14,7 @@
 #include "hat/Eval/Npy.h"
 
 #include "hat/Support/CommandLine.h"
+#include "hat/Support/ParseMlir.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -54,6 +55,9 @@ static cl::opt<unsigned> count("count", cl::desc("number of random sets"),
 static cl::opt<unsigned> seed("seed", cl::desc("random seed"), cl::init(0),
                               cl::cat(kToolOptions));
 
+/// 256 Mi floats (1 GiB) per random input.
+constexpr int64_t kMaxRandomElements = int64_t(1) << 28;
+
 static int writeRandomInputs(func::FuncOp func) {
   if (auto ec = llvm::sys::fs::create_directories(randomDir)) {
     llvm::errs() << "hat-eval: cannot create " << randomDir << ": "
@@ -65,12 +69,32 @@ static int writeRandomInputs(func::FuncOp func) {
   for (unsigned n = 0; n < count; ++n) {
     std::string line;
     for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
-      auto type = llvm::cast<RankedTensorType>(arg.getType());
-      if (!type.getElementType().isF32()) {
-        llvm::errs() << "hat-eval: argument #" << i
-                     << " is not f32; random inputs are float only\n";
+      auto type = llvm::dyn_cast<RankedTensorType>(arg.getType());
+      if (!type || !type.getElementType().isF32()) {
+        llvm::errs() << "hat-eval: argument #" << i << " is " << arg.getType()
+                     << ", not a ranked f32 tensor; random inputs are float "
+                        "tensors only\n";
         return 1;
       }
+      if (!type.hasStaticShape()) {
+        llvm::errs() << "hat-eval: argument #" << i << " has the dynamic shape "
+                     << type
+                     << "; random inputs need a static shape (retype "
+                        "the function, e.g. with hat-calops --input-shape)\n";
+        return 1;
+      }
+      // The element count, checked for overflow and against a bound: a
+      // typo'd shape is an error, not an allocator abort.
+      int64_t elements = 1;
+      for (int64_t extent : type.getShape())
+        if (extent != 0 && (elements > kMaxRandomElements / extent ||
+                            (elements *= extent) > kMaxRandomElements)) {
+          llvm::errs() << "hat-eval: argument #" << i << " (" << type
+                       << ") has more than " << kMaxRandomElements
+                       << " elements (" << kMaxRandomElements * 4 / (1 << 20)
+                       << " MiB); random inputs are limited to that\n";
+          return 1;
+        }
       hat::eval::Tensor t = hat::eval::Tensor::f32(
           {type.getShape().begin(), type.getShape().end()});
       for (float &v : t.f)
@@ -98,8 +122,7 @@ int main(int argc, char **argv) {
   context.loadDialect<hat::HatDialect, func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  auto module =
-      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+  auto module = hat::parseMlirFile(inputFile, sourceMgr, &context);
   if (!module)
     return 1;
   if (failed(module->verify()))

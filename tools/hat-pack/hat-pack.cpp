@@ -288,7 +288,9 @@ int run(int argc, char **argv) {
   const uint64_t schemaVersion =
       count("schema-version", std::to_string(kRecordSchemaVersion));
   if (schemaVersion > UINT32_MAX)
-    throw DataError("hat-pack", "", "--schema-version is out of range");
+    throw std::invalid_argument("--schema-version " +
+                                std::to_string(schemaVersion) +
+                                " is out of range");
   options.schemaVersion = static_cast<uint32_t>(schemaVersion);
   ProgressBar bar("pack", !quiet);
   options.progress = [&](std::size_t done, std::size_t total) {

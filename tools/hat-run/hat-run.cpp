@@ -24,6 +24,7 @@
 #include "hat/Eval/Npy.h"
 #include "hat/HBM/Report.h"
 #include "hat/Runtime/Runtime.h"
+#include "hat/Support/ParseNumber.h"
 
 #include <any>
 #include <chrono>
@@ -33,6 +34,8 @@
 #include <sys/stat.h>
 
 namespace {
+
+constexpr int64_t kMaxRepeat = 1'000'000;
 
 void usage() {
   std::cerr << "usage: hat-run model.hbm --input x.npy [--input ...] [-o DIR]"
@@ -136,8 +139,15 @@ int evaluateConfig(hat::runtime::Session &session, const std::string &path,
       }
       int64_t classes = logits.shape[1];
       for (int64_t n = 0; n < batch.size(); ++n) {
+        const int64_t labelIndex = batch.labels[size_t(n)];
+        if (labelIndex < 0 || labelIndex >= classes) {
+          std::cerr << "hat-run: " << loaderName << " sample " << total + n
+                    << " has label " << labelIndex << ", the model scores "
+                    << classes << " classes (0.." << classes - 1 << ")\n";
+          return 1;
+        }
         const float *row = logits.f.data() + n * classes;
-        float label = row[batch.labels[n]];
+        float label = row[labelIndex];
         // Rank of the label: how many classes score higher (ties resolved
         // towards the lower index, as argmax does).
         int64_t rank = 0;
@@ -200,11 +210,21 @@ int main(int argc, char **argv) {
       value(v), compares.push_back(v);
     else if (arg == "-o")
       value(outDir);
-    else if (arg == "--threads")
-      value(v), threads = std::atoi(v.c_str());
-    else if (arg == "--repeat")
-      value(v), repeat = std::max(1, std::atoi(v.c_str()));
-    else if (arg == "--info")
+    else if (arg == "--threads" || arg == "--repeat") {
+      value(v);
+      // --threads 0 means every core; --repeat is bounded so a typo cannot
+      // keep the machine busy for days.
+      const int64_t lo = arg == "--threads" ? 0 : 1;
+      const int64_t hi =
+          arg == "--threads" ? hat::runtime::kMaxThreads : kMaxRepeat;
+      std::optional<int64_t> n = hat::parseInteger(v, lo, hi);
+      if (!n) {
+        std::cerr << "hat-run: " << hat::badIntegerMessage(arg, v, lo, hi)
+                  << "\n";
+        return 2;
+      }
+      (arg == "--threads" ? threads : repeat) = int(*n);
+    } else if (arg == "--info")
       info = true;
     else if (arg == "--config")
       value(configPath);

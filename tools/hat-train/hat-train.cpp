@@ -29,6 +29,8 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -141,21 +143,26 @@ struct StageResult {
   double seconds = 0, imagesPerSecond = 0;
 };
 
-std::string jsonNumber(double v) {
+std::string numberText(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", std::isfinite(v) ? v : 0.0);
+  std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
 }
 
 void writeAtomically(const std::string &path, const std::string &text) {
   std::string tmp = path + ".tmp";
+  bool ok;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << text;
-    if (!out)
-      throw engine::EngineError("cannot write " + tmp);
+    out.close();
+    ok = bool(out);
   }
   std::error_code ec;
+  if (!ok) {
+    std::filesystem::remove(tmp, ec);
+    throw engine::EngineError("cannot write " + path);
+  }
   std::filesystem::rename(tmp, path, ec);
   if (ec)
     throw engine::EngineError("cannot write " + path + ": " + ec.message());
@@ -191,7 +198,8 @@ StageResult runStage(const Options &options, const std::string &stage) {
   const std::string eventDir = ckptDir + "/tensorboard/" + stage;
   ctx.logger->clearSinks();
   if (rankZero) {
-    std::filesystem::create_directories(ckptDir);
+    // Only rank 0 writes (and locks) the checkpoint directory.
+    engine::prepareCheckpointDir(ckptDir);
     ctx.logger->openJsonLog(ckptDir + "/" + stage + "-log.jsonl");
     std::string error;
     if (auto sink = engine::makeTensorBoardSink(eventDir, error))
@@ -244,21 +252,26 @@ StageResult runStage(const Options &options, const std::string &stage) {
                        .count();
   result.imagesPerSecond = loop->imagesPerSecond;
 
-  std::string json = "{\n  \"stage\": \"" + stage + "\",\n  \"metrics\": {";
-  for (size_t i = 0; i < result.metrics.size(); ++i)
-    json += (i ? ", " : "") + ("\"" + result.metrics[i].first + "\": ") +
-            jsonNumber(result.metrics[i].second);
-  json += "},\n  \"epochs\": " + std::to_string(result.epochs) +
-          ",\n  \"steps\": " + std::to_string(result.steps) +
-          ",\n  \"wall_time_s\": " + jsonNumber(result.seconds) +
-          ",\n  \"images_per_sec\": " + jsonNumber(result.imagesPerSecond) +
-          ",\n  \"model\": \"" + stage + "-model.mlir\"\n}\n";
+  // NaN/Inf metrics are written as null (nlohmann's rule), never as 0.
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+  for (auto &[name, value] : result.metrics)
+    metrics[name] = value;
+  nlohmann::ordered_json json = {{"stage", stage},
+                                 {"metrics", metrics},
+                                 {"epochs", result.epochs},
+                                 {"steps", result.steps},
+                                 {"wall_time_s", result.seconds},
+                                 {"images_per_sec", result.imagesPerSecond},
+                                 {"model", stage + "-model.mlir"}};
   if (!rankZero) {
     // The next stage reads what rank 0 wrote: wait until it is there.
     distContext->barrier();
     return result;
   }
-  writeAtomically(ckptDir + "/" + stage + "-metrics.json", json);
+  writeAtomically(
+      ckptDir + "/" + stage + "-metrics.json",
+      json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+          "\n");
   ctx.logger->clearSinks();
 
   telemetry::RunReportInput report;
@@ -286,7 +299,7 @@ StageResult runStage(const Options &options, const std::string &stage) {
 
   std::string line = stage + ":";
   for (auto &[k, v] : result.metrics)
-    line += " " + k + "=" + jsonNumber(v);
+    line += " " + k + "=" + numberText(v);
   line += " (" + std::to_string(result.steps) + " steps, " +
           std::to_string((int64_t)result.seconds) + " s, " +
           std::to_string((int64_t)result.imagesPerSecond) + " images/s)";

@@ -30,6 +30,9 @@ struct LayerOps {
 struct OpsReport {
   std::vector<LayerOps> layers; // conv, linear, batch_norm (float or integer)
   int64_t macs = 0, flops = 0, params = 0;
+  /// Non-empty when a count does not fit int64: names the layer and what
+  /// overflowed (the counts are then incomplete and must not be printed).
+  std::string overflow;
 };
 
 OpsReport countOps(mlir::func::FuncOp func);

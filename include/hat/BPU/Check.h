@@ -6,6 +6,7 @@
 #include "hat/BPU/March.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 
 #include <string>
 #include <vector>
@@ -26,6 +27,19 @@ struct LayerCheck {
 /// the march table.
 std::vector<LayerCheck> checkFunction(mlir::func::FuncOp func,
                                       const March &march);
+
+/// Resource limits the op table cannot see: runs the compiler's lowering,
+/// fusion and tiling on a copy of `module` and reports every layer that
+/// does not fit the march's SRAM even at the smallest tile (with the bytes
+/// it needs and the SRAM size). Needs every op supported (checkFunction).
+std::vector<LayerCheck> checkResources(mlir::ModuleOp module,
+                                       mlir::func::FuncOp func,
+                                       const March &march);
+
+/// checkFunction, then (when every op is supported) checkResources merged
+/// in by layer name: what hat-check prints and hat-compile refuses.
+std::vector<LayerCheck>
+checkModule(mlir::ModuleOp module, mlir::func::FuncOp func, const March &march);
 
 /// True when every entry is supported.
 bool allSupported(const std::vector<LayerCheck> &checks);

@@ -268,9 +268,18 @@ struct CheckpointData {
 };
 void saveCheckpoint(const std::string &path, const CheckpointData &data,
                     torch::optim::Optimizer *optimizer);
-/// Throws EngineError naming the file for a missing or corrupt checkpoint.
+/// Creates `dir` and makes sure this process may write checkpoints there
+/// before any training: refuses (EngineError) a directory that is not
+/// writable or that another hat-train holds, naming that process (an
+/// advisory flock on dir/.hat-train.lock, held until the process exits).
+void prepareCheckpointDir(const std::string &dir);
+
+/// Throws EngineError naming the file for a missing, truncated or corrupt
+/// checkpoint (CRC-32 mismatch), one whose weights hold NaN/Inf (naming the
+/// tensor), or, with `expectedStage`, one saved by another stage.
 CheckpointData loadCheckpoint(const std::string &path,
-                              torch::optim::Optimizer *optimizer = nullptr);
+                              torch::optim::Optimizer *optimizer = nullptr,
+                              const std::string &expectedStage = "");
 
 /// Calls a config function, turning its error into an EngineError.
 config::Value callConfigFunction(const config::Value &fn,

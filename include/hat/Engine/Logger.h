@@ -34,7 +34,9 @@ public:
   Logger();
   ~Logger();
 
-  /// Appends JSON lines to `path` (created with its directory).
+  /// Appends JSON lines to `path` (created with its directory). Throws
+  /// std::runtime_error naming the file when it cannot be opened; a failed
+  /// write in logValues throws too.
   void openJsonLog(const std::string &path);
   void info(const std::string &message);
   void warning(const std::string &message);
@@ -69,6 +71,7 @@ private:
   bool terminal;
   FILE *json = nullptr;
   std::vector<std::shared_ptr<LogSink>> sinks;
+  std::string jsonPath;
   std::string label;
   int64_t total = 0, done = 0;
   double loss = 0, speed = 0;

@@ -22,8 +22,15 @@
 
 namespace hat::hbm {
 
-/// The schema version this code writes and the newest it reads.
-constexpr uint32_t kVersion = 1;
+/// The schema version this code writes and the only one it reads. Version 2
+/// added the checksum trailer (see serialize); version 1 files carry none
+/// and are refused with a request to recompile.
+constexpr uint32_t kVersion = 2;
+
+/// The file ends with a 16-byte trailer after the flatbuffer payload, all
+/// little-endian: uint64 payload size, uint32 CRC-32 of the payload, and the
+/// magic "HBMS". Loading checks it before reading a single field.
+constexpr size_t kTrailerBytes = 16;
 
 using eval::DType;
 
@@ -136,13 +143,23 @@ struct Model {
   std::string postProcess;
 };
 
-/// The flatbuffer bytes of `model` (file identifier "HBM1").
+/// The file bytes of `model`: the flatbuffer (file identifier "HBM1")
+/// followed by the checksum trailer.
 std::vector<uint8_t> serialize(const Model &model);
 
-/// Verifies the flatbuffer, converts it and runs validate(). On failure
+/// Appends the checksum trailer to a flatbuffer payload.
+std::vector<uint8_t> sealPayload(std::vector<uint8_t> payload);
+
+/// Checks the trailer and the checksum, then deserializePayload(). On failure
 /// returns false with `error` saying what is wrong.
 bool deserialize(const uint8_t *data, size_t size, Model &model,
                  std::string &error);
+
+/// The flatbuffer alone, without the trailer: verifies it, converts it and
+/// runs validate(). The layer beneath the checksum, for the fuzzer and for
+/// tests that mutate the payload and reseal it.
+bool deserializePayload(const uint8_t *data, size_t size, Model &model,
+                        std::string &error);
 
 /// Semantic checks: every index in range, every tensor in the arena, every
 /// layer's shapes, parameter counts and constants consistent with what its
@@ -152,7 +169,14 @@ bool validate(const Model &model, std::string &error);
 /// File wrappers; errors read "<path>: <reason>".
 bool readFile(const std::string &path, Model &model, std::string &error);
 bool writeFile(const std::string &path, const Model &model, std::string &error);
-/// Writes `size` bytes to `path` through a temporary file and a rename.
+/// Writes `size` bytes to `path` through a synced temporary file and a
+/// rename. An existing `path` must be a regular file or a symbolic link to
+/// one (the file it names is replaced, the link kept); a FIFO, device,
+/// socket, directory or dangling link is refused with an error.
+/// Where writeFileAtomically would write `path` (`target`), or false with
+/// `error` when it would refuse.
+bool resolveOutputPath(const std::string &path, std::string &target,
+                       std::string &error);
 bool writeFileAtomically(const std::string &path, const void *data, size_t size,
                          std::string &error);
 

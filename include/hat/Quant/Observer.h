@@ -48,6 +48,10 @@ public:
   float max() const { return count_ ? max_ : 0.0f; }
   /// Number of finite values seen.
   int64_t count() const { return count_; }
+  /// Number of values passed to observe(), finite or not. seen() > 0 with
+  /// count() == 0 means every input was NaN/Inf: scale() would be a
+  /// made-up fallback, and callers refuse to use it.
+  int64_t seen() const { return seen_; }
   int bits() const { return bits_; }
 
 protected:
@@ -58,6 +62,7 @@ protected:
   int bits_;
   float min_ = 0.0f, max_ = 0.0f;
   int64_t count_ = 0;
+  int64_t seen_ = 0;
 };
 
 /// Symmetric per-channel scales along `axis` (negative counts from the end) of

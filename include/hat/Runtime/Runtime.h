@@ -30,8 +30,12 @@ const char *isaName(Isa isa);
 /// avx512-vnni in the environment lowers it, for testing every path).
 Isa detectIsa();
 
+/// The most worker threads a session starts.
+constexpr int kMaxThreads = 1024;
+
 struct Options {
   /// Worker threads including the caller; 0 = hardware concurrency.
+  /// Clamped to kMaxThreads.
   int threads = 0;
   Isa isa = Isa::Auto;
 };

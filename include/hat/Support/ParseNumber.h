@@ -9,6 +9,7 @@
 #define HAT_SUPPORT_PARSENUMBER_H
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -25,6 +26,38 @@ inline std::optional<uint64_t> parseCount(const std::string &text) {
   if (errno == ERANGE)
     return std::nullopt;
   return (uint64_t)value;
+}
+
+/// `text` as a decimal integer in [min, max], or nullopt. A leading '-' is
+/// accepted; "2x", "1e3", " 5", "+5" and out-of-range values are not.
+inline std::optional<int64_t> parseInteger(const std::string &text, int64_t min,
+                                           int64_t max) {
+  const bool negative = !text.empty() && text[0] == '-';
+  std::optional<uint64_t> magnitude =
+      parseCount(negative ? text.substr(1) : text);
+  if (!magnitude)
+    return std::nullopt;
+  if (negative) {
+    if (*magnitude > uint64_t(INT64_MAX) + 1)
+      return std::nullopt;
+    const int64_t value = *magnitude == uint64_t(INT64_MAX) + 1
+                              ? INT64_MIN
+                              : -int64_t(*magnitude);
+    return value < min ? std::nullopt : std::optional<int64_t>(value);
+  }
+  if (*magnitude > uint64_t(INT64_MAX) || int64_t(*magnitude) > max ||
+      int64_t(*magnitude) < min)
+    return std::nullopt;
+  return int64_t(*magnitude);
+}
+
+/// The message tools print for a value parseInteger refused, e.g.
+/// "--threads: '2x' is not an integer in 0..1024".
+inline std::string badIntegerMessage(const std::string &option,
+                                     const std::string &text, int64_t min,
+                                     int64_t max) {
+  return option + ": '" + text + "' is not an integer in " +
+         std::to_string(min) + ".." + std::to_string(max);
 }
 
 } // namespace hat

@@ -326,6 +326,33 @@ TEST_F(QuantTest, UncalibratedQatIsAnError) {
       1e-4, 1e-5));
 }
 
+TEST_F(QuantTest, CalibrationOnNonFiniteDataIsAnError) {
+  // All-NaN/Inf calibration data used to end with the 1/127 fallback scale
+  // and exit 0; the observer that saw nothing finite is named instead.
+  auto module = buildRandomNet(context, 3, 2);
+  runPipeline(*module, "func.func(hat-fuse-bn,hat-float2qat)");
+  ExecutorOptions options;
+  options.fakeQuantMode = FakeQuantMode::Calibrate;
+  auto executor = makeExecutor(entry(*module), options);
+  executor->eval();
+  {
+    at::NoGradGuard noGrad;
+    executor->forwardOne(at::full({2, 3, 12, 12}, NAN));
+  }
+  try {
+    executor->writeBack();
+    FAIL() << "calibrated on NaN";
+  } catch (const ExecutorError &e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("fake_quant.", 0), 0u) << what;
+    EXPECT_NE(what.find(": the calibration observer saw "), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("values and none was finite (NaN/Inf)"),
+              std::string::npos)
+        << what;
+  }
+}
+
 TEST_F(QuantTest, CalibrationMatchesCalibratePass) {
   for (const char *observer : {"minmax", "mse"}) {
     SCOPED_TRACE(observer);

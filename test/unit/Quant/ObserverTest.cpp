@@ -49,6 +49,24 @@ TEST(Observer, EmptyAndZeroUseFallback) {
   }
 }
 
+TEST(Observer, SeenCountsNonFiniteValues) {
+  // seen() > 0 with count() == 0 is how callers tell "all NaN/Inf" from
+  // "nothing observed" and refuse the fallback scale.
+  for (ObserverKind k :
+       {ObserverKind::MinMax, ObserverKind::Percentile, ObserverKind::MSE}) {
+    auto obs = ActivationObserver::create(k, 8);
+    EXPECT_EQ(obs->seen(), 0);
+    std::vector<float> bad = {NAN, INFINITY, -INFINITY};
+    obs->observe(bad.data(), 3);
+    EXPECT_EQ(obs->seen(), 3);
+    EXPECT_EQ(obs->count(), 0);
+    std::vector<float> good = {1.0f, NAN};
+    obs->observe(good.data(), 2);
+    EXPECT_EQ(obs->seen(), 5);
+    EXPECT_EQ(obs->count(), 1);
+  }
+}
+
 TEST(Observer, BatchesEqualConcatenationMinMax) {
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 2.0f);
