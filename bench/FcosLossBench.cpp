@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "hat/Engine/FcosTarget.h"
+#include "hat/Support/ParseNumber.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -104,8 +105,14 @@ void run(const Setup &setup, int repeats) {
 } // namespace
 
 int main(int argc, char **argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
-  at::set_num_threads(threads > 0 ? threads : 1);
+  std::optional<int64_t> threads = argc > 1
+                                       ? hat::parseInteger(argv[1], 1, 1024)
+                                       : std::optional<int64_t>(1);
+  if (!threads || argc > 2) {
+    std::fprintf(stderr, "usage: hat-fcos-loss-bench [THREADS in 1..1024]\n");
+    return 2;
+  }
+  at::set_num_threads((int)*threads);
   std::printf("FCOS targets and losses, %d thread(s)\n", at::get_num_threads());
   run({"fashion-det (256 px)", 256, 10, 16, 6}, 5);
   run({"seed COCO (512 px)", 512, 80, 24, 20}, 3);

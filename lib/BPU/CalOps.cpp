@@ -84,8 +84,9 @@ OpsReport countOps(func::FuncOp func) {
       l.name = nameOf(op->getOperand(1), fallback());
     } else if (auto ws = dyn_cast<WeightedSumOp>(op)) {
       // One multiply-add per input element.
-      l.macs = numel(ws.getResult()) * (int64_t)ws.getInputs().size();
-      l.params = numel(ws.getWeights());
+      l.macs =
+          mul(numel(ws.getResult(), ok), (int64_t)ws.getInputs().size(), ok);
+      l.params = numel(ws.getWeights(), ok);
       l.name = nameOf(ws.getWeights(), fallback());
     } else if (auto bn = dyn_cast<BatchNormOp>(op)) {
       l.params = add(numel(bn.getWeight(), ok), numel(bn.getBias(), ok), ok);

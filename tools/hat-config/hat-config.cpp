@@ -193,13 +193,14 @@ int runLower(const std::vector<std::string> &args) {
     while (pos <= shapeText.size()) {
       size_t comma = shapeText.find(',', pos);
       std::string dim = shapeText.substr(pos, comma - pos);
-      char *end = nullptr;
-      long long v = std::strtoll(dim.c_str(), &end, 10);
-      if (dim.empty() || *end || v < 1)
-        return usageError("--input-shape must be positive integers like "
-                          "1,3,224,224, got '" +
+      // Dimensions beyond 2^20 are refused here rather than overflowing the
+      // element count later.
+      std::optional<int64_t> v = hat::parseInteger(dim, 1, int64_t(1) << 20);
+      if (!v)
+        return usageError("--input-shape must be positive integers up to "
+                          "1048576 like 1,3,224,224, got '" +
                           shapeText + "'");
-      shape.push_back(v);
+      shape.push_back(*v);
       if (comma == std::string::npos)
         break;
       pos = comma + 1;
