@@ -104,6 +104,10 @@ public:
       m.perf.macs = i64(perf, "macs");
       m.perf.macUtilisation = f64(perf, "mac_utilisation");
       m.perf.batch = i64(perf, "batch");
+      m.perf.weightBytes = i64(perf, "weight_bytes");
+      m.perf.ddrActivationBytes = i64(perf, "ddr_activation_bytes");
+      m.perf.ioBytes = i64(perf, "io_bytes");
+      m.perf.peakDdrBytes = i64(perf, "peak_ddr_bytes");
     }
     return std::move(m);
   }

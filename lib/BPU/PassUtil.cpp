@@ -168,13 +168,13 @@ TileChoice evaluateTile(const LayerShape &s, int64_t rows, int64_t oc) {
   }
   if (s.outH == 1)
     inputLoad = s.inH * inRowBytes;
-  int64_t load;
-  if (ocTiles == 1 || !s.hasWeights)
-    load = inputLoad * ocTiles + s.paramBytes;
+  if (ocTiles == 1 || !s.hasWeights ||
+      inputLoad * ocTiles + s.paramBytes <= inputLoad + s.paramBytes * rowTiles)
+    t.inputLoadBytes = inputLoad * ocTiles, t.paramLoadBytes = s.paramBytes;
   else
-    load = std::min(inputLoad * ocTiles + s.paramBytes,
-                    inputLoad + s.paramBytes * rowTiles);
-  t.loadBytes = load + s.extraInputBytes;
+    t.inputLoadBytes = inputLoad, t.paramLoadBytes = s.paramBytes * rowTiles;
+  t.extraLoadBytes = s.extraInputBytes;
+  t.loadBytes = t.inputLoadBytes + t.paramLoadBytes + t.extraLoadBytes;
   t.storeBytes = s.batch * s.outChannels * s.outH * s.outW * s.outElemBytes;
   return t;
 }

@@ -6,6 +6,16 @@
 // share bytes, so a layer never overwrites its own inputs. Reshape is a view:
 // it shares its input's buffer, whose live range grows to cover both.
 //
+// The arena is where the runtime (and the HBM) keeps every tensor. On the
+// BPU, a tensor can also stay in the SRAM set aside for activations
+// (March::activationSramBytes) from its writer to its last reader: in
+// program order, a tensor stays on chip when it fits beside the on-chip
+// tensors still live (compaction assumed); the model's results always go to
+// DDR. Each layer gets `on_chip`; the DDR-resident tensors, planned with the
+// same reuse, give `bpu.ddr_arena_bytes`, the activation part of the peak
+// DDR footprint. bpu-estimate-perf charges no DDR traffic for on-chip
+// tensors.
+//
 //===----------------------------------------------------------------------===//
 
 #include "PassUtil.h"
@@ -74,17 +84,62 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
             buffers[id].last, isa<func::ReturnOp>(user) ? end : index[user]);
     }
 
+    const int64_t arenaBytes = place(buffers, allOf(buffers), reuse);
+
+    // On-chip residency, in program order (buffers are created in order).
+    const March *march = getModuleMarch(module);
+    if (!march)
+      return signalPassFailure();
+    std::vector<bool> onChip(buffers.size(), false);
+    std::vector<size_t> live, ddr;
+    for (size_t id = 0; id < buffers.size(); ++id) {
+      Buffer &buf = buffers[id];
+      llvm::erase_if(live,
+                     [&](size_t o) { return buffers[o].last < buf.first; });
+      int64_t used = 0;
+      for (size_t o : live)
+        used += buffers[o].bytes;
+      if (buf.last < end && used + buf.bytes <= march->activationSramBytes) {
+        onChip[id] = true;
+        live.push_back(id);
+      } else {
+        ddr.push_back(id);
+      }
+    }
+    std::vector<Buffer> ddrBuffers = buffers;
+    const int64_t ddrArenaBytes = place(ddrBuffers, ddr, reuse);
+
+    Builder b(module.getContext());
+    for (Operation *op : layers) {
+      op->setAttr("arena_offset",
+                  b.getI64IntegerAttr(buffers[bufferOf[op]].offset));
+      op->setAttr("on_chip", b.getBoolAttr(onChip[bufferOf[op]]));
+    }
+    module->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arenaBytes));
+    module->setAttr(kDdrArenaBytesAttr, b.getI64IntegerAttr(ddrArenaBytes));
+  }
+
+  static std::vector<size_t> allOf(const std::vector<Buffer> &buffers) {
+    std::vector<size_t> ids(buffers.size());
+    for (size_t i = 0; i < ids.size(); ++i)
+      ids[i] = i;
+    return ids;
+  }
+
+  /// Gives each buffer in `ids` an offset (back to back without reuse;
+  /// largest first into the lowest gap free over its lifetime with reuse)
+  /// and returns the arena size.
+  static int64_t place(std::vector<Buffer> &buffers,
+                       const std::vector<size_t> &ids, bool reuse) {
     int64_t arenaBytes = 0;
     if (!reuse) {
-      for (Buffer &b : buffers) {
-        b.offset = arenaBytes;
-        arenaBytes += b.bytes;
+      for (size_t id : ids) {
+        buffers[id].offset = arenaBytes;
+        arenaBytes += buffers[id].bytes;
       }
     } else {
       // Largest first, each into the lowest offset free over its lifetime.
-      std::vector<size_t> order(buffers.size());
-      for (size_t i = 0; i < order.size(); ++i)
-        order[i] = i;
+      std::vector<size_t> order = ids;
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
         return buffers[a].bytes > buffers[b].bytes;
       });
@@ -109,11 +164,7 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
         placed.push_back(id);
       }
     }
-    Builder b(module.getContext());
-    for (Operation *op : layers)
-      op->setAttr("arena_offset",
-                  b.getI64IntegerAttr(buffers[bufferOf[op]].offset));
-    module->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arenaBytes));
+    return arenaBytes;
   }
 };
 
