@@ -129,6 +129,30 @@ class Hat_BinaryOp<string mnemonic, string doc>
 def Hat_AddOp : Hat_BinaryOp<"add", "elementwise sum with broadcasting">;
 def Hat_MulOp : Hat_BinaryOp<"mul", "elementwise product with broadcasting">;
 
+def Hat_WeightedSumOp : Hat_Op<"weighted_sum", [Pure, InferTypeOpAdaptor]> {
+  let summary = "BiFPN fast normalised fusion of same-shaped inputs";
+  let description = [{
+    out = sum_i w_i * x_i with w_i = relu(weights[i]) / (sum_j relu(weights[j])
+    + eps): EfficientDet's fast normalised fusion. `weights` is a learnable
+    [N] parameter for the N inputs; the ReLU keeps the fusion weights
+    non-negative and the normalisation keeps their sum below one, so the
+    output stays in the range of the inputs (what makes it quantize well: the
+    integer model folds each w_i into its input's rescale multiplier).
+
+    ```mlir
+    %y = hat.weighted_sum %a, %b weights %w {eps = 1.0e-04 : f32}
+        : (tensor<1x64x8x8xf32>, tensor<1x64x8x8xf32>, tensor<2xf32>)
+        -> tensor<1x64x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Hat_F32Tensor>:$inputs, Hat_F32Tensor:$weights,
+                   F32Attr:$eps);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    $inputs `weights` $weights attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 def Hat_ConcatOp : Hat_Op<"concat", [Pure, InferTypeOpAdaptor]> {
   let summary = "concatenation along `axis`";
   let arguments = (ins Variadic<Hat_AnyTensor>:$inputs, I64Attr:$axis);

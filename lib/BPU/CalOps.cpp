@@ -53,6 +53,11 @@ OpsReport countOps(func::FuncOp func) {
                                      : cast<QLinearOp>(op).getBias();
       l.params = w.getNumElements() + numel(bias);
       l.name = nameOf(op->getOperand(1), fallback());
+    } else if (auto ws = dyn_cast<WeightedSumOp>(op)) {
+      // One multiply-add per input element.
+      l.macs = numel(ws.getResult()) * (int64_t)ws.getInputs().size();
+      l.params = numel(ws.getWeights());
+      l.name = nameOf(ws.getWeights(), fallback());
     } else if (auto bn = dyn_cast<BatchNormOp>(op)) {
       l.params = numel(bn.getWeight()) + numel(bn.getBias());
       l.name = nameOf(bn.getWeight(), fallback());

@@ -90,6 +90,18 @@ public:
                    failure();
           m.outputs.push_back(tensors[v]);
         }
+        // Multi-output models name their results (docs/detection.md);
+        // all or none.
+        for (unsigned i = 0; i < func.getNumResults(); ++i)
+          if (auto name = func.getResultAttrOfType<StringAttr>(i, "hat.name"))
+            m.outputNames.push_back(name.str());
+        if (!m.outputNames.empty() &&
+            m.outputNames.size() != func.getNumResults())
+          return func.emitError("some results have a hat.name and others "
+                                "not: name all of them or none"),
+                 failure();
+        if (auto pp = func->getAttrOfType<StringAttr>("hat.post_process"))
+          m.postProcess = pp.str();
         continue;
       }
       if (!isLayer(&op))

@@ -195,7 +195,14 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
       return op->emitError("cannot lower '")
              << op->getName()
              << "' to the BPU: not an integer op (run hat-qat2quantize first)";
-    repl->setAttr("name", StringAttr::get(op->getContext(), layerName(repl)));
+    // Passes may name a layer (hat-qat2quantize names BiFPN fusions).
+    std::string name = layerName(repl);
+    if (auto given = op->getAttrOfType<StringAttr>("hat.layer_name")) {
+      int &uses = weightUses[given.getValue()];
+      name = uses++ == 0 ? given.str()
+                         : given.str() + "." + std::to_string(uses - 1);
+    }
+    repl->setAttr("name", StringAttr::get(op->getContext(), name));
     op->getResult(0).replaceAllUsesWith(repl->getResult(0));
     op->erase();
     return success();
@@ -208,12 +215,18 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
       if (auto param = repl->getOperand(1).getDefiningOp<hat::ParamOp>()) {
         StringRef n = param.getName();
         n.consume_back(".weight");
-        return n.str();
+        // A weight shared by several layers (FCOS's head predictors, one
+        // layer per pyramid level in program order): "<name>", "<name>.1",
+        // "<name>.2", ...
+        int &uses = weightUses[n];
+        return uses++ == 0 ? n.str()
+                           : (n + "." + std::to_string(uses - 1)).str();
       }
     StringRef kind = repl->getName().stripDialect();
     return (kind + "_" + std::to_string(counters[kind]++)).str();
   }
   llvm::StringMap<int> counters;
+  llvm::StringMap<int> weightUses;
 
   static bool isIntegerValue(Value v) {
     return isa<IntegerType>(

@@ -379,6 +379,33 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
+LogicalResult WeightedSumOp::inferReturnTypes(MLIRContext *ctx,
+                                              std::optional<Location> loc,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &types) {
+  auto err = [&] {
+    return inferError(ctx, loc, WeightedSumOp::getOperationName());
+  };
+  ValueRange inputs = adaptor.getInputs();
+  if (inputs.size() < 2)
+    return err() << "needs at least 2 inputs, got " << inputs.size();
+  auto first = rankedType(inputs.front());
+  for (auto [i, v] : llvm::enumerate(inputs))
+    if (rankedType(v).getShape() != first.getShape())
+      return err() << "input #" << i << " is "
+                   << shapeStr(rankedType(v).getShape()) << ", but input #0 is "
+                   << shapeStr(first.getShape())
+                   << " (fused inputs must have the same shape)";
+  auto weights = rankedType(adaptor.getWeights());
+  if (weights.getRank() != 1 || weights.getDimSize(0) != (int64_t)inputs.size())
+    return err() << "'weights' must be [" << inputs.size()
+                 << "], one per input, got " << shapeStr(weights.getShape());
+  if (!(adaptor.getEps().convertToFloat() > 0.f))
+    return err() << "'eps' must be > 0";
+  types.push_back(first);
+  return success();
+}
+
 template <typename AdaptorT>
 static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
                                StringRef opName, AdaptorT adaptor,

@@ -179,6 +179,13 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
                 return qconcat(ins, c.getAxis(), vec(c.getMultiplier()),
                                vec(c.getShift()), resultDType(op));
             })
+            .Case([&](WeightedSumOp w) {
+              std::vector<const Tensor *> ins;
+              for (Value v : w.getInputs())
+                ins.push_back(&env.find(v)->second);
+              return weightedSum(ins, env.find(w.getWeights())->second,
+                                 w.getEps().convertToFloat());
+            })
             .Case([&](MaxPool2dOp p) {
               return maxPool2d(get(0), pair(p.getKernel()), pair(p.getStride()),
                                quad(p.getPadding()));

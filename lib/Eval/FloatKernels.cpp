@@ -353,6 +353,35 @@ Tensor mul(const Tensor &a, const Tensor &b) {
   return out;
 }
 
+std::vector<double> fusionWeights(const std::vector<float> &raw, float eps) {
+  std::vector<double> w(raw.size());
+  double sum = 0.0;
+  for (size_t i = 0; i < raw.size(); ++i)
+    sum += w[i] = raw[i] > 0.0f ? (double)raw[i] : 0.0;
+  for (double &v : w)
+    v /= sum + (double)eps;
+  return w;
+}
+
+Tensor weightedSum(const std::vector<const Tensor *> &ins,
+                   const Tensor &weights, float eps) {
+  HAT_KERNEL_CHECK(ins.size() >= 2, "weighted_sum needs at least 2 inputs");
+  checkF32(weights, "weighted_sum weights must be f32");
+  HAT_KERNEL_CHECK(weights.numel() == (int64_t)ins.size(),
+                   "weighted_sum needs one weight per input");
+  std::vector<double> w = fusionWeights(weights.f, eps);
+  Tensor out = Tensor::f32(ins[0]->shape);
+  for (size_t i = 0; i < ins.size(); ++i) {
+    checkF32(*ins[i], "weighted_sum inputs must be f32");
+    HAT_KERNEL_CHECK(ins[i]->shape == out.shape,
+                     "weighted_sum inputs must have one shape");
+    const float wi = (float)w[i];
+    for (size_t k = 0; k < out.f.size(); ++k)
+      out.f[k] += wi * ins[i]->f[k];
+  }
+  return out;
+}
+
 Tensor concat(const std::vector<const Tensor *> &ins, int64_t axis) {
   HAT_KERNEL_CHECK(!ins.empty(), "concat needs inputs");
   const Tensor &first = *ins[0];

@@ -217,6 +217,8 @@ std::string ModuleExecutor::Impl::collectParams(mlir::func::FuncOp func) {
     if (llvm::isa<Conv2dOp, LinearOp>(op)) {
       for (unsigned i = 1; i < op->getNumOperands(); ++i)
         mark(op->getOperand(i), ParamRole::Trainable);
+    } else if (auto ws = llvm::dyn_cast<WeightedSumOp>(op)) {
+      mark(ws.getWeights(), ParamRole::Trainable);
     } else if (auto bn = llvm::dyn_cast<BatchNormOp>(op)) {
       mark(bn.getWeight(), ParamRole::Trainable);
       mark(bn.getBias(), ParamRole::Trainable);
@@ -494,6 +496,25 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
         tensors.push_back(s[i]);
       s[out] = at::cat(tensors, axis);
     });
+    return "";
+  }
+  if (auto ws = llvm::dyn_cast<WeightedSumOp>(op)) {
+    std::vector<int> ins;
+    for (mlir::Value v : ws.getInputs())
+      ins.push_back(slot(v));
+    const int w = slot(ws.getWeights());
+    const double eps = ws.getEps().convertToFloat();
+    // Fast normalised fusion; autograd carries the gradient to the inputs
+    // and to the raw (pre-ReLU) fusion weights.
+    addStep("hat.weighted_sum -> relu(w) / (sum + eps), weighted at::add",
+            [=](Slots &s) {
+              at::Tensor pos = at::relu(s[w]);
+              at::Tensor norm = pos / (pos.sum() + eps);
+              at::Tensor acc = s[ins[0]] * norm[0];
+              for (size_t i = 1; i < ins.size(); ++i)
+                acc = acc + s[ins[i]] * norm[int64_t(i)];
+              s[out] = acc;
+            });
     return "";
   }
   if (auto pool = llvm::dyn_cast<MaxPool2dOp>(op)) {

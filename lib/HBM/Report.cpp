@@ -2,6 +2,7 @@
 
 #include "hat/HBM/Report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -165,19 +166,23 @@ std::string perfSummaryText(const Model &m) {
 std::string perfLayerTable(const Model &m) {
   std::ostringstream o;
   char buf[512];
+  // Wide enough for the longest layer name (detector layers such as
+  // "neck.stack.2.out.s128.pw_conv"), within reason.
+  int width = 28;
+  for (const LayerPerf &p : m.layerPerf)
+    width = std::max(width, (int)std::min<size_t>(p.name.size(), 64));
   std::snprintf(buf, sizeof buf,
-                "%-28s %-14s %12s %10s %10s %10s %10s %7s %9s\n", "layer", "op",
-                "MACs", "comp_us", "load_B", "store_B", "total_us", "share%",
-                "sram_B");
+                "%-*s %-14s %12s %10s %10s %10s %10s %7s %9s\n", width, "layer",
+                "op", "MACs", "comp_us", "load_B", "store_B", "total_us",
+                "share%", "sram_B");
   o << buf;
   for (const LayerPerf &p : m.layerPerf) {
-    std::snprintf(
-        buf, sizeof buf,
-        "%-28s %-14s %12lld %10.3f %10lld %10lld %10.3f %7.2f %9lld\n",
-        p.name.substr(0, 28).c_str(), p.op.substr(0, 14).c_str(),
-        (long long)p.macs, p.computeUs, (long long)p.loadBytes,
-        (long long)p.storeBytes, p.totalUs, 100 * p.share,
-        (long long)p.sramBytes);
+    std::snprintf(buf, sizeof buf,
+                  "%-*s %-14s %12lld %10.3f %10lld %10lld %10.3f %7.2f %9lld\n",
+                  width, p.name.substr(0, size_t(width)).c_str(),
+                  p.op.substr(0, 14).c_str(), (long long)p.macs, p.computeUs,
+                  (long long)p.loadBytes, (long long)p.storeBytes, p.totalUs,
+                  100 * p.share, (long long)p.sramBytes);
     o << buf;
   }
   return o.str();

@@ -128,12 +128,16 @@ std::vector<uint8_t> serialize(const Model &m) {
       b, m.perf.latencyUs, m.perf.fps, m.perf.ddrBytesPerFrame, m.perf.macs,
       m.perf.macUtilisation, m.perf.batch, m.perf.weightBytes,
       m.perf.ddrActivationBytes, m.perf.ioBytes, m.perf.peakDdrBytes);
+  std::vector<flatbuffers::Offset<flatbuffers::String>> outputNames;
+  for (const std::string &n : m.outputNames)
+    outputNames.push_back(b.CreateString(n));
   auto root = fbs::CreateModel(
       b, m.version, b.CreateString(m.march), m.optLevel,
       b.CreateString(m.inputSource), b.CreateString(m.producer),
       b.CreateVector(m.inputs), b.CreateVector(m.outputs),
       b.CreateVector(tensors), b.CreateVector(constants),
-      b.CreateVector(layers), m.arenaBytes, b.CreateVector(perf), summary);
+      b.CreateVector(layers), m.arenaBytes, b.CreateVector(perf), summary,
+      b.CreateVector(outputNames), b.CreateString(m.postProcess));
   fbs::FinishModelBuffer(b, root);
   return std::vector<uint8_t>(b.GetBufferPointer(),
                               b.GetBufferPointer() + b.GetSize());
@@ -170,6 +174,10 @@ bool deserialize(const uint8_t *data, size_t size, Model &m,
   m.producer = str(root->producer());
   m.inputs = vec<int32_t>(root->inputs());
   m.outputs = vec<int32_t>(root->outputs());
+  if (root->output_names())
+    for (const flatbuffers::String *n : *root->output_names())
+      m.outputNames.push_back(n ? n->str() : std::string());
+  m.postProcess = str(root->post_process());
   m.arenaBytes = root->arena_bytes();
   if (root->tensors())
     for (const fbs::Tensor *t : *root->tensors()) {

@@ -8,6 +8,8 @@
 
 #include "hat/HBM/Model.h"
 
+#include <set>
+
 #include <cmath>
 #include <sstream>
 
@@ -493,6 +495,16 @@ struct Checker {
       if (!written[size_t(o)] || t->arenaOffset < 0)
         return err << "model output '" << t->name << "' is never written",
                false;
+    }
+    if (!m.outputNames.empty()) {
+      if (m.outputNames.size() != m.outputs.size())
+        return err << "output_names has " << m.outputNames.size()
+                   << " names for " << m.outputs.size() << " outputs",
+               false;
+      std::set<std::string> seen;
+      for (const std::string &n : m.outputNames)
+        if (n.empty() || !seen.insert(n).second)
+          return err << "output name '" << n << "' is empty or repeated", false;
     }
     return true;
   }

@@ -52,8 +52,28 @@ struct EfficientNet : Module {
     return nb.mul(x, g);
   }
 
+  /// With the top: the logits. Without (`include_top=False`): the last
+  /// feature of the stride-32 stage (forwardMulti() gives every stride).
   Value forward(NetBuilder &nb, Value x) override {
+    std::vector<Value> out = features(nb, x);
+    return out.back();
+  }
+
+  /// Without the top, one feature per stride (2, 4, 8, 16, 32), each the
+  /// output of the last block before the resolution halves again: 16, 24,
+  /// 40, 112 and 320 channels for B0, as HAT's `include_top=False`.
+  std::vector<Value> forwardMulti(NetBuilder &nb,
+                                  const std::vector<Value> &inputs) override {
+    if (inputs.size() != 1) {
+      nb.fail("efficientnet", "takes one input");
+      return inputs;
+    }
+    return features(nb, inputs[0]);
+  }
+
+  std::vector<Value> features(NetBuilder &nb, Value x) {
     nb.setBatchNormKwargs(bn.eps, bn.momentum);
+    std::vector<Value> strideFeatures;
     // expand ratio, kernel, stride, output channels, repeats
     const int64_t stages[][5] = {{1, 3, 1, 16, 1},  {6, 3, 2, 24, 2},
                                  {6, 5, 2, 40, 2},  {6, 3, 2, 80, 3},
@@ -64,7 +84,9 @@ struct EfficientNet : Module {
       x = nb.convBnAct(x, filters(32), 3, 2, 1, act);
     }
     int blockIndex = 0;
-    for (auto &stage : stages) {
+    const size_t numStages = std::size(stages);
+    for (size_t stageIndex = 0; stageIndex < numStages; ++stageIndex) {
+      auto &stage = stages[stageIndex];
       int64_t out = filters(stage[3]);
       for (int64_t i = 0; i < repeats(stage[4]); ++i) {
         NetBuilder::Scope block(nb, "blocks." + std::to_string(blockIndex++));
@@ -88,15 +110,17 @@ struct EfficientNet : Module {
         }
         x = (stride == 1 && in == out) ? nb.add(x, y) : y;
       }
+      if (stageIndex + 1 == numStages || stages[stageIndex + 1][2] == 2)
+        strideFeatures.push_back(x);
     }
+    if (!includeTop)
+      return strideFeatures;
     {
       NetBuilder::Scope s(nb, "head");
       x = nb.convBnAct(x, filters(1280), 1, 1, 1, act);
     }
-    if (!includeTop)
-      return x;
     x = nb.flatten(nb.globalAvgPool(x));
-    return nb.linear(x, numClasses, true, "classifier");
+    return {nb.linear(x, numClasses, true, "classifier")};
   }
 };
 

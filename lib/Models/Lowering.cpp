@@ -18,8 +18,11 @@ void collectUnknownTypes(const config::Value &v, const std::string &path,
   if (v.isDict()) {
     for (auto &[key, value] : v.asDict().entries) {
       std::string k = key.isStr() ? key.asStr() : key.repr();
-      // Losses are built by the engine, not lowered into the network.
-      if (k == "losses")
+      // Losses and training targets are built by the engine, not lowered
+      // into the network (a classifier's `losses`, a detector's `targets`
+      // and `loss_cls`/`loss_reg`/...).
+      if (k == "losses" || k == "targets" ||
+          llvm::StringRef(k).starts_with("loss_"))
         continue;
       if (k == "type") {
         if (!config::Registry::instance().lookup(value))
@@ -37,6 +40,16 @@ void collectUnknownTypes(const config::Value &v, const std::string &path,
   }
 }
 } // namespace
+
+std::vector<Value> Module::forwardMulti(NetBuilder &nb,
+                                        const std::vector<Value> &inputs) {
+  if (inputs.size() != 1) {
+    nb.fail(typeName(),
+            "takes one input, " + std::to_string(inputs.size()) + " given");
+    return inputs;
+  }
+  return {forward(nb, inputs[0])};
+}
 
 config::Expected<ModulePtr> buildModule(const config::Value &cfg,
                                         const std::string &category) {
@@ -127,7 +140,7 @@ config::Expected<OwningOpRef<ModuleOp>> lowerModel(
   Block *body = func.addEntryBlock();
   builder.setInsertionPointToStart(body);
   NetBuilder nb(builder, loc, options.seed);
-  Value out = model->forward(nb, body->getArgument(0));
+  std::vector<Value> outs = model->forwardMulti(nb, {body->getArgument(0)});
   if (nb.failed())
     return config::Diagnostic("cannot lower " + model->typeName() +
                               " for input " + inputs[0].first + " of shape " +
@@ -139,9 +152,31 @@ config::Expected<OwningOpRef<ModuleOp>> lowerModel(
                                 return s;
                               }() +
                               ": " + nb.getError());
-  builder.create<func::ReturnOp>(loc, out);
-  func.setFunctionType(builder.getFunctionType({inputType}, {out.getType()}));
+  builder.create<func::ReturnOp>(loc, outs);
+  SmallVector<Type> resultTypes;
+  for (Value v : outs)
+    resultTypes.push_back(v.getType());
+  func.setFunctionType(builder.getFunctionType({inputType}, resultTypes));
   func.setArgAttr(0, "hat.name", builder.getStringAttr(inputs[0].first));
+  // Consumers (decoders, hat-run, the engine) find each result by name, not
+  // by position.
+  std::vector<std::string> names = model->outputNames();
+  std::vector<NamedAttrList> attrs = model->outputAttributes(&context);
+  if ((!names.empty() && names.size() != outs.size()) ||
+      (!attrs.empty() && attrs.size() != outs.size()))
+    return config::Diagnostic("internal error: " + model->typeName() +
+                              " names " + std::to_string(names.size()) +
+                              " of its " + std::to_string(outs.size()) +
+                              " outputs");
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (!names.empty())
+      func.setResultAttr(i, "hat.name", builder.getStringAttr(names[i]));
+    if (!attrs.empty())
+      for (NamedAttribute a : attrs[i])
+        func.setResultAttr(i, a.getName(), a.getValue());
+  }
+  for (NamedAttribute a : model->functionAttributes(&context))
+    func->setAttr(a.getName(), a.getValue());
   if (failed(verify(*module)))
     return config::Diagnostic("internal error: lowered " + model->typeName() +
                               " does not verify");
@@ -162,7 +197,7 @@ config::Expected<int64_t> countParameters(MLIRContext &context,
   Block *body = func.addEntryBlock();
   builder.setInsertionPointToStart(body);
   NetBuilder nb(builder, builder.getUnknownLoc());
-  model->forward(nb, body->getArgument(0));
+  model->forwardMulti(nb, {body->getArgument(0)});
   if (nb.failed())
     return config::Diagnostic(nb.getError());
   return nb.numParameters();

@@ -154,6 +154,77 @@ Value NetBuilder::conv2d(Value x, int64_t outChannels, int64_t kernel,
       builder.getI64IntegerAttr(groups));
 }
 
+NetBuilder::ConvParams
+NetBuilder::convParams(int64_t inChannels, int64_t outChannels, int64_t kernel,
+                       int64_t groups, bool bias, const std::string &name,
+                       double weightStd, float biasFill) {
+  ConvParams p;
+  p.kernel = kernel;
+  p.groups = groups;
+  if (failed())
+    return p;
+  if (groups < 1 || inChannels % groups != 0 || outChannels % groups != 0) {
+    fail(name, "conv with " + std::to_string(inChannels) + " input and " +
+                   std::to_string(outChannels) +
+                   " output channels cannot use " + std::to_string(groups) +
+                   " groups");
+    return p;
+  }
+  int64_t perGroup = inChannels / groups;
+  int64_t n = outChannels * perGroup * kernel * kernel;
+  if (weightStd <= 0.0)
+    weightStd =
+        std::sqrt(2.0 * groups / ((double)outChannels * kernel * kernel));
+  p.weight = param(name + ".weight", {outChannels, perGroup, kernel, kernel},
+                   normal(n, weightStd), true);
+  if (bias)
+    p.bias = param(name + ".bias", {outChannels},
+                   std::vector<float>(outChannels, biasFill), true);
+  return p;
+}
+
+Value NetBuilder::conv2d(Value x, const ConvParams &p, int64_t stride,
+                         const std::string &name) {
+  int64_t padding = p.kernel / 2;
+  if (failed() || !p.weight ||
+      !spatialFits(*this, name, x, p.kernel, stride, padding))
+    return x;
+  auto w = llvm::cast<RankedTensorType>(p.weight.getType());
+  if (channels(x) != w.getDimSize(1) * p.groups) {
+    fail(name, "shared conv expects " +
+                   std::to_string(w.getDimSize(1) * p.groups) +
+                   " input channels, got " + std::to_string(channels(x)));
+    return x;
+  }
+  return builder.create<Conv2dOp>(
+      loc, x, p.weight, p.bias, builder.getDenseI64ArrayAttr({stride, stride}),
+      builder.getDenseI64ArrayAttr({padding, padding, padding, padding}),
+      builder.getDenseI64ArrayAttr({1, 1}),
+      builder.getI64IntegerAttr(p.groups));
+}
+
+Value NetBuilder::weightedSum(ValueRange inputs, float eps,
+                              const std::string &name) {
+  if (failed())
+    return inputs.front();
+  for (Value v : inputs)
+    if (shape(v) != shape(inputs.front())) {
+      fail(name, "fused inputs must have one shape");
+      return inputs.front();
+    }
+  int64_t n = (int64_t)inputs.size();
+  Value w = param(name + ".weight", {n}, std::vector<float>(n, 1.f), true);
+  return builder.create<WeightedSumOp>(loc, inputs, w,
+                                       builder.getF32FloatAttr(eps));
+}
+
+Value NetBuilder::scale(Value x, float v, const std::string &name) {
+  if (failed())
+    return x;
+  Value c = param(name, {1}, {v}, false);
+  return builder.create<MulOp>(loc, x, c);
+}
+
 Value NetBuilder::batchNorm(Value x, const std::string &name) {
   if (failed())
     return x;

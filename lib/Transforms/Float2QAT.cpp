@@ -31,14 +31,14 @@ std::optional<QDType> parseQDType(StringRef s) { return symbolizeQDType(s); }
 bool producesNewScale(Operation *op) {
   if (auto resize = dyn_cast<ResizeOp>(op))
     return resize.getMode() == ResizeMode::bilinear;
-  return isa<Conv2dOp, LinearOp, AddOp, MulOp, ConcatOp, AvgPool2dOp,
-             GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp, SiluOp, HardswishOp,
-             SoftmaxOp>(op);
+  return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp, MulOp, ConcatOp,
+             AvgPool2dOp, GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp, SiluOp,
+             HardswishOp, SoftmaxOp>(op);
 }
 
 /// Ops a following relu/relu6 is fused into.
 bool fusesActivation(Operation *op) {
-  return isa<Conv2dOp, LinearOp, AddOp>(op);
+  return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp>(op);
 }
 
 struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
@@ -114,6 +114,9 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
           llvm::cast<RankedTensorType>(arg.getType()).getElementType().isF32())
         insertActivationFQ(arg, *actType, func.getLoc());
 
+    // One weight fake_quant per weight, shared by every layer using it
+    // (FCOS's shared head predictors): one weight has one set of scales.
+    llvm::DenseMap<Value, Value> weightFQs;
     SmallVector<Operation *> ops;
     func.walk([&](Operation *op) { ops.push_back(op); });
     for (Operation *op : ops) {
@@ -122,7 +125,11 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
       // Per-channel weight fake_quant on conv2d/linear.
       if (isa<Conv2dOp, LinearOp>(op)) {
         Value weight = op->getOperand(1);
-        if (!weight.getDefiningOp<FakeQuantOp>()) {
+        if (auto it = weightFQs.find(weight); it != weightFQs.end()) {
+          op->setOperand(1, it->second);
+        } else if (!weight.getDefiningOp<FakeQuantOp>()) {
+          // The first user comes first in the block, so the fake_quant
+          // dominates every later user of a shared weight.
           builder.setInsertionPoint(op);
           auto fq = builder.create<FakeQuantOp>(
               op->getLoc(), weight.getType(), weight,
@@ -130,6 +137,7 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
               DenseF32ArrayAttr(), ObserverAttr::get(ctx, Observer::minmax),
               DenseF32ArrayAttr(), DenseF32ArrayAttr(), UnitAttr());
           op->setOperand(1, fq.getResult());
+          weightFQs[weight] = fq.getResult();
         }
       }
       if (!producesNewScale(op))

@@ -126,6 +126,27 @@ LogicalResult foldBatchNorm(BatchNormOp bn, std::string &reason) {
   std::string biasName = biasValue
                              ? getParamDefiningOp(biasValue).getName().str()
                              : biasNameFor(weightName);
+  // A conv applied at several places with its own BN each (FCOS's shared
+  // head towers) folds into one weight per BN: name those after the BN so
+  // parameter names stay unique.
+  // The last layer of a shared weight to fold sees one use left: the
+  // weight's param remembers that it was shared.
+  const char *kShared = "hat.shared_by_layers";
+  bool sharedWeight = !weightValue.hasOneUse() || weightParam->hasAttr(kShared);
+  bool sharedBias =
+      biasValue && (!biasValue.hasOneUse() ||
+                    getParamDefiningOp(biasValue)->hasAttr(kShared));
+  if (sharedWeight)
+    weightParam->setAttr(kShared, UnitAttr::get(bn.getContext()));
+  if (sharedBias)
+    getParamDefiningOp(biasValue)->setAttr(kShared,
+                                           UnitAttr::get(bn.getContext()));
+  if (sharedWeight || sharedBias) {
+    StringRef bnName = getParamDefiningOp(bn.getWeight()).getName();
+    bnName.consume_back(".weight");
+    weightName = (bnName + ".folded_conv.weight").str();
+    biasName = (bnName + ".folded_conv.bias").str();
+  }
   ParamOp foldedWeight =
       createFloatParam(builder, weightParam.getLoc(), weightName,
                        weightType.getShape(), newWeight);

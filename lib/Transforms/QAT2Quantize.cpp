@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Dialect/HatOps.h"
+#include "hat/Eval/Kernels.h"
 #include "hat/Quant/FixedPoint.h"
 #include "hat/Transforms/ParamUtils.h"
 #include "hat/Transforms/Passes.h"
@@ -17,6 +18,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 
@@ -60,6 +62,8 @@ private:
   }
   LogicalResult convertWeightedLayer(Operation *op);
   LogicalResult convertElementwise(Operation *op);
+  FailureOr<Value> convertWeightedSum(WeightedSumOp op, double outScale,
+                                      Type resultType, bool relu);
 
   func::FuncOp func;
   OpBuilder builder;
@@ -67,6 +71,16 @@ private:
   /// Float ops already absorbed into an integer op (fused relu, output
   /// fake_quant); skipped by the walk, erased at the end.
   llvm::SmallPtrSet<Operation *, 16> consumed;
+  /// Integer weight of each weight fake_quant, created once.
+  llvm::DenseMap<Value, ParamOp> intWeights;
+  llvm::StringSet<> biasNames;
+  /// `name`, or `name.1`, `name.2`, ... when taken by an earlier layer.
+  std::string uniqueName(const std::string &name) {
+    std::string unique = name;
+    for (int k = 1; !biasNames.insert(unique).second; ++k)
+      unique = name + "." + std::to_string(k);
+    return unique;
+  }
 };
 
 FailureOr<quant::Requant> Quantizer::requant(Operation *op, double ratio) {
@@ -168,13 +182,18 @@ LogicalResult Quantizer::convertWeightedLayer(Operation *op) {
 
   builder.setInsertionPoint(op);
   Location loc = op->getLoc();
-  ParamOp qWeightParam =
-      createIntParam(builder, weightParam.getLoc(), weightParam.getName(),
-                     weightType.getShape(), 8, qWeight);
+  // A weight shared by several layers (FCOS's head predictors) becomes one
+  // int8 weight; each layer keeps its own int32 bias (it depends on the
+  // layer's input scale), uniquely named.
+  ParamOp &qWeightParam = intWeights[weightFQ.getResult()];
+  if (!qWeightParam)
+    qWeightParam =
+        createIntParam(builder, weightParam.getLoc(), weightParam.getName(),
+                       weightType.getShape(), 8, qWeight);
   ParamOp qBiasParam =
       createIntParam(builder, loc,
-                     biasParam ? biasParam.getName().str()
-                               : biasNameFor(weightParam.getName()),
+                     uniqueName(biasParam ? biasParam.getName().str()
+                                          : biasNameFor(weightParam.getName())),
                      {channels}, 32, qBias);
   Type resultType = intTensor(op->getResult(0).getType(), outBits);
   Value result;
@@ -227,7 +246,8 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
 
   // Everything else ends in its own output fake_quant.
   Operation *relu = nullptr;
-  auto outFQ = outputFakeQuant(op, /*allowRelu=*/isa<AddOp>(op), relu);
+  auto outFQ =
+      outputFakeQuant(op, /*allowRelu=*/isa<AddOp, WeightedSumOp>(op), relu);
   if (failed(outFQ))
     return failure();
   double outScale = (*outFQ->getScale())[0];
@@ -259,6 +279,11 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
                                       builder.getI32IntegerAttr(rq->multiplier),
                                       builder.getI32IntegerAttr(rq->shift));
     }
+  } else if (auto ws = dyn_cast<WeightedSumOp>(op)) {
+    auto fused = convertWeightedSum(ws, outScale, resultType, relu != nullptr);
+    if (failed(fused))
+      return failure();
+    result = *fused;
   } else if (auto concat = dyn_cast<ConcatOp>(op)) {
     SmallVector<Value> inputs;
     SmallVector<int32_t> multipliers, shifts;
@@ -351,6 +376,87 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
   consumed.insert(*outFQ);
   define(outFQ->getResult(), result, outScale, outBits);
   return success();
+}
+
+FailureOr<Value> Quantizer::convertWeightedSum(WeightedSumOp op,
+                                               double outScale, Type resultType,
+                                               bool relu) {
+  // The fusion weights are constants of the trained model: each folds into
+  // its input's rescale ratio w_i * s_i / s_out, so the fusion costs no
+  // extra rounding. The BPU adds two tensors at a time, so N inputs become a
+  // chain of N - 1 qadds whose partial sums are i16 at a scale that holds
+  // the largest possible partial sum (about 2^8 finer than the i8 inputs:
+  // the partial sums lose nothing measurable); only the last qadd rounds to
+  // the output scale and applies the fused ReLU.
+  auto raw = readFloatParam(getParamDefiningOp(op.getWeights()));
+  if (!raw)
+    return op.emitError("fusion weights are not hat.param f32 data");
+  std::vector<double> w =
+      eval::fusionWeights(*raw, op.getEps().convertToFloat());
+  struct Term {
+    QValue in;
+    double weight;
+  };
+  SmallVector<Term> terms;
+  for (auto [i, v] : llvm::enumerate(op.getInputs())) {
+    auto in = lookup(op, v, i);
+    if (failed(in))
+      return failure();
+    // relu(w_i) == 0: the input does not contribute.
+    if (w[i] > 0.0)
+      terms.push_back({*in, w[i]});
+  }
+  Location loc = op.getLoc();
+  if (terms.empty())
+    return op.emitError("every fusion weight is <= 0, the output would be "
+                        "constant zero: check the trained weights");
+  if (terms.size() == 1) {
+    auto rq = requant(op, terms[0].weight * terms[0].in.scale / outScale);
+    if (failed(rq))
+      return failure();
+    auto single = builder.create<RequantizeOp>(
+        loc, resultType, terms[0].in.value,
+        builder.getDenseI32ArrayAttr({rq->multiplier}),
+        builder.getDenseI32ArrayAttr({rq->shift}),
+        relu ? builder.getUnitAttr() : UnitAttr());
+    StringRef name = getParamDefiningOp(op.getWeights()).getName();
+    name.consume_back(".weight");
+    single->setAttr("hat.layer_name", builder.getStringAttr(name));
+    return single.getResult();
+  }
+  // The qadds carry the fusion's name into the BPU layers and the perf
+  // report ("neck.stack.0.td.s64.fusion", its partial sums ".partial<k>").
+  StringRef fusionName = getParamDefiningOp(op.getWeights()).getName();
+  fusionName.consume_back(".weight");
+  Value acc = terms[0].in.value;
+  // Real value of one code of `acc`.
+  double accScale = terms[0].weight * terms[0].in.scale;
+  double bound = terms[0].weight * terms[0].in.scale *
+                 (double)quant::qmax(terms[0].in.bits);
+  for (size_t i = 1; i < terms.size(); ++i) {
+    const Term &t = terms[i];
+    bool last = i + 1 == terms.size();
+    bound += t.weight * t.in.scale * (double)quant::qmax(t.in.bits);
+    double target = last ? outScale : bound / (double)quant::qmax(16);
+    auto shared = quant::computeSharedRequant(
+        {accScale / target, t.weight * t.in.scale / target});
+    if (!shared)
+      return op.emitError("weighted_sum rescale ratios cannot be represented");
+    Type type = last ? resultType : intTensor(op.getType(), 16);
+    acc = builder.create<QAddOp>(
+        loc, type, acc, t.in.value,
+        builder.getI32IntegerAttr(shared->multipliers[0]),
+        builder.getI32IntegerAttr(shared->multipliers[1]),
+        builder.getI32IntegerAttr(shared->shift),
+        last && relu ? builder.getUnitAttr() : UnitAttr());
+    acc.getDefiningOp()->setAttr(
+        "hat.layer_name",
+        builder.getStringAttr(
+            last ? fusionName.str()
+                 : (fusionName + ".partial" + std::to_string(i)).str()));
+    accScale = target;
+  }
+  return acc;
 }
 
 LogicalResult Quantizer::convert(Operation *op) {

@@ -394,3 +394,39 @@ func.func @concat_mixed(%a: tensor<1x4xi8>, %b: tensor<1x4xi16>) {
   %0 = hat.concat %a, %b {axis = 1 : i64} : (tensor<1x4xi8>, tensor<1x4xi16>) -> tensor<1x8xi8>
   return
 }
+
+// -----
+
+func.func @weighted_sum_shapes(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x3x2xf32>, %w: tensor<2xf32>) {
+  // expected-error @+2 {{input #1 is [1, 4, 3, 2], but input #0 is [1, 4, 2, 2] (fused inputs must have the same shape)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.weighted_sum %a, %b weights %w {eps = 1.0e-04 : f32} : (tensor<1x4x2x2xf32>, tensor<1x4x3x2xf32>, tensor<2xf32>) -> tensor<1x4x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @weighted_sum_weights(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x2x2xf32>, %w: tensor<3xf32>) {
+  // expected-error @+2 {{'weights' must be [2], one per input, got [3]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.weighted_sum %a, %b weights %w {eps = 1.0e-04 : f32} : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>, tensor<3xf32>) -> tensor<1x4x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @weighted_sum_one_input(%a: tensor<1x4x2x2xf32>, %w: tensor<1xf32>) {
+  // expected-error @+2 {{needs at least 2 inputs, got 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.weighted_sum %a weights %w {eps = 1.0e-04 : f32} : (tensor<1x4x2x2xf32>, tensor<1xf32>) -> tensor<1x4x2x2xf32>
+  return
+}
+
+// -----
+
+func.func @weighted_sum_eps(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x2x2xf32>, %w: tensor<2xf32>) {
+  // expected-error @+2 {{'eps' must be > 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.weighted_sum %a, %b weights %w {eps = 0.0 : f32} : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>, tensor<2xf32>) -> tensor<1x4x2x2xf32>
+  return
+}

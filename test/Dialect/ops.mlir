@@ -28,6 +28,9 @@ func.func @float_ops(%x: tensor<2x4x8x8xf32>) -> tensor<2x10xf32> {
   %se = hat.mul %hs, %gap : (tensor<2x8x4x4xf32>, tensor<2x8x1x1xf32>) -> tensor<2x8x4x4xf32>
   // CHECK: hat.add
   %a = hat.add %se, %r : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<2x8x4x4xf32>
+  // CHECK: hat.weighted_sum %{{.*}}, %{{.*}} weights %{{.*}} {eps = 9.99999974E-5 : f32} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2xf32>) -> tensor<2x8x4x4xf32>
+  %fusew = hat.param "fusion.weight" dense<[1.0, 0.5]> : tensor<2xf32>
+  %ws = hat.weighted_sum %se, %r weights %fusew {eps = 1.0e-04 : f32} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2xf32>) -> tensor<2x8x4x4xf32>
   // CHECK: hat.concat {{.*}} {axis = 1 : i64} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<2x16x4x4xf32>
   %cat = hat.concat %a, %r {axis = 1 : i64} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<2x16x4x4xf32>
   // CHECK: hat.max_pool2d

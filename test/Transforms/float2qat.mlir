@@ -72,3 +72,42 @@ func.func @unfoldable(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %y = hat.batch_norm %x, %p, %p, %p, %p {eps = 1.0e-5 : f32, momentum = 0.1 : f32} : (tensor<1x2x2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
   return %y : tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// FCOS-style sharing: a conv weight used at two levels, each with its own BN,
+// folds into one weight per BN (named after the BN); a predictor shared
+// without BN keeps one weight and one per-channel fake_quant. A BiFPN fusion
+// and its ReLU are one unit, quantized after the ReLU.
+// CHECK-LABEL: func @shared_levels
+// CHECK-DAG: hat.param "head.bn_s8.folded_conv.weight"
+// CHECK-DAG: hat.param "head.bn_s8.folded_conv.bias"
+// CHECK-DAG: hat.param "head.bn_s16.folded_conv.weight"
+// CHECK-NOT: hat.param "head.tower.weight"
+// CHECK: %[[WS:.*]] = hat.weighted_sum
+// CHECK-NEXT: %[[R:.*]] = hat.relu %[[WS]]
+// CHECK-NEXT: hat.fake_quant %[[R]] {dtype = #hat<qdtype qint8>
+// CHECK: %[[PW:.*]] = hat.param "head.pred.weight"
+// CHECK: %[[PQ:.*]] = hat.fake_quant %[[PW]] {axis = 0 : i64
+// CHECK: hat.conv2d %{{.*}}, %[[PQ]]
+// CHECK-NEXT: hat.fake_quant %{{.*}} {dtype = #hat<qdtype qint16>
+// CHECK: hat.conv2d %{{.*}}, %[[PQ]]
+// CHECK-NEXT: hat.fake_quant %{{.*}} {dtype = #hat<qdtype qint16>
+func.func @shared_levels(%a: tensor<1x2x4x4xf32>, %b: tensor<1x2x4x4xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) {
+  %w = hat.param "head.tower.weight" dense<0.5> : tensor<2x2x1x1xf32>
+  %one = hat.param "head.one" dense<1.0> : tensor<2xf32>
+  %zero = hat.param "head.zero" dense<0.0> : tensor<2xf32>
+  %g8 = hat.param "head.bn_s8.weight" dense<2.0> : tensor<2xf32>
+  %g16 = hat.param "head.bn_s16.weight" dense<3.0> : tensor<2xf32>
+  %c8 = hat.conv2d %a, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %n8 = hat.batch_norm %c8, %g8, %zero, %zero, %one {eps = 1.0e-5 : f32, momentum = 0.1 : f32} : (tensor<1x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
+  %c16 = hat.conv2d %b, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %n16 = hat.batch_norm %c16, %g16, %zero, %zero, %one {eps = 1.0e-5 : f32, momentum = 0.1 : f32} : (tensor<1x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
+  %fw = hat.param "neck.fusion.weight" dense<1.0> : tensor<2xf32>
+  %ws = hat.weighted_sum %n8, %n16 weights %fw {eps = 1.0e-04 : f32} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
+  %r = hat.relu %ws : tensor<1x2x4x4xf32>
+  %pw = hat.param "head.pred.weight" dense<0.25> : tensor<2x2x1x1xf32>
+  %p0 = hat.conv2d %r, %pw {hat.qdtype = #hat<qdtype qint16>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  %p1 = hat.conv2d %n16, %pw {hat.qdtype = #hat<qdtype qint16>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
+  return %p0, %p1 : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
+}

@@ -80,3 +80,94 @@ func.func @leftover_bn(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %y = hat.batch_norm %xq, %p, %p, %p, %p {eps = 1.0e-5 : f32, momentum = 0.1 : f32} : (tensor<1x2x2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
   return %y : tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// BiFPN fusion: relu(w) / (sum + 1e-4) = [0.74998, 0.24999] folds into the
+// qadd's rescale ratios 0.74998 * 0.5 / 1 and 0.24999 * 0.25 / 1 (one shared
+// shift 32), and the following relu into the qadd.
+// CHECK-LABEL: func @weighted_sum2
+// CHECK: %[[A:.*]] = hat.quantize %arg0 {scale = 5.000000e-01 : f32}
+// CHECK: %[[B:.*]] = hat.quantize %arg1 {scale = 2.500000e-01 : f32}
+// CHECK: %[[S:.*]] = hat.qadd %[[A]], %[[B]] {lhs_multiplier = 1610572472 : i32, relu, rhs_multiplier = 268428745 : i32, shift = 32 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi8>
+// CHECK: hat.dequantize %[[S]] {scale = array<f32: 1.000000e+00>}
+// CHECK-NOT: hat.weighted_sum
+func.func @weighted_sum2(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %w = hat.param "fusion.weight" dense<[3.0, 1.0]> : tensor<2xf32>
+  %s = hat.weighted_sum %xq, %yq weights %w {eps = 1.0e-04 : f32} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<2xf32>) -> tensor<1x4xf32>
+  %r = hat.relu %s : tensor<1x4xf32>
+  %rq = hat.fake_quant %r {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<1x4xf32>
+  return %rq : tensor<1x4xf32>
+}
+
+// -----
+
+// Three inputs: the first two sum into i16 at the scale that holds the
+// largest partial sum ((0.25 * 0.5 + 0.5 * 0.25) * 127 / 32767), the last
+// qadd rounds to the output scale 0.5.
+// CHECK-LABEL: func @weighted_sum3
+// CHECK: %[[P:.*]] = hat.qadd %{{.*}}, %{{.*}} {lhs_multiplier = 1082163458 : i32, rhs_multiplier = 1082163458 : i32, shift = 23 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi16>
+// CHECK: %[[S:.*]] = hat.qadd %[[P]], %{{.*}} {lhs_multiplier = 66584943 : i32, rhs_multiplier = 2147429962 : i32, shift = 35 : i32} : (tensor<1x4xi16>, tensor<1x4xi8>) -> tensor<1x4xi8>
+// CHECK: hat.dequantize %[[S]] {scale = array<f32: 5.000000e-01>}
+func.func @weighted_sum3(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>, %z: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %zq = hat.fake_quant %z {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.125>} : tensor<1x4xf32>
+  %w = hat.param "fusion.weight" dense<[1.0, 2.0, 1.0]> : tensor<3xf32>
+  %s = hat.weighted_sum %xq, %yq, %zq weights %w {eps = 1.0e-04 : f32} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<3xf32>) -> tensor<1x4xf32>
+  %sq = hat.fake_quant %s {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
+  return %sq : tensor<1x4xf32>
+}
+
+// -----
+
+// A fusion weight at or below zero drops its input; one input left is a
+// requantize (ratio 0.99980 * 0.5 / 1).
+// CHECK-LABEL: func @weighted_sum_dropped
+// CHECK: %[[A:.*]] = hat.quantize %arg0
+// CHECK: hat.requantize %[[A]] {multiplier = array<i32: 2147054237>, shift = array<i32: 32>} : (tensor<1x4xi8>) -> tensor<1x4xi8>
+// CHECK-NOT: hat.qadd
+func.func @weighted_sum_dropped(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %w = hat.param "fusion.weight" dense<[0.5, -2.0]> : tensor<2xf32>
+  %s = hat.weighted_sum %xq, %yq weights %w {eps = 1.0e-04 : f32} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<2xf32>) -> tensor<1x4xf32>
+  %sq = hat.fake_quant %s {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<1x4xf32>
+  return %sq : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @weighted_sum_all_zero(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %w = hat.param "fusion.weight" dense<[0.0, -2.0]> : tensor<2xf32>
+  // expected-error @+1 {{every fusion weight is <= 0, the output would be constant zero}}
+  %s = hat.weighted_sum %xq, %yq weights %w {eps = 1.0e-04 : f32} : (tensor<1x4xf32>, tensor<1x4xf32>, tensor<2xf32>) -> tensor<1x4xf32>
+  %sq = hat.fake_quant %s {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<1x4xf32>
+  return %sq : tensor<1x4xf32>
+}
+
+// -----
+
+// A conv weight shared by two layers (FCOS's head predictors) becomes one
+// int8 weight; each layer keeps its own bias (its input scale differs).
+// CHECK-LABEL: func @shared_weight
+// CHECK-COUNT-1: hat.param "head.conv_cls.weight" {{.*}} : tensor<2x2x1x1xi8>
+// CHECK-DAG: hat.param "head.conv_cls.bias" dense<8> : tensor<2xi32>
+// CHECK-DAG: hat.param "head.conv_cls.bias.1" dense<4> : tensor<2xi32>
+// CHECK-NOT: hat.param "head.conv_cls.weight"
+func.func @shared_weight(%x: tensor<1x2x4x4xf32>, %y: tensor<1x2x2x2xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x2x2x2xf32>) {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x2x4x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<1x2x2x2xf32>
+  %w = hat.param "head.conv_cls.weight" dense<0.5> : tensor<2x2x1x1xf32>
+  %b = hat.param "head.conv_cls.bias" dense<1.0> : tensor<2xf32>
+  %wq = hat.fake_quant %w {dtype = #hat<qdtype qint8>, axis = 0 : i64, observer = #hat<observer minmax>, scale = array<f32: 0.25, 0.25>} : tensor<2x2x1x1xf32>
+  %c0 = hat.conv2d %xq, %wq, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>, tensor<2xf32>) -> tensor<1x2x4x4xf32>
+  %c0q = hat.fake_quant %c0 {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.01>} : tensor<1x2x4x4xf32>
+  %c1 = hat.conv2d %yq, %wq, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x2x2xf32>, tensor<2x2x1x1xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+  %c1q = hat.fake_quant %c1 {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.01>} : tensor<1x2x2x2xf32>
+  return %c0q, %c1q : tensor<1x2x4x4xf32>, tensor<1x2x2x2xf32>
+}

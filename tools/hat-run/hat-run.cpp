@@ -242,6 +242,10 @@ int main(int argc, char **argv) {
               << model.layers.size() << " layers, arena " << model.arenaBytes
               << " bytes\n"
               << hat::hbm::perfSummaryText(model);
+    for (size_t o = 0; o < model.outputNames.size(); ++o)
+      std::cout << "output #" << o << ": " << model.outputNames[o] << "\n";
+    if (!model.postProcess.empty())
+      std::cout << "post_process: " << model.postProcess << "\n";
     if (inputs.empty())
       return 0;
   }
@@ -263,6 +267,7 @@ int main(int argc, char **argv) {
     }
   hat::runtime::Options options;
   options.threads = threads;
+  const std::vector<std::string> outputNames = model.outputNames;
   auto session = hat::runtime::Session::create(std::move(model), options);
   std::vector<hat::eval::Tensor> outputs;
   auto t0 = std::chrono::steady_clock::now();
@@ -276,8 +281,10 @@ int main(int argc, char **argv) {
                         .count();
   for (size_t o = 0; o < outputs.size(); ++o) {
     const hat::eval::Tensor &t = outputs[o];
-    std::cout << "result #" << o << ": " << hat::eval::dtypeName(t.dtype)
-              << " [";
+    std::cout << "result #" << o;
+    if (o < outputNames.size())
+      std::cout << " (" << outputNames[o] << ")";
+    std::cout << ": " << hat::eval::dtypeName(t.dtype) << " [";
     for (size_t d = 0; d < t.shape.size(); ++d)
       std::cout << (d ? ", " : "") << t.shape[d];
     double sum = 0;

@@ -53,6 +53,14 @@ float unaryValue(float x, Unary op);
 Tensor add(const Tensor &a, const Tensor &b);
 Tensor mul(const Tensor &a, const Tensor &b);
 
+/// BiFPN fast normalised fusion weights: relu(w_i) / (sum_j relu(w_j) + eps).
+/// One definition shared by the evaluator, the executor's tests and
+/// hat-qat2quantize (which folds them into the rescale multipliers).
+std::vector<double> fusionWeights(const std::vector<float> &raw, float eps);
+/// sum_i fusionWeights(weights)[i] * ins[i]; all inputs f32 of one shape.
+Tensor weightedSum(const std::vector<const Tensor *> &ins,
+                   const Tensor &weights, float eps);
+
 /// Any dtype (all inputs equal); negative axis counts from the end.
 Tensor concat(const std::vector<const Tensor *> &ins, int64_t axis);
 /// Any dtype; padded positions never win. A window lying entirely in the

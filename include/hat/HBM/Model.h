@@ -136,6 +136,10 @@ struct Model {
   int64_t arenaBytes = 0;
   std::vector<LayerPerf> layerPerf;
   PerfSummary perf;
+  /// Multi-output fields: one name per output (or none), and the CPU
+  /// post-processing description (JSON, docs/detection.md).
+  std::vector<std::string> outputNames;
+  std::string postProcess;
 };
 
 /// The flatbuffer bytes of `model` (file identifier "HBM1").

@@ -31,6 +31,26 @@ public:
   virtual std::string typeName() const = 0;
   /// Emits the module applied to `x` and returns its output.
   virtual mlir::Value forward(NetBuilder &nb, mlir::Value x) = 0;
+  /// Modules with several inputs or outputs (a backbone without its top
+  /// returns one feature per stride, a neck maps features to features, a
+  /// detector returns one map per head branch and level). The default is the
+  /// single-value forward().
+  virtual std::vector<mlir::Value>
+  forwardMulti(NetBuilder &nb, const std::vector<mlir::Value> &inputs);
+  /// Names of forwardMulti()'s results (`cls_s8`, ...), given to the lowered
+  /// function's results as `hat.name`; empty for one unnamed result.
+  virtual std::vector<std::string> outputNames() const { return {}; }
+  /// Extra attributes of the lowered function's results (same order as
+  /// forwardMulti()), e.g. `hat.stride`; empty when there are none.
+  virtual std::vector<mlir::NamedAttrList>
+  outputAttributes(mlir::MLIRContext *) const {
+    return {};
+  }
+  /// Function attributes describing how to read the outputs (the detector's
+  /// `hat.post_process`); empty by default.
+  virtual mlir::NamedAttrList functionAttributes(mlir::MLIRContext *) const {
+    return {};
+  }
   /// The loss configuration the engine applies to the outputs (None when
   /// the model has no loss, as in `deploy_model`).
   virtual config::Value losses() const { return config::Value::none(); }

@@ -48,6 +48,26 @@ public:
                      int64_t stride = 1, int64_t padding = -1,
                      int64_t groups = 1, bool bias = false,
                      int64_t dilation = 1, const std::string &name = "conv");
+  /// Parameters of a convolution created once and applied several times
+  /// (FCOS shares its head convolutions across pyramid levels).
+  struct ConvParams {
+    mlir::Value weight, bias;
+    int64_t kernel = 1, groups = 1;
+  };
+  /// Weights normal(0, `weightStd`) (kaiming fan_out when `weightStd` <= 0),
+  /// bias filled with `biasFill` when `bias` is set.
+  ConvParams convParams(int64_t inChannels, int64_t outChannels, int64_t kernel,
+                        int64_t groups, bool bias, const std::string &name,
+                        double weightStd = -1.0, float biasFill = 0.f);
+  /// Applies shared parameters ("same" padding for odd kernels).
+  mlir::Value conv2d(mlir::Value x, const ConvParams &p, int64_t stride = 1,
+                     const std::string &name = "conv");
+  /// BiFPN fast normalised fusion of same-shaped inputs with a learnable
+  /// `<name>.weight` of N ones.
+  mlir::Value weightedSum(mlir::ValueRange inputs, float eps = 1e-4f,
+                          const std::string &name = "fusion");
+  /// Multiplies by a constant (not trained) scalar `<name>` of value `v`.
+  mlir::Value scale(mlir::Value x, float v, const std::string &name);
   /// BN with weight 1, bias 0, running mean 0, running var 1, and the
   /// eps/momentum set by setBatchNormKwargs (PyTorch's defaults otherwise).
   mlir::Value batchNorm(mlir::Value x, const std::string &name = "bn");

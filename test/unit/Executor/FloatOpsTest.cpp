@@ -333,6 +333,103 @@ TEST_F(FloatOpsTest, Resize) {
   }
 }
 
+TEST_F(FloatOpsTest, WeightedSum) {
+  // BiFPN's fast normalised fusion: forward and the gradients of the inputs
+  // and of the raw fusion weights against the same formula in LibTorch. The
+  // third case has a negative weight, which the ReLU removes (zero gradient).
+  struct Case {
+    std::vector<float> weights;
+  };
+  for (const Case &c : std::vector<Case>{
+           {{1.0f, 1.0f}}, {{0.3f, 1.7f, 0.9f}}, {{0.8f, -0.5f, 1.2f}}}) {
+    const int64_t n = int64_t(c.weights.size());
+    FunctionBuilder fb(context);
+    std::vector<mlir::Type> types(size_t(n), fb.tensor({2, 3, 4, 5}, fb.f32()));
+    auto args = fb.begin(types);
+    mlir::Value w =
+        createFloatParam(fb.builder, fb.loc(), "fusion.weight", {n}, c.weights);
+    mlir::Value y = fb.builder.create<WeightedSumOp>(
+        fb.loc(), mlir::ValueRange(args), w, fb.builder.getF32FloatAttr(1e-4f));
+    std::vector<at::Tensor> inputs;
+    for (int64_t i = 0; i < n; ++i)
+      inputs.push_back(randn({2, 3, 4, 5}));
+    check(fb.finish({y}), inputs,
+          [&](const std::vector<at::Tensor> &in, TensorMap &p) {
+            at::Tensor pos = at::relu(p["fusion.weight"]);
+            at::Tensor norm = pos / (pos.sum() + double(1e-4f));
+            at::Tensor acc = in[0] * norm[0];
+            for (int64_t i = 1; i < n; ++i)
+              acc = acc + in[size_t(i)] * norm[i];
+            return acc;
+          });
+  }
+}
+
+TEST_F(FloatOpsTest, SharedWeightsAndSeveralResults) {
+  // FCOS's head: one conv weight applied to two levels, per-level BN, and a
+  // function with one result per level. Every result and every gradient
+  // (the shared weight's accumulates both levels) matches LibTorch.
+  FunctionBuilder fb(context);
+  auto args = fb.begin(
+      {fb.tensor({2, 4, 8, 8}, fb.f32()), fb.tensor({2, 4, 4, 4}, fb.f32())});
+  mlir::Value w = fb.param("head.conv.weight", {6, 4, 3, 3}, 0.3f);
+  mlir::Value b = fb.param("head.conv.bias", {6}, 0.1f);
+  std::vector<mlir::Value> results;
+  for (int level = 0; level < 2; ++level) {
+    std::string bn = "head.bn_" + std::to_string(level);
+    mlir::Value c = fb.builder.create<Conv2dOp>(
+        fb.loc(), args[size_t(level)], w, b, fb.i64s({1, 1}),
+        fb.i64s({1, 1, 1, 1}), fb.i64s({1, 1}),
+        fb.builder.getI64IntegerAttr(1));
+    mlir::Value gamma = fb.param(bn + ".weight", {6}, 0.3f, 1.f);
+    mlir::Value beta = fb.param(bn + ".bias", {6}, 0.2f);
+    mlir::Value mean = fb.param(bn + ".running_mean", {6}, 0.2f);
+    mlir::Value var = fb.param(bn + ".running_var", {6}, 0.3f, 1.f);
+    results.push_back(fb.builder.create<ReluOp>(
+        fb.loc(),
+        fb.builder.create<BatchNormOp>(fb.loc(), c, gamma, beta, mean, var,
+                                       fb.builder.getF32FloatAttr(1e-5f),
+                                       fb.builder.getF32FloatAttr(0.1f))));
+  }
+  auto func = fb.finish(results);
+  ExecutorOptions options;
+  options.fakeQuantMode = FakeQuantMode::Float;
+  auto executor = makeExecutor(func, options);
+  ASSERT_TRUE(executor);
+  executor->train(true);
+  TensorMap p;
+  for (auto &[name, t] : executor->namedParameters())
+    p[name] = t.detach().clone().set_requires_grad(true);
+  for (auto &[name, t] : executor->namedBuffers())
+    p[name] = t.detach().clone();
+  // One parameter entry for the shared weight, not one per use.
+  EXPECT_EQ(executor->namedParameters().size(), 6u);
+  std::vector<at::Tensor> inputs{randn({2, 4, 8, 8}), randn({2, 4, 4, 4})};
+  std::vector<at::Tensor> outs = executor->forward(inputs);
+  ASSERT_EQ(outs.size(), 2u);
+  std::vector<at::Tensor> grads{at::randn(outs[0].sizes()),
+                                at::randn(outs[1].sizes())};
+  ((outs[0] * grads[0]).sum() + (outs[1] * grads[1]).sum()).backward();
+  at::Tensor refLoss;
+  for (int level = 0; level < 2; ++level) {
+    std::string bn = "head.bn_" + std::to_string(level);
+    at::Tensor y = at::conv2d(inputs[size_t(level)], p["head.conv.weight"],
+                              p["head.conv.bias"], {1, 1}, {1, 1});
+    y = at::relu(at::batch_norm(y, p[bn + ".weight"], p[bn + ".bias"],
+                                p[bn + ".running_mean"], p[bn + ".running_var"],
+                                true, double(0.1f), double(1e-5f), true));
+    EXPECT_TRUE(bitEqual(outs[size_t(level)], y)) << "result " << level;
+    at::Tensor term = (y * grads[size_t(level)]).sum();
+    refLoss = refLoss.defined() ? refLoss + term : term;
+  }
+  refLoss.backward();
+  for (auto &[name, t] : executor->namedParameters())
+    EXPECT_TRUE(allClose(t.grad(), p[name].grad(), 1e-5, 1e-6))
+        << "gradient of " << name;
+  for (auto &[name, t] : executor->namedBuffers())
+    EXPECT_TRUE(bitEqual(t, p[name])) << "buffer " << name;
+}
+
 TEST_F(FloatOpsTest, RandomNetTrainAndEval) {
   // A whole network in both modes: the executor is the sum of its steps.
   for (bool training : {false, true}) {

@@ -175,3 +175,91 @@ TEST(Models, LoweredModelQuantizes) {
 }
 
 } // namespace
+
+namespace {
+
+/// Lowers `model` (config text defining `model`) for a square input and
+/// returns the entry function's result types.
+std::vector<mlir::RankedTensorType>
+loweredResults(const std::string &text, int64_t size,
+               const std::string &category = "model") {
+  auto source = config::loadConfigSource(text, "test_config.py");
+  EXPECT_TRUE(source.ok()) << (source ? "" : source.error().str());
+  if (!source)
+    return {};
+  const config::Value *cfg = (*source)->get("model");
+  EXPECT_TRUE(cfg);
+  if (!cfg)
+    return {};
+  auto model = models::buildModule(*cfg, category);
+  EXPECT_TRUE(model.ok()) << (model ? "" : model.error().str());
+  if (!model)
+    return {};
+  mlir::MLIRContext context;
+  auto module =
+      models::lowerModel(context, *model, {{"img", {1, 3, size, size}}});
+  EXPECT_TRUE(module.ok()) << (module ? "" : module.error().str());
+  if (!module)
+    return {};
+  std::vector<mlir::RankedTensorType> types;
+  (**module).walk([&](mlir::func::FuncOp f) {
+    for (mlir::Type t : f.getResultTypes())
+      types.push_back(llvm::cast<mlir::RankedTensorType>(t));
+  });
+  return types;
+}
+
+} // namespace
+
+TEST(Models, EfficientNetFeaturesWithoutTop) {
+  // include_top=False gives one feature per stride 2..32 with the widths
+  // the seed's BiFPN stride2channels names (B0), and B3's.
+  struct Case {
+    std::string type;
+    std::vector<int64_t> channels;
+  };
+  for (const Case &c : std::vector<Case>{{"b0", {16, 24, 40, 112, 320}},
+                                         {"b3", {24, 32, 48, 136, 384}}}) {
+    auto types = loweredResults(
+        "model = dict(type='efficientnet', model_type='" + c.type +
+            "', include_top=False, activation='relu', use_se_block=False)\n",
+        128, "backbone");
+    ASSERT_EQ(types.size(), 5u) << c.type;
+    for (size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(types[i].getDimSize(1), c.channels[i]) << c.type << " #" << i;
+      EXPECT_EQ(types[i].getDimSize(2), 128 >> (i + 1)) << c.type << " #" << i;
+    }
+  }
+}
+
+TEST(Models, FcosOutputsPerLevel) {
+  // A BiFPN + FCOSHead at 96x96 (odd extra levels: 3 -> 2 -> 1): 3 branches
+  // x 5 levels, each map at its stride; num_classes / 4 / 1 channels.
+  auto types = loweredResults(R"(
+model = dict(
+    type="FCOS",
+    backbone=dict(type="efficientnet", model_type="b0", include_top=False,
+                  activation="relu", use_se_block=False),
+    neck=dict(type="BiFPN", in_strides=[2, 4, 8, 16, 32],
+              out_strides=[8, 16, 32, 64, 128],
+              stride2channels={2: 16, 4: 24, 8: 40, 16: 112, 32: 320},
+              out_channels=8, num_outs=5, stack=1, start_level=2,
+              end_level=-1),
+    head=dict(type="FCOSHead", num_classes=7, in_strides=[8, 16, 32, 64, 128],
+              out_strides=[8, 16, 32, 64, 128],
+              stride2channels={8: 8, 16: 8, 32: 8, 64: 8, 128: 8},
+              feat_channels=8, stacked_convs=1),
+)
+)",
+                              96);
+  ASSERT_EQ(types.size(), 15u);
+  const int64_t sizes[] = {12, 6, 3, 2, 1};
+  const int64_t channels[] = {7, 4, 1};
+  for (size_t b = 0; b < 3; ++b)
+    for (size_t l = 0; l < 5; ++l) {
+      auto t = types[b * 5 + l];
+      EXPECT_EQ(t.getDimSize(1), channels[b]) << b << " " << l;
+      EXPECT_EQ(t.getDimSize(2), sizes[l]) << b << " " << l;
+      EXPECT_EQ(t.getDimSize(3), sizes[l]) << b << " " << l;
+    }
+}

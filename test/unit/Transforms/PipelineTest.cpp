@@ -74,6 +74,36 @@ public:
     return std::move(module);
   }
 
+  /// BiFPN-like fusions with two results: a 2-input weighted sum + ReLU and
+  /// a 3-input one, each followed by a conv; `weights3` are the raw fusion
+  /// weights of the 3-input node.
+  OwningOpRef<ModuleOp> buildFusion(int64_t batch,
+                                    std::vector<float> weights3) {
+    Location loc = builder.getUnknownLoc();
+    auto inputType = RankedTensorType::get({batch, 3, 8, 8}, f32());
+    auto func = builder.create<func::FuncOp>(
+        loc, "fusion", builder.getFunctionType({inputType}, {}));
+    Block *body = func.addEntryBlock();
+    builder.setInsertionPointToStart(body);
+    Value in = body->getArgument(0);
+    Value a = convBnRelu(in, 6, 3, 1, true);
+    Value b = convBnRelu(in, 6, 1, 1, false);
+    Value c = convBnRelu(a, 6, 3, 1, true);
+    Value w2 = param("fusion2.weight", {2}, 0.5f, 1.f);
+    Value f2 = builder.create<WeightedSumOp>(loc, ValueRange{a, b}, w2,
+                                             builder.getF32FloatAttr(1e-4f));
+    f2 = builder.create<ReluOp>(loc, f2);
+    Value w3 = createFloatParam(builder, loc, "fusion3.weight", {3}, weights3);
+    Value f3 = builder.create<WeightedSumOp>(loc, ValueRange{a, b, c}, w3,
+                                             builder.getF32FloatAttr(1e-4f));
+    Value out0 = convBnRelu(f2, 4, 3, 1, false);
+    Value out1 = convBnRelu(f3, 2, 1, 1, false);
+    builder.create<func::ReturnOp>(loc, ValueRange{out0, out1});
+    func.setFunctionType(
+        builder.getFunctionType({inputType}, {out0.getType(), out1.getType()}));
+    return std::move(module);
+  }
+
 private:
   Type f32() { return builder.getF32Type(); }
   DenseI64ArrayAttr i64s(ArrayRef<int64_t> v) {
@@ -221,6 +251,64 @@ TEST_F(PipelineTest, IntegerModelMatchesFakeQuantModel) {
     EXPECT_GE(within, (size_t)std::ceil(0.99 * integer.f.size()))
         << "seed " << seed << ": " << within << " of " << integer.f.size()
         << " outputs within one step (" << step << ")";
+  }
+  llvm::sys::fs::remove_directories(dir);
+}
+
+TEST_F(PipelineTest, WeightedSumIntegerMatchesFakeQuant) {
+  // BiFPN fusion nodes and a function with two results: every result of the
+  // integer model (qadd chains with the fusion weights folded in) stays
+  // within one output step of the fake-quant model on >= 99% of elements.
+  std::string dir = tempDir();
+  const std::vector<std::vector<float>> weights3{
+      {1.f, 1.f, 1.f}, {0.2f, 1.5f, 0.7f}, {0.9f, -0.3f, 0.4f}};
+  for (unsigned seed = 0; seed < weights3.size(); ++seed) {
+    auto module = RandomNet(context, 40 + seed).buildFusion(4, weights3[seed]);
+    ASSERT_TRUE(succeeded(verify(*module)));
+    std::string inputs;
+    for (int i = 0; i < 3; ++i) {
+      std::string path = dir + "/fusion_" + std::to_string(seed) + "_" +
+                         std::to_string(i) + ".npy";
+      std::string error;
+      ASSERT_TRUE(
+          eval::writeNpy(path, randomInput({4, 3, 8, 8}, seed * 10 + i), error))
+          << error;
+      inputs += (i ? "," : "") + path;
+    }
+    runPipeline(*module,
+                "func.func(hat-fuse-bn,hat-float2qat),hat-calibrate{inputs=" +
+                    inputs + "}");
+    func::FuncOp func = eval::findEntryFunction(*module, "");
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    std::vector<float> steps;
+    for (Value v : ret.getOperands()) {
+      auto fq = v.getDefiningOp<FakeQuantOp>();
+      ASSERT_TRUE(fq && fq.getScale());
+      steps.push_back((*fq.getScale())[0]);
+    }
+    eval::Tensor input = randomInput({4, 3, 8, 8}, 777 + seed);
+    auto fakeQuant = eval::FunctionEvaluator(func).run({input});
+    ASSERT_TRUE(succeeded(fakeQuant));
+    runPipeline(*module, "func.func(hat-qat2quantize)");
+    int floatOps = 0;
+    module->walk([&](Operation *op) {
+      floatOps += isa<WeightedSumOp, Conv2dOp, FakeQuantOp>(op);
+    });
+    EXPECT_EQ(floatOps, 0);
+    func = eval::findEntryFunction(*module, "");
+    auto integer = eval::FunctionEvaluator(func).run({input});
+    ASSERT_TRUE(succeeded(integer));
+    ASSERT_EQ(integer->size(), 2u);
+    for (size_t r = 0; r < 2; ++r) {
+      const eval::Tensor &fq = (*fakeQuant)[r], &iq = (*integer)[r];
+      ASSERT_EQ(fq.f.size(), iq.f.size());
+      size_t within = 0;
+      for (size_t i = 0; i < iq.f.size(); ++i)
+        within += std::fabs(iq.f[i] - fq.f[i]) <= steps[r] * 1.0001f;
+      EXPECT_GE(within, (size_t)std::ceil(0.99 * iq.f.size()))
+          << "seed " << seed << " result " << r << ": " << within << " of "
+          << iq.f.size() << " within one step (" << steps[r] << ")";
+    }
   }
   llvm::sys::fs::remove_directories(dir);
 }
