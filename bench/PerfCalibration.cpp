@@ -1,6 +1,7 @@
 //===- PerfCalibration.cpp - Estimates against board measurements --------===//
 //
 //   hat-perf-calibration [--configs DIR] [--models a,b] [--json FILE]
+//                        [--activation-sram BYTES]
 //
 // Builds each reference model from the project's own config (its
 // deploy_model at its deploy_inputs size) with random weights, quantizes it
@@ -21,6 +22,7 @@
 #include "hat/BPU/Passes.h"
 #include "hat/Config/Config.h"
 #include "hat/Dialect/HatDialect.h"
+#include "hat/Dialect/HatOps.h"
 #include "hat/Models/Module.h"
 #include "hat/Transforms/Passes.h"
 
@@ -56,6 +58,11 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     jsonFile("json", cl::desc("write per-layer figures for the fit here"),
              cl::init(""), cl::cat(kToolOptions));
+static cl::opt<int64_t> activationSram(
+    "activation-sram",
+    cl::desc("SRAM bytes for on-chip activations (-1: the march table's; 0: "
+             "every tensor through DDR), to compare residency assumptions"),
+    cl::init(-1), cl::cat(kToolOptions));
 static cl::opt<unsigned> seed("seed", cl::desc("weight initialisation seed"),
                               cl::init(0), cl::cat(kToolOptions));
 
@@ -75,6 +82,8 @@ const BoardFigure kBoard[] = {
      8.9},
     {"mixvargenet", "classification/mixvargenet_imagenet.py", 0.36, 0.33, 6.4},
     {"resnet50", "classification/resnet50_imagenet.py", 0.90, 0.59, 28.8},
+    {"fcos_effb3_bifpn", "detection/fcos_efficientnetb3_bifpn_896_deploy.py",
+     3.90, 2.98, 30.9},
 };
 
 /// Every fake_quant gets a fixed scale: the compiled model's layers, shapes,
@@ -192,6 +201,7 @@ int main(int argc, char **argv) {
       options.march = marchName;
       options.optLevel = 3;
       options.function = "forward";
+      options.activationSramBytes = activationSram;
       (*clone)->setAttr(hat::bpu::kOptLevelAttr,
                         Builder(&context).getI32IntegerAttr(3));
       PassManager pm(&context, ModuleOp::getOperationName());

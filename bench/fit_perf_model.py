@@ -46,6 +46,9 @@ def loss(runs, p):
 BOUNDS = [(0.0, 20.0), (0.0, 5.0), (0.02, 1.0), (0.2, 1.0)]
 
 
+FIXED = {}  # parameter index -> value held fixed (--fix-mac-eff)
+
+
 def fit(runs):
     grids = [
         [0, 1, 2, 3, 4, 5, 6, 8, 10, 12],
@@ -53,12 +56,16 @@ def fit(runs):
         [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0],
         [0.3, 0.5, 0.7, 0.85, 1.0],
     ]
+    for i, v in FIXED.items():
+        grids[i] = [v]
     best = min(itertools.product(*grids), key=lambda p: loss(runs, p))
     best = list(best)
     step = [1.0, 0.25, 0.05, 0.1]
     for _ in range(60):
         improved = False
         for i in range(4):
+            if i in FIXED:
+                continue
             for d in (-step[i], step[i]):
                 q = list(best)
                 q[i] = min(max(q[i] + d, BOUNDS[i][0]), BOUNDS[i][1])
@@ -85,13 +92,18 @@ def main():
     ap.add_argument("json")
     ap.add_argument("--exclude", default="",
                     help="comma-separated models left out of the fit")
+    ap.add_argument("--fix-mac-eff", type=float, default=None,
+                    help="hold mac_eff at this value (3 free parameters)")
     args = ap.parse_args()
+    if args.fix_mac_eff is not None:
+        FIXED[2] = args.fix_mac_eff
     runs = json.load(open(args.json))
     excluded = set(filter(None, args.exclude.split(",")))
     train = [r for r in runs if r["model"] not in excluded]
     p = fit(train)
-    show(runs, p, "fit on %s (%d latencies, 4 parameters)"
-         % (", ".join(sorted({r["model"] for r in train})), len(train)))
+    show(runs, p, "fit on %s (%d latencies, %d free parameters)"
+         % (", ".join(sorted({r["model"] for r in train})), len(train),
+            4 - len(FIXED)))
     models = sorted({r["model"] for r in train})
     if len(models) > 2:
         print("leave-one-model-out (fit without the model, predict it):")

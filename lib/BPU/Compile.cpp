@@ -24,8 +24,10 @@ std::string pipelineFor(const CompileOptions &o) {
     p += ",bpu-fuse";
   p += std::string(",bpu-tile{search=") + (o.optLevel >= 3 ? "true" : "false") +
        "}";
-  p += ",bpu-pack-weights,bpu-plan-arena,bpu-estimate-perf{input-source=" +
-       o.inputSource + "}";
+  p += ",bpu-pack-weights,bpu-plan-arena";
+  if (o.activationSramBytes >= 0)
+    p += "{activation-sram=" + std::to_string(o.activationSramBytes) + "}";
+  p += ",bpu-estimate-perf{input-source=" + o.inputSource + "}";
   return p;
 }
 

@@ -23,6 +23,8 @@
 
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <set>
+
 namespace hat::bpu {
 #define GEN_PASS_DEF_BPUESTIMATEPERF
 #include "hat/BPU/BpuPasses.h.inc"
@@ -122,6 +124,16 @@ double onChipFraction(ValueRange values) {
   return all > 0 ? onChip / all : 0.0;
 }
 
+/// What identifies a weight: its name (packed or not; pack-weights may
+/// give each user of a shared weight its own op), else the value itself.
+std::string weightKey(Value weight) {
+  if (Operation *def = weight.getDefiningOp())
+    if (auto name = def->getAttrOfType<StringAttr>("name"))
+      return name.str();
+  return std::to_string(
+      reinterpret_cast<uintptr_t>(weight.getAsOpaquePointer()));
+}
+
 /// The activation inputs besides the first (those LayerShape counts as
 /// extraInputBytes).
 SmallVector<Value> extraInputs(Operation *op) {
@@ -158,13 +170,17 @@ struct EstimatePerfPass
     Builder b(module.getContext());
     double latency = 0, macs = 0, ddrBytes = 0;
     int64_t weightBytes = 0, activationBytes = 0;
+    std::set<std::string> countedWeights;
     SmallVector<std::pair<Operation *, double>> totals;
     func.walk([&](Operation *op) {
       if (!isLayer(op))
         return;
       LayerShape s = layerShape(op);
       int64_t load = 0, store = 0, tiles = 1, sram = 0;
-      if (s.hasWeights)
+      // A weight shared by several layers (FCOS's head on every pyramid
+      // level) is stored once.
+      if (s.hasWeights && op->getNumOperands() > 1 &&
+          countedWeights.insert(weightKey(op->getOperand(1))).second)
         weightBytes += s.paramBytes;
       activationBytes += tensorBytes(op->getResult(0));
       if (!isa<ReshapeOp>(op)) {
@@ -213,12 +229,11 @@ struct EstimatePerfPass
       perf.set("share", b.getF64FloatAttr(latency > 0 ? total / latency : 0));
       op->setAttr("perf", perf.getDictionary(module.getContext()));
     }
-    // Peak DDR: the runtime allocates the whole activation arena in DDR,
-    // tensors the BPU keeps in SRAM included (on-chip residency saves
-    // traffic, not allocation; docs/bpu.md, "Peak DDR"). Without
-    // bpu-plan-arena: every activation once.
+    // Peak DDR: the activations bpu-plan-arena could not keep on chip
+    // (docs/bpu.md, "Peak DDR"). Without bpu-plan-arena: every activation,
+    // once.
     int64_t ddrArena = activationBytes;
-    if (auto a = module->getAttrOfType<IntegerAttr>(kArenaBytesAttr))
+    if (auto a = module->getAttrOfType<IntegerAttr>(kDdrArenaBytesAttr))
       ddrArena = a.getInt();
     int64_t ioBytes = 0;
     for (BlockArgument arg : func.getArguments())
