@@ -237,7 +237,9 @@ TEST_F(PerfTest, PeakDdrIsWeightsActivationsAndIo) {
       // stores 4 bias bytes per channel.
       EXPECT_GT(m.perf.weightBytes, 0) << seed << march;
       EXPECT_LE(m.perf.weightBytes, constants + 2 * biases) << seed << march;
-      EXPECT_EQ(m.perf.ddrActivationBytes, m.arenaBytes) << seed << march;
+      // Only what the on-chip arena cannot keep; the results always.
+      EXPECT_LE(m.perf.ddrActivationBytes, m.arenaBytes) << seed << march;
+      EXPECT_GT(m.perf.ddrActivationBytes, 0) << seed << march;
       EXPECT_EQ(m.perf.peakDdrBytes,
                 m.perf.weightBytes + m.perf.ddrActivationBytes + m.perf.ioBytes)
           << seed << march;
