@@ -139,12 +139,21 @@ public:
   }
 
 private:
+  /// The names bpu-lower gives: a pass-given `hat.layer_name`, the weight's
+  /// name (`<name>.<k>` for the k-th further layer sharing it), or
+  /// `<op>_<n>`.
   std::string layerName(Operation *op) {
+    auto unique = [&](StringRef n) {
+      int &uses = nameUses[n];
+      return uses++ == 0 ? n.str() : (n + "." + std::to_string(uses - 1)).str();
+    };
+    if (auto given = op->getAttrOfType<StringAttr>("hat.layer_name"))
+      return unique(given.getValue());
     if (isa<QConv2dOp, QLinearOp, Conv2dOp, LinearOp>(op))
       if (auto p = op->getOperand(1).getDefiningOp<ParamOp>()) {
         StringRef n = p.getName();
         n.consume_back(".weight");
-        return n.str();
+        return unique(n);
       }
     StringRef kind = op->getName().stripDialect();
     return (kind + "_" + std::to_string(counters[kind]++)).str();
@@ -152,6 +161,7 @@ private:
 
   const March &m;
   llvm::StringMap<int> counters;
+  llvm::StringMap<int> nameUses;
 };
 
 } // namespace

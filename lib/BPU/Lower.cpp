@@ -195,12 +195,15 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
       return op->emitError("cannot lower '")
              << op->getName()
              << "' to the BPU: not an integer op (run hat-qat2quantize first)";
-    // Passes may name a layer (hat-qat2quantize names BiFPN fusions).
-    std::string name = layerName(repl);
+    // Passes may name a layer (hat-qat2quantize names BiFPN fusions, model
+    // builders name pools and resizes); hat-check names layers the same way.
+    std::string name;
     if (auto given = op->getAttrOfType<StringAttr>("hat.layer_name")) {
       int &uses = weightUses[given.getValue()];
       name = uses++ == 0 ? given.str()
                          : given.str() + "." + std::to_string(uses - 1);
+    } else {
+      name = layerName(repl);
     }
     repl->setAttr("name", StringAttr::get(op->getContext(), name));
     op->getResult(0).replaceAllUsesWith(repl->getResult(0));

@@ -65,11 +65,19 @@ struct BiFPN : Module {
                         "bn");
   }
 
-  Value downsample(NetBuilder &nb, Value x) { return nb.maxPool(x, 3, 2, 1); }
+  Value downsample(NetBuilder &nb, Value x, const std::string &name) {
+    Value y = nb.maxPool(x, 3, 2, 1);
+    if (y != x)
+      nb.nameLayer(y, name);
+    return y;
+  }
 
-  Value upsampleTo(NetBuilder &nb, Value x, Value like) {
+  Value upsampleTo(NetBuilder &nb, Value x, Value like,
+                   const std::string &name) {
     auto s = NetBuilder::shape(like);
-    return nb.resize(x, s[2], s[3], /*bilinear=*/false);
+    Value y = nb.resize(x, s[2], s[3], /*bilinear=*/false);
+    nb.nameLayer(y, name);
+    return y;
   }
 
   /// weighted_sum -> ReLU -> depthwise 3x3 -> pointwise 1x1 -> BN.
@@ -111,7 +119,8 @@ struct BiFPN : Module {
                          ? resampleConv(nb, inputs[endLevel],
                                         strideName(outStrides[p.size()]))
                          : p.back();
-        p.push_back(downsample(nb, from));
+        p.push_back(
+            downsample(nb, from, strideName(outStrides[p.size()]) + ".pool"));
       }
     }
     const size_t levels = p.size();
@@ -120,15 +129,20 @@ struct BiFPN : Module {
       std::vector<Value> td(levels);
       td[levels - 1] = p[levels - 1];
       for (size_t i = levels - 1; i-- > 0;)
-        td[i] = fuse(nb, {p[i], upsampleTo(nb, td[i + 1], p[i])},
-                     "td." + strideName(outStrides[i]));
+        td[i] = fuse(
+            nb,
+            {p[i], upsampleTo(nb, td[i + 1], p[i],
+                              "td." + strideName(outStrides[i]) + ".upsample")},
+            "td." + strideName(outStrides[i]));
       std::vector<Value> out(levels);
       out[0] = td[0];
       for (size_t i = 1; i < levels; ++i) {
         std::vector<Value> in{p[i]};
         if (i + 1 < levels)
           in.push_back(td[i]);
-        in.push_back(downsample(nb, out[i - 1]));
+        in.push_back(
+            downsample(nb, out[i - 1],
+                       "out." + strideName(outStrides[i]) + ".downsample"));
         out[i] = fuse(nb, in, "out." + strideName(outStrides[i]));
       }
       p = std::move(out);

@@ -129,14 +129,13 @@ struct FCOSHead : Module {
       // conv by the integer model.
       Value regOut = nb.conv2d(r, regConv, 1, "conv_reg");
       Value dist = nb.activation(regOut, Activation::Relu);
-      if (upscaleBboxPred) {
+      // conv + relu is one quantized unit; its dtype sits on the conv. The
+      // upscale by the stride is exact in the integer model (it multiplies
+      // the scale), so the dtype stays the conv's.
+      markOutputDType(nb, regOut);
+      if (upscaleBboxPred)
         dist = nb.scale(dist, (float)stride,
                         "conv_reg.stride_" + strideName(stride));
-        markOutputDType(nb, dist);
-      } else {
-        // conv + relu is one quantized unit; its dtype sits on the conv.
-        markOutputDType(nb, regOut);
-      }
       bbox.push_back(dist);
       Value centerness = nb.conv2d(r, ctrConv, 1, "conv_centerness");
       markOutputDType(nb, centerness);

@@ -203,6 +203,11 @@ Value NetBuilder::conv2d(Value x, const ConvParams &p, int64_t stride,
       builder.getI64IntegerAttr(p.groups));
 }
 
+void NetBuilder::nameLayer(Value v, const std::string &leaf) {
+  if (Operation *op = v.getDefiningOp())
+    op->setAttr("hat.layer_name", builder.getStringAttr(scopedName(leaf)));
+}
+
 Value NetBuilder::weightedSum(ValueRange inputs, float eps,
                               const std::string &name) {
   if (failed())

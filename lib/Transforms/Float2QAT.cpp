@@ -27,8 +27,23 @@ namespace {
 
 std::optional<QDType> parseQDType(StringRef s) { return symbolizeQDType(s); }
 
+/// The positive scalar constant (a one-element hat.param) `mul` multiplies
+/// by, if any: FCOSHead's `upscale_bbox_pred` stride. The integer model folds
+/// it into the scale, so it rounds nothing and needs no fake_quant.
+bool isConstantScale(Operation *op) {
+  if (!isa<MulOp>(op))
+    return false;
+  for (Value v : op->getOperands())
+    if (auto data = readFloatParam(getParamDefiningOp(v)))
+      if (data->size() == 1 && (*data)[0] > 0.f)
+        return true;
+  return false;
+}
+
 /// Ops after which an activation needs its own fake_quant.
 bool producesNewScale(Operation *op) {
+  if (isConstantScale(op))
+    return false;
   if (auto resize = dyn_cast<ResizeOp>(op))
     return resize.getMode() == ResizeMode::bilinear;
   return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp, MulOp, ConcatOp,

@@ -234,14 +234,37 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
     Value result = clone->getResult(0);
     result.setType(intTensor(op->getResult(0).getType(), in->bits));
     if (auto resize = dyn_cast<ResizeOp>(op)) {
-      result = builder.create<QResizeOp>(
+      auto qresize = builder.create<QResizeOp>(
           loc, result.getType(), in->value, resize.getModeAttr(),
           resize.getSizeAttr(), resize.getAlignCornersAttr(), IntegerAttr(),
           IntegerAttr());
+      if (Attribute name = op->getAttr("hat.layer_name"))
+        qresize->setAttr("hat.layer_name", name);
+      result = qresize;
       clone->erase();
     }
     define(op->getResult(0), result, in->scale, in->bits);
     return success();
+  }
+
+  // Multiplying by a positive scalar constant (FCOSHead's upscale_bbox_pred
+  // stride) keeps the integers and multiplies their scale: exact.
+  if (auto mul = dyn_cast<MulOp>(op)) {
+    for (unsigned k = 0; k < 2; ++k) {
+      auto c = readFloatParam(getParamDefiningOp(mul->getOperand(k)));
+      if (!c || c->size() != 1)
+        continue;
+      if (!((*c)[0] > 0.f))
+        return op->emitError("multiplying by the constant ")
+               << (*c)[0] << " has no integer form (only positive scalars "
+               << "fold into the scale)";
+      auto in = lookup(op, op->getOperand(1 - k), 1 - k);
+      if (failed(in))
+        return failure();
+      define(op->getResult(0), in->value, in->scale * (double)(*c)[0],
+             in->bits);
+      return success();
+    }
   }
 
   // Everything else ends in its own output fake_quant.
@@ -506,10 +529,15 @@ LogicalResult Quantizer::convert(Operation *op) {
       auto it = mapping.find(operand.get());
       if (it == mapping.end())
         continue;
-      Value deq = builder.create<DequantizeOp>(
+      auto deq = builder.create<DequantizeOp>(
           ret.getLoc(), operand.get().getType(), it->second.value,
           builder.getDenseF32ArrayAttr({(float)it->second.scale}),
           IntegerAttr());
+      // A named result names its dequantize layer ("cls_s8.dequantize").
+      if (auto name = func.getResultAttrOfType<StringAttr>(
+              operand.getOperandNumber(), "hat.name"))
+        deq->setAttr("hat.layer_name",
+                     builder.getStringAttr(name.str() + ".dequantize"));
       operand.set(deq);
     }
     return success();

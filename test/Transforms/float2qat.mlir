@@ -111,3 +111,17 @@ func.func @shared_levels(%a: tensor<1x2x4x4xf32>, %b: tensor<1x2x4x4xf32>) -> (t
   %p1 = hat.conv2d %n16, %pw {hat.qdtype = #hat<qdtype qint16>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<2x2x1x1xf32>) -> tensor<1x2x4x4xf32>
   return %p0, %p1 : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
 }
+
+// -----
+
+// Multiplying by a positive scalar constant gets no fake_quant: the integer
+// model folds it into the scale.
+// CHECK-LABEL: func @constant_scale
+// CHECK: %[[X:.*]] = hat.fake_quant %arg0
+// CHECK: %[[M:.*]] = hat.mul %[[X]]
+// CHECK-NEXT: return %[[M]]
+func.func @constant_scale(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %s = hat.param "conv_reg.stride_s8" dense<8.0> : tensor<1xf32>
+  %y = hat.mul %x, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}

@@ -89,7 +89,7 @@ func.func @leftover_bn(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
 // CHECK-LABEL: func @weighted_sum2
 // CHECK: %[[A:.*]] = hat.quantize %arg0 {scale = 5.000000e-01 : f32}
 // CHECK: %[[B:.*]] = hat.quantize %arg1 {scale = 2.500000e-01 : f32}
-// CHECK: %[[S:.*]] = hat.qadd %[[A]], %[[B]] {lhs_multiplier = 1610572472 : i32, relu, rhs_multiplier = 268428745 : i32, shift = 32 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi8>
+// CHECK: %[[S:.*]] = hat.qadd %[[A]], %[[B]] {hat.layer_name = "fusion", lhs_multiplier = 1610572472 : i32, relu, rhs_multiplier = 268428745 : i32, shift = 32 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi8>
 // CHECK: hat.dequantize %[[S]] {scale = array<f32: 1.000000e+00>}
 // CHECK-NOT: hat.weighted_sum
 func.func @weighted_sum2(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>) -> tensor<1x4xf32> {
@@ -108,8 +108,8 @@ func.func @weighted_sum2(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>) -> tensor<1x4
 // largest partial sum ((0.25 * 0.5 + 0.5 * 0.25) * 127 / 32767), the last
 // qadd rounds to the output scale 0.5.
 // CHECK-LABEL: func @weighted_sum3
-// CHECK: %[[P:.*]] = hat.qadd %{{.*}}, %{{.*}} {lhs_multiplier = 1082163458 : i32, rhs_multiplier = 1082163458 : i32, shift = 23 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi16>
-// CHECK: %[[S:.*]] = hat.qadd %[[P]], %{{.*}} {lhs_multiplier = 66584943 : i32, rhs_multiplier = 2147429962 : i32, shift = 35 : i32} : (tensor<1x4xi16>, tensor<1x4xi8>) -> tensor<1x4xi8>
+// CHECK: %[[P:.*]] = hat.qadd %{{.*}}, %{{.*}} {hat.layer_name = "fusion.partial1", lhs_multiplier = 1082163458 : i32, rhs_multiplier = 1082163458 : i32, shift = 23 : i32} : (tensor<1x4xi8>, tensor<1x4xi8>) -> tensor<1x4xi16>
+// CHECK: %[[S:.*]] = hat.qadd %[[P]], %{{.*}} {hat.layer_name = "fusion", lhs_multiplier = 66584943 : i32, rhs_multiplier = 2147429962 : i32, shift = 35 : i32} : (tensor<1x4xi16>, tensor<1x4xi8>) -> tensor<1x4xi8>
 // CHECK: hat.dequantize %[[S]] {scale = array<f32: 5.000000e-01>}
 func.func @weighted_sum3(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>, %z: tensor<1x4xf32>) -> tensor<1x4xf32> {
   %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
@@ -127,7 +127,7 @@ func.func @weighted_sum3(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>, %z: tensor<1x
 // requantize (ratio 0.99980 * 0.5 / 1).
 // CHECK-LABEL: func @weighted_sum_dropped
 // CHECK: %[[A:.*]] = hat.quantize %arg0
-// CHECK: hat.requantize %[[A]] {multiplier = array<i32: 2147054237>, shift = array<i32: 32>} : (tensor<1x4xi8>) -> tensor<1x4xi8>
+// CHECK: hat.requantize %[[A]] {hat.layer_name = "fusion", multiplier = array<i32: 2147054237>, shift = array<i32: 32>} : (tensor<1x4xi8>) -> tensor<1x4xi8>
 // CHECK-NOT: hat.qadd
 func.func @weighted_sum_dropped(%x: tensor<1x4xf32>, %y: tensor<1x4xf32>) -> tensor<1x4xf32> {
   %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x4xf32>
@@ -170,4 +170,29 @@ func.func @shared_weight(%x: tensor<1x2x4x4xf32>, %y: tensor<1x2x2x2xf32>) -> (t
   %c1 = hat.conv2d %yq, %wq, %b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x2x2x2xf32>, tensor<2x2x1x1xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
   %c1q = hat.fake_quant %c1 {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.01>} : tensor<1x2x2x2xf32>
   return %c0q, %c1q : tensor<1x2x4x4xf32>, tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// A positive scalar constant (FCOSHead's upscale_bbox_pred stride) folds into
+// the scale: the integers pass through, the result dequantizes at 0.25 * 8.
+// CHECK-LABEL: func @constant_scale
+// CHECK: %[[Q:.*]] = hat.quantize %arg0 {scale = 2.500000e-01 : f32}
+// CHECK-NOT: hat.mul
+// CHECK: hat.dequantize %[[Q]] {scale = array<f32: 2.000000e+00>}
+func.func @constant_scale(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %s = hat.param "conv_reg.stride_s8" dense<8.0> : tensor<1xf32>
+  %y = hat.mul %xq, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
+}
+
+// -----
+
+func.func @negative_constant_scale(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %s = hat.param "neg" dense<-2.0> : tensor<1xf32>
+  // expected-error @+1 {{multiplying by the constant -2.000000e+00 has no integer form (only positive scalars fold into the scale)}}
+  %y = hat.mul %xq, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
+  return %y : tensor<1x4xf32>
 }

@@ -98,6 +98,11 @@ public:
   mlir::Value resize(mlir::Value x, int64_t height, int64_t width,
                      bool bilinear, bool alignCorners = false);
 
+  /// Names the layer producing `v` (`hat.layer_name` = the scoped `leaf`),
+  /// for layers without a weight to take a name from (pools, resizes): the
+  /// BPU layers and perf report use it.
+  void nameLayer(mlir::Value v, const std::string &leaf);
+
   /// Channels (dim 1) and spatial extent of an NCHW value.
   static int64_t channels(mlir::Value x);
   static llvm::ArrayRef<int64_t> shape(mlir::Value x);

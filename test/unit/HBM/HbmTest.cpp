@@ -347,3 +347,29 @@ TEST(Hbm, FileErrorsNameTheFile) {
 }
 
 } // namespace
+
+TEST(Hbm, OutputNamesAndPostProcessRoundTrip) {
+  // Multi-output fields: names parallel to the outputs and the CPU
+  // post-processing description survive serialization; wrong name lists are
+  // refused.
+  hbm::Model m = tinyModel();
+  m.outputNames = {"cls_s8"};
+  m.postProcess = R"({"type":"FCOSMultiStrideFilter","strides":[8]})";
+  std::vector<uint8_t> bytes = hbm::serialize(m);
+  hbm::Model back;
+  std::string error;
+  ASSERT_TRUE(hbm::deserialize(bytes.data(), bytes.size(), back, error))
+      << error;
+  EXPECT_EQ(back.outputNames, m.outputNames);
+  EXPECT_EQ(back.postProcess, m.postProcess);
+  EXPECT_EQ(hbm::serialize(back), bytes);
+
+  m.outputNames = {"cls_s8", "bbox_s8"};
+  EXPECT_FALSE(hbm::validate(m, error));
+  EXPECT_NE(error.find("output_names has 2 names for 1 outputs"),
+            std::string::npos)
+      << error;
+  m.outputNames = {""};
+  EXPECT_FALSE(hbm::validate(m, error));
+  EXPECT_NE(error.find("empty or repeated"), std::string::npos) << error;
+}
