@@ -73,11 +73,17 @@ def BpuPlanArena : Pass<"bpu-plan-arena", "::mlir::ModuleOp"> {
     offsets are 64-byte aligned. Greedy by size (largest first) into the
     lowest gap not overlapping a live-range-conflicting tensor. Sets the
     module attribute `bpu.arena_bytes`. `reuse=false` gives each tensor its
-    own bytes (for debugging).
+    own bytes (for debugging). In program order, a tensor that fits beside
+    the live on-chip tensors in the activation SRAM stays on chip (`on_chip`
+    on its writer; results always go to DDR); the others, planned the same
+    way, give `bpu.ddr_arena_bytes`.
   }];
   let options = [
     Option<"reuse", "reuse", "bool", "true",
-           "reuse arena bytes of dead tensors">
+           "reuse arena bytes of dead tensors">,
+    Option<"activationSram", "activation-sram", "int64_t", "-1",
+           "SRAM bytes for activations kept on chip between layers "
+           "(-1: the march's; 0: every tensor goes through DDR)">
   ];
 }
 

@@ -24,8 +24,10 @@ std::string pipelineFor(const CompileOptions &o) {
     p += ",bpu-fuse";
   p += std::string(",bpu-tile{search=") + (o.optLevel >= 3 ? "true" : "false") +
        "}";
-  p += ",bpu-pack-weights,bpu-plan-arena,bpu-estimate-perf{input-source=" +
-       o.inputSource + "}";
+  p += ",bpu-pack-weights,bpu-plan-arena";
+  if (o.activationSramBytes >= 0)
+    p += "{activation-sram=" + std::to_string(o.activationSramBytes) + "}";
+  p += ",bpu-estimate-perf{input-source=" + o.inputSource + "}";
   return p;
 }
 
@@ -116,6 +118,10 @@ public:
       m.perf.macs = i64(perf, "macs");
       m.perf.macUtilisation = f64(perf, "mac_utilisation");
       m.perf.batch = i64(perf, "batch");
+      m.perf.weightBytes = i64(perf, "weight_bytes");
+      m.perf.ddrActivationBytes = i64(perf, "ddr_activation_bytes");
+      m.perf.ioBytes = i64(perf, "io_bytes");
+      m.perf.peakDdrBytes = i64(perf, "peak_ddr_bytes");
     }
     return std::move(m);
   }

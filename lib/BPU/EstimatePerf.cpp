@@ -1,18 +1,29 @@
-//===- EstimatePerf.cpp - Per-layer roofline estimate ---------------------===//
+//===- EstimatePerf.cpp - Per-layer calibrated roofline estimate ----------===//
 //
-// time(layer) = max(compute, DDR traffic / bandwidth) + layer overhead +
-// (tiles - 1) * tile overhead. Compute counts the MACs the array really
-// spends (channels padded to its channel group, int16 at its lower rate,
-// depthwise on one lane per group), so it is never below MACs / peak; the
-// traffic comes from the tiling, so it is never below bytes / bandwidth.
-// Fused layers show up as fewer bytes (their intermediate never leaves SRAM).
-// Every figure derives from the march table: an estimate, not a measurement.
+// time(layer) = max(compute, DDR traffic / sustained bandwidth) + layer
+// overhead + (tiles - 1) * tile overhead. Compute counts the MACs the array
+// really spends (channels padded to its channel group, output pixels to its
+// pixel block, int16 at its lower rate, depthwise on one lane per group) at
+// the march's sustained fraction of that rate, so it is never below MACs /
+// peak; the traffic comes from the tiling, less what stays on chip (inputs
+// and outputs bpu-plan-arena kept in SRAM), so the DMA and the MAC array
+// overlap within a layer. The overheads and efficiencies are fitted to board
+// latencies (docs/bpu.md, "Calibration"): still an estimate, not a
+// measurement.
+//
+// The module summary adds the peak DDR footprint: constants + the
+// activation arena + the model's inputs and outputs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "PassUtil.h"
 
 #include "hat/BPU/Passes.h"
+#include "hat/BPU/PerfModel.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <set>
 
 namespace hat::bpu {
 #define GEN_PASS_DEF_BPUESTIMATEPERF
@@ -26,24 +37,56 @@ namespace {
 
 int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+} // namespace
+
+namespace hat::bpu {
+
+double macArrayCycles(const ConvGeometry &c, const March &m) {
+  const double rate =
+      double(m.macsPerCycle) * (c.int16 ? std::max(m.int16MacRate, 1e-3) : 1.0);
+  const int64_t groups = std::max<int64_t>(1, c.groups);
+  const int64_t cg = c.inChannels / groups, og = c.outChannels / groups;
+  // The array computes a block of output pixels x a channel group of inputs
+  // x a channel group of outputs per cycle: a layer pays for whole blocks.
+  const double pixels = double(roundUp(c.pixels, m.pixelBlock()));
+  double padded;
+  if (groups > 1 && cg == 1 && og == 1)
+    // Depthwise: one reduction lane per channel group of the array.
+    padded = pixels * c.taps * roundUp(c.outChannels, m.channelAlign) *
+             m.channelAlign;
+  else
+    padded = pixels * c.taps * groups * roundUp(cg, m.channelAlign) *
+             roundUp(og, m.channelAlign);
+  return std::ceil(padded / rate);
+}
+
+LayerTime layerTime(double cycles, bool onMacArray, int64_t ddrBytes,
+                    int64_t tiles, bool reshape, const March &m) {
+  LayerTime t;
+  if (reshape)
+    return t;
+  t.computeUs = cycles / m.clockMHz / (onMacArray ? m.macEfficiency : 1.0);
+  t.memoryUs = double(ddrBytes) / m.sustainedDdrBytesPerUs();
+  t.overheadUs = m.layerOverheadUs +
+                 double(std::max<int64_t>(tiles, 1) - 1) * m.tileOverheadUs;
+  t.totalUs = std::max(t.computeUs, t.memoryUs) + t.overheadUs;
+  return t;
+}
+
+} // namespace hat::bpu
+
+namespace {
+
 /// Cycles of the MAC array (conv/linear) or the vector unit (others).
 double computeCycles(Operation *op, const LayerShape &s, const March &m) {
   if (isa<ConvOp, LinearOp>(op)) {
-    const bool int16 = s.inElemBytes == 2;
-    const double rate =
-        double(m.macsPerCycle) * (int16 ? std::max(m.int16MacRate, 1e-3) : 1.0);
-    const int64_t cg = s.inChannels / s.groups, og = s.outChannels / s.groups;
-    const int64_t taps = s.kernelH * s.kernelW;
-    const int64_t pixels = s.batch * s.outH * s.outW;
-    double padded;
-    if (s.groups > 1 && cg == 1 && og == 1)
-      // Depthwise: one reduction lane per channel group of the array.
-      padded = double(pixels) * taps * roundUp(s.outChannels, m.channelAlign) *
-               m.channelAlign;
-    else
-      padded = double(pixels) * taps * s.groups * roundUp(cg, m.channelAlign) *
-               roundUp(og, m.channelAlign);
-    return std::ceil(padded / rate);
+    ConvGeometry c;
+    c.pixels = s.batch * s.outH * s.outW;
+    c.taps = s.kernelH * s.kernelW;
+    c.inChannels = s.inChannels, c.outChannels = s.outChannels;
+    c.groups = s.groups;
+    c.int16 = s.inElemBytes == 2;
+    return macArrayCycles(c, m);
   }
   if (isa<ReshapeOp>(op))
     return 0;
@@ -57,6 +100,56 @@ double computeCycles(Operation *op, const LayerShape &s, const March &m) {
     elems += double(out.getNumElements()) * s.kernelH * s.kernelW;
   double cycles = std::ceil(elems / double(m.vectorElemsPerCycle));
   return isa<SoftmaxOp>(op) ? 8 * cycles : cycles;
+}
+
+/// Whether `v` stays in on-chip SRAM (its writer's `on_chip` from
+/// bpu-plan-arena; function arguments come from DDR).
+bool isOnChip(Value v) {
+  Operation *def = v.getDefiningOp();
+  auto flag = def ? def->getAttrOfType<BoolAttr>("on_chip") : nullptr;
+  return flag && flag.getValue();
+}
+
+/// The byte fraction of `values` that stays on chip.
+double onChipFraction(ValueRange values) {
+  double all = 0, onChip = 0;
+  for (Value v : values) {
+    if (!isa<RankedTensorType>(v.getType()))
+      continue;
+    const double bytes = double(tensorBytes(v));
+    all += bytes;
+    if (isOnChip(v))
+      onChip += bytes;
+  }
+  return all > 0 ? onChip / all : 0.0;
+}
+
+/// What identifies a weight: its name (packed or not; pack-weights may
+/// give each user of a shared weight its own op), else the value itself.
+std::string weightKey(Value weight) {
+  if (Operation *def = weight.getDefiningOp())
+    if (auto name = def->getAttrOfType<StringAttr>("name"))
+      return name.str();
+  return std::to_string(
+      reinterpret_cast<uintptr_t>(weight.getAsOpaquePointer()));
+}
+
+/// The activation inputs besides the first (those LayerShape counts as
+/// extraInputBytes).
+SmallVector<Value> extraInputs(Operation *op) {
+  SmallVector<Value> values;
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](ConvOp c) {
+        if (Value r = c.getResidual())
+          values.push_back(r);
+      })
+      .Case([&](AddOp a) { values.push_back(a.getRhs()); })
+      .Case([&](MulOp m) { values.push_back(m.getRhs()); })
+      .Case([&](ConcatOp c) {
+        llvm::append_range(values, c.getInputs().drop_front());
+      })
+      .Default([](Operation *) {});
+  return values;
 }
 
 struct EstimatePerfPass
@@ -76,30 +169,43 @@ struct EstimatePerfPass
     const March &m = *march;
     Builder b(module.getContext());
     double latency = 0, macs = 0, ddrBytes = 0;
+    int64_t weightBytes = 0, activationBytes = 0;
+    std::set<std::string> countedWeights;
     SmallVector<std::pair<Operation *, double>> totals;
     func.walk([&](Operation *op) {
       if (!isLayer(op))
         return;
       LayerShape s = layerShape(op);
       int64_t load = 0, store = 0, tiles = 1, sram = 0;
+      // A weight shared by several layers (FCOS's head on every pyramid
+      // level) is stored once.
+      if (s.hasWeights && op->getNumOperands() > 1 &&
+          countedWeights.insert(weightKey(op->getOperand(1))).second)
+        weightBytes += s.paramBytes;
+      activationBytes += tensorBytes(op->getResult(0));
       if (!isa<ReshapeOp>(op)) {
         auto tile = op->getAttrOfType<DenseI64ArrayAttr>("tile");
         TileChoice t = tile ? evaluateTile(s, tile[0], tile[1])
                             : evaluateTile(s, s.outH, s.outChannels);
-        load = t.loadBytes, store = t.storeBytes, tiles = t.tiles;
+        // Tensors bpu-plan-arena kept on chip cost no DDR traffic.
+        const double extraOnChip = onChipFraction(extraInputs(op));
+        load =
+            (isOnChip(op->getOperand(0)) ? 0 : t.inputLoadBytes) +
+            t.paramLoadBytes +
+            int64_t(std::llround(double(t.extraLoadBytes) * (1 - extraOnChip)));
+        store = isOnChip(op->getResult(0)) ? 0 : t.storeBytes;
+        tiles = t.tiles;
         sram = t.sramBytes;
       }
       // A pyramid input reaches the BPU through the camera path already in
       // integer form: the quantize layer reads nothing from DDR.
       if (isa<QuantizeOp>(op) && inputSource == "pyramid")
         load = 0;
-      const double computeUs = computeCycles(op, s, m) / m.clockMHz;
-      const double memUs = double(load + store) / m.ddrBytesPerUs();
-      const double overhead =
-          isa<ReshapeOp>(op)
-              ? 0.0
-              : m.layerOverheadUs + double(tiles - 1) * m.tileOverheadUs;
-      const double total = std::max(computeUs, memUs) + overhead;
+      const LayerTime time =
+          layerTime(computeCycles(op, s, m), isa<ConvOp, LinearOp>(op),
+                    load + store, tiles, isa<ReshapeOp>(op), m);
+      const double computeUs = time.computeUs, memUs = time.memoryUs;
+      const double total = time.totalUs;
       const double util =
           computeUs > 0 ? double(s.macs) / (total * m.peakMacsPerUs()) : 0.0;
       SmallVector<NamedAttribute> perf{
@@ -123,6 +229,19 @@ struct EstimatePerfPass
       perf.set("share", b.getF64FloatAttr(latency > 0 ? total / latency : 0));
       op->setAttr("perf", perf.getDictionary(module.getContext()));
     }
+    // Peak DDR: the activations bpu-plan-arena could not keep on chip
+    // (docs/bpu.md, "Peak DDR"). Without bpu-plan-arena: every activation,
+    // once.
+    int64_t ddrArena = activationBytes;
+    if (auto a = module->getAttrOfType<IntegerAttr>(kDdrArenaBytesAttr))
+      ddrArena = a.getInt();
+    int64_t ioBytes = 0;
+    for (BlockArgument arg : func.getArguments())
+      ioBytes += tensorBytes(arg);
+    func.walk([&](func::ReturnOp ret) {
+      for (Value v : ret.getOperands())
+        ioBytes += tensorBytes(v);
+    });
     int64_t batch = 1;
     if (func.getNumArguments() > 0)
       if (auto t = dyn_cast<RankedTensorType>(func.getArgument(0).getType()))
@@ -140,7 +259,12 @@ struct EstimatePerfPass
             "mac_utilisation",
             b.getF64FloatAttr(latency > 0 ? macs / (latency * m.peakMacsPerUs())
                                           : 0)),
-        b.getNamedAttr("batch", b.getI64IntegerAttr(batch))};
+        b.getNamedAttr("batch", b.getI64IntegerAttr(batch)),
+        b.getNamedAttr("weight_bytes", b.getI64IntegerAttr(weightBytes)),
+        b.getNamedAttr("ddr_activation_bytes", b.getI64IntegerAttr(ddrArena)),
+        b.getNamedAttr("io_bytes", b.getI64IntegerAttr(ioBytes)),
+        b.getNamedAttr("peak_ddr_bytes",
+                       b.getI64IntegerAttr(weightBytes + ddrArena + ioBytes))};
     module->setAttr(kPerfAttr, b.getDictionaryAttr(summary));
     module->setAttr(kInputSourceAttr, b.getStringAttr(inputSource));
   }

@@ -147,7 +147,16 @@ TileChoice evaluateTile(const LayerShape &s, int64_t rows, int64_t oc) {
   // Input rows one tile needs, at most the whole input.
   const int64_t inRows = std::min<int64_t>(
       s.inH, (rows - 1) * s.strideH + s.dilationH * (s.kernelH - 1) + 1);
-  const int64_t inRowBytes = s.batch * s.inChannels * s.inW * s.inElemBytes;
+  // A grouped conv's output channels (a depthwise conv's, a pool's, an
+  // elementwise layer's) read only their own input channels: a tile with a
+  // slice of the output channels needs that slice of the input, and the
+  // slices together read the input once.
+  const bool channelSliced =
+      s.hasWeights ? s.groups > 1 : s.inChannels == s.outChannels;
+  const int64_t fullRowBytes = s.batch * s.inChannels * s.inW * s.inElemBytes;
+  const int64_t inRowBytes =
+      channelSliced ? (fullRowBytes * oc + s.outChannels - 1) / s.outChannels
+                    : fullRowBytes;
   const int64_t outRowBytes = s.batch * oc * s.outW * s.outElemBytes;
   const int64_t extraPerRow =
       s.outH ? (s.extraInputBytes + s.outH - 1) / s.outH : 0;
@@ -168,13 +177,16 @@ TileChoice evaluateTile(const LayerShape &s, int64_t rows, int64_t oc) {
   }
   if (s.outH == 1)
     inputLoad = s.inH * inRowBytes;
-  int64_t load;
-  if (ocTiles == 1 || !s.hasWeights)
-    load = inputLoad * ocTiles + s.paramBytes;
+  // inputLoad is one channel slice's input when channelSliced: the slices
+  // together read the input once (halos aside), and each keeps its own
+  // weights while its row tiles run.
+  if (channelSliced || ocTiles == 1 || !s.hasWeights ||
+      inputLoad * ocTiles + s.paramBytes <= inputLoad + s.paramBytes * rowTiles)
+    t.inputLoadBytes = inputLoad * ocTiles, t.paramLoadBytes = s.paramBytes;
   else
-    load = std::min(inputLoad * ocTiles + s.paramBytes,
-                    inputLoad + s.paramBytes * rowTiles);
-  t.loadBytes = load + s.extraInputBytes;
+    t.inputLoadBytes = inputLoad, t.paramLoadBytes = s.paramBytes * rowTiles;
+  t.extraLoadBytes = s.extraInputBytes;
+  t.loadBytes = t.inputLoadBytes + t.paramLoadBytes + t.extraLoadBytes;
   t.storeBytes = s.batch * s.outChannels * s.outH * s.outW * s.outElemBytes;
   return t;
 }

@@ -54,6 +54,10 @@ LayerShape layerShape(mlir::Operation *op);
 struct TileChoice {
   int64_t rows = 1, outChannels = 1, tiles = 1;
   int64_t sramBytes = 0, loadBytes = 0, storeBytes = 0;
+  /// loadBytes split by source: the main input (halos and per-channel-slice
+  /// re-reads included), the parameters (re-reads per row tile included),
+  /// the other activation inputs.
+  int64_t inputLoadBytes = 0, paramLoadBytes = 0, extraLoadBytes = 0;
 };
 /// SRAM and DDR traffic of `shape` cut into tiles of `rows` output rows and
 /// `oc` output channels. Loads count halo rows read twice and, when the

@@ -6,6 +6,17 @@
 // share bytes, so a layer never overwrites its own inputs. Reshape is a view:
 // it shares its input's buffer, whose live range grows to cover both.
 //
+// The arena is where the runtime (and the HBM) keeps every tensor. On the
+// BPU, a tensor can also stay in the SRAM set aside for activations
+// (March::activationSramBytes) from its writer to its last reader: in
+// program order, a tensor read only by the next layer streams through SRAM
+// band by band (depth-first execution of the chain) and never reaches DDR;
+// any other tensor stays on chip when it fits beside the on-chip tensors
+// still live (compaction assumed); the model's results always go to DDR. Each
+// layer gets `on_chip`; the DDR-resident tensors, planned with the same reuse,
+// give `bpu.ddr_arena_bytes`, the activation part of the peak DDR footprint.
+// bpu-estimate-perf charges no DDR traffic for on-chip tensors.
+//
 //===----------------------------------------------------------------------===//
 
 #include "PassUtil.h"
@@ -30,6 +41,8 @@ int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 struct Buffer {
   int64_t bytes = 0, first = 0, last = 0, offset = -1;
+  /// Layers that read it (reshapes look through), and the first of them.
+  int64_t readers = 0, firstReader = -1;
   SmallVector<Operation *> producers;
 };
 
@@ -69,22 +82,92 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
       }
       bufferOf[op] = id;
       buffers[id].producers.push_back(op);
-      for (Operation *user : op->getResult(0).getUsers())
+      for (Operation *user : op->getResult(0).getUsers()) {
         buffers[id].last = std::max(
             buffers[id].last, isa<func::ReturnOp>(user) ? end : index[user]);
+        if (!isa<ReshapeOp, func::ReturnOp>(user)) {
+          ++buffers[id].readers;
+          if (buffers[id].firstReader < 0 ||
+              index[user] < buffers[id].firstReader)
+            buffers[id].firstReader = index[user];
+        }
+      }
     }
 
+    const int64_t arenaBytes = place(buffers, allOf(buffers), reuse);
+
+    // On-chip residency, in program order (buffers are created in order).
+    const March *march = getModuleMarch(module);
+    if (!march)
+      return signalPassFailure();
+    const int64_t budget = activationSram >= 0 ? int64_t(activationSram)
+                                               : march->activationSramBytes;
+    std::vector<bool> onChip(buffers.size(), false);
+    // The layer after each layer (reshape views skipped).
+    llvm::DenseMap<int64_t, int64_t> nextLayer;
+    for (size_t i = 0; i + 1 < layers.size(); ++i) {
+      size_t j = i + 1;
+      while (j + 1 < layers.size() && isa<ReshapeOp>(layers[j]))
+        ++j;
+      nextLayer[index[layers[i]]] = index[layers[j]];
+    }
+    std::vector<size_t> live, ddr;
+    for (size_t id = 0; id < buffers.size(); ++id) {
+      Buffer &buf = buffers[id];
+      // Streamed: read once, by the very next layer, which consumes it band
+      // by band as it is produced (depth-first tiling of a layer chain, as
+      // in an MBConv block or a head tower): only a band is ever on chip.
+      if (buf.last < end && buf.readers == 1 &&
+          nextLayer.lookup(buf.first) == buf.firstReader) {
+        onChip[id] = true;
+        continue;
+      }
+      llvm::erase_if(live,
+                     [&](size_t o) { return buffers[o].last < buf.first; });
+      int64_t used = 0;
+      for (size_t o : live)
+        used += buffers[o].bytes;
+      if (buf.last < end && used + buf.bytes <= budget) {
+        onChip[id] = true;
+        live.push_back(id);
+      } else {
+        ddr.push_back(id);
+      }
+    }
+    std::vector<Buffer> ddrBuffers = buffers;
+    const int64_t ddrArenaBytes = place(ddrBuffers, ddr, reuse);
+
+    Builder b(module.getContext());
+    for (Operation *op : layers) {
+      op->setAttr("arena_offset",
+                  b.getI64IntegerAttr(buffers[bufferOf[op]].offset));
+      op->setAttr("on_chip", b.getBoolAttr(onChip[bufferOf[op]]));
+    }
+    module->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arenaBytes));
+    module->setAttr(kDdrArenaBytesAttr, b.getI64IntegerAttr(ddrArenaBytes));
+  }
+
+  static std::vector<size_t> allOf(const std::vector<Buffer> &buffers) {
+    std::vector<size_t> ids(buffers.size());
+    for (size_t i = 0; i < ids.size(); ++i)
+      ids[i] = i;
+    return ids;
+  }
+
+  /// Gives each buffer in `ids` an offset (back to back without reuse;
+  /// largest first into the lowest gap free over its lifetime with reuse)
+  /// and returns the arena size.
+  static int64_t place(std::vector<Buffer> &buffers,
+                       const std::vector<size_t> &ids, bool reuse) {
     int64_t arenaBytes = 0;
     if (!reuse) {
-      for (Buffer &b : buffers) {
-        b.offset = arenaBytes;
-        arenaBytes += b.bytes;
+      for (size_t id : ids) {
+        buffers[id].offset = arenaBytes;
+        arenaBytes += buffers[id].bytes;
       }
     } else {
       // Largest first, each into the lowest offset free over its lifetime.
-      std::vector<size_t> order(buffers.size());
-      for (size_t i = 0; i < order.size(); ++i)
-        order[i] = i;
+      std::vector<size_t> order = ids;
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
         return buffers[a].bytes > buffers[b].bytes;
       });
@@ -109,11 +192,7 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
         placed.push_back(id);
       }
     }
-    Builder b(module.getContext());
-    for (Operation *op : layers)
-      op->setAttr("arena_offset",
-                  b.getI64IntegerAttr(buffers[bufferOf[op]].offset));
-    module->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arenaBytes));
+    return arenaBytes;
   }
 };
 

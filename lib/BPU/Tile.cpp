@@ -26,7 +26,7 @@ namespace {
 /// Estimated time of one tiling (memory side plus tile overhead; the compute
 /// time does not depend on the tiling).
 double tileCost(const TileChoice &t, const March &m) {
-  return double(t.loadBytes + t.storeBytes) / m.ddrBytesPerUs() +
+  return double(t.loadBytes + t.storeBytes) / m.sustainedDdrBytesPerUs() +
          double(t.tiles - 1) * m.tileOverheadUs;
 }
 
@@ -53,7 +53,7 @@ TileChoice halvingTile(const LayerShape &s, const March &m) {
   for (int64_t oc : channelSplits(s.outChannels, m))
     for (int64_t rows = s.outH;; rows = (rows + 1) / 2) {
       TileChoice t = evaluateTile(s, rows, oc);
-      if (t.sramBytes <= m.sramBytes)
+      if (t.sramBytes <= m.tileSramBytes())
         return t;
       if (rows == 1)
         break;
@@ -67,7 +67,7 @@ TileChoice searchTile(const LayerShape &s, const March &m) {
   for (int64_t oc : channelSplits(s.outChannels, m))
     for (int64_t rows = 1; rows <= s.outH; ++rows) {
       TileChoice t = evaluateTile(s, rows, oc);
-      if (t.sramBytes > m.sramBytes)
+      if (t.sramBytes > m.tileSramBytes())
         continue;
       if (!best || tileCost(t, m) < tileCost(*best, m) - 1e-9)
         best = t;

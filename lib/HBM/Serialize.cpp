@@ -132,9 +132,10 @@ std::vector<uint8_t> serialize(const Model &m) {
         b, b.CreateString(p.name), b.CreateString(p.op), p.macs, p.computeUs,
         p.loadBytes, p.storeBytes, p.memoryUs, p.totalUs, p.share, p.sramBytes,
         p.macUtilisation));
-  auto summary = fbs::CreatePerfSummary(b, m.perf.latencyUs, m.perf.fps,
-                                        m.perf.ddrBytesPerFrame, m.perf.macs,
-                                        m.perf.macUtilisation, m.perf.batch);
+  auto summary = fbs::CreatePerfSummary(
+      b, m.perf.latencyUs, m.perf.fps, m.perf.ddrBytesPerFrame, m.perf.macs,
+      m.perf.macUtilisation, m.perf.batch, m.perf.weightBytes,
+      m.perf.ddrActivationBytes, m.perf.ioBytes, m.perf.peakDdrBytes);
   std::vector<flatbuffers::Offset<flatbuffers::String>> outputNames;
   for (const std::string &n : m.outputNames)
     outputNames.push_back(b.CreateString(n));
@@ -322,9 +323,16 @@ bool deserializePayload(const uint8_t *data, size_t size, Model &m,
                              p->memory_us(), p->total_us(), p->share(),
                              p->sram_bytes(), p->mac_utilisation()});
   if (const fbs::PerfSummary *s = root->perf())
-    m.perf = {s->latency_us(),          s->fps(),
-              s->ddr_bytes_per_frame(), s->macs(),
-              s->mac_utilisation(),     s->batch()};
+    m.perf = {s->latency_us(),
+              s->fps(),
+              s->ddr_bytes_per_frame(),
+              s->macs(),
+              s->mac_utilisation(),
+              s->batch(),
+              s->weight_bytes(),
+              s->ddr_activation_bytes(),
+              s->io_bytes(),
+              s->peak_ddr_bytes()};
   return validate(m, error);
 }
 

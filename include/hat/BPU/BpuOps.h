@@ -22,6 +22,9 @@ namespace hat::bpu {
 constexpr const char *kMarchAttr = "bpu.march";
 constexpr const char *kOptLevelAttr = "bpu.opt_level";
 constexpr const char *kArenaBytesAttr = "bpu.arena_bytes";
+/// Bytes of the activations that live in DDR (those the on-chip arena
+/// cannot hold), planned with the same liveness reuse.
+constexpr const char *kDdrArenaBytesAttr = "bpu.ddr_arena_bytes";
 constexpr const char *kPerfAttr = "bpu.perf";
 constexpr const char *kInputSourceAttr = "bpu.input_source";
 constexpr const char *kFunctionAttr = "bpu.function";

@@ -23,6 +23,8 @@ struct CompileOptions {
   int optLevel = 3; // 0: no fusion, no tile search; 3: both
   std::string inputSource = "ddr";
   std::string function;
+  /// SRAM bytes for activations kept on chip (-1: the march table's).
+  int64_t activationSramBytes = -1;
 };
 
 /// The textual pass pipeline for `options` (what hat-opt would run).

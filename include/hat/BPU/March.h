@@ -10,6 +10,7 @@
 #ifndef HAT_BPU_MARCH_H
 #define HAT_BPU_MARCH_H
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,9 +41,28 @@ struct March {
   bool powerOfTwoScales;
   int64_t maxKernel, maxStride, maxDilation, maxChannels;
   bool lut, bilinearResize, elementwiseMul;
+  /// Calibrated on nash-m / nash-p board latencies (docs/bpu.md,
+  /// "Calibration"): the fraction of the (channel- and pixel-padded) MAC
+  /// rate and of the nominal DDR bandwidth a layer sustains. 1.0 where no
+  /// board figure exists.
+  double macEfficiency, ddrEfficiency;
+  /// SRAM set aside for activations that stay on chip between layers (the
+  /// rest holds one layer's tiles); what does not fit goes to DDR.
+  int64_t activationSramBytes;
 
   double peakMacsPerUs() const { return double(macsPerCycle) * clockMHz; }
   double ddrBytesPerUs() const { return ddrGBps * 1e3; }
+  /// The DDR bandwidth a layer's DMA sustains (nominal x efficiency).
+  double sustainedDdrBytesPerUs() const {
+    return ddrBytesPerUs() * ddrEfficiency;
+  }
+  /// SRAM for one layer's tiles (input rows, weights, outputs).
+  int64_t tileSramBytes() const { return sramBytes - activationSramBytes; }
+  /// Output pixels the MAC array processes per pass: MACs/cycle over a
+  /// channel group squared (input x output channels).
+  int64_t pixelBlock() const {
+    return std::max<int64_t>(1, macsPerCycle / (channelAlign * channelAlign));
+  }
   /// Dense int8 TOPS (2 ops per MAC).
   double tops() const { return 2.0 * peakMacsPerUs() * 1e6 / 1e12; }
 };
