@@ -4,6 +4,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <limits>
 #include <memory>
 
 namespace hat::data {
@@ -55,10 +57,22 @@ IdxArray readIdx(const std::string &path) {
     uint32_t dim = (uint32_t(be[0]) << 24) | (uint32_t(be[1]) << 16) |
                    (uint32_t(be[2]) << 8) | uint32_t(be[3]);
     array.dims.push_back(dim);
+    if (dim != 0 && total > std::numeric_limits<std::size_t>::max() / dim)
+      throw DataError(path, "",
+                      "IDX dims overflow the element count (dim " +
+                          std::to_string(d) + " is " + std::to_string(dim) +
+                          ")");
     total *= dim;
   }
-  array.data.resize(total);
-  readExactly(array.data.data(), total);
+  // Read in bounded chunks: a header claiming more bytes than the file holds
+  // fails on the truncation instead of allocating what it claims up front.
+  constexpr std::size_t kChunk = std::size_t(64) << 20;
+  while (array.data.size() < total) {
+    const std::size_t done = array.data.size();
+    const std::size_t chunk = std::min(kChunk, total - done);
+    array.data.resize(done + chunk);
+    readExactly(array.data.data() + done, chunk);
+  }
   return array;
 }
 
