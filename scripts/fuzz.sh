@@ -79,6 +79,11 @@ flags=(-timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1
 # uninstrumented system libraries (see test/sanitizers/lsan.supp).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# OpenCV's default cap (2^30 pixels, 3 GB for BGR) is above the fuzzer's
+# 2 GB memory limit: a PNG header claiming 30000x30000 would be reported as
+# an out-of-memory. Records that large are refused by OpenCV in the same way
+# as bigger ones, only at a lower bound here.
+export OPENCV_IO_MAX_IMAGE_PIXELS="${OPENCV_IO_MAX_IMAGE_PIXELS:-67108864}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/test/sanitizers/lsan.supp:print_suppressions=0}"
 echo "fuzz.sh: $binary ${limit[*]} (corpus $work, seeds ${seeds[*]})"
 exec "$binary" "${flags[@]}" "${limit[@]}" "$@" "$work" "${seeds[@]}"

@@ -64,12 +64,13 @@ IdxArray readIdx(const std::string &path) {
                           ")");
     total *= dim;
   }
-  // Read in bounded chunks: a header claiming more bytes than the file holds
-  // fails on the truncation instead of allocating what it claims up front.
-  constexpr std::size_t kChunk = std::size_t(64) << 20;
+  // Read in growing chunks (1 MiB, then doubling): a header claiming more
+  // bytes than the file holds fails on the truncation, having allocated at
+  // most twice what the file really has, not what the header claims.
   while (array.data.size() < total) {
     const std::size_t done = array.data.size();
-    const std::size_t chunk = std::min(kChunk, total - done);
+    const std::size_t chunk = std::min(
+        std::max<std::size_t>(done, std::size_t(1) << 20), total - done);
     array.data.resize(done + chunk);
     readExactly(array.data.data() + done, chunk);
   }
