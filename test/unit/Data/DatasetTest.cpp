@@ -154,6 +154,14 @@ TEST(Datasets, OversizedPngHeaderIsADataError) {
   be32(png, uint32_t(ihdr.size() - 4));
   png.insert(png.end(), ihdr.begin(), ihdr.end());
   be32(png, uint32_t(crc32(0, ihdr.data(), uInt(ihdr.size()))));
+  // Empty IDAT and IEND chunks, so the header reads completely and OpenCV
+  // gets to checking the size.
+  for (const char *name : {"IDAT", "IEND"}) {
+    std::vector<uint8_t> chunk(name, name + 4);
+    be32(png, 0);
+    png.insert(png.end(), chunk.begin(), chunk.end());
+    be32(png, uint32_t(crc32(0, chunk.data(), 4)));
+  }
 
   RecordData record;
   record.key = recordKey(4);

@@ -244,3 +244,24 @@ TEST(Idx, HugeOrOverflowingDimsAreDataErrors) {
   EXPECT_EQ(error.rfind(huge + ": ", 0), 0u) << error;
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
 }
+
+// encodeRecord/encodeMeta passed strings as c_str(), so a file name with a
+// NUL byte (legal in a COCO JSON string) was cut at the NUL; the record
+// fuzzer's round-trip check states the property.
+TEST(Record, StringsWithNulBytesRoundTrip) {
+  RecordData record = exampleRecord();
+  record.fileName = std::string("a\0b.jpg", 7);
+  RecordData back;
+  std::string reason;
+  std::vector<uint8_t> bytes = encodeRecord(record);
+  ASSERT_TRUE(decodeRecord(bytes.data(), bytes.size(), back, reason)) << reason;
+  EXPECT_EQ(back.fileName, record.fileName);
+
+  DatasetMeta meta = exampleMeta();
+  meta.source = std::string("src\0dir", 7);
+  DatasetMeta metaBack;
+  bytes = encodeMeta(meta);
+  ASSERT_TRUE(decodeMeta(bytes.data(), bytes.size(), metaBack, reason))
+      << reason;
+  EXPECT_EQ(metaBack.source, meta.source);
+}
