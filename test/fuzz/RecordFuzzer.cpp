@@ -12,6 +12,7 @@
 #include "hat/Data/Error.h"
 #include "hat/Data/Record.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -20,20 +21,22 @@
 using namespace hat::data;
 
 namespace {
+// Equal values, NaN equal to NaN. Not bitwise: flatbuffers leaves out a
+// scalar field equal to its default, so an `area` of -0.0 reads back as 0.0.
+bool sameFloat(float a, float b) {
+  return a == b || (std::isnan(a) && std::isnan(b));
+}
+
 bool sameObjects(const std::vector<RecordObject> &a,
                  const std::vector<RecordObject> &b) {
   if (a.size() != b.size())
     return false;
   for (size_t i = 0; i < a.size(); ++i) {
     const RecordObject &x = a[i], &y = b[i];
-    // Bitwise float comparison: NaN boxes must survive a round trip too.
-    if (std::memcmp(&x.x1, &y.x1, sizeof(float)) ||
-        std::memcmp(&x.y1, &y.y1, sizeof(float)) ||
-        std::memcmp(&x.x2, &y.x2, sizeof(float)) ||
-        std::memcmp(&x.y2, &y.y2, sizeof(float)) ||
-        std::memcmp(&x.area, &y.area, sizeof(float)) ||
-        x.categoryId != y.categoryId || x.label != y.label ||
-        x.iscrowd != y.iscrowd)
+    if (!sameFloat(x.x1, y.x1) || !sameFloat(x.y1, y.y1) ||
+        !sameFloat(x.x2, y.x2) || !sameFloat(x.y2, y.y2) ||
+        !sameFloat(x.area, y.area) || x.categoryId != y.categoryId ||
+        x.label != y.label || x.iscrowd != y.iscrowd)
       return false;
   }
   return true;
