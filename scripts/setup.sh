@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package HAT needs (idempotent) and builds into build/.
 # Tools land in build/bin. Environment: HAT_BUILD_DIR (default build),
-# HAT_JOBS (default: number of cores), HAT_SKIP_APT=1 to skip the install.
+# HAT_JOBS (default: number of cores), HAT_SKIP_APT=1 to skip the install,
+# HAT_BUILD_TYPE (default Release), HAT_CMAKE_ARGS (extra cmake arguments),
+# HAT_BUILD_TARGET (build only this target instead of all).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${HAT_BUILD_DIR:-$root/build}"
@@ -42,5 +44,5 @@ cmake -S "$root" -B "$build_dir" -G Ninja \
   -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir \
   ${HAT_CMAKE_ARGS:-} >"$build_dir/configure.log" 2>&1 || {
   cat "$build_dir/configure.log"; echo "setup: cmake configure failed" >&2; exit 1; }
-cmake --build "$build_dir" -j "$jobs"
+cmake --build "$build_dir" -j "$jobs" ${HAT_BUILD_TARGET:+--target "$HAT_BUILD_TARGET"}
 echo "setup: tools are in $build_dir/bin"

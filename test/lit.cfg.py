@@ -6,11 +6,14 @@ from lit.llvm import llvm_config
 config.name = "HAT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "unit", "CMakeLists.txt", "lit.cfg.py"]
+config.excludes = ["Inputs", "unit", "fuzz", "sanitizers", "CMakeLists.txt", "lit.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.hat_obj_root, "test")
 
-llvm_config.with_system_environment(["HOME", "TMPDIR", "TMP", "TEMP"])
+# The sanitizer options reach the tools of a sanitized build (test.sh --sanitize).
+llvm_config.with_system_environment(["HOME", "TMPDIR", "TMP", "TEMP",
+                                     "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                                     "LSAN_OPTIONS"])
 llvm_config.use_default_substitutions()
 config.substitutions.append(("%hat_src", config.hat_src_root))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))

@@ -47,6 +47,43 @@ bool Scope::unbind(const std::string &name) {
   return true;
 }
 
+void ScopeRegistry::add(const std::shared_ptr<Scope> &scope) {
+  // Drop expired entries now and then so a long-lived module calling its
+  // functions many times does not grow the list without bound.
+  if (scopes.size() >= 64 && scopes.size() % 64 == 0)
+    scopes.erase(std::remove_if(scopes.begin(), scopes.end(),
+                                [](const std::weak_ptr<Scope> &weak) {
+                                  return weak.expired();
+                                }),
+                 scopes.end());
+  scopes.push_back(scope);
+}
+
+void ScopeRegistry::clearAll() {
+  std::vector<std::weak_ptr<Scope>> all;
+  all.swap(scopes);
+  for (const std::weak_ptr<Scope> &weak : all) {
+    std::shared_ptr<Scope> scope = weak.lock();
+    if (!scope)
+      continue;
+    // Move the variables out first: destroying them may free other scopes.
+    std::unordered_map<std::string, Value> variables;
+    variables.swap(scope->variables);
+    scope->order.clear();
+    scope->parent.reset();
+  }
+}
+
+Module::Module() : globals_(std::make_shared<Scope>()) {
+  globals_->registry = std::make_shared<ScopeRegistry>();
+  globals_->registry->add(globals_);
+}
+
+Module::~Module() {
+  std::shared_ptr<ScopeRegistry> registry = globals_->registry;
+  registry->clearAll();
+}
+
 const Value *Module::get(const std::string &name) const {
   auto found = globals_->variables.find(name);
   return found == globals_->variables.end() ? nullptr : &found->second;
@@ -662,6 +699,7 @@ Value Interpreter::evalComprehension(const ComprehensionExpr &comprehension) {
   auto saved = scope_;
   scope_ = std::make_shared<Scope>();
   scope_->parent = saved;
+  scope_->registry = saved->registry;
   Value result = comprehension.resultKind == ComprehensionExpr::List
                      ? Value::list()
                      : Value::dict();
@@ -982,6 +1020,10 @@ Value Interpreter::callFunctionValue(const Value &function,
          "maximum recursion depth (100) exceeded calling '" + def.name + "'");
   auto scope = std::make_shared<Scope>();
   scope->parent = data.closure;
+  if (data.closure && data.closure->registry) {
+    scope->registry = data.closure->registry;
+    scope->registry->add(scope);
+  }
   const std::string what = def.name + "()";
 
   std::vector<bool> bound(def.params.size(), false);

@@ -48,8 +48,18 @@ Sample decodeSample(const RecordData &record, const std::string &source,
   cv::Mat encoded(1, static_cast<int>(record.image.size()), CV_8UC1,
                   const_cast<uint8_t *>(record.image.data()));
   Sample sample;
-  sample.image = cv::imdecode(
-      encoded, record.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  try {
+    sample.image =
+        cv::imdecode(encoded, record.channels == 1 ? cv::IMREAD_GRAYSCALE
+                                                   : cv::IMREAD_COLOR);
+  } catch (const cv::Exception &error) {
+    // OpenCV throws (rather than returning an empty image) for a header it
+    // refuses, e.g. a PNG declaring more pixels than
+    // OPENCV_IO_MAX_IMAGE_PIXELS.
+    throw fail(std::string("image does not decode (") +
+               encodingName(record.encoding) + ", " +
+               std::to_string(record.image.size()) + " bytes): " + error.err);
+  }
   if (sample.image.empty())
     throw fail(std::string("image does not decode (") +
                encodingName(record.encoding) + ", " +

@@ -43,12 +43,23 @@ std::vector<uint8_t> encodeRecord(const RecordData &record) {
   lanes.reserve(record.lanes.size());
   for (const std::vector<float> &lane : record.lanes)
     lanes.push_back(fb::CreateLaneDirect(builder, &lane));
-  auto root = fb::CreateRecordDirect(
-      builder, record.key.c_str(), record.fileName.c_str(),
-      static_cast<fb::ImageEncoding>(record.encoding), &record.image,
-      record.width, record.height, record.channels, record.label,
-      record.imageId, objects.empty() ? nullptr : &objects,
-      lanes.empty() ? nullptr : &lanes);
+  // Strings by length, not c_str(): a name with a NUL byte is stored whole.
+  // (Creation order as CreateRecordDirect's, so packs stay byte-identical.)
+  auto key = builder.CreateString(record.key);
+  auto fileName = builder.CreateString(record.fileName);
+  auto image = builder.CreateVector(record.image);
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Object>>>
+      objectVector;
+  if (!objects.empty())
+    objectVector = builder.CreateVector(objects);
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Lane>>>
+      laneVector;
+  if (!lanes.empty())
+    laneVector = builder.CreateVector(lanes);
+  auto root = fb::CreateRecord(
+      builder, key, fileName, static_cast<fb::ImageEncoding>(record.encoding),
+      image, record.width, record.height, record.channels, record.label,
+      record.imageId, objectVector, laneVector);
   fb::FinishRecordBuffer(builder, root);
   return {builder.GetBufferPointer(),
           builder.GetBufferPointer() + builder.GetSize()};
@@ -112,10 +123,15 @@ std::vector<uint8_t> encodeMeta(const DatasetMeta &meta) {
   std::vector<flatbuffers::Offset<flatbuffers::String>> names;
   for (const std::string &name : meta.classNames)
     names.push_back(builder.CreateString(name));
-  auto root = fb::CreateMetaDirect(builder, meta.schemaVersion,
-                                   meta.format.c_str(), meta.split.c_str(),
-                                   meta.count, &names, &meta.categoryIds,
-                                   meta.source.c_str(), meta.createdBy.c_str());
+  auto format = builder.CreateString(meta.format);
+  auto split = builder.CreateString(meta.split);
+  auto nameVector = builder.CreateVector(names);
+  auto categoryIds = builder.CreateVector(meta.categoryIds);
+  auto source = builder.CreateString(meta.source);
+  auto createdBy = builder.CreateString(meta.createdBy);
+  auto root =
+      fb::CreateMeta(builder, meta.schemaVersion, format, split, meta.count,
+                     nameVector, categoryIds, source, createdBy);
   builder.Finish(root, kMetaIdentifier);
   return {builder.GetBufferPointer(),
           builder.GetBufferPointer() + builder.GetSize()};

@@ -687,8 +687,12 @@ LogicalResult QAddOp::verify() {
                               rankedType(getRhs()).getShape());
   if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
     return failure();
-  return checkRequant(err, {getLhsMultiplier(), getRhsMultiplier()},
-                      {getShift(), getShift()}, 2);
+  // The i32 attributes come back as uint32_t; as int32_t a value >= 2^31
+  // is negative and refused (clang rejects the implicit narrowing).
+  const int32_t lhs = static_cast<int32_t>(getLhsMultiplier());
+  const int32_t rhs = static_cast<int32_t>(getRhsMultiplier());
+  const int32_t shift = static_cast<int32_t>(getShift());
+  return checkRequant(err, {lhs, rhs}, {shift, shift}, 2);
 }
 
 LogicalResult QMulOp::verify() {

@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
+#include <type_traits>
 #include <unistd.h>
 
 namespace hat::hbm {
@@ -55,9 +57,28 @@ bool fromFb(fbs::DType d, DType &out) {
 
 template <typename T, typename V>
 std::vector<T> vec(const flatbuffers::Vector<V> *v) {
+  static_assert(std::is_arithmetic_v<V>, "scalar vectors only");
   if (!v)
     return {};
-  return std::vector<T>(v->begin(), v->end());
+  // Through memcpy: the Verifier only checks the 4-byte alignment of a
+  // vector's length, so a damaged file can place a [long] at a 4-byte
+  // boundary, where loading int64_t directly is undefined (found by the
+  // HBM fuzzer under UBSan).
+  const uint8_t *bytes = v->Data();
+  if constexpr (std::is_same_v<T, V> && FLATBUFFERS_LITTLEENDIAN) {
+    std::vector<T> out(v->size());
+    if (!out.empty())
+      std::memcpy(out.data(), bytes, out.size() * sizeof(V));
+    return out;
+  }
+  std::vector<T> out;
+  out.reserve(v->size());
+  for (flatbuffers::uoffset_t i = 0; i < v->size(); ++i) {
+    V value;
+    std::memcpy(&value, bytes + size_t(i) * sizeof(V), sizeof(V));
+    out.push_back(T(flatbuffers::EndianScalar(value)));
+  }
+  return out;
 }
 
 std::string str(const flatbuffers::String *s) {

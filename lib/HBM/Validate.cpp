@@ -467,6 +467,14 @@ struct Checker {
       if (t.arenaOffset < -1 ||
           (t.arenaOffset >= 0 && t.arenaOffset + t.bytes() > m.arenaBytes))
         return err << "tensor '" << t.name << "' lies outside the arena", false;
+      // The runtime reads and writes arena tensors as arrays of their element
+      // type (hat-compile aligns every buffer to 64 bytes); a misaligned
+      // offset from a damaged file was found by the HBM fuzzer under UBSan.
+      if (t.arenaOffset > 0 && t.arenaOffset % dtypeBytes(t.dtype) != 0)
+        return err << "tensor '" << t.name << "' at arena offset "
+                   << t.arenaOffset << " is not aligned to its "
+                   << dtypeBytes(t.dtype) << "-byte elements",
+               false;
     }
     for (const Constant &c : m.constants)
       if (!shapeOk(c.shape, dtypeBytes(c.dtype), "constant '" + c.name + "'") ||

@@ -401,8 +401,11 @@ void Session::Impl::conv(const Layer &l, const Prepared &p) {
   const TensorDesc *res =
       l.residual ? &m.tensors[size_t(l.inputs[1])] : nullptr;
   const bool res16 = res && res->dtype == eval::DType::I16;
+  // addShift is validated (in [0, 62]) only for residual layers; any other
+  // layer ignores it, so it must not be shifted by (UBSan found a damaged
+  // HBM with addShift 108 on a plain conv).
   const int64_t addRound =
-      l.addShift > 0 ? (int64_t(1) << (l.addShift - 1)) : 0;
+      l.residual && l.addShift > 0 ? (int64_t(1) << (l.addShift - 1)) : 0;
   auto emit = [&](int64_t n, int64_t oc, int64_t p0, int64_t np,
                   const int32_t *acc) {
     const size_t c = l.multiplier.size() == 1 ? 0 : size_t(oc);

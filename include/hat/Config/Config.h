@@ -32,12 +32,27 @@ struct EvalOptions {
   std::function<void(const std::string &)> print;
 };
 
+struct Scope;
+
+/// Every scope a module's code created: its globals and the call scopes of
+/// its functions (weakly). A function value holds its defining scope, and
+/// that scope holds the function, so module-level `def`s (and closures) form
+/// reference cycles; ~Module clears the scopes listed here to free them.
+struct ScopeRegistry {
+  std::vector<std::weak_ptr<Scope>> scopes;
+  void add(const std::shared_ptr<Scope> &scope);
+  /// Unbinds every variable of every live scope.
+  void clearAll();
+};
+
 /// Variables of one scope (module or function call).
 struct Scope {
   std::unordered_map<std::string, Value> variables;
   /// Names in the order they were first bound, as Python's globals().
   std::vector<std::string> order;
   std::shared_ptr<Scope> parent;
+  /// The module this scope belongs to (null outside a module).
+  std::shared_ptr<ScopeRegistry> registry;
 
   Value *lookup(const std::string &name);
   void bind(const std::string &name, Value value);
@@ -47,6 +62,13 @@ struct Scope {
 /// An evaluated config file.
 class Module {
 public:
+  Module();
+  /// Unbinds the variables of every scope the module created (breaking the
+  /// cycles between functions and their scopes); a function value kept
+  /// after its module is gone no longer sees the module's globals.
+  ~Module();
+  Module(const Module &) = delete;
+  Module &operator=(const Module &) = delete;
   const std::string &path() const { return path_; }
   /// The module-level variable `name`, or null.
   const Value *get(const std::string &name) const;
@@ -66,7 +88,7 @@ public:
 private:
   friend class Interpreter;
   std::string path_;
-  std::shared_ptr<Scope> globals_ = std::make_shared<Scope>();
+  std::shared_ptr<Scope> globals_;
   std::unordered_set<std::string> importNames_;
   EvalOptions options_;
 };

@@ -535,3 +535,24 @@ TEST(Evaluator, SeedConfigEvaluates) {
                   .find("loss_collector")
                   ->isFunction());
 }
+
+// Found by the config fuzzer under LeakSanitizer: a module-level `def` holds
+// the module's globals as its closure while the globals hold the function,
+// so every config with a function leaked its whole module (and a closure
+// returned by a call leaked that call's scope, whose parent is the globals).
+TEST(Evaluator, ModulesWithFunctionsAreFreed) {
+  std::weak_ptr<Scope> globals;
+  {
+    std::shared_ptr<Module> module =
+        load("k = 3\n"
+             "def scale(x):\n    return x * k\n"
+             "def make(n):\n    def add(x):\n        return x + n\n"
+             "    return add\n"
+             "add2 = make(2)\n"
+             "y = add2(scale(1))\n");
+    ASSERT_TRUE(module);
+    EXPECT_EQ(module->get("y")->repr(), "5");
+    globals = module->globals();
+  }
+  EXPECT_TRUE(globals.expired());
+}

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <zlib.h>
 
 using namespace hat::data;
 using hat::data::test::TempDir;
@@ -163,5 +164,45 @@ TEST(Datasets, FashionMnistFromIdxMatchesPackedLmdb) {
     EXPECT_EQ(cv::norm(a.image, c.image, cv::NORM_INF), 0);
     EXPECT_EQ(a.label, b.label);
     EXPECT_EQ(b.colorSpace, "gray");
+  }
+}
+
+// A PNG whose header declares 60000x60000 pixels: OpenCV refuses it by
+// throwing cv::Exception from imdecode, which used to escape decodeSample as
+// a raw OpenCV assertion instead of a DataError naming the record.
+TEST(Datasets, OversizedPngHeaderIsADataError) {
+  auto be32 = [](std::vector<uint8_t> &out, uint32_t value) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out.push_back(uint8_t(value >> shift));
+  };
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  std::vector<uint8_t> ihdr = {'I', 'H', 'D', 'R'};
+  be32(ihdr, 60000);                        // width
+  be32(ihdr, 60000);                        // height
+  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0}); // 8-bit RGB, no interlace
+  be32(png, uint32_t(ihdr.size() - 4));
+  png.insert(png.end(), ihdr.begin(), ihdr.end());
+  be32(png, uint32_t(crc32(0, ihdr.data(), uInt(ihdr.size()))));
+  // Empty IDAT and IEND chunks, so the header reads completely and OpenCV
+  // gets to checking the size.
+  for (const char *name : {"IDAT", "IEND"}) {
+    std::vector<uint8_t> chunk(name, name + 4);
+    be32(png, 0);
+    png.insert(png.end(), chunk.begin(), chunk.end());
+    be32(png, uint32_t(crc32(0, chunk.data(), 4)));
+  }
+
+  RecordData record;
+  record.key = recordKey(4);
+  record.image = png;
+  record.channels = 3;
+  try {
+    decodeSample(record, "big.lmdb", 10);
+    FAIL() << "a 60000x60000 PNG header decoded";
+  } catch (const DataError &error) {
+    EXPECT_EQ(error.source(), "big.lmdb");
+    EXPECT_EQ(error.key(), recordKey(4));
+    EXPECT_NE(error.reason().find("does not decode"), std::string::npos)
+        << error.what();
   }
 }

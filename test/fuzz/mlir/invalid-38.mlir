@@ -1,0 +1,4 @@
+func.func @qlinear_bias_dtype(%a: tensor<1x4xi8>, %w: tensor<3x4xi8>, %b: tensor<3xf32>) {
+  %0 = hat.qlinear %a, %w, %b {multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<1x4xi8>, tensor<3x4xi8>, tensor<3xf32>) -> tensor<1x3xi8>
+  return
+}
