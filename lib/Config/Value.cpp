@@ -577,34 +577,31 @@ Value Value::shallowCopy() const {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Values whose destruction was deferred by a container destructor, and
-/// whether some frame below is already draining them.
-struct ReleaseQueue {
-  std::vector<Value> pending;
-  bool draining = false;
-};
-thread_local ReleaseQueue releaseQueue;
+/// The queue of the outermost container destructor on this thread, which
+/// drains it; nested container destructors only append their children.
+/// The queue lives on that destructor's stack and this pointer is trivially
+/// destructible, so destroying config values stays safe during exit (static
+/// objects holding configs outlive the thread's thread_local objects).
+thread_local std::vector<Value> *activeReleaseQueue = nullptr;
 } // namespace
 
 void releaseChildrenIteratively(std::vector<Value> &children) {
-  ReleaseQueue &queue = releaseQueue;
-  for (Value &child : children)
-    queue.pending.push_back(std::move(child));
-  children.clear();
-  if (queue.draining)
+  if (activeReleaseQueue) {
+    for (Value &child : children)
+      activeReleaseQueue->push_back(std::move(child));
+    children.clear();
     return; // the frame below drains what we queued
-  queue.draining = true;
-  while (!queue.pending.empty()) {
+  }
+  std::vector<Value> pending = std::move(children);
+  children.clear();
+  activeReleaseQueue = &pending;
+  while (!pending.empty()) {
     // Destroying `last` may run a container destructor, which only queues
     // that container's children and returns.
-    Value last = std::move(queue.pending.back());
-    queue.pending.pop_back();
+    Value last = std::move(pending.back());
+    pending.pop_back();
   }
-  queue.draining = false;
-  // Keep a small buffer for the next container; give back what a deep
-  // structure needed.
-  if (queue.pending.capacity() > 4096)
-    queue.pending.shrink_to_fit();
+  activeReleaseQueue = nullptr;
 }
 
 DictData::~DictData() {

@@ -240,9 +240,17 @@ TEST(Idx, HugeOrOverflowingDimsAreDataErrors) {
   EXPECT_EQ(error.rfind(overflow + ": ", 0), 0u) << error;
   EXPECT_NE(error.find("overflow"), std::string::npos) << error;
 
+  // Past the 8 GiB cap: refused from the header alone.
   const std::string huge = writeIdx("huge.idx", {0xFFFFFFFF, 0xFFFF});
   error = dataError(huge);
   EXPECT_EQ(error.rfind(huge + ": ", 0), 0u) << error;
+  EXPECT_NE(error.find("more than 8 GiB"), std::string::npos) << error;
+
+  // Under the cap but far more than the file holds: reported as truncated
+  // (the reader grows as data arrives instead of allocating the claim).
+  const std::string lying = writeIdx("lying.idx", {60000, 28, 28});
+  error = dataError(lying);
+  EXPECT_EQ(error.rfind(lying + ": ", 0), 0u) << error;
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
 }
 
