@@ -1,8 +1,8 @@
 //===- FuzzTests.cpp - Deterministic mutation fuzzing of the evaluator ----===//
 //
-// Complements the libFuzzer target (test/fuzz/ConfigFuzzer.cpp): runs everywhere,
-// with a fixed seed, and checks that every failure of a mutated config is a
-// located diagnostic rather than a crash or an unlocated error.
+// Complements the libFuzzer target (test/fuzz/ConfigFuzzer.cpp): runs
+// everywhere, with a fixed seed, and checks that every failure of a mutated
+// config is a located diagnostic rather than a crash or an unlocated error.
 //
 //===----------------------------------------------------------------------===//
 
