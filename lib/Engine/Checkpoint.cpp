@@ -16,6 +16,7 @@
 
 #include "hat/Engine/Engine.h"
 #include "hat/Support/Checksum.h"
+#include "hat/Support/WriteFile.h"
 
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/input-archive.h>
@@ -58,18 +59,10 @@ int writeNewFile(const std::string &path, const std::string &bytes) {
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return errno;
-  const char *p = bytes.data();
-  size_t left = bytes.size();
+  errno = 0;
   int failure = 0;
-  while (left > 0 && !failure) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      failure = n < 0 ? errno : EIO;
-    else
-      p += n, left -= size_t(n);
-  }
+  if (!hat::detail::writeAll(fd, bytes).empty())
+    failure = errno ? errno : EIO; // a zero-byte write sets no errno
   if (!failure && ::fsync(fd) != 0)
     failure = errno;
   if (::close(fd) != 0 && !failure)
@@ -142,16 +135,10 @@ void saveCheckpoint(const std::string &path, const CheckpointData &data,
   putLE(header, 0, 4);
   file.replace(0, kHeaderBytes, header);
 
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int failure = writeNewFile(tmp, file);
-  if (!failure && std::rename(tmp.c_str(), path.c_str()) != 0)
-    failure = errno;
-  if (failure) {
-    fs::remove(tmp, ec);
-    throw EngineError("cannot write checkpoint " + path + ": " +
-                      std::strerror(failure) +
+  if (std::string reason = hat::writeFileAtomically(path, file);
+      !reason.empty())
+    throw EngineError("cannot write checkpoint " + path + ": " + reason +
                       " (the previous checkpoint, if any, is unchanged)");
-  }
 }
 
 CheckpointData loadCheckpoint(const std::string &path,

@@ -13,6 +13,14 @@
 
 namespace hat::engine {
 
+std::string tensorShapeText(const at::Tensor &t) {
+  if (!t.defined())
+    return "undefined";
+  std::ostringstream os;
+  os << t.sizes();
+  return os.str();
+}
+
 LossReduction parseLossReduction(const std::string &name) {
   if (name == "none")
     return LossReduction::None;
@@ -38,14 +46,6 @@ const char *lossReductionName(LossReduction reduction) {
 
 namespace {
 
-std::string shapeText(const at::Tensor &t) {
-  if (!t.defined())
-    return "undefined";
-  std::ostringstream os;
-  os << t.sizes();
-  return os.str();
-}
-
 void requireDefined(const at::Tensor &t, const char *loss, const char *what) {
   if (!t.defined())
     throw std::invalid_argument(std::string(loss) + ": no " + what +
@@ -65,9 +65,9 @@ at::Tensor weightReduceLoss(const at::Tensor &loss, const at::Tensor &weight,
     for (int64_t d = 0; fits && d < weight.dim(); ++d)
       fits = weight.size(d) == loss.size(d) || weight.size(d) == 1;
     if (!fits)
-      throw std::invalid_argument("loss weight " + shapeText(weight) +
+      throw std::invalid_argument("loss weight " + tensorShapeText(weight) +
                                   " does not match the loss " +
-                                  shapeText(loss));
+                                  tensorShapeText(loss));
     at::Tensor w = weight.to(loss.scalar_type());
     while (w.dim() < loss.dim())
       w = w.unsqueeze(-1);
@@ -129,12 +129,13 @@ at::Tensor FocalLoss::compute(const LossInput &input) const {
         ") expects " + std::to_string(classes) +
         " class logits in the last dimension (num_classes counts the "
         "background), got pred " +
-        shapeText(pred));
+        tensorShapeText(pred));
   if (input.target.sizes() != pred.sizes().slice(0, pred.dim() - 1))
-    throw std::invalid_argument("FocalLoss: target " + shapeText(input.target) +
+    throw std::invalid_argument("FocalLoss: target " +
+                                tensorShapeText(input.target) +
                                 " must have pred's shape without its last "
                                 "dimension, pred is " +
-                                shapeText(pred));
+                                tensorShapeText(pred));
   if (!at::isIntegralType(input.target.scalar_type(), /*includeBool=*/false))
     throw std::invalid_argument("FocalLoss: target must hold integer labels");
   // Negative labels are background, as label num_classes - 1 is.
@@ -183,7 +184,8 @@ void requireBoxes(const at::Tensor &a, const at::Tensor &b, const char *who) {
     throw std::invalid_argument(std::string(who) +
                                 ": pred and target must both be [..., 4] "
                                 "boxes (x1, y1, x2, y2), got " +
-                                shapeText(a) + " and " + shapeText(b));
+                                tensorShapeText(a) + " and " +
+                                tensorShapeText(b));
 }
 
 struct BoxOverlap {
@@ -271,9 +273,10 @@ at::Tensor SigmoidCrossEntropyLoss::compute(const LossInput &input) const {
   requireDefined(input.pred, "CrossEntropyLoss", "pred");
   requireDefined(input.target, "CrossEntropyLoss", "target");
   if (input.pred.sizes() != input.target.sizes())
-    throw std::invalid_argument(
-        "CrossEntropyLoss(use_sigmoid=True): pred " + shapeText(input.pred) +
-        " and target " + shapeText(input.target) + " must have one shape");
+    throw std::invalid_argument("CrossEntropyLoss(use_sigmoid=True): pred " +
+                                tensorShapeText(input.pred) + " and target " +
+                                tensorShapeText(input.target) +
+                                " must have one shape");
   const at::Tensor loss = at::binary_cross_entropy_with_logits(
       input.pred, input.target.to(input.pred.scalar_type()), {}, {},
       at::Reduction::None);

@@ -18,14 +18,6 @@ namespace hat::engine {
 
 namespace {
 
-std::string shapeText(const at::Tensor &t) {
-  if (!t.defined())
-    return "undefined";
-  std::ostringstream os;
-  os << t.sizes();
-  return os.str();
-}
-
 std::string levelText(std::size_t level, int64_t stride) {
   return "level " + std::to_string(level) + " (stride " +
          std::to_string(stride) + ")";
@@ -165,18 +157,19 @@ DynamicFcosTarget::flatten(const FcosHeadOutputs &outputs,
     const at::Tensor &o = outputs.centerness[l];
     if (!c.defined() || c.dim() != 4 || c.size(0) != numImages ||
         c.size(1) != channels)
-      throw std::invalid_argument(
-          "DynamicFcosTarget: " + levelText(l, stride) + " cls scores are " +
-          shapeText(c) + ", expected [" + std::to_string(numImages) + ", " +
-          std::to_string(channels) + ", H, W] (one image per ground truth)");
+      throw std::invalid_argument("DynamicFcosTarget: " + levelText(l, stride) +
+                                  " cls scores are " + tensorShapeText(c) +
+                                  ", expected [" + std::to_string(numImages) +
+                                  ", " + std::to_string(channels) +
+                                  ", H, W] (one image per ground truth)");
     const int64_t height = c.size(2), width = c.size(3);
     auto expect = [&](const at::Tensor &t, int64_t ch, const char *what) {
       if (!t.defined() || t.dim() != 4 || t.size(0) != numImages ||
           t.size(1) != ch || t.size(2) != height || t.size(3) != width)
         throw std::invalid_argument(
             "DynamicFcosTarget: " + levelText(l, stride) + " " + what + " is " +
-            shapeText(t) + ", expected [" + std::to_string(numImages) + ", " +
-            std::to_string(ch) + ", " + std::to_string(height) + ", " +
+            tensorShapeText(t) + ", expected [" + std::to_string(numImages) +
+            ", " + std::to_string(ch) + ", " + std::to_string(height) + ", " +
             std::to_string(width) + "]");
     };
     expect(b, 4, "bbox pred");
@@ -320,12 +313,12 @@ FcosTargets DynamicFcosTarget::assign(const FcosHeadOutputs &outputs,
     if (boxes.dim() != 2 || boxes.size(1) != 4)
       throw std::invalid_argument("DynamicFcosTarget: " + image +
                                   ": boxes must be [M, 4], got " +
-                                  shapeText(boxes));
+                                  tensorShapeText(boxes));
     const int64_t numGts = boxes.size(0);
     if (labels.dim() != 1 || labels.size(0) != numGts)
-      throw std::invalid_argument("DynamicFcosTarget: " + image + ": " +
-                                  std::to_string(numGts) +
-                                  " boxes but labels " + shapeText(labels));
+      throw std::invalid_argument(
+          "DynamicFcosTarget: " + image + ": " + std::to_string(numGts) +
+          " boxes but labels " + tensorShapeText(labels));
     if (numGts == 0)
       continue;
     if (!at::isfinite(boxes).all().item<bool>())

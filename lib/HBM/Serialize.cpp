@@ -3,6 +3,7 @@
 #include "hat/HBM/Hbm_generated.h"
 #include "hat/HBM/Model.h"
 #include "hat/Support/Checksum.h"
+#include "hat/Support/WriteFile.h"
 
 #include <cstring>
 
@@ -407,39 +408,15 @@ bool resolveOutputPath(const std::string &path, std::string &target,
 
 bool writeFileAtomically(const std::string &path, const void *data, size_t size,
                          std::string &error) {
-  // A temporary file beside the target, synced and renamed over it: a failed
-  // or interrupted write never leaves a truncated HBM or report behind.
+  // hat::writeFileAtomically: a failed or interrupted write never leaves a
+  // truncated HBM or report behind.
   std::string target;
   if (!resolveOutputPath(path, target, error))
     return false;
-  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
-  const int fd =
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = path + ": cannot write: " + std::strerror(errno);
-    return false;
-  }
-  const char *p = static_cast<const char *>(data);
-  size_t left = size;
-  int failure = 0;
-  while (left > 0 && !failure) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      failure = n < 0 ? errno : EIO;
-    else
-      p += n, left -= size_t(n);
-  }
-  if (!failure && ::fsync(fd) != 0)
-    failure = errno;
-  if (::close(fd) != 0 && !failure)
-    failure = errno;
-  if (!failure && std::rename(tmp.c_str(), target.c_str()) != 0)
-    failure = errno;
-  if (failure) {
-    std::remove(tmp.c_str());
-    error = path + ": cannot write: " + std::strerror(failure);
+  const std::string reason = hat::writeFileAtomically(
+      target, std::string(static_cast<const char *>(data), size));
+  if (!reason.empty()) {
+    error = path + ": cannot write: " + reason;
     return false;
   }
   return true;

@@ -27,21 +27,6 @@ namespace hat::models {
 
 namespace {
 
-/// `dict({2: 16, 4: 24})` with int keys and values.
-config::Expected<std::map<int64_t, int64_t>>
-intDictArg(const config::BuildArgs &args, const std::string &name) {
-  config::Value v = args.get(name);
-  if (!v.isDict())
-    return kwargError(args, name, "a dict of stride: channels", v);
-  std::map<int64_t, int64_t> out;
-  for (auto &[key, value] : v.asDict().entries) {
-    if (!key.isInt() || !value.isInt() || value.asInt() < 1)
-      return kwargError(args, name, "a dict of int stride: int channels", v);
-    out[key.asInt()] = value.asInt();
-  }
-  return out;
-}
-
 std::string strideName(int64_t stride) { return "s" + std::to_string(stride); }
 
 struct BiFPN : Module {

@@ -234,20 +234,6 @@ struct FCOS : Module {
   }
 };
 
-config::Expected<std::map<int64_t, int64_t>>
-intDictArg(const config::BuildArgs &args, const std::string &name) {
-  config::Value v = args.get(name);
-  if (!v.isDict())
-    return kwargError(args, name, "a dict of stride: channels", v);
-  std::map<int64_t, int64_t> out;
-  for (auto &[key, value] : v.asDict().entries) {
-    if (!key.isInt() || !value.isInt() || value.asInt() < 1)
-      return kwargError(args, name, "a dict of int stride: int channels", v);
-    out[key.asInt()] = value.asInt();
-  }
-  return out;
-}
-
 config::Expected<std::any> buildFCOSHead(const config::BuildArgs &args) {
   auto net = std::make_shared<FCOSHead>();
   auto numClasses = intArg(args, "num_classes", 0);

@@ -14,6 +14,7 @@
 
 #include <any>
 #include <cstdint>
+#include <map>
 
 namespace hat::models {
 
@@ -152,6 +153,22 @@ inline int64_t makeDivisible(double v, int64_t divisor = 8) {
   if (rounded < 0.9 * v)
     rounded += divisor;
   return rounded;
+}
+
+/// `dict({2: 16, 4: 24})` with int keys and positive int values (HAT's
+/// stride2channels).
+inline config::Expected<std::map<int64_t, int64_t>>
+intDictArg(const config::BuildArgs &args, const std::string &name) {
+  config::Value v = args.get(name);
+  if (!v.isDict())
+    return kwargError(args, name, "a dict of stride: channels", v);
+  std::map<int64_t, int64_t> out;
+  for (auto &[key, value] : v.asDict().entries) {
+    if (!key.isInt() || !value.isInt() || value.asInt() < 1)
+      return kwargError(args, name, "a dict of int stride: int channels", v);
+    out[key.asInt()] = value.asInt();
+  }
+  return out;
 }
 
 /// Wraps a module for the registry.

@@ -28,6 +28,9 @@
 
 namespace hat::engine {
 
+/// "[2, 4, 8]" for error messages; "undefined" for an undefined tensor.
+std::string tensorShapeText(const at::Tensor &t);
+
 enum class LossReduction { None, Mean, Sum };
 
 /// "none", "mean" or "sum"; anything else throws std::invalid_argument.
