@@ -13,7 +13,9 @@ one category), in CULane's layout (list paths start with '/').
                       around the IoU threshold, near-tied IoUs, duplicate
                       predictions, 2-point lanes, 1-point and empty lanes,
                       points far outside the image, images without GT or
-                      without predictions, missing prediction files.
+                      without predictions, missing prediction files,
+                      neighbour GT lanes, duplicate predictions, repeated
+                      points (zero-length spline segments).
 
 Plain Python (no numpy) so any python3 runs it; deterministic per --seed.
 """
@@ -100,6 +102,21 @@ def adversarial_image(rng):
         lane = random_lane(rng, 20)
         pred_lanes.append(lane_points(rng, lane["x_bottom"], lane["slope"],
                                       lane["bend"], lane["y_top"], 20))
+    if gt_lanes and rng.random() < 0.1:
+        # A neighbour lane 15-25 px away: a prediction between the two has
+        # nearly equal IoUs with both.
+        base = rng.choice(gt_lanes)
+        offset = rng.uniform(15, 25)
+        gt_lanes.append([(x + offset, y) for x, y in base])
+    if pred_lanes and rng.random() < 0.1:
+        pred_lanes.append(list(rng.choice(pred_lanes)))  # an exact duplicate
+    if pred_lanes and rng.random() < 0.05:
+        # A repeated point: a zero-length spline segment, NaN samples in the
+        # official spline (it draws them at INT_MIN).
+        lane = rng.choice(pred_lanes)
+        if len(lane) > 2:
+            k = rng.randrange(len(lane))
+            lane.insert(k, lane[k])
     rng.shuffle(pred_lanes)
     gt = [fmt(p, rng, "adversarial") for p in gt_lanes]
     pred = [fmt(p, rng, "adversarial") for p in pred_lanes]

@@ -266,6 +266,8 @@ CulaneDatasetResult evaluateCulaneDataset(const CulaneDatasetOptions &options) {
         result.missingPredictionExamples.push_back(
             culaneLanesPath(options.predRoot, entries[i].image));
     }
+    if (options.keepImages)
+      result.images.emplace_back(entries[i].image, images[i]);
     if (options.categoryDir.empty())
       continue;
     auto it = categoriesOf.find(entries[i].image);

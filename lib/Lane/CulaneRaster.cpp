@@ -5,14 +5,19 @@
 // sums the canvases. Here each lane is drawn once, into runs of pixels per
 // row, and pairs only intersect runs. The pixels are the official ones:
 //
-//  * OpenCV's thick line (a filled quadrilateral and two filled discs, in
-//    integer fixed point) is invariant under whole-pixel translation, and the
-//    canvas only clips it. So cv::line(p, q) draws p + S(q - p), clipped,
-//    where the stamp S(d) is what cv::line((0, 0), d) draws on a canvas large
-//    enough to hold all of it. Consecutive samples are a pixel or two apart,
-//    so the few stamps needed are drawn once with cv::line and cached; a
-//    longer segment (a 2-point lane, a jump) is drawn with cv::line on a
-//    canvas cut to its bounding box and the real canvas.
+//  * OpenCV's thick line is a filled quadrilateral and two filled discs, in
+//    integer fixed point, so it is invariant under whole-pixel translation,
+//    with one exception: the quadrilateral's outline is drawn with lines
+//    clipped to the canvas first, and a clipped line may step through other
+//    pixels than the whole one. Away from the border, cv::line(p, q) draws
+//    p + S(q - p), where the stamp S(d) is what cv::line((0, 0), d) draws on
+//    a canvas large enough to hold all of it. Consecutive samples are a
+//    pixel or two apart, so the few stamps needed are drawn once with
+//    cv::line and cached.
+//  * A segment near the border, or a long one (a 2-point lane, a jump), is
+//    drawn with cv::line on a canvas cut to its bounding box and the real
+//    canvas: the cut's sides are either the canvas's own (the same clipping)
+//    or lie beyond everything the segment draws (no clipping either way).
 //  * Consecutive samples often round to the same pixel; a segment between
 //    equal pixels draws only a disc that its neighbours draw too, so repeated
 //    pixels are dropped before drawing (the union is unchanged).
@@ -31,6 +36,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -56,6 +62,12 @@ struct StampRun {
   int dy, first, last; // relative to the segment's first pixel
 };
 
+// What cv::line((0, 0), d) draws, with its bounding box.
+struct Stamp {
+  std::vector<StampRun> runs;
+  int minDy = 0, maxDy = 0, minX = 0, maxX = 0;
+};
+
 // The runs of each row of an 8-bit 0/1 image, offset by (x0, y0).
 template <typename Fn>
 void forEachRun(const cv::Mat &image, int x0, int y0, Fn &&fn) {
@@ -78,7 +90,7 @@ void forEachRun(const cv::Mat &image, int x0, int y0, Fn &&fn) {
 // |dx|, |dy| <= kStampReach, drawn on first use. One per thread, so no lock.
 class StampCache {
 public:
-  const std::vector<StampRun> &stamp(int thickness, int dx, int dy) {
+  const Stamp &stamp(int thickness, int dx, int dy) {
     if (thickness != thickness_) {
       thickness_ = thickness;
       for (auto &entry : stamps_)
@@ -97,16 +109,21 @@ public:
                thickness);
       entry.emplace();
       forEachRun(canvas, -origin.x, -origin.y, [&](int y, int first, int last) {
-        entry->push_back({y, first, last});
+        entry->runs.push_back({y, first, last});
       });
+      for (const StampRun &run : entry->runs) {
+        entry->minDy = std::min(entry->minDy, run.dy);
+        entry->maxDy = std::max(entry->maxDy, run.dy);
+        entry->minX = std::min(entry->minX, run.first);
+        entry->maxX = std::max(entry->maxX, run.last);
+      }
     }
     return *entry;
   }
 
 private:
   int thickness_ = -1;
-  std::optional<std::vector<StampRun>>
-      stamps_[(2 * kStampReach + 1) * (2 * kStampReach + 1)];
+  std::optional<Stamp> stamps_[(2 * kStampReach + 1) * (2 * kStampReach + 1)];
 };
 
 // Per-row interval sets for the canvas being drawn; reused between lanes.
@@ -153,6 +170,32 @@ public:
     case Multiple:
       insert(multiple_[row], lo, hi);
       return;
+    }
+  }
+
+  // Adds a stamp at `at`; the common case, a stamp wholly inside the
+  // canvas over rows holding one run, needs no clipping and no search.
+  void addStamp(const Stamp &stamp, cv::Point at) {
+    const int64_t top = int64_t(at.y) + stamp.minDy;
+    const int64_t bottom = int64_t(at.y) + stamp.maxDy;
+    if (top < 0 || bottom >= static_cast<int64_t>(shape_.size()) ||
+        int64_t(at.x) + stamp.minX < 0 ||
+        int64_t(at.x) + stamp.maxX >= width_) {
+      for (const StampRun &run : stamp.runs)
+        add(int64_t(at.y) + run.dy, int64_t(at.x) + run.first,
+            int64_t(at.x) + run.last);
+      return;
+    }
+    for (const StampRun &stampRun : stamp.runs) {
+      const int row = at.y + stampRun.dy;
+      const int lo = at.x + stampRun.first, hi = at.x + stampRun.last;
+      Run &run = single_[row];
+      if (shape_[row] == Single && lo <= run.last + 1 && run.first <= hi + 1) {
+        run.first = std::min(run.first, lo);
+        run.last = std::max(run.last, hi);
+      } else {
+        add(row, lo, hi);
+      }
     }
   }
 
@@ -205,37 +248,87 @@ private:
   std::vector<std::vector<Run>> multiple_;
 };
 
-// cv::line(p, q) on the canvas, drawn on a cut of it around the segment.
-void drawLongSegment(cv::Point p, cv::Point q, int thickness, int width,
-                     int height, RunBuilder &builder) {
+struct Segment {
+  cv::Point p, q;
+};
+
+// Draws `segments` with cv::line on a cut of the canvas holding all of them
+// (their bounding box widened by the thickness); segments that draw nothing
+// inside the canvas are left out first.
+void drawOnCut(std::vector<Segment> &segments, int thickness, int width,
+               int height, RunBuilder &builder) {
   const int64_t margin = thickness + 2;
-  int64_t x0 = std::min<int64_t>(p.x, q.x) - margin;
-  int64_t y0 = std::min<int64_t>(p.y, q.y) - margin;
-  int64_t x1 = std::max<int64_t>(p.x, q.x) + margin + 1;
-  int64_t y1 = std::max<int64_t>(p.y, q.y) + margin + 1;
-  const bool translatable = std::llabs(p.x) < kTranslatableLimit &&
-                            std::llabs(p.y) < kTranslatableLimit &&
-                            std::llabs(q.x) < kTranslatableLimit &&
-                            std::llabs(q.y) < kTranslatableLimit;
+  int64_t x0 = std::numeric_limits<int64_t>::max(), y0 = x0;
+  int64_t x1 = std::numeric_limits<int64_t>::min(), y1 = x1;
+  bool translatable = true;
+  std::size_t kept = 0;
+  for (const Segment &segment : segments) {
+    const int64_t lowX = std::min(segment.p.x, segment.q.x) - margin;
+    const int64_t lowY = std::min(segment.p.y, segment.q.y) - margin;
+    const int64_t highX = std::max(segment.p.x, segment.q.x) + margin;
+    const int64_t highY = std::max(segment.p.y, segment.q.y) + margin;
+    if (highX < 0 || highY < 0 || lowX >= width || lowY >= height)
+      continue; // entirely outside the canvas
+    translatable = translatable && -lowX < kTranslatableLimit &&
+                   -lowY < kTranslatableLimit && highX < kTranslatableLimit &&
+                   highY < kTranslatableLimit;
+    x0 = std::min(x0, lowX);
+    y0 = std::min(y0, lowY);
+    x1 = std::max(x1, highX + 1);
+    y1 = std::max(y1, highY + 1);
+    segments[kept++] = segment;
+  }
+  segments.resize(kept);
+  if (segments.empty())
+    return;
   if (translatable) {
     x0 = std::max<int64_t>(x0, 0);
     y0 = std::max<int64_t>(y0, 0);
     x1 = std::min<int64_t>(x1, width);
     y1 = std::min<int64_t>(y1, height);
-    if (x0 >= x1 || y0 >= y1)
-      return; // nothing of it lands in the canvas
   } else {
+    // Coordinates near the int limits: drawn untranslated, as is.
     x0 = y0 = 0;
     x1 = width;
     y1 = height;
   }
-  const cv::Point origin(static_cast<int>(x0), static_cast<int>(y0));
+  const cv::Point origin =
+      translatable ? cv::Point(static_cast<int>(x0), static_cast<int>(y0))
+                   : cv::Point(0, 0);
   cv::Mat canvas = cv::Mat::zeros(static_cast<int>(y1 - y0),
                                   static_cast<int>(x1 - x0), CV_8UC1);
-  cv::line(canvas, translatable ? p - origin : p, translatable ? q - origin : q,
-           cv::Scalar(1), thickness);
-  forEachRun(canvas, origin.x, origin.y,
+  for (const Segment &segment : segments)
+    cv::line(canvas, segment.p - origin, segment.q - origin, cv::Scalar(1),
+             thickness);
+  forEachRun(canvas, static_cast<int>(x0), static_cast<int>(y0),
              [&](int y, int first, int last) { builder.add(y, first, last); });
+  segments.clear();
+}
+
+// Whether cv::line(p, q) draws exactly its stamp: no vertex of its
+// quadrilateral (p and q moved half the thickness across the segment) is
+// outside the canvas, so no outline is clipped. Discs are never a problem.
+// Conservative by a pixel, so OpenCV's rounding of the vertices can't
+// matter.
+bool drawsItsStamp(cv::Point p, cv::Point q, int thickness, int width,
+                   int height) {
+  // Far from every border (the usual case) there is nothing to work out.
+  const int far = (thickness + 1) / 2 + 3;
+  if (std::min(p.x, q.x) >= far && std::min(p.y, q.y) >= far &&
+      std::max(p.x, q.x) < width - far && std::max(p.y, q.y) < height - far)
+    return true;
+  const double dx = double(q.x) - p.x, dy = double(q.y) - p.y;
+  const double length = std::sqrt(dx * dx + dy * dy);
+  double acrossX = 0, acrossY = 0;
+  if (length > 0) {
+    const double half = 0.5 * thickness + 1;
+    acrossX = half * std::fabs(dy) / length + 1;
+    acrossY = half * std::fabs(dx) / length + 1;
+  }
+  return std::min(p.x, q.x) - acrossX >= 0 &&
+         std::min(p.y, q.y) - acrossY >= 0 &&
+         std::max(p.x, q.x) + acrossX <= width - 1 &&
+         std::max(p.y, q.y) + acrossY <= height - 1;
 }
 
 } // namespace
@@ -266,25 +359,35 @@ LaneMask rasterizeCulaneLane(const Lane &lane, const CulaneOptions &options) {
 
   thread_local StampCache stamps;
   thread_local RunBuilder builder;
+  thread_local std::vector<Segment> nearBorder;
   builder.start(options.imageWidth, options.imageHeight);
+  nearBorder.clear();
   auto drawSegment = [&](cv::Point p, cv::Point q) {
     const int64_t dx = int64_t(q.x) - p.x, dy = int64_t(q.y) - p.y;
-    if (std::llabs(dx) > kStampReach || std::llabs(dy) > kStampReach) {
-      drawLongSegment(p, q, options.laneWidth, options.imageWidth,
-                      options.imageHeight, builder);
+    if (std::llabs(dx) <= kStampReach && std::llabs(dy) <= kStampReach &&
+        drawsItsStamp(p, q, options.laneWidth, options.imageWidth,
+                      options.imageHeight)) {
+      builder.addStamp(stamps.stamp(options.laneWidth, static_cast<int>(dx),
+                                    static_cast<int>(dy)),
+                       p);
       return;
     }
-    for (const StampRun &run : stamps.stamp(
-             options.laneWidth, static_cast<int>(dx), static_cast<int>(dy)))
-      builder.add(int64_t(p.y) + run.dy, int64_t(p.x) + run.first,
-                  int64_t(p.x) + run.last);
+    // Consecutive segments near the border share one cut.
+    nearBorder.push_back({p, q});
   };
   // All samples on one pixel: the official segments are all that pixel's
   // disc.
   if (pixels.size() == 1)
     drawSegment(pixels[0], pixels[0]);
-  for (std::size_t i = 0; i + 1 < pixels.size(); ++i)
+  for (std::size_t i = 0; i + 1 < pixels.size(); ++i) {
+    const std::size_t pending = nearBorder.size();
     drawSegment(pixels[i], pixels[i + 1]);
+    if (pending && nearBorder.size() == pending)
+      drawOnCut(nearBorder, options.laneWidth, options.imageWidth,
+                options.imageHeight, builder);
+  }
+  drawOnCut(nearBorder, options.laneWidth, options.imageWidth,
+            options.imageHeight, builder);
   return builder.finish();
 }
 

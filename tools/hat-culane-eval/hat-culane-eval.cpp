@@ -3,7 +3,7 @@
 //   hat-culane-eval --gt-root DIR --list FILE --pred-root DIR
 //                   [--iou 0.5] [--width 30] [--image-width 1640]
 //                   [--image-height 590] [--category-lists DIR]
-//                   [--threads N]
+//                   [--threads N] [--per-image FILE]
 //
 // Prints the official CULane evaluator's numbers as JSON on stdout
 // (hat/Lane/CulaneFiles.h, docs/lane.md): precision, recall, f1, tp, fp,
@@ -14,6 +14,7 @@
 
 #include "hat/Lane/CulaneFiles.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Support/WriteFile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -30,7 +31,7 @@ const char *kUsage =
     "usage: hat-culane-eval --gt-root DIR --list FILE --pred-root DIR\n"
     "                       [--iou T] [--width W] [--image-width N]\n"
     "                       [--image-height N] [--category-lists DIR]\n"
-    "                       [--threads N]\n"
+    "                       [--threads N] [--per-image FILE]\n"
     "  The CULane lane F1 with the official evaluator's semantics.\n"
     "  --gt-root DIR         annotations: DIR/<image without ext>.lines.txt\n"
     "  --list FILE           images to evaluate (e.g. list/test.txt)\n"
@@ -42,10 +43,13 @@ const char *kUsage =
     "  --category-lists DIR  the nine split lists test0_normal.txt ...\n"
     "                        test8_night.txt (list/test_split): adds the\n"
     "                        figures per category\n"
-    "  --threads N           worker threads (default 2, 0: one per core)\n";
+    "  --threads N           worker threads (default 2, 0: one per core)\n"
+    "  --per-image FILE      also write one JSON line per image: image, tp,\n"
+    "                        fp, fn, gt_match (the prediction each GT lane\n"
+    "                        matched, or -1)\n";
 
 bool parseArguments(int argc, char **argv, CulaneDatasetOptions &options,
-                    bool &help) {
+                    std::string &perImageFile, bool &help) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
     const std::size_t eq = arg.find('=');
@@ -96,6 +100,11 @@ bool parseArguments(int argc, char **argv, CulaneDatasetOptions &options,
       if (!takeValue())
         return false;
       options.categoryDir = value;
+    } else if (arg == "--per-image") {
+      if (!takeValue())
+        return false;
+      perImageFile = value;
+      options.keepImages = true;
     } else if (arg == "--iou") {
       if (!takeValue())
         return false;
@@ -148,12 +157,31 @@ nlohmann::ordered_json countsJson(const CulaneCounts &counts) {
           {"images", counts.images}};
 }
 
+// One JSON object per line, in list order, written atomically
+// (hat/Support/WriteFile.h).
+void writePerImage(const std::string &path, const CulaneDatasetResult &result) {
+  std::string text;
+  for (const auto &[image, outcome] : result.images)
+    text += nlohmann::ordered_json{{"image", image},
+                                   {"tp", outcome.tp},
+                                   {"fp", outcome.fp},
+                                   {"fn", outcome.fn},
+                                   {"gt_match", outcome.gtMatch}}
+                .dump() +
+            "\n";
+  const std::string error = hat::writeFileAtomically(path, text);
+  if (!error.empty())
+    throw std::runtime_error(path +
+                             ": cannot write the per-image file: " + error);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   CulaneDatasetOptions options;
+  std::string perImageFile;
   bool help = false;
-  if (!parseArguments(argc, argv, options, help)) {
+  if (!parseArguments(argc, argv, options, perImageFile, help)) {
     std::cerr << kUsage;
     return 2;
   }
@@ -161,6 +189,7 @@ int main(int argc, char **argv) {
     std::cout << kUsage;
     return 0;
   }
+  hat::reportFileSizeLimitAsError();
   try {
     const CulaneDatasetResult result = evaluateCulaneDataset(options);
     if (result.missingPredictions) {
@@ -196,6 +225,8 @@ int main(int argc, char **argv) {
       out["categories"] = categories;
       out["uncategorized_images"] = result.uncategorized;
     }
+    if (!perImageFile.empty())
+      writePerImage(perImageFile, result);
     std::cout << out.dump() << "\n";
     return 0;
   } catch (const std::exception &error) {

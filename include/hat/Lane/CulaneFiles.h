@@ -75,6 +75,8 @@ struct CulaneDatasetOptions {
   CulaneOptions metric;
   /// Worker threads reading and evaluating images (0: one per core).
   unsigned threads = 2;
+  /// Keep each image's outcome in CulaneDatasetResult::images.
+  bool keepImages = false;
 };
 
 struct CulaneCategoryResult {
@@ -93,6 +95,8 @@ struct CulaneDatasetResult {
   int64_t missingPredictions = 0;
   /// The first few of them, as paths, for the warning.
   std::vector<std::string> missingPredictionExamples;
+  /// With keepImages: each image of the list, in list order.
+  std::vector<std::pair<std::string, CulaneImageResult>> images;
 };
 
 /// Evaluates every image of the list (official semantics, see above).
