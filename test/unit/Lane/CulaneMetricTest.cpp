@@ -117,11 +117,25 @@ TEST(CulaneRaster, MatchesWholeCanvasDrawingOnRandomLanes) {
   std::uniform_real_distribution<float> x(-300, 1940), y(-50, 640);
   std::uniform_int_distribution<int> count(2, 12);
   CulaneOptions options;
-  for (int trial = 0; trial < 40; ++trial) {
+  for (int trial = 0; trial < 50; ++trial) {
+    // Mostly the benchmark's width; odd and thin ones too.
+    options.laneWidth = trial < 30 ? 30 : trial < 40 ? 31 : 4;
     Lane points;
     const int n = count(random);
     for (int i = 0; i < n; ++i)
       points.push_back({x(random), y(random)});
+    SCOPED_TRACE(trial);
+    expectSameAsWholeCanvas(points, options);
+  }
+  // Lanes as CULane draws them: from the bottom row up, 10 rows apart,
+  // some entering from beyond the left or right border.
+  options.laneWidth = 30;
+  std::uniform_real_distribution<float> bottom(-400, 2040), lean(-3, 3);
+  for (int trial = 0; trial < 20; ++trial) {
+    Lane points;
+    const float x0 = bottom(random), slope = lean(random);
+    for (float row = 590; row >= 250; row -= 10)
+      points.push_back({x0 + slope * (590 - row), row});
     SCOPED_TRACE(trial);
     expectSameAsWholeCanvas(points, options);
   }
