@@ -69,8 +69,8 @@ std::vector<LanePoint> interpolateCulaneLane(const Lane &lane,
                                              int samplesPerSegment = 50);
 
 /// A lane as drawn by the official evaluator, as runs of pixels per canvas
-/// row (drawing a lane on the whole 590 x 1640 canvas for every pair, as
-/// the official tool does, costs about a thousand times more).
+/// row: each lane is drawn once and pairs intersect runs, where the official
+/// tool draws both lanes of every pair on whole 590 x 1640 canvases.
 struct LaneMask {
   struct Run {
     int first, last; ///< columns, inclusive
@@ -104,7 +104,7 @@ double culaneLaneIoU(const Lane &a, const Lane &b,
 /// tool's 1e-2 tolerance on the equality subgraph, its visiting order and
 /// its orientation (the smaller side is the left one). The threshold is not
 /// applied here. Throws std::runtime_error if the labelling stops making
-/// progress (the official tool would loop forever).
+/// progress (where the official tool would loop forever).
 std::vector<int>
 culaneAssignment(const std::vector<std::vector<double>> &similarity);
 
