@@ -88,6 +88,7 @@ CulaneImageResult evaluateCulaneImage(const std::vector<Lane> &gt,
   }
   result.fn = static_cast<int64_t>(gt.size()) - result.tp;
   result.fp = static_cast<int64_t>(pred.size()) - result.tp;
+  result.iou = std::move(iou);
   return result;
 }
 

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <iostream>
 #include <optional>
 
@@ -46,7 +47,7 @@ const char *kUsage =
     "  --threads N           worker threads (default 2, 0: one per core)\n"
     "  --per-image FILE      also write one JSON line per image: image, tp,\n"
     "                        fp, fn, gt_match (the prediction each GT lane\n"
-    "                        matched, or -1)\n";
+    "                        matched, or -1), iou (GT x prediction)\n";
 
 bool parseArguments(int argc, char **argv, CulaneDatasetOptions &options,
                     std::string &perImageFile, bool &help) {
@@ -161,14 +162,25 @@ nlohmann::ordered_json countsJson(const CulaneCounts &counts) {
 // (hat/Support/WriteFile.h).
 void writePerImage(const std::string &path, const CulaneDatasetResult &result) {
   std::string text;
-  for (const auto &[image, outcome] : result.images)
+  for (const auto &[image, outcome] : result.images) {
+    // NaN (two lanes that both draw nothing) is not JSON: null.
+    nlohmann::ordered_json iou = nlohmann::ordered_json::array();
+    for (const std::vector<double> &row : outcome.iou) {
+      nlohmann::ordered_json values = nlohmann::ordered_json::array();
+      for (double value : row)
+        values.push_back(std::isnan(value) ? nlohmann::ordered_json()
+                                           : nlohmann::ordered_json(value));
+      iou.push_back(values);
+    }
     text += nlohmann::ordered_json{{"image", image},
                                    {"tp", outcome.tp},
                                    {"fp", outcome.fp},
                                    {"fn", outcome.fn},
-                                   {"gt_match", outcome.gtMatch}}
+                                   {"gt_match", outcome.gtMatch},
+                                   {"iou", iou}}
                 .dump() +
             "\n";
+  }
   const std::string error = hat::writeFileAtomically(path, text);
   if (!error.empty())
     throw std::runtime_error(path +

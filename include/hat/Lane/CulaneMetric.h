@@ -115,6 +115,9 @@ struct CulaneImageResult {
   std::vector<int> gtMatch;
   /// Lanes with fewer than 2 points (they can never match).
   int64_t degenerateGt = 0, degeneratePred = 0;
+  /// iou[g][p]: the similarity of GT lane g and prediction p (empty when
+  /// the image has no GT lane or no prediction).
+  std::vector<std::vector<double>> iou;
 };
 
 /// Evaluates one image (lanes in canvas pixels).
