@@ -60,6 +60,21 @@ inline std::string badIntegerMessage(const std::string &option,
          std::to_string(min) + ".." + std::to_string(max);
 }
 
+/// `text` as a finite decimal number in [min, max] (strtod's syntax, the
+/// whole text, no leading space), or nullopt.
+inline std::optional<double> parseDouble(const std::string &text, double min,
+                                         double max) {
+  if (text.empty() || text[0] == ' ' || text[0] == '\t')
+    return std::nullopt;
+  errno = 0;
+  char *end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (errno != 0 || end != text.c_str() + text.size() || !(value >= min) ||
+      !(value <= max))
+    return std::nullopt;
+  return value;
+}
+
 } // namespace hat
 
 #endif // HAT_SUPPORT_PARSENUMBER_H
