@@ -51,6 +51,21 @@ inline std::optional<int64_t> parseInteger(const std::string &text, int64_t min,
   return int64_t(*magnitude);
 }
 
+/// `text` as a finite decimal real ("0.5", "-1", "3e-1"), or nullopt; hex,
+/// "nan", "inf", surrounding spaces and trailing text are refused.
+inline std::optional<double> parseFiniteReal(const std::string &text) {
+  if (text.empty() ||
+      text.find_first_not_of("0123456789+-.eE") != std::string::npos)
+    return std::nullopt;
+  errno = 0;
+  char *end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno == ERANGE ||
+      !(value - value == 0))
+    return std::nullopt;
+  return value;
+}
+
 /// The message tools print for a value parseInteger refused, e.g.
 /// "--threads: '2x' is not an integer in 0..1024".
 inline std::string badIntegerMessage(const std::string &option,
@@ -60,17 +75,12 @@ inline std::string badIntegerMessage(const std::string &option,
          std::to_string(min) + ".." + std::to_string(max);
 }
 
-/// `text` as a finite decimal number in [min, max] (strtod's syntax, the
-/// whole text, no leading space), or nullopt.
+/// `text` as a finite decimal real (parseFiniteReal) in [min, max], or
+/// nullopt.
 inline std::optional<double> parseDouble(const std::string &text, double min,
                                          double max) {
-  if (text.empty() || text[0] == ' ' || text[0] == '\t')
-    return std::nullopt;
-  errno = 0;
-  char *end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (errno != 0 || end != text.c_str() + text.size() || !(value >= min) ||
-      !(value <= max))
+  std::optional<double> value = parseFiniteReal(text);
+  if (!value || !(*value >= min) || !(*value <= max))
     return std::nullopt;
   return value;
 }
