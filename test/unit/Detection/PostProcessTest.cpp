@@ -1,7 +1,7 @@
 //===- PostProcessTest.cpp - Post-processing by output name, COCO runs ----===//
 
-#include "hat/Detection/CocoAccumulator.h"
 #include "hat/Detection/PostProcess.h"
+#include "hat/Detection/CocoAccumulator.h"
 
 #include <gtest/gtest.h>
 
