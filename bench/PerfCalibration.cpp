@@ -6,10 +6,12 @@
 // Builds each reference model from the project's own config (its
 // deploy_model at its deploy_inputs size) with random weights, quantizes it
 // with placeholder scales (speed and memory do not depend on values),
-// compiles it at -O3 for nash-m and nash-p and prints the estimate next to
-// the board figure from the public model cards, with the relative error.
-// --json writes per-layer figures for bench/fit_perf_model.py, which fits
-// the march table's calibrated parameters (docs/bpu.md, "Calibration").
+// compiles it at -O3 for nash-m and nash-p with the config's
+// compile_cfg.input_source (DDR without one) and prints the estimate next to
+// the board figure from the public model cards, with the relative error and
+// the parts of the peak DDR. --json writes per-layer figures for
+// bench/fit_perf_model.py, which fits the march table's calibrated parameters
+// (docs/bpu.md, "Calibration").
 //
 // Exit: 0 (it prints errors, it does not judge them), 1 on a config or
 // compile failure, 2 on bad usage.

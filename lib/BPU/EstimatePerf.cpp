@@ -11,8 +11,9 @@
 // latencies (docs/bpu.md, "Calibration"): still an estimate, not a
 // measurement.
 //
-// The module summary adds the peak DDR footprint: constants + the
-// activation arena + the model's inputs and outputs.
+// The module summary adds the peak DDR footprint: weights + the DDR homes
+// of the intermediate tensors (bpu-plan-arena's bpu.ddr_arena_bytes) + the
+// caller's buffers (inputs as the input source delivers them, results).
 //
 //===----------------------------------------------------------------------===//
 
