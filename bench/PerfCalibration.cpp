@@ -6,10 +6,12 @@
 // Builds each reference model from the project's own config (its
 // deploy_model at its deploy_inputs size) with random weights, quantizes it
 // with placeholder scales (speed and memory do not depend on values),
-// compiles it at -O3 for nash-m and nash-p and prints the estimate next to
-// the board figure from the public model cards, with the relative error.
-// --json writes per-layer figures for bench/fit_perf_model.py, which fits
-// the march table's calibrated parameters (docs/bpu.md, "Calibration").
+// compiles it at -O3 for nash-m and nash-p with the config's
+// compile_cfg.input_source (DDR without one) and prints the estimate next to
+// the board figure from the public model cards, with the relative error and
+// the parts of the peak DDR. --json writes per-layer figures for
+// bench/fit_perf_model.py, which fits the march table's calibrated parameters
+// (docs/bpu.md, "Calibration").
 //
 // Exit: 0 (it prints errors, it does not judge them), 1 on a config or
 // compile failure, 2 on bad usage.
@@ -98,9 +100,41 @@ void assignPlaceholderScales(ModuleOp module) {
   });
 }
 
-/// The integer model of `board`'s config (deploy_model at deploy_inputs).
-FailureOr<OwningOpRef<ModuleOp>> buildIntegerModel(MLIRContext &context,
-                                                   const BoardFigure &board) {
+/// The input source the config deploys with: `compile_cfg.input_source`
+/// (HAT writes one entry per input; the reference models have one), "ddr"
+/// when the config has no compile_cfg.
+FailureOr<std::string> configInputSource(const hat::config::Module &config,
+                                         const std::string &path) {
+  const hat::config::Value *compile = config.get("compile_cfg");
+  if (!compile)
+    return std::string("ddr");
+  const hat::config::Value *source =
+      compile->isDict() ? compile->asDict().find("input_source") : nullptr;
+  if (!source)
+    return std::string("ddr");
+  if ((source->isList() || source->isTuple()) &&
+      source->sequenceItems().size() == 1 &&
+      source->sequenceItems()[0].isStr()) {
+    const std::string s = source->sequenceItems()[0].asStr();
+    if (s == "ddr" || s == "pyramid")
+      return s;
+  }
+  llvm::errs() << path
+               << ": error: compile_cfg input_source must be [\"ddr\"] or "
+                  "[\"pyramid\"], got "
+               << source->repr() << "\n";
+  return failure();
+}
+
+struct ReferenceModel {
+  OwningOpRef<ModuleOp> module;
+  std::string inputSource;
+};
+
+/// The integer model of `board`'s config (deploy_model at deploy_inputs)
+/// and the input source it deploys with.
+FailureOr<ReferenceModel> buildIntegerModel(MLIRContext &context,
+                                            const BoardFigure &board) {
   const std::string path = configsDir + "/" + board.config;
   auto config = hat::config::loadConfig(path, {});
   if (!config) {
@@ -113,6 +147,9 @@ FailureOr<OwningOpRef<ModuleOp>> buildIntegerModel(MLIRContext &context,
     llvm::errs() << path << ": error: needs deploy_model and deploy_inputs\n";
     return failure();
   }
+  auto inputSource = configInputSource(**config, path);
+  if (failed(inputSource))
+    return failure();
   auto inputs = hat::models::parseDeployInputs(*deployInputs);
   auto model = hat::models::buildModule(*modelConfig, "model");
   if (!inputs || !model) {
@@ -137,7 +174,7 @@ FailureOr<OwningOpRef<ModuleOp>> buildIntegerModel(MLIRContext &context,
   toInt.addNestedPass<func::FuncOp>(hat::createHatQAT2Quantize());
   if (failed(toInt.run(*module)))
     return failure();
-  return std::move(module);
+  return ReferenceModel{std::move(module), *inputSource};
 }
 
 double percentError(double estimate, double board) {
@@ -179,28 +216,31 @@ int main(int argc, char **argv) {
       .loadDialect<hat::HatDialect, hat::bpu::BpuDialect, func::FuncDialect>();
   hat::bpu::registerBpuPasses();
   nlohmann::json dump = nlohmann::json::array();
-  llvm::outs() << "perf calibration: hat-compile -O3 estimate (input from "
-                  "DDR) vs board (model cards, HEAL / hbdk4 4.11)\n";
+  llvm::outs() << "perf calibration: hat-compile -O3 estimate (input source "
+                  "of each config) vs board (model cards, HEAL / hbdk4 "
+                  "4.11)\n";
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%-16s %-7s %8s %9s %9s %8s %9s %9s %8s\n",
-                "model", "march", "GMACs", "est_ms", "board_ms", "err%",
+  std::snprintf(buf, sizeof buf,
+                "%-16s %-7s %-7s %8s %9s %9s %8s %9s %9s %8s\n", "model",
+                "march", "input", "GMACs", "est_ms", "board_ms", "err%",
                 "ddr_MB", "board_MB", "err%");
   llvm::outs() << buf;
   double sumAbsLat = 0, maxAbsLat = 0, sumAbsDdr = 0, maxAbsDdr = 0;
   int nLat = 0, nDdr = 0;
   for (const BoardFigure *board : selected) {
-    auto module = buildIntegerModel(context, *board);
-    if (failed(module)) {
+    auto reference = buildIntegerModel(context, *board);
+    if (failed(reference)) {
       llvm::errs() << "hat-perf-calibration: cannot build " << board->name
                    << "\n";
       return 1;
     }
     for (const char *marchName : {"nash-m", "nash-p"}) {
-      OwningOpRef<ModuleOp> clone = (*module)->clone();
+      OwningOpRef<ModuleOp> clone = reference->module->clone();
       hat::bpu::CompileOptions options;
       options.march = marchName;
       options.optLevel = 3;
       options.function = "forward";
+      options.inputSource = reference->inputSource;
       options.activationSramBytes = activationSram;
       (*clone)->setAttr(hat::bpu::kOptLevelAttr,
                         Builder(&context).getI32IntegerAttr(3));
@@ -226,17 +266,26 @@ int main(int argc, char **argv) {
         sumAbsDdr += std::fabs(ddrErr), ++nDdr;
         maxAbsDdr = std::max(maxAbsDdr, std::fabs(ddrErr));
         std::snprintf(buf, sizeof buf,
-                      "%-16s %-7s %8.3f %9.3f %9.3f %+7.1f%% %9.2f %9.2f "
+                      "%-16s %-7s %-7s %8.3f %9.3f %9.3f %+7.1f%% %9.2f %9.2f "
                       "%+7.1f%%\n",
-                      board->name, marchName, double(hbm->perf.macs) / 1e9,
-                      estMs, boardMs, latErr, ddrMB, board->nashMPeakDdrMB,
-                      ddrErr);
+                      board->name, marchName, reference->inputSource.c_str(),
+                      double(hbm->perf.macs) / 1e9, estMs, boardMs, latErr,
+                      ddrMB, board->nashMPeakDdrMB, ddrErr);
       } else {
         std::snprintf(buf, sizeof buf,
-                      "%-16s %-7s %8.3f %9.3f %9.3f %+7.1f%% %9.2f %9s %8s\n",
-                      board->name, marchName, double(hbm->perf.macs) / 1e9,
-                      estMs, boardMs, latErr, ddrMB, "-", "-");
+                      "%-16s %-7s %-7s %8.3f %9.3f %9.3f %+7.1f%% %9.2f %9s "
+                      "%8s\n",
+                      board->name, marchName, reference->inputSource.c_str(),
+                      double(hbm->perf.macs) / 1e9, estMs, boardMs, latErr,
+                      ddrMB, "-", "-");
       }
+      llvm::outs() << buf;
+      std::snprintf(buf, sizeof buf,
+                    "%-16s %-7s   peak DDR = weights %.2f + activations %.2f "
+                    "+ I/O %.2f MB\n",
+                    "", "", double(hbm->perf.weightBytes) / 1e6,
+                    double(hbm->perf.ddrActivationBytes) / 1e6,
+                    double(hbm->perf.ioBytes) / 1e6);
       llvm::outs() << buf;
       if (!jsonFile.empty()) {
         const hat::bpu::March &march = *hat::bpu::findMarch(marchName);
@@ -257,15 +306,41 @@ int main(int argc, char **argv) {
                {"tiles", i < hbm->layers.size()
                              ? std::max<int64_t>(1, hbm->layers[i].tile.tiles)
                              : 1},
-               {"reshape", p.op == "reshape"}});
+               {"reshape", p.op == "reshape"},
+               {"inputs", i < hbm->layers.size() ? hbm->layers[i].inputs
+                                                 : std::vector<int32_t>{}},
+               {"output", i < hbm->layers.size() ? hbm->layers[i].output : -1},
+               {"groups", i < hbm->layers.size() ? hbm->layers[i].groups : 1},
+               {"weight",
+                i < hbm->layers.size() ? hbm->layers[i].weight : -1}});
         }
+        nlohmann::json tensors = nlohmann::json::array();
+        for (const hat::hbm::TensorDesc &t : hbm->tensors)
+          tensors.push_back({{"shape", t.shape},
+                             {"bytes", t.bytes()},
+                             {"arena_offset", t.arenaOffset}});
+        nlohmann::json constants = nlohmann::json::array();
+        for (const hat::hbm::Constant &c : hbm->constants)
+          constants.push_back({{"shape", c.shape},
+                               {"layout", c.layout},
+                               {"groups", c.groups},
+                               {"bytes", c.data.size()}});
         dump.push_back({{"model", board->name},
+                        {"tensors", tensors},
+                        {"constants", constants},
+                        {"model_inputs", hbm->inputs},
+                        {"model_outputs", hbm->outputs},
                         {"march", marchName},
+                        {"input_source", reference->inputSource},
                         {"clock_mhz", march.clockMHz},
                         {"ddr_bytes_per_us", march.ddrBytesPerUs()},
                         {"board_ms", boardMs},
                         {"estimate_ms", estMs},
                         {"peak_ddr_mb", ddrMB},
+                        {"weight_bytes", hbm->perf.weightBytes},
+                        {"ddr_activation_bytes", hbm->perf.ddrActivationBytes},
+                        {"io_bytes", hbm->perf.ioBytes},
+                        {"arena_bytes", hbm->arenaBytes},
                         {"layers", layers}});
       }
     }

@@ -4,6 +4,7 @@ import torch
 from horizon_plugin_pytorch.march import March
 
 import hat
+from hat.models.backbones.mixvargenet import MixVarGENetConfig
 from hat.utils.config import ConfigVersion
 
 VERSION = ConfigVersion.v2
@@ -20,15 +21,84 @@ bn_kwargs = {}
 march = March.NASH_E
 data_rootdir = "./tmp_data/imagenet"
 
+# The network of Horizon's MixVarGENet model card (ImageNet, 224x224): five
+# stages at strides 2, 4, 8, 16 and 32 (HAT's GaNet and StereoNet+ configs
+# use the same net_config without the top).
+net_config = [
+    [
+        MixVarGENetConfig(
+            in_channels=32,
+            out_channels=32,
+            head_op="mixvarge_f2",
+            stack_ops=[],
+            stride=1,
+            stack_factor=1,
+            fusion_strides=[],
+            extra_downsample_num=0,
+        ),
+    ],  # stride 2
+    [
+        MixVarGENetConfig(
+            in_channels=32,
+            out_channels=32,
+            head_op="mixvarge_f4",
+            stack_ops=["mixvarge_f4", "mixvarge_f4"],
+            stride=2,
+            stack_factor=1,
+            fusion_strides=[],
+            extra_downsample_num=0,
+        ),
+    ],  # stride 4
+    [
+        MixVarGENetConfig(
+            in_channels=32,
+            out_channels=64,
+            head_op="mixvarge_f4",
+            stack_ops=["mixvarge_f4", "mixvarge_f4"],
+            stride=2,
+            stack_factor=1,
+            fusion_strides=[],
+            extra_downsample_num=0,
+        ),
+    ],  # stride 8
+    [
+        MixVarGENetConfig(
+            in_channels=64,
+            out_channels=96,
+            head_op="mixvarge_f2_gb16",
+            stack_ops=["mixvarge_f2_gb16"] * 6,
+            stride=2,
+            stack_factor=1,
+            fusion_strides=[],
+            extra_downsample_num=0,
+        ),
+    ],  # stride 16
+    [
+        MixVarGENetConfig(
+            in_channels=96,
+            out_channels=160,
+            head_op="mixvarge_f2_gb16",
+            stack_ops=["mixvarge_f2_gb16", "mixvarge_f2_gb16"],
+            stride=2,
+            stack_factor=1,
+            fusion_strides=[],
+            extra_downsample_num=0,
+        ),
+    ],  # stride 32
+]
+
 model = dict(
     type="Classifier",
     backbone=dict(
         type="MixVarGENet",
-        channels=[32, 64, 96, 160],
-        strides=[1, 2, 2, 2],
-        blocks=[1, 2, 2, 2],
+        net_config=net_config,
+        disable_quanti_input=False,
+        fc_filter=1024,
         num_classes=num_classes,
         bn_kwargs=bn_kwargs,
+        include_top=True,
+        flat_output=True,
+        bias=False,
     ),
     losses=dict(type="CEWithLabelSmooth", smooth_alpha=0.1),
 )
@@ -36,11 +106,14 @@ deploy_model = dict(
     type="Classifier",
     backbone=dict(
         type="MixVarGENet",
-        channels=[32, 64, 96, 160],
-        strides=[1, 2, 2, 2],
-        blocks=[1, 2, 2, 2],
+        net_config=net_config,
+        disable_quanti_input=False,
+        fc_filter=1024,
         num_classes=num_classes,
         bn_kwargs=bn_kwargs,
+        include_top=True,
+        flat_output=True,
+        bias=False,
     ),
 )
 deploy_inputs = dict(img=torch.randn((1, 3, 224, 224)))

@@ -51,3 +51,9 @@ deploy_model = dict(
     ),
 )
 deploy_inputs = dict(img=torch.randn((1, 3, 896, 896)))
+# Deployed as HAT's FCOS configs are (the model card's figures): images from
+# the camera pyramid (NV12), so the quantize layer reads nothing from DDR.
+compile_cfg = dict(
+    input_source=["pyramid"],
+    opt="O3",
+)

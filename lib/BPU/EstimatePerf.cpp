@@ -11,8 +11,9 @@
 // latencies (docs/bpu.md, "Calibration"): still an estimate, not a
 // measurement.
 //
-// The module summary adds the peak DDR footprint: constants + the
-// activation arena + the model's inputs and outputs.
+// The module summary adds the peak DDR footprint: weights + the DDR homes
+// of the intermediate tensors (bpu-plan-arena's bpu.ddr_arena_bytes) + the
+// caller's buffers (inputs as the input source delivers them, results).
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,6 +72,38 @@ LayerTime layerTime(double cycles, bool onMacArray, int64_t ddrBytes,
                  double(std::max<int64_t>(tiles, 1) - 1) * m.tileOverheadUs;
   t.totalUs = std::max(t.computeUs, t.memoryUs) + t.overheadUs;
   return t;
+}
+
+int64_t bpuFeatureMapBytes(llvm::ArrayRef<int64_t> shape, int64_t elemBytes) {
+  int64_t plain = elemBytes;
+  for (int64_t d : shape)
+    plain *= d;
+  if (elemBytes >= 4 || (shape.size() != 4 && shape.size() != 2))
+    return plain;
+  const int64_t n = shape[0], c = shape[1];
+  const int64_t h = shape.size() == 4 ? shape[2] : 1;
+  const int64_t w = shape.size() == 4 ? shape[3] : 1;
+  if (shape.size() == 4 && c <= 4)
+    return n * roundUp(h, 2) * roundUp(w, 32) * c * elemBytes;
+  // The smallest 256 x k + {0, 16, 32, 64, 128} that holds the channels.
+  const int64_t channelBytes = c * elemBytes;
+  int64_t aligned = roundUp(channelBytes, 256);
+  for (int64_t step : {16, 32, 64, 128})
+    if (channelBytes <= channelBytes / 256 * 256 + step) {
+      aligned = channelBytes / 256 * 256 + step;
+      break;
+    }
+  if (channelBytes % 256 == 0)
+    aligned = channelBytes;
+  return n * h * w * aligned;
+}
+
+int64_t nv12ImageBytes(llvm::ArrayRef<int64_t> shape) {
+  if (shape.size() != 4 || shape[1] != 3)
+    return -1;
+  // Y: H x W; UV: (H / 2) x W (two half-width planes interleaved).
+  const int64_t h = roundUp(shape[2], 2), w = roundUp(shape[3], 32);
+  return shape[0] * (h * w + h / 2 * w);
 }
 
 } // namespace hat::bpu
@@ -235,9 +268,17 @@ struct EstimatePerfPass
     int64_t ddrArena = activationBytes;
     if (auto a = module->getAttrOfType<IntegerAttr>(kDdrArenaBytesAttr))
       ddrArena = a.getInt();
+    // I/O: the inputs as the input source delivers them (DDR: the tensor the
+    // caller writes; pyramid: the camera path's NV12 image) and the results
+    // (the caller's output buffers).
     int64_t ioBytes = 0;
-    for (BlockArgument arg : func.getArguments())
-      ioBytes += tensorBytes(arg);
+    for (BlockArgument arg : func.getArguments()) {
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      const int64_t nv12 = type && inputSource == "pyramid"
+                               ? nv12ImageBytes(type.getShape())
+                               : -1;
+      ioBytes += nv12 >= 0 ? nv12 : tensorBytes(arg);
+    }
     func.walk([&](func::ReturnOp ret) {
       for (Value v : ret.getOperands())
         ioBytes += tensorBytes(v);

@@ -13,15 +13,25 @@
 // band by band (depth-first execution of the chain) and never reaches DDR;
 // any other tensor stays on chip when it fits beside the on-chip tensors
 // still live (compaction assumed); the model's results always go to DDR. Each
-// layer gets `on_chip`; the DDR-resident tensors, planned with the same reuse,
-// give `bpu.ddr_arena_bytes`, the activation part of the peak DDR footprint.
-// bpu-estimate-perf charges no DDR traffic for on-chip tensors.
+// layer gets `on_chip`; bpu-estimate-perf charges no DDR traffic for on-chip
+// tensors.
+//
+// `bpu.ddr_arena_bytes`, the activation part of the peak DDR footprint, is a
+// different question: not which tensors cross DDR, but which need DDR
+// reserved. Every intermediate tensor that exists whole at some point has a
+// DDR home (the on-chip SRAM is a cache that can be evicted, not an
+// allocation the runtime can rely on); a streamed tensor larger than the
+// activation SRAM never exists whole and needs none. The homes are sized in
+// the BPU's DDR layout (bpuFeatureMapBytes: channel bytes aligned as
+// Horizon's runtime documents) and planned with the same liveness reuse; the
+// results are the caller's output buffers (docs/bpu.md, "Peak DDR").
 //
 //===----------------------------------------------------------------------===//
 
 #include "PassUtil.h"
 
 #include "hat/BPU/Passes.h"
+#include "hat/BPU/PerfModel.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/EquivalenceClasses.h"
@@ -41,6 +51,8 @@ int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 struct Buffer {
   int64_t bytes = 0, first = 0, last = 0, offset = -1;
+  /// Bytes in the BPU's DDR layout (bpuFeatureMapBytes), 64-byte aligned.
+  int64_t layoutBytes = 0;
   /// Layers that read it (reshapes look through), and the first of them.
   int64_t readers = 0, firstReader = -1;
   SmallVector<Operation *> producers;
@@ -77,6 +89,10 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
         id = buffers.size();
         buffers.push_back({});
         buffers[id].bytes = alignUp(tensorBytes(op->getResult(0)));
+        auto type = cast<RankedTensorType>(op->getResult(0).getType());
+        buffers[id].layoutBytes = alignUp(bpuFeatureMapBytes(
+            type.getShape(),
+            std::max<int64_t>(1, type.getElementTypeBitWidth() / 8)));
         buffers[id].first = index[op];
         buffers[id].last = index[op];
       }
@@ -111,14 +127,22 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
         ++j;
       nextLayer[index[layers[i]]] = index[layers[j]];
     }
-    std::vector<size_t> live, ddr;
+    std::vector<size_t> live, homes;
     for (size_t id = 0; id < buffers.size(); ++id) {
       Buffer &buf = buffers[id];
       // Streamed: read once, by the very next layer, which consumes it band
       // by band as it is produced (depth-first tiling of a layer chain, as
       // in an MBConv block or a head tower): only a band is ever on chip.
-      if (buf.last < end && buf.readers == 1 &&
-          nextLayer.lookup(buf.first) == buf.firstReader) {
+      const bool streamed = buf.last < end && buf.readers == 1 &&
+                            nextLayer.lookup(buf.first) == buf.firstReader;
+      // Peak DDR: every intermediate tensor the chip could hold whole has a
+      // DDR home to spill to (on-chip residency saves its traffic, not its
+      // allocation); only a streamed tensor larger than the activation SRAM
+      // never exists whole. Results are the caller's output buffers,
+      // counted with the I/O by bpu-estimate-perf.
+      if (buf.last < end && !(streamed && buf.layoutBytes > budget))
+        homes.push_back(id);
+      if (streamed) {
         onChip[id] = true;
         continue;
       }
@@ -130,12 +154,14 @@ struct PlanArenaPass : hat::bpu::impl::BpuPlanArenaBase<PlanArenaPass> {
       if (buf.last < end && used + buf.bytes <= budget) {
         onChip[id] = true;
         live.push_back(id);
-      } else {
-        ddr.push_back(id);
       }
     }
-    std::vector<Buffer> ddrBuffers = buffers;
-    const int64_t ddrArenaBytes = place(ddrBuffers, ddr, reuse);
+    // The homes in the BPU's DDR layout, planned with the same liveness
+    // reuse as the runtime arena.
+    std::vector<Buffer> homeBuffers = buffers;
+    for (Buffer &buf : homeBuffers)
+      buf.bytes = buf.layoutBytes;
+    const int64_t ddrArenaBytes = place(homeBuffers, homes, reuse);
 
     Builder b(module.getContext());
     for (Operation *op : layers) {

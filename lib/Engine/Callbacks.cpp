@@ -296,17 +296,16 @@ config::Expected<std::any> buildValidation(const config::BuildArgs &args) {
     cb->intervalBy = strKwarg(a, "interval_by", "epoch", {"epoch", "step"});
     cb->onTrainEnd = boolKwarg(a, "val_on_train_end", true);
     cb->logPrefix = strKwarg(a, "log_prefix", "Validation");
-    // Validation always runs the trainer's own model; HAT's alternatives
-    // are refused rather than silently ignored.
+    // Validation always runs the trainer's own model; HAT's alternative (a
+    // separate val_model) is refused rather than silently ignored.
+    // init_with_train_model only says how a given val_model is initialised:
+    // without one HAT validates the trainer's model whatever its value (the
+    // seed FCOS config sets it False), so both values are accepted then.
     if (!a.get("val_model").isNone())
       throw EngineError(a.error("'val_model' is not supported: validation "
                                 "runs the trainer's model")
                             .str());
-    if (!boolKwarg(a, "init_with_train_model", true))
-      throw EngineError(a.error("init_with_train_model=False is not "
-                                "supported: validation runs the trainer's "
-                                "model")
-                            .str());
+    boolKwarg(a, "init_with_train_model", true);
     return cb;
   });
 }
@@ -319,7 +318,7 @@ HAT_REGISTER("callback", {"Validation"},
 
 //===----------------------------------------------------------------------===//
 
-/// `{save_dir}/{name_prefix}{stage}-checkpoint-last.pth.tar` at each
+/// `{save_dir}/{name_prefix}checkpoint-last.pth.tar` at each
 /// interval and at the end; `...-best` whenever the monitored validation
 /// metric improves (and at the end when nothing was monitored), both with
 /// optimizer state so either can be resumed.
@@ -336,8 +335,7 @@ public:
 
   std::string path(const std::string &which) const {
     return (std::filesystem::path(saveDir) /
-            (namePrefix + runContext().stage + "-checkpoint-" + which +
-             ".pth.tar"))
+            (namePrefix + "checkpoint-" + which + ".pth.tar"))
         .string();
   }
 
@@ -423,7 +421,11 @@ config::Expected<std::any> buildCheckpoint(const config::BuildArgs &args) {
     cb->saveDir = strKwarg(a, "save_dir", "");
     if (cb->saveDir.empty())
       throw EngineError(a.error("'save_dir' is required").str());
-    cb->namePrefix = strKwarg(a, "name_prefix", "");
+    // HAT's configs pass name_prefix=training_step + "-", giving the
+    // float-checkpoint-best.pth.tar their LoadCheckpoint converters read;
+    // without the kwarg the stage is the prefix, for the same names.
+    cb->namePrefix =
+        strKwarg(a, "name_prefix", runContext().stage + std::string("-"));
     cb->interval = intKwarg(a, "save_interval", 1);
     cb->intervalBy = strKwarg(a, "interval_by", "epoch", {"epoch", "step"});
     cb->saveOnTrainEnd = boolKwarg(a, "save_on_train_end", true);

@@ -10,8 +10,10 @@
 #include "hat/Engine/Builders.h"
 #include "hat/Engine/DetectionLosses.h"
 #include "hat/Engine/Engine.h"
+#include "hat/Engine/FcosTarget.h"
 
 #include "hat/Config/Registry.h"
+#include "hat/Detection/PostProcess.h"
 #include "hat/Dialect/HatOps.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
@@ -59,6 +61,41 @@ config::Value batchToValue(const data::Batch &batch) {
                       at::from_blob(const_cast<int64_t *>(batch.labels.data()),
                                     {(int64_t)batch.labels.size()}, at::kLong)
                           .clone()));
+  const int64_t n = batch.size();
+  // Detection batches also carry their ground truth (per image: boxes in
+  // network-input pixels, labels with crowd regions as -1) and what the
+  // post-processing needs to return boxes to the stored images.
+  if (static_cast<int64_t>(batch.boxOffsets.size()) == n + 1 &&
+      static_cast<int64_t>(batch.imageIds.size()) == n &&
+      static_cast<int64_t>(batch.scaleFactors.size()) == n &&
+      static_cast<int64_t>(batch.validRegions.size()) == n &&
+      static_cast<int64_t>(batch.originalSizes.size()) == n) {
+    DetectionGroundTruth truth = groundTruthFromBatch(batch);
+    std::vector<config::Value> boxes, labels;
+    for (int64_t i = 0; i < n; ++i) {
+      boxes.push_back(metrics::tensorValue(truth.boxes[i]));
+      labels.push_back(metrics::tensorValue(truth.labels[i]));
+    }
+    items.emplace_back("gt_bboxes", config::Value::list(std::move(boxes)));
+    items.emplace_back("gt_classes", config::Value::list(std::move(labels)));
+    at::Tensor ids = at::empty({n}, at::kLong);
+    at::Tensor scales = at::empty({n, 2}, at::kFloat);
+    at::Tensor regions = at::empty({n, 4}, at::kFloat);
+    at::Tensor sizes = at::empty({n, 2}, at::kLong);
+    for (int64_t i = 0; i < n; ++i) {
+      ids[i] = batch.imageIds[i];
+      for (int k = 0; k < 2; ++k) {
+        scales[i][k] = batch.scaleFactors[i][k];
+        sizes[i][k] = batch.originalSizes[i][k];
+      }
+      for (int k = 0; k < 4; ++k)
+        regions[i][k] = batch.validRegions[i][k];
+    }
+    items.emplace_back("img_id", metrics::tensorValue(ids));
+    items.emplace_back("scale_factor", metrics::tensorValue(scales));
+    items.emplace_back("valid_region", metrics::tensorValue(regions));
+    items.emplace_back("ori_size", metrics::tensorValue(sizes));
+  }
   return metrics::makeDict(std::move(items));
 }
 
@@ -122,6 +159,17 @@ EngineModelPtr EngineModel::fromConfig(const config::Value &modelConfig) {
     throw EngineError(diagnosticText(lowered.error()));
   model->ir->module = std::move(*lowered);
   model->lossFns = buildLosses((*module)->losses());
+  // A detector trains through its own targets and losses (HAT's FCOS
+  // applies them inside forward); the deploy form has none.
+  if ((*module)->typeName() == "FCOS" && modelConfig.isDict()) {
+    const config::Value *targets = modelConfig.asDict().find("targets");
+    if (targets && !targets->isNone()) {
+      auto loss = buildFcosLoss(modelConfig);
+      if (!loss)
+        throw EngineError(diagnosticText(loss.error()));
+      model->fcosLoss = *loss;
+    }
+  }
   model->rebuild(exec::FakeQuantMode::Float, {});
   return model;
 }
@@ -135,6 +183,26 @@ void EngineModel::rebuild(exec::FakeQuantMode mode,
   if (!created.executor)
     throw EngineError("cannot run the model: " + created.error);
   runner = std::move(created.executor);
+  mlir::func::FuncOp func = ir->func();
+  outputNames_.clear();
+  for (unsigned i = 0; i < func.getNumResults(); ++i)
+    if (auto name = func.getResultAttrOfType<mlir::StringAttr>(i, "hat.name"))
+      outputNames_.push_back(name.str());
+  if (!outputNames_.empty() && outputNames_.size() != func.getNumResults())
+    throw EngineError("the model names " + std::to_string(outputNames_.size()) +
+                      " of its " + std::to_string(func.getNumResults()) +
+                      " outputs: every output of a multi-output model needs a "
+                      "hat.name");
+  postProcessor_.reset();
+  if (auto pp = func->getAttrOfType<mlir::StringAttr>("hat.post_process")) {
+    try {
+      postProcessor_ = std::make_shared<detection::DetectionPostProcessor>(
+          detection::DetectionPostProcessor::fromJson(pp.str()));
+    } catch (const std::exception &e) {
+      throw EngineError(std::string("the model's hat.post_process: ") +
+                        e.what());
+    }
+  }
   runner->train(training);
   runner->setBatchNormFunction(batchNormFn);
   bool hasInt = false, hasFakeQuant = false;
@@ -227,6 +295,8 @@ config::Value EngineModel::forward(const config::Value &batch) {
       images = metrics::asTensor(*img);
   if (!images.defined())
     throw EngineError("the model expects a batch with an 'img' tensor");
+  if (!outputNames_.empty())
+    return detectionForward(batch, runner->forward({images}));
   at::Tensor preds = runner->forwardOne(images);
   if (!training || lossFns.empty())
     return metrics::tensorValue(preds);
@@ -240,6 +310,133 @@ config::Value EngineModel::forward(const config::Value &batch) {
     losses.asDict().set(loss.name,
                         metrics::tensorValue(loss.fn(preds, labels)));
   return config::Value::tuple({metrics::tensorValue(preds), losses});
+}
+
+namespace {
+/// A per-image list of tensors from the batch (gt_bboxes, gt_classes).
+std::vector<at::Tensor> tensorList(const config::Value &batch, const char *key,
+                                   int64_t images) {
+  const config::Value *v = batch.asDict().find(key);
+  if (!v || !(v->isList() || v->isTuple()))
+    throw EngineError(std::string("training a detector needs '") + key +
+                      "' in the batch: a detection dataset (e.g. "
+                      "CocoFromLMDB) collated by collate_2d");
+  std::vector<at::Tensor> tensors;
+  for (const config::Value &item : v->sequenceItems())
+    tensors.push_back(metrics::asTensor(item));
+  if (static_cast<int64_t>(tensors.size()) != images)
+    throw EngineError(std::string("the batch's '") + key + "' has " +
+                      std::to_string(tensors.size()) + " entries for " +
+                      std::to_string(images) + " images");
+  return tensors;
+}
+
+at::Tensor batchTensor(const config::Value &batch, const char *key) {
+  const config::Value *v = batch.asDict().find(key);
+  at::Tensor t = v ? metrics::asTensor(*v) : at::Tensor();
+  if (!t.defined())
+    throw EngineError(std::string("decoding detections needs '") + key +
+                      "' in the batch: a detection dataset collated by "
+                      "collate_2d");
+  return t;
+}
+} // namespace
+
+config::Value
+EngineModel::detectionForward(const config::Value &batch,
+                              const std::vector<at::Tensor> &outputs) {
+  auto byName = [&](const std::string &name) -> const at::Tensor & {
+    for (size_t i = 0; i < outputNames_.size(); ++i)
+      if (outputNames_[i] == name)
+        return outputs[i];
+    throw EngineError("the model has no output '" + name +
+                      "' that its hat.post_process names");
+  };
+  const int64_t images = metrics::asTensor(*batch.asDict().find("img")).size(0);
+  if (training && fcosLoss) {
+    if (!postProcessor_)
+      throw EngineError("training FCOS needs the model's post_process "
+                        "(FCOSMultiStrideFilter) to know which output is "
+                        "which");
+    const detection::DetectionPostProcessor &pp = *postProcessor_;
+    const bool pixels = pp.options().bboxUnits ==
+                        detection::FcosDecodeOptions::BboxUnits::Pixels;
+    FcosHeadOutputs heads;
+    for (size_t l = 0; l < pp.clsOutputs().size(); ++l) {
+      heads.clsScores.push_back(byName(pp.clsOutputs()[l]));
+      const at::Tensor &bbox = byName(pp.bboxOutputs()[l]);
+      // The targets work in stride units (upscale_bbox_pred heads output
+      // pixels).
+      heads.bboxPreds.push_back(
+          pixels ? bbox / static_cast<double>(pp.options().strides[l]) : bbox);
+      heads.centerness.push_back(byName(pp.centernessOutputs()[l]));
+    }
+    DetectionGroundTruth truth;
+    truth.boxes = tensorList(batch, "gt_bboxes", images);
+    truth.labels = tensorList(batch, "gt_classes", images);
+    std::vector<std::pair<std::string, at::Tensor>> losses;
+    try {
+      losses = (*fcosLoss)(heads, truth);
+    } catch (const std::invalid_argument &e) {
+      throw EngineError(std::string("FCOS losses: ") + e.what());
+    }
+    config::Value dict = config::Value::dict();
+    for (auto &[name, value] : losses)
+      dict.asDict().set(name, metrics::tensorValue(value));
+    return dict;
+  }
+  config::Value result = config::Value::dict();
+  for (size_t i = 0; i < outputs.size(); ++i)
+    result.asDict().set(outputNames_[i], metrics::tensorValue(outputs[i]));
+  if (!postProcessor_)
+    return result;
+  // Decoding on the CPU, on the float outputs (the integer model
+  // dequantizes its results), exactly as hat-run does after the HBM.
+  std::vector<at::Tensor> contiguous;
+  std::vector<detection::NamedOutput> named;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    contiguous.push_back(
+        outputs[i].detach().to(at::kCPU, at::kFloat).contiguous());
+    named.push_back({outputNames_[i], contiguous.back().sizes().vec(),
+                     contiguous.back().data_ptr<float>()});
+  }
+  std::vector<detection::ImageDetections> detections;
+  try {
+    detections = postProcessor_->decode(named);
+  } catch (const std::exception &e) {
+    throw EngineError(std::string("decoding the detections: ") + e.what());
+  }
+  at::Tensor ids = batchTensor(batch, "img_id").to(at::kLong);
+  at::Tensor scales = batchTensor(batch, "scale_factor").to(at::kFloat);
+  at::Tensor regions = batchTensor(batch, "valid_region").to(at::kFloat);
+  at::Tensor sizes = batchTensor(batch, "ori_size").to(at::kLong);
+  std::vector<config::Value> perImage;
+  for (int64_t n = 0; n < images; ++n) {
+    detection::ImageMeta meta;
+    meta.imageId = ids[n].item<int64_t>();
+    meta.scaleX = scales[n][0].item<float>();
+    meta.scaleY = scales[n][1].item<float>();
+    for (int k = 0; k < 4; ++k)
+      meta.validRegion[k] = regions[n][k].item<float>();
+    meta.originalHeight = sizes[n][0].item<int64_t>();
+    meta.originalWidth = sizes[n][1].item<int64_t>();
+    detection::ImageDetections &d = detections[n];
+    detection::DetectionPostProcessor::toOriginalImage(d, meta);
+    at::Tensor t = at::empty({static_cast<int64_t>(d.size()), 6}, at::kFloat);
+    auto a = t.accessor<float, 2>();
+    for (size_t k = 0; k < d.size(); ++k) {
+      a[k][0] = d.boxes[k].x1;
+      a[k][1] = d.boxes[k].y1;
+      a[k][2] = d.boxes[k].x2;
+      a[k][3] = d.boxes[k].y2;
+      a[k][4] = d.scores[k];
+      a[k][5] = static_cast<float>(d.labels[k]);
+    }
+    perImage.push_back(metrics::tensorValue(t));
+  }
+  result.asDict().set("pred_bboxes", config::Value::list(std::move(perImage)));
+  result.asDict().set("img_id", metrics::tensorValue(ids));
+  return result;
 }
 
 //===----------------------------------------------------------------------===//

@@ -352,6 +352,17 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
       loop->optimizer = factory(loop->model->executor().namedParameters());
     }
     config::Value loader = args.get("data_loader");
+    // HAT's Predictor takes a list of loaders (the seed passes
+    // [val_data_loader]); one is supported, more are refused.
+    if (loop->kind == Loop::Kind::Predictor &&
+        (loader.isList() || loader.isTuple())) {
+      if (loader.sequenceItems().size() != 1)
+        return args.error("a Predictor here runs one data_loader; got a "
+                          "list of " +
+                          std::to_string(loader.sequenceItems().size()) +
+                          " (run one predictor per loader)");
+      loader = loader.sequenceItems()[0];
+    }
     if (!loader.isNone())
       loop->dataLoader =
           buildAs<std::shared_ptr<data::DataLoader>>(loader, "data_loader");

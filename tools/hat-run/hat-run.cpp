@@ -11,18 +11,27 @@
 //   hat-run model.hbm --config CONFIG [--loader val_data_loader]
 //       [--set path=value]... [--threads N]
 //
-// evaluates the config's validation loader as the board would compute it:
-// top-1 accuracy plus the TopKAccuracy metrics of int_infer_trainer's
-// val_metrics, printed with hat-train's names ("accuracy", "top2", ...), so
-// the two can be compared number for number.
+//       [--dets-out dets.json] [--visualize DIR [--max-images N]
+//        [--min-score S]] [--ann-file instances.json]
+//
+// evaluates the config's validation loader as the board would compute it
+// (hat::inference): a classifier's top-1 accuracy plus the TopKAccuracy
+// metrics of int_infer_trainer's val_metrics; a detector's (an HBM with a
+// post_process) COCO numbers against the COCODetectionMetric ann_file of
+// the config (or --ann-file), after the same CPU decoding as hat-train's
+// predict path. Printed with hat-train's names ("accuracy", "top2", "mAP",
+// ...), so the two can be compared number for number. --dets-out writes
+// the COCO results, --visualize draws them on the stored images.
 //
 //===----------------------------------------------------------------------===//
 
 #include "hat/Config/Config.h"
 #include "hat/Config/Registry.h"
 #include "hat/Data/DataLoader.h"
+#include "hat/Detection/CocoJson.h"
 #include "hat/Eval/Npy.h"
 #include "hat/HBM/Report.h"
+#include "hat/Inference/Evaluate.h"
 #include "hat/Runtime/Runtime.h"
 #include "hat/Support/ParseNumber.h"
 
@@ -41,7 +50,9 @@ void usage() {
   std::cerr << "usage: hat-run model.hbm --input x.npy [--input ...] [-o DIR]"
                " [--compare ref.npy ...] [--threads N] [--repeat N] [--info]\n"
                "       hat-run model.hbm --config CONFIG [--loader NAME]"
-               " [--set path=value]... [--threads N]\n";
+               " [--set path=value]... [--threads N]\n"
+               "               [--dets-out dets.json] [--visualize DIR]"
+               " [--max-images N] [--min-score S] [--ann-file FILE]\n";
 }
 
 bool sameBits(const hat::eval::Tensor &a, const hat::eval::Tensor &b,
@@ -90,19 +101,55 @@ std::vector<int64_t> topKsFromConfig(const hat::config::Module &module) {
   return ks;
 }
 
-/// Runs the session over a config's validation loader and prints accuracy.
-int evaluateConfig(hat::runtime::Session &session, const std::string &path,
-                   const std::vector<std::string> &overrides,
-                   const std::string &loaderName) {
-  auto module = hat::config::loadConfig(path, overrides);
+/// The ann_file of the config's COCODetectionMetric: int_infer_predictor's
+/// metrics first, then the trainers' val_metrics (empty when none).
+std::string cocoAnnFileFromConfig(const hat::config::Module &module) {
+  for (auto [owner, key] : {std::pair{"int_infer_predictor", "metrics"},
+                            std::pair{"int_infer_trainer", "val_metrics"},
+                            std::pair{"qat_trainer", "val_metrics"},
+                            std::pair{"float_trainer", "val_metrics"}}) {
+    const hat::config::Value *trainer = module.get(owner);
+    if (!trainer || !trainer->isDict())
+      continue;
+    const hat::config::Value *metrics = trainer->asDict().find(key);
+    if (!metrics)
+      continue;
+    std::vector<hat::config::Value> items =
+        metrics->isList() || metrics->isTuple()
+            ? metrics->sequenceItems()
+            : std::vector<hat::config::Value>{*metrics};
+    for (const hat::config::Value &m : items) {
+      if (!m.isDict())
+        continue;
+      const hat::config::Value *type = m.asDict().find("type");
+      const hat::config::Value *ann = m.asDict().find("ann_file");
+      if (type && type->isStr() && type->asStr() == "COCODetectionMetric" &&
+          ann && ann->isStr())
+        return ann->asStr();
+    }
+  }
+  return {};
+}
+
+struct ConfigRun {
+  std::string path, loaderName, annFile, detsOut, visualizeDir;
+  std::vector<std::string> overrides;
+  float minScore = 0.3f;
+  int64_t maxImages = 50;
+};
+
+/// Runs the session over a config's validation loader and prints the
+/// metrics hat-train prints for the same stage.
+int evaluateConfig(hat::runtime::Session &session, const ConfigRun &run) {
+  auto module = hat::config::loadConfig(run.path, run.overrides);
   if (!module) {
     std::cerr << module.error().str();
     return 1;
   }
-  const hat::config::Value *loaderConfig = (*module)->get(loaderName);
+  const hat::config::Value *loaderConfig = (*module)->get(run.loaderName);
   if (!loaderConfig) {
-    std::cerr << path << ": error: the config defines no '" << loaderName
-              << "'\n";
+    std::cerr << run.path << ": error: the config defines no '"
+              << run.loaderName << "'\n";
     return 1;
   }
   auto built =
@@ -112,74 +159,60 @@ int evaluateConfig(hat::runtime::Session &session, const std::string &path,
     return 1;
   }
   auto loader = std::any_cast<std::shared_ptr<hat::data::DataLoader>>(*built);
-  std::vector<int64_t> ks = topKsFromConfig(**module);
-  std::vector<int64_t> correct(ks.size() + 1, 0);
-  int64_t total = 0;
-  std::string error;
-  hat::data::Batch batch;
-  auto t0 = std::chrono::steady_clock::now();
+  const std::string &postProcess = session.model().postProcess;
+  std::vector<std::pair<std::string, double>> metrics;
+  hat::inference::Throughput throughput;
   try {
-    loader->startEpoch(0);
-    while (loader->next(batch)) {
-      hat::eval::Tensor images =
-          hat::eval::Tensor::f32({batch.imageShape[0], batch.imageShape[1],
-                                  batch.imageShape[2], batch.imageShape[3]});
-      images.f = batch.images;
-      std::vector<hat::eval::Tensor> outputs;
-      if (!session.run({images}, outputs, error)) {
-        std::cerr << "hat-run: " << error << "\n";
+    if (postProcess.empty()) {
+      if (!run.detsOut.empty() || !run.visualizeDir.empty()) {
+        std::cerr << "hat-run: --dets-out and --visualize need a detector "
+                     "(an HBM with a post_process)\n";
+        return 2;
+      }
+      metrics = hat::inference::evaluateClassifier(session, *loader,
+                                                   topKsFromConfig(**module),
+                                                   run.loaderName, throughput);
+    } else {
+      std::string annFile =
+          run.annFile.empty() ? cocoAnnFileFromConfig(**module) : run.annFile;
+      if (annFile.empty()) {
+        std::cerr << run.path
+                  << ": error: no COCODetectionMetric(ann_file=...) in "
+                     "int_infer_predictor or the trainers; give --ann-file\n";
         return 1;
       }
-      const hat::eval::Tensor &logits = outputs.at(0);
-      if (logits.dtype != hat::eval::DType::F32 || logits.shape.size() != 2 ||
-          logits.shape[0] != batch.size()) {
-        std::cerr << "hat-run: the model's first output is not [N, classes] "
-                     "float scores\n";
-        return 1;
+      auto postProcessor =
+          hat::detection::DetectionPostProcessor::fromJson(postProcess);
+      hat::detection::CocoAccumulator accumulator(annFile);
+      hat::inference::evaluateDetector(session, postProcessor, *loader,
+                                       accumulator, throughput);
+      metrics = accumulator.metrics();
+      if (!run.detsOut.empty()) {
+        hat::detection::writeCocoDetections(run.detsOut, accumulator.results());
+        std::cout << "wrote " << accumulator.results().size()
+                  << " detections of " << accumulator.imageIds().size()
+                  << " images to " << run.detsOut << "\n";
       }
-      int64_t classes = logits.shape[1];
-      for (int64_t n = 0; n < batch.size(); ++n) {
-        const int64_t labelIndex = batch.labels[size_t(n)];
-        if (labelIndex < 0 || labelIndex >= classes) {
-          std::cerr << "hat-run: " << loaderName << " sample " << total + n
-                    << " has label " << labelIndex << ", the model scores "
-                    << classes << " classes (0.." << classes - 1 << ")\n";
-          return 1;
-        }
-        const float *row = logits.f.data() + n * classes;
-        float label = row[labelIndex];
-        // Rank of the label: how many classes score higher (ties resolved
-        // towards the lower index, as argmax does).
-        int64_t rank = 0;
-        for (int64_t c = 0; c < classes; ++c)
-          rank += row[c] > label || (row[c] == label && c < batch.labels[n]);
-        correct[0] += rank == 0;
-        for (size_t i = 0; i < ks.size(); ++i)
-          correct[i + 1] += rank < ks[i];
+      if (!run.visualizeDir.empty()) {
+        size_t n = hat::inference::writeDetectionImages(
+            *loader->options().dataset, accumulator.imageDetections(),
+            run.visualizeDir, run.minScore, run.maxImages);
+        std::cout << "drew " << n << " images into " << run.visualizeDir
+                  << "\n";
       }
-      total += batch.size();
     }
   } catch (const std::exception &e) {
     std::cerr << "hat-run: " << e.what() << "\n";
     return 1;
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-          .count();
-  if (total == 0) {
-    std::cerr << "hat-run: the loader produced no samples\n";
-    return 1;
-  }
-  char line[64];
-  std::snprintf(line, sizeof line, "accuracy=%.9g",
-                (double)correct[0] / (double)total);
-  std::cout << line;
-  for (size_t i = 0; i < ks.size(); ++i) {
-    std::snprintf(line, sizeof line, " top%lld=%.9g", (long long)ks[i],
-                  (double)correct[i + 1] / (double)total);
+  char line[96];
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    std::snprintf(line, sizeof line, "%s%s=%.9g", i ? " " : "",
+                  metrics[i].first.c_str(), metrics[i].second);
     std::cout << line;
   }
-  std::cout << " (" << total << " images, " << (int64_t)(total / seconds)
+  std::cout << " (" << throughput.images << " images, "
+            << (int64_t)(throughput.images / std::max(throughput.seconds, 1e-9))
             << " images/s, " << hat::runtime::isaName(session.isa()) << ", "
             << session.threads() << " threads)\n";
   return 0;
@@ -188,9 +221,9 @@ int evaluateConfig(hat::runtime::Session &session, const std::string &path,
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string modelPath, outDir, configPath;
-  std::string loaderName = "val_data_loader";
-  std::vector<std::string> overrides;
+  std::string modelPath, outDir;
+  ConfigRun configRun;
+  configRun.loaderName = "val_data_loader";
   std::vector<std::string> inputs, compares;
   int threads = 0, repeat = 1;
   bool info = false;
@@ -227,12 +260,36 @@ int main(int argc, char **argv) {
     } else if (arg == "--info")
       info = true;
     else if (arg == "--config")
-      value(configPath);
+      value(configRun.path);
     else if (arg == "--set")
-      value(v), overrides.push_back(v);
+      value(v), configRun.overrides.push_back(v);
     else if (arg == "--loader")
-      value(loaderName);
-    else if (arg == "-h" || arg == "--help") {
+      value(configRun.loaderName);
+    else if (arg == "--dets-out")
+      value(configRun.detsOut);
+    else if (arg == "--visualize")
+      value(configRun.visualizeDir);
+    else if (arg == "--ann-file")
+      value(configRun.annFile);
+    else if (arg == "--max-images") {
+      value(v);
+      std::optional<int64_t> n = hat::parseInteger(v, 0, kMaxRepeat);
+      if (!n) {
+        std::cerr << "hat-run: "
+                  << hat::badIntegerMessage(arg, v, 0, kMaxRepeat) << "\n";
+        return 2;
+      }
+      configRun.maxImages = *n;
+    } else if (arg == "--min-score") {
+      value(v);
+      std::optional<double> x = hat::parseDouble(v, 0.0, 1.0);
+      if (!x) {
+        std::cerr << "hat-run: --min-score takes a number in [0, 1], got '" << v
+                  << "'\n";
+        return 2;
+      }
+      configRun.minScore = static_cast<float>(*x);
+    } else if (arg == "-h" || arg == "--help") {
       usage();
       return 0;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -269,11 +326,18 @@ int main(int argc, char **argv) {
     if (inputs.empty())
       return 0;
   }
-  if (!configPath.empty()) {
+  if (configRun.path.empty() &&
+      (!configRun.detsOut.empty() || !configRun.visualizeDir.empty() ||
+       !configRun.annFile.empty())) {
+    std::cerr << "hat-run: --dets-out, --visualize and --ann-file need "
+                 "--config\n";
+    return 2;
+  }
+  if (!configRun.path.empty()) {
     hat::runtime::Options options;
     options.threads = threads;
     auto session = hat::runtime::Session::create(std::move(model), options);
-    return evaluateConfig(*session, configPath, overrides, loaderName);
+    return evaluateConfig(*session, configRun);
   }
   if (inputs.empty()) {
     usage();

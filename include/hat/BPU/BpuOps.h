@@ -22,8 +22,10 @@ namespace hat::bpu {
 constexpr const char *kMarchAttr = "bpu.march";
 constexpr const char *kOptLevelAttr = "bpu.opt_level";
 constexpr const char *kArenaBytesAttr = "bpu.arena_bytes";
-/// Bytes of the activations that live in DDR (those the on-chip arena
-/// cannot hold), planned with the same liveness reuse.
+/// Bytes of DDR reserved for the intermediate activations (peak DDR): a
+/// home, in the BPU's DDR layout, for every tensor that exists whole (all
+/// but streamed tensors larger than the activation SRAM), planned with the
+/// same liveness reuse (docs/bpu.md, "Peak DDR").
 constexpr const char *kDdrArenaBytesAttr = "bpu.ddr_arena_bytes";
 constexpr const char *kPerfAttr = "bpu.perf";
 constexpr const char *kInputSourceAttr = "bpu.input_source";

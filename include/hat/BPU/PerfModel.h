@@ -11,6 +11,8 @@
 
 #include "hat/BPU/March.h"
 
+#include "llvm/ADT/ArrayRef.h"
+
 #include <cstdint>
 
 namespace hat::bpu {
@@ -39,6 +41,22 @@ struct LayerTime {
 /// `reshape` is a view: no time at all.
 LayerTime layerTime(double cycles, bool onMacArray, int64_t ddrBytes,
                     int64_t tiles, bool reshape, const March &march);
+
+/// Bytes of a feature map of logical `shape` (NCHW, or [N, features]) with
+/// `elemBytes`-byte elements in DDR as the BPU lays it out: NHWC with the
+/// channel bytes (C x elemBytes) rounded up to the nearest 256 x k + {0, 16,
+/// 32, 64, 128} (k >= 0); an image-like tensor of at most 4 channels keeps
+/// its channels and has H rounded up to 2 and W to 32 instead. These are
+/// the alignment rules Horizon's runtime documents for BPU input and output
+/// tensors (the aligned shape it asks callers to allocate), applied here to
+/// every integer feature map the model keeps in DDR. Other ranks, and 4-byte
+/// (float / int32) host-side tensors, are their plain size.
+int64_t bpuFeatureMapBytes(llvm::ArrayRef<int64_t> shape, int64_t elemBytes);
+
+/// Bytes of one pyramid input (the camera path delivers NV12: a full
+/// resolution Y plane and a half resolution interleaved UV plane, width
+/// aligned to 32) for a [N, 3, H, W] image; -1 when `shape` is not one.
+int64_t nv12ImageBytes(llvm::ArrayRef<int64_t> shape);
 
 } // namespace hat::bpu
 

@@ -39,6 +39,10 @@ namespace hat::dist {
 class GradientReducer;
 } // namespace hat::dist
 
+namespace hat::detection {
+class DetectionPostProcessor;
+} // namespace hat::detection
+
 namespace hat::engine {
 
 /// An error that ends a stage: a config value only checkable at run time, a
@@ -71,9 +75,20 @@ struct Loss {
       fn;
 };
 
+class FcosLoss;
+
 /// The model a loop trains: its hat IR, the executor running it, and the
-/// config's losses. forward() follows HAT's Classifier: while training with
-/// losses it returns (preds, {loss_name: loss}), otherwise preds.
+/// config's losses. forward() follows HAT's models:
+///  * a classifier (one unnamed output) returns, while training with
+///    losses, (preds, {loss_name: loss}), otherwise preds;
+///  * a detector (named outputs and a `hat.post_process` description, e.g.
+///    FCOS) returns, while training with its targets and losses, the dict
+///    {loss_name: loss}; otherwise the dict of its named outputs plus
+///    `pred_bboxes` (one [K, 6] tensor per image: x1, y1, x2, y2 in the
+///    stored image's pixels, score, label) and `img_id` [N], which
+///    COCODetectionMetric.update(model_outs) reads. The decoding is
+///    hat::detection's, the code hat-run runs after the HBM;
+///  * any other model with named outputs returns the dict of them.
 class EngineModel {
 public:
   /// Lowers the config model for the input shape of `deploy_inputs`.
@@ -111,6 +126,13 @@ public:
   void saveIR(const std::string &path, bool bytecode = false);
 
   const std::vector<Loss> &losses() const { return lossFns; }
+  /// The function results' hat.name, in order (empty for one unnamed
+  /// result).
+  const std::vector<std::string> &outputNames() const { return outputNames_; }
+  /// The detector's CPU post-processing; null for other models.
+  const detection::DetectionPostProcessor *postProcessor() const {
+    return postProcessor_.get();
+  }
 
   /// The checkpoint the last LoadCheckpoint conversion read, for
   /// resume_optimizer / resume_epoch_or_step.
@@ -124,6 +146,11 @@ private:
   std::unique_ptr<IR> ir;
   std::unique_ptr<exec::ModuleExecutor> runner;
   std::vector<Loss> lossFns;
+  std::shared_ptr<const FcosLoss> fcosLoss;
+  std::vector<std::string> outputNames_;
+  std::shared_ptr<detection::DetectionPostProcessor> postProcessor_;
+  config::Value detectionForward(const config::Value &batch,
+                                 const std::vector<at::Tensor> &outputs);
   bool training = false;
   std::string kindName = "float";
   exec::ModuleExecutor::BatchNormFn batchNormFn;

@@ -122,10 +122,11 @@ struct PerfSummary {
   int64_t ddrBytesPerFrame = 0, macs = 0;
   double macUtilisation = 0;
   int64_t batch = 1;
-  /// DDR footprint: constants (weights, biases, requantization), the
-  /// activation arena (allocated in DDR even where the BPU keeps a tensor
-  /// in SRAM), the model's inputs and outputs; peak = their sum (the model
-  /// cards' "memory" column).
+  /// DDR footprint: constants (weights, biases, requantization), the DDR
+  /// homes of the intermediate activations (reserved even where the BPU
+  /// keeps a tensor in SRAM; docs/bpu.md, "Peak DDR"), the caller's input
+  /// buffers (as the input source delivers them) and output buffers; peak =
+  /// their sum (the model cards' "memory" column).
   int64_t weightBytes = 0, ddrActivationBytes = 0, ioBytes = 0;
   int64_t peakDdrBytes = 0;
 };

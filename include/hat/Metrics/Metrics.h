@@ -10,6 +10,7 @@
 #define HAT_METRICS_METRICS_H
 
 #include "hat/Config/Value.h"
+#include "hat/Detection/CocoAccumulator.h"
 
 #include <ATen/core/Tensor.h>
 
@@ -103,6 +104,37 @@ public:
 private:
   std::vector<std::pair<std::string, double>> sums;
   int64_t count = 0;
+};
+
+/// HAT's COCODetectionMetric(ann_file=...): collects the detections of a
+/// detector's predict outputs (`pred_bboxes`, one [K, 6] tensor per image:
+/// x1, y1, x2, y2 in the stored image's pixels, score, 0-based label; and
+/// `img_id` [N]) through update(model_outs), and scores them with
+/// hat::detection's CocoAccumulator (pycocotools' numbers; only the images
+/// seen are evaluated). get() reports "mAP" (AP@[.5:.95], the key
+/// checkpoints monitor) and the other eleven COCO numbers; nothing before
+/// the first update.
+class CocoDetectionMetric : public Metric {
+public:
+  /// Loads the annotation file; throws std::runtime_error naming it.
+  explicit CocoDetectionMetric(const std::string &annFile);
+  ~CocoDetectionMetric() override;
+  std::string typeName() const override { return "COCODetectionMetric"; }
+  std::vector<std::pair<std::string, double>> get() const override;
+  void reset() override;
+  /// Seen image ids, then the detections (image id, category id, x, y, w,
+  /// h, score): every rank's are gathered and evaluated once.
+  std::vector<double> state() const override;
+  config::Expected<config::Value>
+  mergeState(const std::vector<double> &other) override;
+  config::Expected<config::Value>
+  update(const std::vector<config::Value> &args) override;
+
+  /// Everything collected so far (for hat-infer --out / --visualize).
+  const detection::CocoAccumulator &accumulator() const { return *data; }
+
+private:
+  std::unique_ptr<detection::CocoAccumulator> data;
 };
 
 /// A metric or a list of metrics built from config.

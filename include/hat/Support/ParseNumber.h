@@ -75,6 +75,16 @@ inline std::string badIntegerMessage(const std::string &option,
          std::to_string(min) + ".." + std::to_string(max);
 }
 
+/// `text` as a finite decimal real (parseFiniteReal) in [min, max], or
+/// nullopt.
+inline std::optional<double> parseDouble(const std::string &text, double min,
+                                         double max) {
+  std::optional<double> value = parseFiniteReal(text);
+  if (!value || !(*value >= min) || !(*value <= max))
+    return std::nullopt;
+  return value;
+}
+
 } // namespace hat
 
 #endif // HAT_SUPPORT_PARSENUMBER_H
