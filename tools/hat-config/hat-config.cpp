@@ -53,6 +53,13 @@ const char *const kUsage =
     "      Build the model dict VAR (default: deploy_model if the config has\n"
     "      one, else model) and write it as hat dialect IR, with inputs\n"
     "      shaped by deploy_inputs (or --input-shape).\n"
+    "  data CONFIG [--loader VAR] [--batch-processor VAR] [--batches N]\n"
+    "       [--set path=value]...\n"
+    "      Build the data loader VAR (default data_loader), load N batches\n"
+    "      (default 1) of epoch 0, run the batch_transforms of the batch\n"
+    "      processor VAR if given, and print one JSON line per batch: shape,\n"
+    "      colour spaces, boxes and lanes per image, lane points, channel\n"
+    "      statistics.\n"
     "\n"
     "exit codes: 0 success, 1 config error, 2 usage error\n";
 
@@ -334,7 +341,13 @@ int runData(const std::vector<std::string> &args) {
     loader->startEpoch(0);
     hat::data::Batch batch;
     for (int64_t i = 0; i < *batches && loader->next(batch); ++i) {
-      hat::data::applyBatchTransforms(batchTransforms, batch);
+      try {
+        hat::data::applyBatchTransforms(batchTransforms, batch);
+      } catch (const std::invalid_argument &error) {
+        std::cerr << options.configPath << ": error: batch_transforms of '"
+                  << processorName << "': " << error.what() << "\n";
+        return kExitConfigError;
+      }
       std::cout << hat::data::batchSummaryJson(batch) << "\n";
     }
   } catch (const hat::data::DataError &error) {
