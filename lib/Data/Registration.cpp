@@ -739,11 +739,12 @@ HAT_REGISTER("dataset", {"CocoFromLMDB"}, kLmdbDatasetKwargs,
              buildLmdbDataset<CocoFromLMDB, CocoFromLMDBOptions>);
 HAT_REGISTER("dataset", {"Coco"}, kLmdbDatasetKwargs,
              buildLmdbDataset<Coco, CocoOptions>);
-// HAT's CuLaneDataset reads the same packs and takes to_rgb.
+// HAT's CuLaneDataset reads the same packs; like HAT's it gives RGB images
+// unless to_rgb=False. CuLaneFromLMDB keeps BGR unless to_rgb=True.
 HAT_REGISTER("dataset", {"CuLaneFromLMDB", "CuLaneDataset"},
              KwargSpec{{"data_path"}, {"transforms", "to_rgb"}},
              [](const BuildArgs &args) -> Expected<std::any> {
-               bool toRgb = false;
+               bool toRgb = lastComponent(args.typeName()) == "CuLaneDataset";
                KwargReader kwargs(args);
                kwargs.read("to_rgb", toRgb);
                if (kwargs.failed())

@@ -632,9 +632,13 @@ void RandomResizedCrop::apply(Sample &sample, SampleRng &rng) const {
     y0 = (height - cropH) / 2;
     x0 = (width - cropW) / 2;
   }
-  cv::Mat crop = sample.image(cv::Rect(x0, y0, cropW, cropH));
-  cv::resize(crop, sample.image, cv::Size(options_.size[1], options_.size[0]),
-             0, 0, interpolationFlag(options_.interpolation));
+  // A fresh output: when the output size equals the image's, resizing into
+  // sample.image would overwrite the crop (a view of it) while reading it.
+  cv::Mat resized;
+  cv::resize(sample.image(cv::Rect(x0, y0, cropW, cropH)), resized,
+             cv::Size(options_.size[1], options_.size[0]), 0, 0,
+             interpolationFlag(options_.interpolation));
+  sample.image = resized;
   cropGeometry(sample, x0, y0, cropW, cropH);
   scaleGeometry(sample, double(options_.size[1]) / cropW,
                 double(options_.size[0]) / cropH);
@@ -779,9 +783,11 @@ RGBShift::RGBShift(RGBShiftOptions options) : options_(options) {
 
 void RGBShift::apply(Sample &sample, SampleRng &rng) const {
   requireBeforeToTensor(sample, "RGBShift");
+  // The colour space is checked whether or not the shift is drawn, so a
+  // wrong pipeline fails on the first sample.
+  const std::array<int, 3> channel = rgbChannels(sample, "RGBShift");
   if (!applies(rng, options_.p))
     return;
-  const std::array<int, 3> channel = rgbChannels(sample, "RGBShift");
   const double shifts[3] = {
       rng.uniform(options_.r_shift_limit[0], options_.r_shift_limit[1]),
       rng.uniform(options_.g_shift_limit[0], options_.g_shift_limit[1]),
@@ -806,6 +812,8 @@ HueSaturationValue::HueSaturationValue(HueSaturationValueOptions options)
 
 void HueSaturationValue::apply(Sample &sample, SampleRng &rng) const {
   requireBeforeToTensor(sample, "HueSaturationValue");
+  const bool grey = sample.image.channels() == 1;
+  const bool rgb = !grey && rgbChannels(sample, "HueSaturationValue")[0] == 0;
   if (!applies(rng, options_.p))
     return;
   const double hueShift =
@@ -816,11 +824,10 @@ void HueSaturationValue::apply(Sample &sample, SampleRng &rng) const {
       rng.uniform(options_.val_range[0], options_.val_range[1]);
   const cv::Mat valTable = lookupTable([&](double x) { return x + valShift; });
   // A grey image has only a value to shift.
-  if (sample.image.channels() == 1) {
+  if (grey) {
     cv::LUT(sample.image, valTable, sample.image);
     return;
   }
-  const bool rgb = rgbChannels(sample, "HueSaturationValue")[0] == 0;
   cv::Mat hsv;
   cv::cvtColor(sample.image, hsv, rgb ? cv::COLOR_RGB2HSV : cv::COLOR_BGR2HSV);
   cv::Mat planes[3];
@@ -852,12 +859,14 @@ JPEGCompress::JPEGCompress(JPEGCompressOptions options) : options_(options) {
 
 void JPEGCompress::apply(Sample &sample, SampleRng &rng) const {
   requireBeforeToTensor(sample, "JPEGCompress");
+  // The JPEG codec's colour conversion expects BGR (or grey).
+  if (sample.image.channels() == 3)
+    rgbChannels(sample, "JPEGCompress");
   if (!applies(rng, options_.p))
     return;
   const int quality = static_cast<int>(
       rng.uniformInt(std::min(options_.min_quality, options_.max_quality),
                      std::max(options_.min_quality, options_.max_quality)));
-  // The JPEG codec's colour conversion expects BGR.
   const bool rgb = sample.image.channels() == 3 && sample.colorSpace == "rgb";
   cv::Mat pixels = sample.image;
   if (rgb)

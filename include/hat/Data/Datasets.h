@@ -84,8 +84,9 @@ using CocoOptions = CocoFromLMDBOptions;
 struct CuLaneFromLMDBOptions {
   std::string data_path;
   std::vector<TransformPtr> transforms;
-  /// HAT's CuLaneDataset(to_rgb=True): images are RGB (colorSpace "rgb")
-  /// before the transforms run.
+  /// Images are RGB (colorSpace "rgb") before the transforms run. The
+  /// config's CuLaneDataset defaults it to true as HAT does,
+  /// CuLaneFromLMDB to false.
   bool to_rgb = false;
 };
 /// Registered as CuLaneFromLMDB and as HAT's CuLaneDataset.

@@ -315,6 +315,17 @@ TEST(ColourTransforms, KnownPixels) {
   grey.image = cv::Mat(2, 2, CV_8UC1, cv::Scalar(100));
   grey.colorSpace = "gray";
   EXPECT_THROW(shift.apply(grey, rng), std::invalid_argument);
+  // Refused whether or not the shift would have been drawn.
+  EXPECT_THROW(RGBShift({{-1, 1}, {-1, 1}, {-1, 1}, 0.0}).apply(grey, rng),
+               std::invalid_argument);
+  Sample yuv;
+  yuv.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(1, 2, 3));
+  yuv.colorSpace = "yuv444";
+  EXPECT_THROW(JPEGCompress({0.0, 90, 90}).apply(yuv, rng),
+               std::invalid_argument);
+  EXPECT_THROW(
+      HueSaturationValue({{0, 0}, {0, 0}, {0, 0}, 0.0}).apply(yuv, rng),
+      std::invalid_argument);
 
   // HueSaturationValue: value +10 on grey; hue +60 (OpenCV units, 120
   // degrees) turns pure red into pure green.

@@ -111,3 +111,9 @@ flip_batch_processor = dict(
     need_grad_update=False,
     batch_transforms=[dict(type="RandomFlip", px=0.5)],
 )
+
+# HAT's CuLaneDataset gives RGB unless told otherwise; CuLaneFromLMDB BGR.
+default_loader = copy.deepcopy(val_data_loader)
+default_loader["dataset"].pop("to_rgb")
+lmdb_loader = copy.deepcopy(default_loader)
+lmdb_loader["dataset"]["type"] = "CuLaneFromLMDB"
