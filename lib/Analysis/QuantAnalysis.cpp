@@ -88,6 +88,8 @@ struct ConfigParts {
   config::Value modelConfig;
   config::Value quantConverter; ///< a Float2QAT/Float2Calibration dict
   config::Value valLoader;
+  /// Its batch processor: its batch_transforms run on each batch.
+  config::Value valBatchProcessor;
   config::Value valMetrics;
   config::Value updateFunction; ///< may be None
   std::string ckptDir;
@@ -124,6 +126,8 @@ ConfigParts findConfigParts(const config::Module &module,
           continue;
         if (const config::Value *loader = dictGet(cb, "data_loader"))
           parts.valLoader = *loader;
+        if (const config::Value *processor = dictGet(cb, "batch_processor"))
+          parts.valBatchProcessor = *processor;
         if (const config::Value *inner = dictGet(cb, "callbacks"))
           for (const config::Value &u : engine::asList(*inner))
             if (typeOf(u) == "MetricUpdater")
@@ -145,8 +149,11 @@ ConfigParts findConfigParts(const config::Module &module,
     parts.modelConfig = *m;
   }
   if (parts.valLoader.isNone())
-    if (const config::Value *v = module.get("val_data_loader"))
+    if (const config::Value *v = module.get("val_data_loader")) {
       parts.valLoader = *v;
+      if (const config::Value *b = module.get("val_batch_processor"))
+        parts.valBatchProcessor = *b;
+    }
   if (parts.valLoader.isNone())
     throw EngineError(path + ": no validation data: neither a Validation "
                              "callback with a data_loader nor "
@@ -428,6 +435,11 @@ AnalysisReport runQuantAnalysis(const AnalysisOptions &options) {
   // The validation batches, decoded once.
   auto loader = engine::buildAs<std::shared_ptr<data::DataLoader>>(
       parts.valLoader, "data_loader");
+  engine::BatchProcessorPtr processor =
+      parts.valBatchProcessor.isNone()
+          ? std::make_shared<engine::BatchProcessor>()
+          : engine::buildAs<engine::BatchProcessorPtr>(parts.valBatchProcessor,
+                                                       "batch_processor");
   std::vector<Batch> batches;
   loader->startEpoch(0);
   data::Batch raw;
@@ -435,7 +447,7 @@ AnalysisReport runQuantAnalysis(const AnalysisOptions &options) {
           int64_t(batches.size()) < options.numBatches) &&
          loader->next(raw)) {
     Batch b;
-    b.value = engine::batchToValue(raw);
+    b.value = processor->prepare(raw);
     b.images = metrics::asTensor(*b.value.asDict().find("img"));
     report.images += b.images.size(0);
     batches.push_back(std::move(b));

@@ -3,6 +3,7 @@
 #include "hat/Data/Error.h"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -160,7 +161,17 @@ CocoFromLMDB::CocoFromLMDB(CocoFromLMDBOptions options)
 
 CuLaneFromLMDB::CuLaneFromLMDB(CuLaneFromLMDBOptions options)
     : LmdbDataset(options.data_path, std::move(options.transforms), {"culane"},
-                  "CuLaneFromLMDB") {}
+                  "CuLaneFromLMDB"),
+      toRgb_(options.to_rgb) {}
+
+Sample CuLaneFromLMDB::load(std::size_t index) const {
+  Sample sample = LmdbDataset::load(index);
+  if (toRgb_ && sample.image.channels() == 3) {
+    cv::cvtColor(sample.image, sample.image, cv::COLOR_BGR2RGB);
+    sample.colorSpace = "rgb";
+  }
+  return sample;
+}
 
 FashionMNIST::FashionMNIST(FashionMNISTOptions options)
     : Dataset(options.transforms) {

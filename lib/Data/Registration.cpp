@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Config/Registry.h"
+#include "hat/Data/ConfigBuild.h"
 #include "hat/Data/DataLoader.h"
 #include "hat/Data/Datasets.h"
 #include "hat/Data/Error.h"
@@ -24,7 +25,9 @@
 #include <any>
 #include <climits>
 #include <cstdio>
+#include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 namespace hat::data {
@@ -250,6 +253,50 @@ public:
     }
   }
 
+  /// albumentations' limits: a (low, high) pair, or one number x meaning
+  /// (-x, x) (or (1 - x, 1 + x) with `aroundOne`, for scale factors).
+  void readLimit(const std::string &name, std::array<double, 2> &out,
+                 bool aroundOne = false) {
+    if (const Value *v = value(name)) {
+      if (isNumber(*v)) {
+        const double x = v->asNumber();
+        out = aroundOne ? std::array<double, 2>{1 - x, 1 + x}
+                        : std::array<double, 2>{-x, x};
+        return;
+      }
+      read(name, out);
+    }
+  }
+  /// An int in [low, high].
+  void readIntIn(const std::string &name, int &out, int low, int high) {
+    if (const Value *v = value(name)) {
+      if (!isInt(*v) || v->asInt() < low || v->asInt() > high)
+        return typeError(name,
+                         "an int from " + std::to_string(low) + " to " +
+                             std::to_string(high),
+                         *v);
+      out = static_cast<int>(v->asInt());
+    }
+  }
+  /// FixedCrop's size: (x1, y1, w, h), or (w, h) at the origin.
+  void readCropWindow(const std::string &name, std::array<int, 4> &out) {
+    if (const Value *v = value(name)) {
+      const char *expected = "(x1, y1, w, h) or (w, h) ints";
+      if (!(v->isList() || v->isTuple()) ||
+          (v->sequenceItems().size() != 2 && v->sequenceItems().size() != 4))
+        return typeError(name, expected, *v);
+      std::vector<int> items;
+      for (const Value &item : v->sequenceItems()) {
+        if (!isInt(item) || item.asInt() < INT_MIN || item.asInt() > INT_MAX)
+          return typeError(name, expected, *v);
+        items.push_back(static_cast<int>(item.asInt()));
+      }
+      out = items.size() == 2
+                ? std::array<int, 4>{0, 0, items[0], items[1]}
+                : std::array<int, 4>{items[0], items[1], items[2], items[3]};
+    }
+  }
+
   void typeError(const std::string &name, const std::string &expected,
                  const Value &got) {
     fail(args_.error("'" + name + "' must be " + expected + ", got " +
@@ -414,17 +461,154 @@ HAT_REGISTER("transform", {"BgrToYuv444"}, KwargSpec{{}, {"rgb_input"}},
                return makeTransform<BgrToYuv444>(args, kwargs, options);
              });
 
+// HAT's lane config writes albumentations' height= and width=; classifier
+// configs write size=. One of the two spellings, not both.
 HAT_REGISTER("transform", {"RandomResizedCrop"},
-             KwargSpec{{}, {"size", "scale", "ratio", "interpolation"}},
-             [](const BuildArgs &args) {
+             KwargSpec{{},
+                       {"size", "height", "width", "scale", "ratio",
+                        "interpolation", "p"}},
+             [](const BuildArgs &args) -> Expected<std::any> {
                RandomResizedCropOptions options;
                KwargReader kwargs(args);
                kwargs.read("size", options.size);
+               const bool hasHeight = kwargs.value("height") != nullptr;
+               const bool hasWidth = kwargs.value("width") != nullptr;
+               if (!kwargs.failed() && (hasHeight || hasWidth)) {
+                 if (kwargs.value("size"))
+                   return args.error("give 'size' or 'height' and 'width', "
+                                     "not both");
+                 if (hasHeight != hasWidth)
+                   return args.error(std::string("'") +
+                                     (hasHeight ? "width" : "height") +
+                                     "' is missing: give both 'height' and "
+                                     "'width'");
+               }
+               kwargs.read("height", options.size[0]);
+               kwargs.read("width", options.size[1]);
                kwargs.read("scale", options.scale);
                kwargs.read("ratio", options.ratio);
                kwargs.readChoice("interpolation", options.interpolation,
                                  kInterpolations);
+               kwargs.read("p", options.p);
                return makeTransform<RandomResizedCrop>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"FixedCrop"}, KwargSpec{{"size"}, {}},
+             [](const BuildArgs &args) {
+               FixedCropOptions options;
+               KwargReader kwargs(args);
+               kwargs.readCropWindow("size", options.size);
+               if (!kwargs.failed() && !kwargs.value("size"))
+                 kwargs.typeError("size", "(x1, y1, w, h) or (w, h) ints",
+                                  args.get("size"));
+               return makeTransform<FixedCrop>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"RGBShift"},
+             KwargSpec{
+                 {}, {"r_shift_limit", "g_shift_limit", "b_shift_limit", "p"}},
+             [](const BuildArgs &args) {
+               RGBShiftOptions options;
+               KwargReader kwargs(args);
+               kwargs.readLimit("r_shift_limit", options.r_shift_limit);
+               kwargs.readLimit("g_shift_limit", options.g_shift_limit);
+               kwargs.readLimit("b_shift_limit", options.b_shift_limit);
+               kwargs.read("p", options.p);
+               return makeTransform<RGBShift>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"HueSaturationValue"},
+             KwargSpec{{}, {"hue_range", "sat_range", "val_range", "p"}},
+             [](const BuildArgs &args) {
+               HueSaturationValueOptions options;
+               KwargReader kwargs(args);
+               kwargs.readLimit("hue_range", options.hue_range);
+               kwargs.readLimit("sat_range", options.sat_range);
+               kwargs.readLimit("val_range", options.val_range);
+               kwargs.read("p", options.p);
+               return makeTransform<HueSaturationValue>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"JPEGCompress"},
+             KwargSpec{{}, {"p", "max_quality", "min_quality"}},
+             [](const BuildArgs &args) {
+               JPEGCompressOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("p", options.p);
+               kwargs.read("max_quality", options.max_quality);
+               kwargs.read("min_quality", options.min_quality);
+               return makeTransform<JPEGCompress>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"MeanBlur"}, KwargSpec{{}, {"ksize", "p"}},
+             [](const BuildArgs &args) {
+               BlurOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("ksize", options.ksize);
+               kwargs.read("p", options.p);
+               return makeTransform<MeanBlur>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"MedianBlur"}, KwargSpec{{}, {"ksize", "p"}},
+             [](const BuildArgs &args) {
+               BlurOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("ksize", options.ksize);
+               kwargs.read("p", options.p);
+               return makeTransform<MedianBlur>(args, kwargs, options);
+             });
+
+HAT_REGISTER("transform", {"RandomBrightnessContrast"},
+             KwargSpec{{},
+                       {"brightness_limit", "contrast_limit",
+                        "brightness_by_max", "p"}},
+             [](const BuildArgs &args) {
+               RandomBrightnessContrastOptions options;
+               KwargReader kwargs(args);
+               kwargs.readLimit("brightness_limit", options.brightness_limit);
+               kwargs.readLimit("contrast_limit", options.contrast_limit);
+               kwargs.read("brightness_by_max", options.brightness_by_max);
+               kwargs.read("p", options.p);
+               return makeTransform<RandomBrightnessContrast>(args, kwargs,
+                                                              options);
+             });
+
+// interpolation and border_mode are OpenCV's integer flags, as HAT's config
+// writes them (interpolation=1, border_mode=0).
+HAT_REGISTER("transform", {"ShiftScaleRotate"},
+             KwargSpec{{},
+                       {"shift_limit", "scale_limit", "rotate_limit",
+                        "interpolation", "border_mode", "value", "p"}},
+             [](const BuildArgs &args) {
+               ShiftScaleRotateOptions options;
+               KwargReader kwargs(args);
+               kwargs.readLimit("shift_limit", options.shift_limit);
+               kwargs.readLimit("scale_limit", options.scale_limit,
+                                /*aroundOne=*/true);
+               kwargs.readLimit("rotate_limit", options.rotate_limit);
+               kwargs.readIntIn("interpolation", options.interpolation, 0, 4);
+               kwargs.readIntIn("border_mode", options.border_mode, 0, 4);
+               kwargs.read("value", options.value);
+               kwargs.read("p", options.p);
+               return makeTransform<ShiftScaleRotate>(args, kwargs, options);
+             });
+
+// HAT wraps torchvision transforms as TorchVisionAdapter(interface=NAME,
+// **kwargs). Only Normalize has a counterpart here; other interfaces are
+// refused rather than approximated.
+HAT_REGISTER("transform", {"TorchVisionAdapter"},
+             KwargSpec{{"interface"}, {"mean", "std"}},
+             [](const BuildArgs &args) -> Expected<std::any> {
+               const Value interface = args.get("interface");
+               if (!interface.isStr() || interface.asStr() != "Normalize")
+                 return args.error("only interface=\"Normalize\" is "
+                                   "supported, got " +
+                                   interface.repr());
+               NormalizeOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("mean", options.mean);
+               kwargs.read("std", options.std);
+               return makeTransform<Normalize>(args, kwargs, options);
              });
 
 // torchvision's ColorJitter also takes `hue`; this one has no hue jitter, so
@@ -448,17 +632,39 @@ HAT_REGISTER("transform", {"ColorJitter"},
                return makeTransform<ColorJitter>(args, kwargs, options);
              });
 
+HAT_REGISTER("transform", {"RandomSelectOne"},
+             KwargSpec{{"transforms"}, {"p", "p_trans"}},
+             [](const BuildArgs &args) -> Expected<std::any> {
+               RandomSelectOneOptions options;
+               KwargReader kwargs(args);
+               kwargs.read("p", options.p);
+               kwargs.read("p_trans", options.p_trans);
+               if (kwargs.failed())
+                 return kwargs.error();
+               Value list = args.get("transforms");
+               if (!list.isList() && !list.isTuple())
+                 return args.error("'transforms' must be a list of transform "
+                                   "dicts, got " +
+                                   list.typeName() + " " + list.repr());
+               for (size_t i = 0; i < list.sequenceItems().size(); ++i) {
+                 Expected<TransformPtr> transform = buildNested<TransformPtr>(
+                     args, list.sequenceItems()[i], "transform",
+                     "transforms[" + std::to_string(i) + "]");
+                 if (!transform)
+                   return transform.error();
+                 options.transforms.push_back(std::move(*transform));
+               }
+               return makeTransform<RandomSelectOne>(args, kwargs, options);
+             });
+
 //===----------------------------------------------------------------------===//
 // Datasets
 //===----------------------------------------------------------------------===//
 
-bool isColourTransform(const std::string &name) {
-  return name == "AugmentHSV" || name == "ColorJitter" || name == "BgrToYuv444";
-}
-
 /// The `transforms` list of a dataset, each item built as a "transform".
-/// A colour transform after ToTensor/Normalize would fail on the first
-/// sample; it is reported here, at its dict, instead.
+/// A transform needing 8-bit pixels after ToTensor/Normalize, or
+/// BgrToYuv444 after Normalize, would fail on the first sample; it is
+/// reported here, at its dict, instead.
 Expected<std::vector<TransformPtr>> transformsArg(const BuildArgs &args) {
   Value list = args.get("transforms");
   std::vector<TransformPtr> transforms;
@@ -467,7 +673,7 @@ Expected<std::vector<TransformPtr>> transformsArg(const BuildArgs &args) {
   if (!list.isList() && !list.isTuple())
     return args.error("'transforms' must be a list of transform dicts, got " +
                       list.typeName() + " " + list.repr());
-  bool sawTensor = false;
+  bool sawTensor = false, sawNormalize = false;
   for (size_t i = 0; i < list.sequenceItems().size(); ++i) {
     const Value &item = list.sequenceItems()[i];
     Expected<TransformPtr> transform = buildNested<TransformPtr>(
@@ -475,22 +681,32 @@ Expected<std::vector<TransformPtr>> transformsArg(const BuildArgs &args) {
     if (!transform)
       return transform.error();
     std::string name = (*transform)->name();
-    if (sawTensor && isColourTransform(name))
-      return Diagnostic(item.isDict() ? item.asDict().loc : args.config().loc,
-                        name +
-                            " works on 8-bit images; put it before "
-                            "ToTensor/Normalize in 'transforms' of " +
-                            args.typeName());
+    const auto where = item.isDict() ? item.asDict().loc : args.config().loc;
+    if (sawTensor && (*transform)->needs8BitImage())
+      return Diagnostic(where, name +
+                                   " works on 8-bit images; put it before "
+                                   "ToTensor/Normalize in 'transforms' of " +
+                                   args.typeName());
+    if (sawNormalize && name == "BgrToYuv444")
+      return Diagnostic(where, "BgrToYuv444 needs pixel values (0..255); put "
+                               "it before Normalize in 'transforms' of " +
+                                   args.typeName());
     sawTensor = sawTensor || name == "ToTensor" || name == "Normalize";
+    sawNormalize = sawNormalize || name == "Normalize";
     transforms.push_back(std::move(*transform));
   }
   return transforms;
 }
 
-/// An LMDB dataset whose options are exactly {data_path, transforms}.
+/// An LMDB dataset with options {data_path, transforms}; `extra` sets the
+/// rest of Options.
 template <typename DatasetT, typename Options>
-Expected<std::any> buildLmdbDataset(const BuildArgs &args) {
+Expected<std::any>
+buildLmdbDatasetWith(const BuildArgs &args,
+                     const std::function<void(Options &)> &extra) {
   Options options;
+  if (extra)
+    extra(options);
   KwargReader kwargs(args);
   kwargs.read("data_path", options.data_path);
   // Required, so None does not mean "the default" here.
@@ -508,6 +724,11 @@ Expected<std::any> buildLmdbDataset(const BuildArgs &args) {
       path);
 }
 
+template <typename DatasetT, typename Options>
+Expected<std::any> buildLmdbDataset(const BuildArgs &args) {
+  return buildLmdbDatasetWith<DatasetT, Options>(args, nullptr);
+}
+
 const KwargSpec kLmdbDatasetKwargs{{"data_path"}, {"transforms"}};
 
 // HAT's `Coco` reads the same LMDB packs; registered apart from
@@ -518,8 +739,23 @@ HAT_REGISTER("dataset", {"CocoFromLMDB"}, kLmdbDatasetKwargs,
              buildLmdbDataset<CocoFromLMDB, CocoFromLMDBOptions>);
 HAT_REGISTER("dataset", {"Coco"}, kLmdbDatasetKwargs,
              buildLmdbDataset<Coco, CocoOptions>);
-HAT_REGISTER("dataset", {"CuLaneFromLMDB"}, kLmdbDatasetKwargs,
-             buildLmdbDataset<CuLaneFromLMDB, CuLaneFromLMDBOptions>);
+// HAT's CuLaneDataset reads the same packs; like HAT's it gives RGB images
+// unless to_rgb=False. CuLaneFromLMDB keeps BGR unless to_rgb=True.
+HAT_REGISTER("dataset", {"CuLaneFromLMDB", "CuLaneDataset"},
+             KwargSpec{{"data_path"}, {"transforms", "to_rgb"}},
+             [](const BuildArgs &args) -> Expected<std::any> {
+               bool toRgb = lastComponent(args.typeName()) == "CuLaneDataset";
+               KwargReader kwargs(args);
+               kwargs.read("to_rgb", toRgb);
+               if (kwargs.failed())
+                 return kwargs.error();
+               Expected<std::any> built =
+                   buildLmdbDatasetWith<CuLaneFromLMDB, CuLaneFromLMDBOptions>(
+                       args, [&](CuLaneFromLMDBOptions &options) {
+                         options.to_rgb = toRgb;
+                       });
+               return built;
+             });
 
 // The split is spelt `train=True|False` (torchvision) or
 // `split="train"|"val"|"test"` (HAT); both may be given if they agree. It
@@ -671,4 +907,92 @@ HAT_REGISTER(
     });
 
 } // namespace
+
+config::Expected<std::vector<TransformPtr>>
+buildBatchTransforms(const config::Value &list) {
+  std::vector<TransformPtr> transforms;
+  if (list.isNone())
+    return transforms;
+  if (!list.isList() && !list.isTuple())
+    return config::Diagnostic("'batch_transforms' must be a list of transform "
+                              "dicts, got " +
+                              list.typeName() + " " + list.repr());
+  const auto &items = list.sequenceItems();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string where = "batch_transforms[" + std::to_string(i) + "]";
+    config::Expected<std::any> built =
+        config::Registry::instance().build(items[i], "transform");
+    if (!built) {
+      config::Diagnostic diagnostic = built.error();
+      diagnostic.notes.push_back("in '" + where + "'");
+      return diagnostic;
+    }
+    const TransformPtr *transform = std::any_cast<TransformPtr>(&*built);
+    if (!transform)
+      return config::Diagnostic("'" + where + "' did not build a transform");
+    if (!(*transform)->worksOnBatches()) {
+      std::string message =
+          std::string((*transform)->name()) +
+          " cannot run on a collated batch: batch_transforms take BgrToYuv444 "
+          "and Normalize (or TorchVisionAdapter with interface=\"Normalize\")"
+          "; put it in the dataset's transforms";
+      if (items[i].isDict())
+        return config::Diagnostic(items[i].asDict().loc, message);
+      return config::Diagnostic(message);
+    }
+    transforms.push_back(*transform);
+  }
+  return transforms;
+}
+
+std::string batchSummaryJson(const Batch &batch) {
+  nlohmann::ordered_json out;
+  out["shape"] = batch.imageShape;
+  out["color_spaces"] = batch.colorSpaces;
+  std::vector<int64_t> boxes, lanes;
+  nlohmann::json lanePoints = nlohmann::json::array();
+  for (int64_t n = 0; n < batch.size(); ++n) {
+    if (std::size_t(n + 1) < batch.boxOffsets.size())
+      boxes.push_back(batch.boxOffsets[n + 1] - batch.boxOffsets[n]);
+    if (std::size_t(n + 1) < batch.laneOffsets.size()) {
+      const int64_t first = batch.laneOffsets[n],
+                    last = batch.laneOffsets[n + 1];
+      lanes.push_back(last - first);
+      nlohmann::json image = nlohmann::json::array();
+      for (int64_t lane = first; lane < last; ++lane) {
+        nlohmann::json points = nlohmann::json::array();
+        for (int64_t p = batch.lanePointOffsets[lane];
+             p < batch.lanePointOffsets[lane + 1]; ++p)
+          points.push_back(
+              {batch.lanePoints[2 * p], batch.lanePoints[2 * p + 1]});
+        image.push_back(std::move(points));
+      }
+      lanePoints.push_back(std::move(image));
+    }
+  }
+  out["boxes"] = boxes;
+  out["lanes"] = lanes;
+  const int64_t channels = batch.imageShape[1];
+  const int64_t plane = batch.imageShape[2] * batch.imageShape[3];
+  nlohmann::json stats = nlohmann::json::array();
+  for (int64_t c = 0; c < channels; ++c) {
+    double low = 0, high = 0, sum = 0;
+    int64_t count = 0;
+    for (int64_t n = 0; n < batch.size(); ++n) {
+      const float *data = batch.images.data() + (n * channels + c) * plane;
+      for (int64_t i = 0; i < plane; ++i, ++count) {
+        low = count ? std::min<double>(low, data[i]) : data[i];
+        high = count ? std::max<double>(high, data[i]) : data[i];
+        sum += data[i];
+      }
+    }
+    stats.push_back({{"min", low},
+                     {"max", high},
+                     {"mean", count ? sum / double(count) : 0.0}});
+  }
+  out["channels"] = stats;
+  out["lane_points"] = lanePoints;
+  return out.dump();
+}
+
 } // namespace hat::data

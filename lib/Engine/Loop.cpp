@@ -75,7 +75,7 @@ void Loop::runEpoch(int64_t epoch, int64_t &stepsLeft) {
   double lossSum = 0;
   data::Batch batch;
   while (stepsLeft > 0 && dataLoader->next(batch)) {
-    st.batch = batchToValue(batch);
+    st.batch = batchProcessor->prepare(batch);
     for (auto &cb : callbacks)
       cb->onStepBegin(st);
     batchProcessor->run(st, st.batch);

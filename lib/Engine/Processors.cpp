@@ -1,5 +1,6 @@
 //===- Processors.cpp - BasicBatchProcessor and MultiBatchProcessor -------===//
 
+#include "hat/Data/ConfigBuild.h"
 #include "hat/Distributed/Distributed.h"
 #include "hat/Engine/Builders.h"
 #include "hat/Metrics/TensorValue.h"
@@ -82,6 +83,15 @@ BatchProcessor::collectLosses(const config::Value &outputs) const {
   return losses;
 }
 
+config::Value BatchProcessor::prepare(data::Batch &batch) const {
+  try {
+    data::applyBatchTransforms(batchTransforms, batch);
+  } catch (const std::invalid_argument &error) {
+    throw EngineError(std::string("batch_transforms: ") + error.what());
+  }
+  return batchToValue(batch);
+}
+
 void BatchProcessor::run(LoopState &state, const config::Value &batch) {
   Loop &loop = *state.loop;
   EngineModel &model = *loop.model;
@@ -161,14 +171,21 @@ config::Expected<std::any> buildProcessor(const config::BuildArgs &args) {
                         acc.repr());
     p->gradAccumulationStep = acc.asInt();
   }
-  for (const char *name : {"batch_transforms", "inverse_transforms"}) {
-    config::Value v = args.get(name);
-    if (!v.isNone() &&
-        !((v.isList() || v.isTuple()) && v.sequenceItems().empty()))
-      return args.error(std::string("'") + name +
-                        "' is not supported yet: put these transforms in "
-                        "the dataset's transforms");
+  // batch_transforms: transforms that run on each collated batch.
+  config::Expected<std::vector<data::TransformPtr>> transforms =
+      data::buildBatchTransforms(args.get("batch_transforms"));
+  if (!transforms) {
+    config::Diagnostic diagnostic = transforms.error();
+    if (!diagnostic.hasLocation())
+      diagnostic = args.error(diagnostic.message);
+    diagnostic.notes.push_back("in 'batch_transforms' of " + args.typeName());
+    return diagnostic;
   }
+  p->batchTransforms = std::move(*transforms);
+  config::Value inverse = args.get("inverse_transforms");
+  if (!inverse.isNone() && !((inverse.isList() || inverse.isTuple()) &&
+                             inverse.sequenceItems().empty()))
+    return args.error("'inverse_transforms' is not supported yet");
   for (const char *name :
        {"enable_amp", "enable_apex", "enable_channels_last"}) {
     config::Value v = args.get(name);

@@ -3,6 +3,8 @@
 //   hat-config dump CONFIG [--set path=value]... [-o out.json]
 //   hat-config lower CONFIG [--model deploy_model] [--input-shape 1,3,H,W]
 //                    [--seed N] [--set path=value]... -o model.mlir
+//   hat-config data CONFIG [--loader data_loader]
+//                   [--batch-processor train_batch_processor] [--batches N]
 //
 // Subcommands are table-driven so that new ones (e.g. `lower`) slot in.
 // Exit codes: 0 success, 1 config error, 2 usage error.
@@ -10,6 +12,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Config/Config.h"
+#include "hat/Config/Registry.h"
+#include "hat/Data/ConfigBuild.h"
+#include "hat/Data/Error.h"
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Models/Module.h"
 #include "hat/Support/ParseNumber.h"
@@ -48,6 +53,13 @@ const char *const kUsage =
     "      Build the model dict VAR (default: deploy_model if the config has\n"
     "      one, else model) and write it as hat dialect IR, with inputs\n"
     "      shaped by deploy_inputs (or --input-shape).\n"
+    "  data CONFIG [--loader VAR] [--batch-processor VAR] [--batches N]\n"
+    "       [--set path=value]...\n"
+    "      Build the data loader VAR (default data_loader), load N batches\n"
+    "      (default 1) of epoch 0, run the batch_transforms of the batch\n"
+    "      processor VAR if given, and print one JSON line per batch: shape,\n"
+    "      colour spaces, boxes and lanes per image, lane points, channel\n"
+    "      statistics.\n"
     "\n"
     "exit codes: 0 success, 1 config error, 2 usage error\n";
 
@@ -264,6 +276,91 @@ int runLower(const std::vector<std::string> &args) {
   return 0;
 }
 
+int runData(const std::vector<std::string> &args) {
+  ConfigOptions options;
+  std::string error;
+  if (!parseConfigOptions(args, options, error,
+                          {"--loader", "--batch-processor", "--batches"}))
+    return usageError(error);
+  if (!options.outputPath.empty())
+    return usageError("data prints to stdout; it takes no -o");
+  std::string batchesText = extraOption(options, "--batches", "1");
+  std::optional<int64_t> batches =
+      hat::parseInteger(batchesText, 1, int64_t(1) << 30);
+  if (!batches)
+    return usageError("--batches must be a positive integer, got '" +
+                      batchesText + "'");
+  Expected<std::shared_ptr<Module>> module =
+      loadConfig(options.configPath, options.overrides);
+  if (!module) {
+    std::cerr << module.error().str();
+    return kExitConfigError;
+  }
+  auto variable = [&](const std::string &name) -> const Value * {
+    const Value *value = (*module)->get(name);
+    if (!value)
+      std::cerr << options.configPath << ": error: the config defines no '"
+                << name << "'\n";
+    return value;
+  };
+  const Value *loaderConfig =
+      variable(extraOption(options, "--loader", "data_loader"));
+  if (!loaderConfig)
+    return kExitConfigError;
+  std::vector<hat::data::TransformPtr> batchTransforms;
+  std::string processorName = extraOption(options, "--batch-processor", "");
+  if (!processorName.empty()) {
+    const Value *processor = variable(processorName);
+    if (!processor)
+      return kExitConfigError;
+    if (!processor->isDict()) {
+      std::cerr << options.configPath << ": error: '" << processorName
+                << "' is not a batch processor dict\n";
+      return kExitConfigError;
+    }
+    const Value *list = processor->asDict().find("batch_transforms");
+    Expected<std::vector<hat::data::TransformPtr>> built =
+        hat::data::buildBatchTransforms(list ? *list : Value());
+    if (!built) {
+      Diagnostic d = built.error();
+      if (d.file.empty())
+        d.file = options.configPath;
+      std::cerr << d.str();
+      return kExitConfigError;
+    }
+    batchTransforms = std::move(*built);
+  }
+  Expected<std::any> built =
+      Registry::instance().build(*loaderConfig, "data_loader");
+  if (!built) {
+    std::cerr << built.error().str();
+    return kExitConfigError;
+  }
+  auto loader = std::any_cast<std::shared_ptr<hat::data::DataLoader>>(*built);
+  try {
+    loader->startEpoch(0);
+    hat::data::Batch batch;
+    for (int64_t i = 0; i < *batches && loader->next(batch); ++i) {
+      try {
+        hat::data::applyBatchTransforms(batchTransforms, batch);
+      } catch (const std::invalid_argument &error) {
+        std::cerr << options.configPath << ": error: batch_transforms of '"
+                  << processorName << "': " << error.what() << "\n";
+        return kExitConfigError;
+      }
+      std::cout << hat::data::batchSummaryJson(batch) << "\n";
+    }
+  } catch (const hat::data::DataError &error) {
+    std::cerr << "hat-config: error: " << error.what() << "\n";
+    return kExitConfigError;
+  } catch (const std::invalid_argument &error) {
+    std::cerr << options.configPath << ": error: " << error.what() << "\n";
+    return kExitConfigError;
+  }
+  std::cout << std::flush;
+  return std::cout ? 0 : kExitConfigError;
+}
+
 struct Subcommand {
   const char *name;
   int (*run)(const std::vector<std::string> &args);
@@ -272,6 +369,7 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"dump", runDump},
     {"lower", runLower},
+    {"data", runData},
 };
 
 } // namespace

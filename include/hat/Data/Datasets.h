@@ -84,10 +84,19 @@ using CocoOptions = CocoFromLMDBOptions;
 struct CuLaneFromLMDBOptions {
   std::string data_path;
   std::vector<TransformPtr> transforms;
+  /// Images are RGB (colorSpace "rgb") before the transforms run. The
+  /// config's CuLaneDataset defaults it to true as HAT does,
+  /// CuLaneFromLMDB to false.
+  bool to_rgb = false;
 };
+/// Registered as CuLaneFromLMDB and as HAT's CuLaneDataset.
 class CuLaneFromLMDB : public LmdbDataset {
 public:
   explicit CuLaneFromLMDB(CuLaneFromLMDBOptions options);
+  Sample load(std::size_t index) const override;
+
+private:
+  bool toRgb_ = false;
 };
 
 struct FashionMNISTOptions {

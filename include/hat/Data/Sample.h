@@ -17,10 +17,12 @@ namespace hat::data {
 using Box = std::array<float, 4>;
 
 struct Sample {
-  /// HWC image: CV_8UC1 / CV_8UC3 (BGR or YUV444) before ToTensor, CV_32F
-  /// with the same channel count after it.
+  /// HWC image: CV_8UC1 / CV_8UC3 (BGR, RGB or YUV444) before ToTensor,
+  /// CV_32F with the same channel count after it.
   cv::Mat image;
-  /// "bgr", "gray" or "yuv444"; transforms that need colour check it.
+  /// "bgr", "rgb" (CuLaneDataset(to_rgb=True)), "gray" or "yuv444" (after
+  /// BgrToYuv444: what the BPU takes); colour transforms check it, and it
+  /// reaches the batch (Batch::colorSpaces).
   std::string colorSpace = "bgr";
   /// Set by ToTensor: image holds floats and colour transforms no longer apply.
   bool isTensor = false;

@@ -19,6 +19,7 @@
 
 #include "hat/Config/Config.h"
 #include "hat/Data/DataLoader.h"
+#include "hat/Data/Transforms.h"
 #include "hat/Engine/Logger.h"
 #include "hat/Executor/ModuleExecutor.h"
 #include "hat/Metrics/Metrics.h"
@@ -171,6 +172,13 @@ public:
   int64_t gradAccumulationStep = 1;
   /// MultiBatchProcessor: a tuple batch is several batches of one step.
   bool multiBatch = false;
+  /// HAT's batch_transforms, run on each collated batch before the forward
+  /// (per-pixel transforms only: BgrToYuv444, Normalize /
+  /// TorchVisionAdapter(interface="Normalize")).
+  std::vector<data::TransformPtr> batchTransforms;
+
+  /// The loader's batch after batch_transforms, as the config sees it.
+  config::Value prepare(data::Batch &batch) const;
 
   /// Forward (and, when training, backward and the optimizer step at the
   /// end of an accumulation window). Fills state.outputs and state.loss.

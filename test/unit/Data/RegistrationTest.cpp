@@ -315,8 +315,8 @@ TEST(DataRegistration, TransformsFromConfigMatchTheirOptionsStructs) {
          return std::make_shared<Normalize>(
              NormalizeOptions{{100, 110.5, 120}, {50, 60, 70}});
        }},
-      {"dict(type='BgrToYuv444', rgb_input=True)",
-       [] { return std::make_shared<BgrToYuv444>(BgrToYuv444Options{true}); }},
+      {"dict(type='BgrToYuv444', rgb_input=False)",
+       [] { return std::make_shared<BgrToYuv444>(BgrToYuv444Options{false}); }},
       {"dict(type='RandomResizedCrop', size=(24, 32), scale=(0.2, 1.0), "
        "ratio=(0.5, 2), interpolation='bilinear')",
        [] {
@@ -328,6 +328,96 @@ TEST(DataRegistration, TransformsFromConfigMatchTheirOptionsStructs) {
        [] {
          return std::make_shared<ColorJitter>(
              ColorJitterOptions{0.4, 0.3, 0.2, 0.8});
+       }},
+      // HAT's GaNet / CuLane pipeline, with its kwargs.
+      {"dict(type='FixedCrop', size=(4, 6, 80, 50))",
+       [] {
+         return std::make_shared<FixedCrop>(FixedCropOptions{{4, 6, 80, 50}});
+       }},
+      {"dict(type='FixedCrop', size=(80, 50))",
+       [] {
+         return std::make_shared<FixedCrop>(FixedCropOptions{{0, 0, 80, 50}});
+       }},
+      {"dict(type='RandomResizedCrop', height=32, width=80, scale=(0.8, 1.2),"
+       " ratio=(1.7, 2.7), p=0.6)",
+       [] {
+         RandomResizedCropOptions options;
+         options.size = {32, 80};
+         options.scale = {0.8, 1.2};
+         options.ratio = {1.7, 2.7};
+         options.p = 0.6;
+         return std::make_shared<RandomResizedCrop>(options);
+       }},
+      {"dict(type='RandomSelectOne', transforms=[dict(type='RGBShift', "
+       "r_shift_limit=(-10, 10), g_shift_limit=(-10, 10), "
+       "b_shift_limit=(-10, 10), p=1.0), dict(type='HueSaturationValue', "
+       "hue_range=(-10, 10), sat_range=(-15, 15), val_range=(-10, 10), "
+       "p=1.0)], p=0.7)",
+       [] {
+         RandomSelectOneOptions options;
+         options.transforms = {
+             std::make_shared<RGBShift>(
+                 RGBShiftOptions{{-10, 10}, {-10, 10}, {-10, 10}, 1.0}),
+             std::make_shared<HueSaturationValue>(HueSaturationValueOptions{
+                 {-10, 10}, {-15, 15}, {-10, 10}, 1.0})};
+         options.p = 0.7;
+         return std::make_shared<RandomSelectOne>(options);
+       }},
+      {"dict(type='RandomSelectOne', transforms=[dict(type='MeanBlur', "
+       "ksize=3, p=1.0), dict(type='MedianBlur', ksize=3, p=1.0)], p=0.9, "
+       "p_trans=[1, 3])",
+       [] {
+         RandomSelectOneOptions options;
+         options.transforms = {
+             std::make_shared<MeanBlur>(BlurOptions{3, 1.0}),
+             std::make_shared<MedianBlur>(BlurOptions{3, 1.0})};
+         options.p = 0.9;
+         options.p_trans = {1, 3};
+         return std::make_shared<RandomSelectOne>(options);
+       }},
+      {"dict(type='RGBShift', r_shift_limit=5, g_shift_limit=(0, 9), p=0.5)",
+       [] {
+         return std::make_shared<RGBShift>(
+             RGBShiftOptions{{-5, 5}, {0, 9}, {-20, 20}, 0.5});
+       }},
+      {"dict(type='JPEGCompress', p=1.0, max_quality=85, min_quality=95)",
+       [] {
+         return std::make_shared<JPEGCompress>(
+             JPEGCompressOptions{1.0, 85, 95});
+       }},
+      {"dict(type='RandomBrightnessContrast', brightness_limit=(-0.2, 0.2), "
+       "contrast_limit=(-0.0, 0.0), p=0.5)",
+       [] {
+         return std::make_shared<RandomBrightnessContrast>(
+             RandomBrightnessContrastOptions{{-0.2, 0.2}, {0, 0}, true, 0.5});
+       }},
+      {"dict(type='ShiftScaleRotate', shift_limit=(-0.1, 0.1), "
+       "scale_limit=(0.8, 1.2), rotate_limit=(-10, 10), interpolation=1, "
+       "border_mode=0, p=0.6)",
+       [] {
+         ShiftScaleRotateOptions options;
+         options.shift_limit = {-0.1, 0.1};
+         options.scale_limit = {0.8, 1.2};
+         options.rotate_limit = {-10, 10};
+         options.interpolation = 1;
+         options.border_mode = 0;
+         options.p = 0.6;
+         return std::make_shared<ShiftScaleRotate>(options);
+       }},
+      {"dict(type='ShiftScaleRotate', shift_limit=0.05, scale_limit=0.1, "
+       "rotate_limit=20, p=1.0)",
+       [] {
+         ShiftScaleRotateOptions options;
+         options.shift_limit = {-0.05, 0.05};
+         options.scale_limit = {0.9, 1.1};
+         options.rotate_limit = {-20, 20};
+         options.p = 1.0;
+         return std::make_shared<ShiftScaleRotate>(options);
+       }},
+      {"dict(type='TorchVisionAdapter', interface='Normalize', mean=128.0, "
+       "std=128.0)",
+       [] {
+         return std::make_shared<Normalize>(NormalizeOptions{{128.0}, {128.0}});
        }},
   };
   for (const Case &testCase : cases) {
@@ -364,6 +454,69 @@ TEST(DataRegistration, DetectionTransformKwargErrors) {
   EXPECT_NE(message("dict(type='Resize', multiscale_mode='ranges')")
                 .find("'multiscale_mode' must be one of 'range', 'value'"),
             std::string::npos);
+}
+
+TEST(DataRegistration, LaneTransformKwargErrors) {
+  auto message = [](const std::string &config) {
+    Diagnostic error = buildError("t = " + config + "\n", "t", "transform");
+    EXPECT_EQ(error.file, "test.py");
+    EXPECT_EQ(error.line, 1u);
+    return error.str();
+  };
+  auto has = [](const std::string &text, const std::string &part) {
+    EXPECT_NE(text.find(part), std::string::npos) << text;
+  };
+  has(message("dict(type='FixedCrop', size=(0, 270, 1640))"),
+      "'size' must be (x1, y1, w, h) or (w, h) ints");
+  has(message("dict(type='FixedCrop')"), "size");
+  has(message("dict(type='FixedCrop', size=(0, 0, 0, 10))"), "w, h > 0");
+  has(message("dict(type='RandomSelectOne', transforms=[], p=0.5)"),
+      "transforms is empty");
+  has(message("dict(type='RandomSelectOne', transforms=[dict(type='MeanBlur'"
+              ")], p_trans=[0.5, 0.5])"),
+      "p_trans has 2 weights for 1 transforms");
+  has(message("dict(type='RandomSelectOne', transforms=[dict(type='Blur')])"),
+      "Blur");
+  has(message("dict(type='RGBShift', r_shift_limit=(10, -10))"),
+      "r_shift_limit must be (low, high)");
+  has(message("dict(type='HueSaturationValue', p=1.5)"), "p must be in [0, 1]");
+  has(message("dict(type='JPEGCompress', max_quality=101)"), "1..100");
+  has(message("dict(type='MedianBlur', ksize=4)"), "ksize must be odd");
+  has(message("dict(type='MeanBlur', ksize='3')"), "'ksize' must be an int");
+  has(message("dict(type='ShiftScaleRotate', interpolation=3)"),
+      "interpolation must be an OpenCV flag");
+  has(message("dict(type='ShiftScaleRotate', border_mode=7)"),
+      "'border_mode' must be an int from 0 to 4");
+  has(message("dict(type='ShiftScaleRotate', scale_limit=(0.0, 1.2))"),
+      "scale_limit is the range of the scale factor");
+  has(message("dict(type='RandomResizedCrop', height=320)"),
+      "'width' is missing");
+  has(message("dict(type='RandomResizedCrop', size=32, height=32, width=8)"),
+      "not both");
+  has(message("dict(type='TorchVisionAdapter', interface='ColorJitter')"),
+      "only interface=\"Normalize\"");
+  has(message("dict(type='ColorJitter', p=0.5, transforms=[])"), "transforms");
+
+  // Order checks in a dataset's transforms, at the offending dict.
+  Diagnostic afterTensor = buildError(R"(
+dataset = dict(type="FashionMNIST", transforms=[
+    dict(type="ToTensor"),
+    dict(type="RandomSelectOne", transforms=[dict(type="MeanBlur")]),
+])
+)",
+                                      "dataset", "dataset");
+  EXPECT_EQ(afterTensor.line, 4u);
+  has(afterTensor.str(), "RandomSelectOne works on 8-bit images");
+  Diagnostic yuvAfterNormalize = buildError(R"(
+dataset = dict(type="FashionMNIST", transforms=[
+    dict(type="ToTensor"),
+    dict(type="Normalize", mean=128.0, std=128.0),
+    dict(type="BgrToYuv444"),
+])
+)",
+                                            "dataset", "dataset");
+  EXPECT_EQ(yuvAfterNormalize.line, 5u);
+  has(yuvAfterNormalize.str(), "BgrToYuv444 needs pixel values");
 }
 
 TEST(DataRegistration, WrongKwargTypeNamesTypeKwargExpectedAndGot) {

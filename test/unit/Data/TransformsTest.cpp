@@ -142,7 +142,10 @@ TEST(RandomFlip, MirrorsPixelsBoxesAndLanes) {
   flip.apply(sample, rng);
   EXPECT_EQ(at(sample, 0, 0), cv::Vec3b(99, 0, 7));
   EXPECT_EQ(sample.boxes[0], (Box{70, 5, 90, 15}));
-  EXPECT_FLOAT_EQ(sample.lanes[0][0].x, 90);
+  // Lane points are pixel positions (HAT): x -> W - 1 - x, so the point
+  // stays on the pixel that cv::flip moved (column 10 -> 89).
+  EXPECT_FLOAT_EQ(sample.lanes[0][0].x, 89);
+  EXPECT_EQ(at(sample, 89, 40)[0], 10);
   // The box's pixels moved with it: the pixel inside the new box's left
   // edge came from just inside the old right edge.
   EXPECT_EQ(at(sample, 70, 5)[0], 29);
@@ -151,7 +154,8 @@ TEST(RandomFlip, MirrorsPixelsBoxesAndLanes) {
   vertical.apply(sample, rng);
   EXPECT_EQ(at(sample, 0, 0), cv::Vec3b(99, 49, 7));
   EXPECT_EQ(sample.boxes[0], (Box{70, 35, 90, 45}));
-  EXPECT_FLOAT_EQ(sample.lanes[0][0].y, 10);
+  EXPECT_FLOAT_EQ(sample.lanes[0][0].y, 9); // 50 - 1 - 40
+  EXPECT_EQ(at(sample, 89, 9), cv::Vec3b(10, 40, 7));
 
   Sample unchanged = coordinateSample(10, 10);
   RandomFlip never({0.0, 0.0});
@@ -183,26 +187,76 @@ TEST(AugmentHSV, ScalesValueOfAKnownPixelAndKeepsGeometry) {
   EXPECT_EQ(grey.image.at<uint8_t>(0, 0), expected);
 }
 
-TEST(BgrToYuv444, KnownPixelsAndReplicatedChroma) {
+TEST(BgrToYuv444, FullSwingBt601WithNv12Chroma) {
+  // Known values of the full-swing integer formula (Transforms.h):
+  // white (255, 255, 255) -> (255, 128, 128), grey 128 -> (128, 128, 128),
+  // blue BGR (255, 0, 0) -> Y 29, U 255, V 107; red BGR (0, 0, 255) ->
+  // Y 77, U 85, V 255.
+  auto convertFlat = [](cv::Vec3b bgr) {
+    Sample sample;
+    sample.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(bgr[0], bgr[1], bgr[2]));
+    SampleRng rng(1);
+    BgrToYuv444({false}).apply(sample, rng);
+    EXPECT_EQ(sample.colorSpace, "yuv444");
+    return sample.image.at<cv::Vec3b>(1, 1);
+  };
+  EXPECT_EQ(convertFlat({255, 255, 255}), cv::Vec3b(255, 128, 128));
+  EXPECT_EQ(convertFlat({128, 128, 128}), cv::Vec3b(128, 128, 128));
+  EXPECT_EQ(convertFlat({0, 0, 0}), cv::Vec3b(0, 128, 128));
+  EXPECT_EQ(convertFlat({255, 0, 0}), cv::Vec3b(29, 255, 107));
+  EXPECT_EQ(convertFlat({0, 0, 255}), cv::Vec3b(77, 85, 255));
+
+  // Luma per pixel; chroma from each 2x2 block's mean colour, replicated
+  // (NV12 -> YUV444). Odd sides: the last column is a block of its own.
   Sample sample;
-  sample.image = cv::Mat(3, 5, CV_8UC3, cv::Scalar(128, 128, 128)); // odd sides
-  sample.image.at<cv::Vec3b>(0, 0) = cv::Vec3b(255, 0, 0);          // blue
+  sample.image = cv::Mat(3, 5, CV_8UC3, cv::Scalar(128, 128, 128));
+  sample.image.at<cv::Vec3b>(0, 0) = cv::Vec3b(255, 0, 0); // blue
   addBox(sample, {0, 0, 2, 2}, 0);
   BgrToYuv444 convert({false});
   SampleRng rng(1);
   convert.apply(sample, rng);
   ASSERT_EQ(sample.image.size(), cv::Size(5, 3));
-  EXPECT_EQ(sample.colorSpace, "yuv444");
-  // Grey: BT.601 video-range luma, neutral chroma.
-  const cv::Vec3b grey = at(sample, 4, 2);
-  EXPECT_NEAR(grey[0], 16 + 219.0 * 128 / 255, 1.0);
-  EXPECT_NEAR(grey[1], 128, 1);
-  EXPECT_NEAR(grey[2], 128, 1);
-  // Chroma is shared by each 2x2 block, like NV12.
-  EXPECT_EQ(at(sample, 0, 0)[1], at(sample, 1, 1)[1]);
-  EXPECT_EQ(at(sample, 0, 0)[2], at(sample, 1, 0)[2]);
-  EXPECT_GT(at(sample, 0, 0)[1], 140); // blue pushes U up
+  EXPECT_EQ(at(sample, 0, 0)[0], 29);
+  EXPECT_EQ(at(sample, 1, 0)[0], 128);
+  // Block mean (R, G, B) = (96, 96, 159.75):
+  // U = floor((-43*384 - 84*384 + 127*639 + 512) / 1024) + 128 = 160
+  // V = floor((127*384 - 106*384 - 21*639 + 512) / 1024) + 128 = 123
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 2; ++x) {
+      EXPECT_EQ(at(sample, x, y)[1], 160) << x << "," << y;
+      EXPECT_EQ(at(sample, x, y)[2], 123) << x << "," << y;
+    }
+  EXPECT_EQ(at(sample, 4, 2), cv::Vec3b(128, 128, 128));
   EXPECT_EQ(sample.boxes[0], (Box{0, 0, 2, 2}));
+
+  // RGB input: the same pixels in RGB order give the same YUV.
+  Sample rgb;
+  rgb.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(0, 0, 255)); // RGB blue
+  rgb.colorSpace = "rgb";
+  BgrToYuv444({true}).apply(rgb, rng);
+  EXPECT_EQ(rgb.image.at<cv::Vec3b>(0, 0), cv::Vec3b(29, 255, 107));
+  // rgb_input must agree with what the sample says it is, and a second
+  // conversion is refused.
+  Sample bgr;
+  bgr.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(1, 2, 3));
+  EXPECT_THROW(BgrToYuv444({true}).apply(bgr, rng), std::invalid_argument);
+  rgb.colorSpace = "rgb";
+  rgb.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(1, 2, 3));
+  EXPECT_THROW(BgrToYuv444({false}).apply(rgb, rng), std::invalid_argument);
+  EXPECT_THROW(convert.apply(sample, rng), std::invalid_argument);
+
+  // After ToTensor: float pixels convert the same and stay float; values
+  // outside 0..255 (after Normalize) are refused.
+  Sample tensor;
+  tensor.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(255, 0, 0));
+  ToTensor({false}).apply(tensor, rng);
+  convert.apply(tensor, rng);
+  EXPECT_EQ(tensor.image.type(), CV_32FC3);
+  EXPECT_EQ(tensor.image.at<cv::Vec3f>(1, 0), cv::Vec3f(29, 255, 107));
+  Sample normalized;
+  normalized.image = cv::Mat(2, 2, CV_8UC3, cv::Scalar(0, 0, 0));
+  Normalize({{128.0}, {128.0}}).apply(normalized, rng);
+  EXPECT_THROW(convert.apply(normalized, rng), std::invalid_argument);
 }
 
 TEST(ToTensorAndNormalize, ConvertValuesPerChannel) {
