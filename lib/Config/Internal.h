@@ -13,6 +13,7 @@
 #include "hat/Config/Value.h"
 
 #include <exception>
+#include <memory>
 #include <string>
 
 namespace hat::config {
@@ -54,6 +55,26 @@ std::string formatWithSpec(const Value &value, const std::string &spec,
 /// `format % args` (printf-style string formatting).
 std::string percentFormat(const std::string &format, const Value &args,
                           const SourceLoc &loc);
+
+/// Records a list, tuple, dict, call or function value just created with the
+/// registry of the module whose code runs on this thread (none outside
+/// evaluation), so that its cycles can be collected (Config.h,
+/// ScopeRegistry). The Value factories call it.
+void trackContainer(const Value &container);
+
+/// While alive, containers created on this thread are tracked by
+/// `registry` (a null registry keeps the enclosing one).
+class TrackContainersIn {
+public:
+  explicit TrackContainersIn(std::shared_ptr<ScopeRegistry> registry);
+  ~TrackContainersIn();
+  TrackContainersIn(const TrackContainersIn &) = delete;
+  TrackContainersIn &operator=(const TrackContainersIn &) = delete;
+
+private:
+  std::shared_ptr<ScopeRegistry> registry_;
+  ScopeRegistry *previous_;
+};
 
 /// Deep copy throwing ConfigError when nested too deeply.
 Value deepCopyOrThrow(const Value &value, const SourceLoc &loc);

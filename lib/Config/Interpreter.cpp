@@ -82,6 +82,7 @@ Module::Module() : globals_(std::make_shared<Scope>()) {
 Module::~Module() {
   std::shared_ptr<ScopeRegistry> registry = globals_->registry;
   registry->clearAll();
+  registry->collectCycles();
 }
 
 const Value *Module::get(const std::string &name) const {
@@ -220,6 +221,7 @@ void Interpreter::checkLength(size_t length, const SourceLoc &loc) {
 
 void Interpreter::runModule(const std::shared_ptr<ParsedModule> &parsed) {
   parsed_ = parsed;
+  TrackContainersIn tracking(module_ ? module_->globals_->registry : nullptr);
   Flow flow = execBlock(parsed->body);
   (void)flow; // `return`/`break` at module level are rejected in exec()
 }
@@ -228,6 +230,7 @@ Value Interpreter::evaluateIn(const Expr &expr,
                               const std::shared_ptr<Scope> &scope) {
   std::shared_ptr<Scope> saved = scope_;
   scope_ = scope;
+  TrackContainersIn tracking(scope ? scope->registry : nullptr);
   Value result = eval(expr);
   scope_ = saved;
   return result;
@@ -1024,6 +1027,8 @@ Value Interpreter::callFunctionValue(const Value &function,
     scope->registry = data.closure->registry;
     scope->registry->add(scope);
   }
+  // What the function creates belongs to its module (whoever calls it).
+  TrackContainersIn tracking(scope->registry);
   const std::string what = def.name + "()";
 
   std::vector<bool> bound(def.params.size(), false);

@@ -36,6 +36,7 @@ Value Value::list(std::vector<Value> items) {
   auto data = std::make_shared<ListData>();
   data->items = std::move(items);
   result.storage_.emplace<5>(std::move(data));
+  trackContainer(result);
   return result;
 }
 Value Value::tuple(std::vector<Value> items) {
@@ -43,12 +44,14 @@ Value Value::tuple(std::vector<Value> items) {
   auto data = std::make_shared<TupleData>();
   data->items = std::move(items);
   result.storage_.emplace<6>(std::move(data));
+  trackContainer(result);
   return result;
 }
 Value Value::dict() { return dict(std::make_shared<DictData>()); }
 Value Value::dict(std::shared_ptr<DictData> data) {
   Value result;
   result.storage_.emplace<7>(std::move(data));
+  trackContainer(result);
   return result;
 }
 Value Value::symbol(std::string dottedName) {
@@ -64,11 +67,13 @@ Value Value::builtin(std::string name) {
 Value Value::function(std::shared_ptr<FunctionData> data) {
   Value result;
   result.storage_.emplace<10>(std::move(data));
+  trackContainer(result);
   return result;
 }
 Value Value::call(std::shared_ptr<CallData> data) {
   Value result;
   result.storage_.emplace<11>(std::move(data));
+  trackContainer(result);
   return result;
 }
 Value Value::host(std::shared_ptr<HostObject> object) {
