@@ -501,6 +501,10 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
     return std::move(*result);
   }
 
+  if ((object.isDict() || object.isList()) &&
+      (name == "update" || name == "setdefault" || name == "append" ||
+       name == "extend" || name == "insert"))
+    noteMutation(object);
   if (object.isDict()) {
     DictData &dict = object.asDict();
     auto checkHashable = [&](const Value &key) {

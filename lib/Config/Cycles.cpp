@@ -184,13 +184,17 @@ private:
   /// (no recursion: `a = [a]` nested 200,000 deep is an ordinary input).
   void collectNodes() {
     auto &containers = registry_.containers;
-    containers.erase(
-        std::remove_if(containers.begin(), containers.end(),
-                       [](const auto &entry) { return entry.first.expired(); }),
-        containers.end());
-    for (const auto &[weak, kind] : containers)
-      if (std::shared_ptr<void> object = weak.lock())
-        addNode(std::move(object), nodeKindOf(kind));
+    // Keep one entry per live container (a list appended to in a loop is
+    // noted once per append).
+    std::vector<std::pair<std::weak_ptr<void>, Value::Kind>> unique;
+    for (auto &[weak, kind] : containers) {
+      std::shared_ptr<void> object = weak.lock();
+      if (!object || index_.count(object.get()))
+        continue;
+      addNode(std::move(object), nodeKindOf(kind));
+      unique.emplace_back(std::move(weak), kind);
+    }
+    containers.swap(unique);
     auto &scopes = registry_.scopes;
     scopes.erase(std::remove_if(scopes.begin(), scopes.end(),
                                 [](const std::weak_ptr<Scope> &weak) {
@@ -347,10 +351,20 @@ void trackContainer(const Value &container) {
   ScopeRegistry *registry = activeRegistry;
   if (!registry)
     return;
-  registry->containers.emplace_back(CycleCollector::ownerOf(container),
-                                    container.kind());
-  if (registry->containers.size() >= registry->nextCollection)
+  std::shared_ptr<void> owner = CycleCollector::ownerOf(container);
+  if (!owner)
+    return;
+  auto &containers = registry->containers;
+  // The same container noted again right away (appends in a loop) needs no
+  // second entry; other repeats are merged by the next collection.
+  if (!containers.empty() && !containers.back().first.owner_before(owner) &&
+      !owner.owner_before(containers.back().first))
+    return;
+  containers.emplace_back(std::move(owner), container.kind());
+  if (containers.size() >= registry->nextCollection)
     registry->collectCycles();
 }
+
+void noteMutation(const Value &container) { trackContainer(container); }
 
 } // namespace hat::config

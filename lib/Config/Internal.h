@@ -62,6 +62,12 @@ std::string percentFormat(const std::string &format, const Value &args,
 /// ScopeRegistry). The Value factories call it.
 void trackContainer(const Value &container);
 
+/// Records a container the config code is about to change (append, item
+/// assignment, update, ...) in the same way: a container made outside any
+/// module (by the caller of a config function) can be closed into a cycle
+/// only by such a change, so the collector must know it too.
+void noteMutation(const Value &container);
+
 /// While alive, containers created on this thread are tracked by
 /// `registry` (a null registry keeps the enclosing one).
 class TrackContainersIn {

@@ -321,12 +321,14 @@ Interpreter::Flow Interpreter::exec(const Stmt &stmt) {
     if (aug.op == BinaryOperator::Add && current.isList()) {
       // `a += b` extends a list in place (aliases see the change).
       std::vector<Value> extra = iterate(rhs, aug.loc);
+      noteMutation(current);
       auto &items = current.asList().items;
       checkLength(items.size() + extra.size(), aug.loc);
       items.insert(items.end(), extra.begin(), extra.end());
       return Flow::Normal;
     }
     if (aug.op == BinaryOperator::BitOr && current.isDict() && rhs.isDict()) {
+      noteMutation(current);
       for (const auto &[key, item] : rhs.asDict().entries)
         current.asDict().set(key, item);
       return Flow::Normal;
@@ -845,6 +847,7 @@ Value Interpreter::evalSubscript(const SubscriptExpr &subscript) {
 
 void Interpreter::setItem(const Value &container, const Value &index,
                           const Value &value, const SubscriptExpr &subscript) {
+  noteMutation(container);
   if (container.isDict()) {
     if (index.isList() || index.isDict())
       fail(subscript.index->loc, "unhashable type: '" + index.typeName() + "'");

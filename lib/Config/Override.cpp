@@ -60,6 +60,9 @@ Status applyOverride(Module &module, const std::string &assignment) {
   };
   if (equals == std::string::npos)
     return failure("an override must have the form path.to.key=value");
+  // The value may close a cycle (`--set a.0=a`): the module's collector
+  // must see the container it changes.
+  TrackContainersIn tracking(module.globals()->registry);
   std::string path = assignment.substr(0, equals);
   std::string valueText = assignment.substr(equals + 1);
   while (!path.empty() && path.back() == ' ')
@@ -105,6 +108,8 @@ Status applyOverride(Module &module, const std::string &assignment) {
     const std::string &component = components[i];
     bool last = i + 1 == components.size();
     Value container = *current; // shares the container, keeps it alive
+    if (last)
+      noteMutation(container);
     if (container.isDict()) {
       DictData &dict = container.asDict();
       const Value *key = findKey(dict, component);
@@ -180,6 +185,7 @@ void mergeValue(Value &into, const Value &from, const std::string &name,
     into = from;
     return;
   }
+  noteMutation(into);
   if (depth > kMaxValueDepth)
     fail(SourceLoc(), "cannot merge '" + name + "': dicts nested more than " +
                           std::to_string(kMaxValueDepth) +
@@ -194,6 +200,7 @@ void mergeValue(Value &into, const Value &from, const std::string &name,
 } // namespace
 
 Status mergeModule(Module &module, const Module &overlay) {
+  TrackContainersIn tracking(module.globals()->registry);
   try {
     for (const auto &[name, value] : overlay.variables()) {
       if (Value *existing = module.get(name)) {

@@ -34,11 +34,14 @@ struct EvalOptions {
 
 struct Scope;
 
-/// What a module's code created, held weakly, so that ~Module can free the
-/// reference cycles among it: every scope (its globals and the call scopes
-/// of its functions) and every list, tuple, dict, call and function value
-/// made while the module's code ran (at load, in `--set` expressions and in
-/// later calls of its functions).
+/// What a module's code created or changed, held weakly, so that ~Module
+/// can free the reference cycles among it: every scope (its globals and the
+/// call scopes of its functions) and every list, tuple, dict, call and
+/// function value made while the module's code ran (at load, in `--set`
+/// expressions and in later calls of its functions), and every container
+/// that code changed (item assignment, append, update, ...), which covers
+/// containers a caller made and passed in: a cycle can only be closed by
+/// such a change.
 ///
 /// Two kinds of cycles arise. A function value holds its defining scope and
 /// that scope holds the function, so every module-level `def` (and every
@@ -54,7 +57,8 @@ struct Scope;
 /// locked).
 struct ScopeRegistry {
   std::vector<std::weak_ptr<Scope>> scopes;
-  /// Lists, tuples, dicts, calls and functions created by the module's code.
+  /// Lists, tuples, dicts, calls and functions created or changed by the
+  /// module's code (one entry each after a collection).
   std::vector<std::pair<std::weak_ptr<void>, Value::Kind>> containers;
   /// containers.size() at which the next collectCycles() runs.
   size_t nextCollection = 4096;

@@ -150,6 +150,49 @@ TEST(Cycles, GarbageCyclesAreFreedByTheCollector) {
   }
 }
 
+TEST(Cycles, CallersContainersClosedIntoCyclesAreFreed) {
+  // Containers made by the caller (here: the test), passed in, and made
+  // to contain themselves by the config's code.
+  std::shared_ptr<Module> m = load("def close(h, d):\n"
+                                   "    d['probe'] = h\n"
+                                   "    d['self'] = d\n"
+                                   "def close_inner(h, d):\n"
+                                   "    d['inner']['probe'] = h\n"
+                                   "    d['inner']['self'] = d['inner']\n"
+                                   "def append_self(h, l):\n"
+                                   "    l.append(h)\n"
+                                   "    l.append(l)\n");
+  ASSERT_TRUE(m);
+  int destroyed = 0;
+  (void)callWithProbe(*m, "close", &destroyed, {Value::dict()});
+  Value outer = Value::dict();
+  outer.asDict().set("inner", Value::dict());
+  (void)callWithProbe(*m, "close_inner", &destroyed, {outer});
+  outer = Value(); // `outer` is freed; its inner dict holds itself
+  (void)callWithProbe(*m, "append_self", &destroyed, {Value::list()});
+  EXPECT_EQ(destroyed, 0);
+  m->globals()->registry->collectCycles();
+  EXPECT_EQ(destroyed, 3);
+}
+
+TEST(Cycles, OverridesThatCloseCyclesAreFreed) {
+  int destroyed = 0;
+  {
+    std::shared_ptr<Module> m = load("a = [1]\nd = {'x': 1}\n");
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(applyOverride(*m, "a.0=a").ok());
+    ASSERT_TRUE(applyOverride(*m, "d.x=d").ok());
+    EXPECT_EQ(m->get("a")->repr(), "[[...]]");
+    EXPECT_EQ(m->get("d")->repr(), "{'x': {...}}");
+    // A probe inside each cycle, put there by the caller.
+    m->get("a")->asList().items.push_back(
+        Value::host(std::make_shared<Probe>(&destroyed)));
+    m->get("d")->asDict().set("p",
+                              Value::host(std::make_shared<Probe>(&destroyed)));
+  }
+  EXPECT_EQ(destroyed, 2);
+}
+
 TEST(Cycles, ModuleDestructionFreesItsCycles) {
   int destroyed = 0;
   {
