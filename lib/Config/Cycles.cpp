@@ -7,8 +7,10 @@
 // a cycle, so without a collector every config that builds one leaks it
 // (LeakSanitizer reports it at exit).
 //
-// The collector is CPython's trial deletion over the objects a module's
-// code created (ScopeRegistry): for every object reachable from them, the
+// The collector is CPython's trial deletion, started from the scopes a
+// module's code created and the containers it changed (ScopeRegistry):
+// every cycle passes through one of them, because a container cannot hold
+// itself when it is made. For every object reachable from them, the
 // references other such objects hold are subtracted from its reference
 // count. What is left over comes from outside (a Value on the C++ stack, a
 // tool's copy of a config value, a scope the interpreter is running in):
@@ -19,8 +21,9 @@
 // This is exact: it frees nothing that anyone still refers to, so it can
 // run while a module's code is running (a reference the interpreter holds
 // counts as one from outside), and a value a caller keeps after ~Module
-// stays intact. Objects created outside any module (by C++ code) are not
-// tracked, but are traversed when a tracked object reaches them.
+// stays intact. Containers made and filled by C++ code (a tool, the
+// engine) are not recorded, but are traversed when a recorded one reaches
+// them; config code changing them records them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -347,7 +350,7 @@ size_t ScopeRegistry::collectCycles() {
   return freed;
 }
 
-void trackContainer(const Value &container) {
+void noteMutation(const Value &container) {
   ScopeRegistry *registry = activeRegistry;
   if (!registry)
     return;
@@ -355,8 +358,8 @@ void trackContainer(const Value &container) {
   if (!owner)
     return;
   auto &containers = registry->containers;
-  // The same container noted again right away (appends in a loop) needs no
-  // second entry; other repeats are merged by the next collection.
+  // The same container changed again right away (appends in a loop) needs
+  // no second entry; other repeats are merged by the next collection.
   if (!containers.empty() && !containers.back().first.owner_before(owner) &&
       !owner.owner_before(containers.back().first))
     return;
@@ -364,7 +367,5 @@ void trackContainer(const Value &container) {
   if (containers.size() >= registry->nextCollection)
     registry->collectCycles();
 }
-
-void noteMutation(const Value &container) { trackContainer(container); }
 
 } // namespace hat::config

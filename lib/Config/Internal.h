@@ -56,19 +56,19 @@ std::string formatWithSpec(const Value &value, const std::string &spec,
 std::string percentFormat(const std::string &format, const Value &args,
                           const SourceLoc &loc);
 
-/// Records a list, tuple, dict, call or function value just created with the
+/// Records a list, dict, tuple or call the config code is about to change
+/// (item assignment, append, extend, insert, update, setdefault, `+=`,
+/// `|=`, `--set`, a merge) or that a deep copy refers to twice, with the
 /// registry of the module whose code runs on this thread (none outside
-/// evaluation), so that its cycles can be collected (Config.h,
-/// ScopeRegistry). The Value factories call it.
-void trackContainer(const Value &container);
-
-/// Records a container the config code is about to change (append, item
-/// assignment, update, ...) in the same way: a container made outside any
-/// module (by the caller of a config function) can be closed into a cycle
-/// only by such a change, so the collector must know it too.
+/// evaluation), so that ScopeRegistry::collectCycles can free its cycles.
+/// A container cannot hold itself when it is made, so every cycle of
+/// containers was closed by one of these changes and passes through a
+/// container recorded here; recording only those keeps the cost off the
+/// many containers a config creates and never changes. Every place that
+/// adds a reference to an existing container must call this.
 void noteMutation(const Value &container);
 
-/// While alive, containers created on this thread are tracked by
+/// While alive, containers changed on this thread are recorded with
 /// `registry` (a null registry keeps the enclosing one).
 class TrackContainersIn {
 public:

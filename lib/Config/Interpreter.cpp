@@ -1030,7 +1030,7 @@ Value Interpreter::callFunctionValue(const Value &function,
     scope->registry = data.closure->registry;
     scope->registry->add(scope);
   }
-  // What the function creates belongs to its module (whoever calls it).
+  // What the function changes belongs to its module (whoever calls it).
   TrackContainersIn tracking(scope->registry);
   const std::string what = def.name + "()";
 

@@ -36,7 +36,6 @@ Value Value::list(std::vector<Value> items) {
   auto data = std::make_shared<ListData>();
   data->items = std::move(items);
   result.storage_.emplace<5>(std::move(data));
-  trackContainer(result);
   return result;
 }
 Value Value::tuple(std::vector<Value> items) {
@@ -44,14 +43,12 @@ Value Value::tuple(std::vector<Value> items) {
   auto data = std::make_shared<TupleData>();
   data->items = std::move(items);
   result.storage_.emplace<6>(std::move(data));
-  trackContainer(result);
   return result;
 }
 Value Value::dict() { return dict(std::make_shared<DictData>()); }
 Value Value::dict(std::shared_ptr<DictData> data) {
   Value result;
   result.storage_.emplace<7>(std::move(data));
-  trackContainer(result);
   return result;
 }
 Value Value::symbol(std::string dottedName) {
@@ -67,13 +64,11 @@ Value Value::builtin(std::string name) {
 Value Value::function(std::shared_ptr<FunctionData> data) {
   Value result;
   result.storage_.emplace<10>(std::move(data));
-  trackContainer(result);
   return result;
 }
 Value Value::call(std::shared_ptr<CallData> data) {
   Value result;
   result.storage_.emplace<11>(std::move(data));
-  trackContainer(result);
   return result;
 }
 Value Value::host(std::shared_ptr<HostObject> object) {
@@ -504,8 +499,11 @@ struct DeepCopier {
       return value;
     }
     auto found = memo.find(identity);
-    if (found != memo.end())
+    if (found != memo.end()) {
+      // A copy referred to again: the copy of a cycle is a cycle.
+      noteMutation(found->second);
       return found->second;
+    }
     switch (value.kind()) {
     case Value::Kind::List: {
       Value result = Value::list();

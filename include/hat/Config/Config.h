@@ -36,12 +36,11 @@ struct Scope;
 
 /// What a module's code created or changed, held weakly, so that ~Module
 /// can free the reference cycles among it: every scope (its globals and the
-/// call scopes of its functions) and every list, tuple, dict, call and
-/// function value made while the module's code ran (at load, in `--set`
-/// expressions and in later calls of its functions), and every container
-/// that code changed (item assignment, append, update, ...), which covers
-/// containers a caller made and passed in: a cycle can only be closed by
-/// such a change.
+/// call scopes of its functions) and every container its code changed
+/// (item assignment, append, update, `--set`, a merge; at load, in `--set`
+/// expressions and in later calls of its functions), including containers
+/// a caller made and passed in. A container cannot hold itself when it is
+/// made, so every cycle of containers was closed by such a change.
 ///
 /// Two kinds of cycles arise. A function value holds its defining scope and
 /// that scope holds the function, so every module-level `def` (and every
@@ -49,16 +48,16 @@ struct Scope;
 /// (clearAll). Containers can also hold themselves, as in Python
 /// (`a = []; a.append(a)`, `d['self'] = d`, through calls and function
 /// defaults); collectCycles() finds those that nothing outside the cycles
-/// refers to and empties them. It runs in ~Module and, while a module
-/// keeps creating containers, whenever their number has doubled, so a
-/// function called many times does not pile up garbage cycles.
+/// refers to and empties them. It runs in ~Module and, while a module's
+/// code keeps changing containers, whenever their number has doubled, so
+/// a function called many times does not pile up garbage cycles.
 ///
 /// A module's code runs on one thread at a time (the registry is not
 /// locked).
 struct ScopeRegistry {
   std::vector<std::weak_ptr<Scope>> scopes;
-  /// Lists, tuples, dicts, calls and functions created or changed by the
-  /// module's code (one entry each after a collection).
+  /// Containers changed by the module's code (one entry each after a
+  /// collection).
   std::vector<std::pair<std::weak_ptr<void>, Value::Kind>> containers;
   /// containers.size() at which the next collectCycles() runs.
   size_t nextCollection = 4096;

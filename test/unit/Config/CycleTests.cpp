@@ -45,6 +45,7 @@ Value callWithProbe(Module &module, const std::string &name, int *destroyed,
 // a dict, a tuple inside a list, a call value's arguments, a function's
 // default, and a closure's scope.
 const char *const kCycleMakers = R"(
+import copy
 from torch.nn import Conv2d
 def via_list(h):
     a = [h]
@@ -69,6 +70,12 @@ def via_closure(h):
         return h
     f_list = [f]
     return None
+def via_deepcopy(h):
+    return len(copy.deepcopy(make_cycle(h)))
+def make_cycle(h):
+    a = [h]
+    a.append(a)
+    return a
 )";
 
 } // namespace
@@ -139,7 +146,7 @@ TEST(Cycles, GarbageCyclesAreFreedByTheCollector) {
   std::shared_ptr<ScopeRegistry> registry = m->globals()->registry;
   ASSERT_TRUE(registry);
   for (const char *maker : {"via_list", "via_dict", "via_tuple", "via_call",
-                            "via_default", "via_closure"}) {
+                            "via_default", "via_closure", "via_deepcopy"}) {
     int destroyed = 0;
     (void)callWithProbe(*m, maker, &destroyed);
     // Reference counting alone cannot free it: nothing outside the cycle
@@ -231,7 +238,7 @@ TEST(Cycles, CollectingKeepsWhatIsStillReferenced) {
 
 TEST(Cycles, FunctionsCalledManyTimesDoNotPileUpCycles) {
   // Each call leaves a cycle; the collector runs whenever the number of
-  // containers the module created has doubled, so most are freed while
+  // containers the module changed has doubled, so most are freed while
   // the module is still alive.
   std::shared_ptr<Module> m = load("def via_list(h):\n"
                                    "    for i in range(3):\n"
