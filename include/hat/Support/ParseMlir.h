@@ -8,9 +8,10 @@
 // buffer it hands to MlirOptMain; the mlir fuzzer calls parseMlirBuffer,
 // what parseMlirFile does once the file is read), which refuses text nested
 // deeper than kMaxMlirNesting before the parser sees it, with an error at
-// the position where the limit is crossed. Real models nest a few levels (module, func,
-// a rank-4 dense literal); the limit is far above that and far below the
-// depth that exhausts an 8 MiB stack (measured: docs/architecture.md).
+// the position where the limit is crossed. Real models nest a few levels
+// (module, func, a rank-4 dense literal); the limit is far above that and far
+// below the depth that exhausts an 8 MiB stack (measured:
+// docs/architecture.md).
 //
 //===----------------------------------------------------------------------===//
 
