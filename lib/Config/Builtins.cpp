@@ -314,7 +314,14 @@ Value Interpreter::binaryOp(BinaryOperator op, const Value &lhs,
 }
 
 int Interpreter::order(const Value &lhs, const Value &rhs, const SourceLoc &loc,
-                       const char *op) {
+                       const char *op, unsigned depth) {
+  // Python raises RecursionError here; without the bound, `a < b` for two
+  // lists that contain themselves would recurse until the stack overflows.
+  if (depth > kMaxValueDepth)
+    fail(loc, std::string("'") + op + "': containers nested more than " +
+                  std::to_string(kMaxValueDepth) +
+                  " levels deep in comparison (a container that contains "
+                  "itself?)");
   if (lhs.isNumber() && rhs.isNumber()) {
     if (isIntLike(lhs) && isIntLike(rhs)) {
       int64_t a = intOf(lhs), b = intOf(rhs);
@@ -333,7 +340,7 @@ int Interpreter::order(const Value &lhs, const Value &rhs, const SourceLoc &loc,
     for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
       tick(loc);
       if (!valuesEqual(a[i], b[i]))
-        return order(a[i], b[i], loc, op);
+        return order(a[i], b[i], loc, op, depth + 1);
     }
     return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
   }
@@ -494,6 +501,10 @@ Value Interpreter::callMethod(const Value &object, const std::string &name,
     return std::move(*result);
   }
 
+  if ((object.isDict() || object.isList()) &&
+      (name == "update" || name == "setdefault" || name == "append" ||
+       name == "extend" || name == "insert"))
+    noteMutation(object);
   if (object.isDict()) {
     DictData &dict = object.asDict();
     auto checkHashable = [&](const Value &key) {

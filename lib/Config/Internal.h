@@ -13,6 +13,7 @@
 #include "hat/Config/Value.h"
 
 #include <exception>
+#include <memory>
 #include <string>
 
 namespace hat::config {
@@ -54,6 +55,32 @@ std::string formatWithSpec(const Value &value, const std::string &spec,
 /// `format % args` (printf-style string formatting).
 std::string percentFormat(const std::string &format, const Value &args,
                           const SourceLoc &loc);
+
+/// Records a list, dict, tuple or call the config code is about to change
+/// (item assignment, append, extend, insert, update, setdefault, `+=`,
+/// `|=`, `--set`, a merge) or that a deep copy refers to twice, with the
+/// registry of the module whose code runs on this thread (none outside
+/// evaluation), so that ScopeRegistry::collectCycles can free its cycles.
+/// A container cannot hold itself when it is made, so every cycle of
+/// containers was closed by one of these changes and passes through a
+/// container recorded here; recording only those keeps the cost off the
+/// many containers a config creates and never changes. Every place that
+/// adds a reference to an existing container must call this.
+void noteMutation(const Value &container);
+
+/// While alive, containers changed on this thread are recorded with
+/// `registry` (a null registry keeps the enclosing one).
+class TrackContainersIn {
+public:
+  explicit TrackContainersIn(std::shared_ptr<ScopeRegistry> registry);
+  ~TrackContainersIn();
+  TrackContainersIn(const TrackContainersIn &) = delete;
+  TrackContainersIn &operator=(const TrackContainersIn &) = delete;
+
+private:
+  std::shared_ptr<ScopeRegistry> registry_;
+  ScopeRegistry *previous_;
+};
 
 /// Deep copy throwing ConfigError when nested too deeply.
 Value deepCopyOrThrow(const Value &value, const SourceLoc &loc);

@@ -82,6 +82,7 @@ Module::Module() : globals_(std::make_shared<Scope>()) {
 Module::~Module() {
   std::shared_ptr<ScopeRegistry> registry = globals_->registry;
   registry->clearAll();
+  registry->collectCycles();
 }
 
 const Value *Module::get(const std::string &name) const {
@@ -220,6 +221,7 @@ void Interpreter::checkLength(size_t length, const SourceLoc &loc) {
 
 void Interpreter::runModule(const std::shared_ptr<ParsedModule> &parsed) {
   parsed_ = parsed;
+  TrackContainersIn tracking(module_ ? module_->globals_->registry : nullptr);
   Flow flow = execBlock(parsed->body);
   (void)flow; // `return`/`break` at module level are rejected in exec()
 }
@@ -228,6 +230,7 @@ Value Interpreter::evaluateIn(const Expr &expr,
                               const std::shared_ptr<Scope> &scope) {
   std::shared_ptr<Scope> saved = scope_;
   scope_ = scope;
+  TrackContainersIn tracking(scope ? scope->registry : nullptr);
   Value result = eval(expr);
   scope_ = saved;
   return result;
@@ -318,12 +321,14 @@ Interpreter::Flow Interpreter::exec(const Stmt &stmt) {
     if (aug.op == BinaryOperator::Add && current.isList()) {
       // `a += b` extends a list in place (aliases see the change).
       std::vector<Value> extra = iterate(rhs, aug.loc);
+      noteMutation(current);
       auto &items = current.asList().items;
       checkLength(items.size() + extra.size(), aug.loc);
       items.insert(items.end(), extra.begin(), extra.end());
       return Flow::Normal;
     }
     if (aug.op == BinaryOperator::BitOr && current.isDict() && rhs.isDict()) {
+      noteMutation(current);
       for (const auto &[key, item] : rhs.asDict().entries)
         current.asDict().set(key, item);
       return Flow::Normal;
@@ -842,6 +847,7 @@ Value Interpreter::evalSubscript(const SubscriptExpr &subscript) {
 
 void Interpreter::setItem(const Value &container, const Value &index,
                           const Value &value, const SubscriptExpr &subscript) {
+  noteMutation(container);
   if (container.isDict()) {
     if (index.isList() || index.isDict())
       fail(subscript.index->loc, "unhashable type: '" + index.typeName() + "'");
@@ -1024,6 +1030,8 @@ Value Interpreter::callFunctionValue(const Value &function,
     scope->registry = data.closure->registry;
     scope->registry->add(scope);
   }
+  // What the function changes belongs to its module (whoever calls it).
+  TrackContainersIn tracking(scope->registry);
   const std::string what = def.name + "()";
 
   std::vector<bool> bound(def.params.size(), false);

@@ -37,7 +37,7 @@ public:
                const SourceLoc &loc);
   /// <0, 0, >0 for orderable values; throws for unorderable ones.
   int order(const Value &lhs, const Value &rhs, const SourceLoc &loc,
-            const char *op);
+            const char *op, unsigned depth = 0);
   void tick(const SourceLoc &loc);
   void checkLength(size_t length, const SourceLoc &loc);
   const EvalOptions &options() const { return options_; }

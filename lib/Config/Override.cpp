@@ -60,6 +60,9 @@ Status applyOverride(Module &module, const std::string &assignment) {
   };
   if (equals == std::string::npos)
     return failure("an override must have the form path.to.key=value");
+  // The value may close a cycle (`--set a.0=a`): the module's collector
+  // must see the container it changes.
+  TrackContainersIn tracking(module.globals()->registry);
   std::string path = assignment.substr(0, equals);
   std::string valueText = assignment.substr(equals + 1);
   while (!path.empty() && path.back() == ' ')
@@ -105,6 +108,8 @@ Status applyOverride(Module &module, const std::string &assignment) {
     const std::string &component = components[i];
     bool last = i + 1 == components.size();
     Value container = *current; // shares the container, keeps it alive
+    if (last)
+      noteMutation(container);
     if (container.isDict()) {
       DictData &dict = container.asDict();
       const Value *key = findKey(dict, component);
@@ -171,30 +176,47 @@ Status applyOverride(Module &module, const std::string &assignment) {
 }
 
 namespace {
-void mergeValue(Value &into, const Value &from) {
+/// Merges `from` into `into` key by key where both are dicts. Bounded in
+/// depth: two dicts that contain themselves (`a['a'] = a` in the config and
+/// in the overlay) would otherwise recurse without end.
+void mergeValue(Value &into, const Value &from, const std::string &name,
+                unsigned depth) {
   if (!into.isDict() || !from.isDict()) {
     into = from;
     return;
   }
+  noteMutation(into);
+  if (depth > kMaxValueDepth)
+    fail(SourceLoc(), "cannot merge '" + name + "': dicts nested more than " +
+                          std::to_string(kMaxValueDepth) +
+                          " levels deep (a dict that contains itself?)");
   for (const auto &[key, value] : from.asDict().entries) {
     if (Value *existing = into.asDict().find(key))
-      mergeValue(*existing, value);
+      mergeValue(*existing, value, name, depth + 1);
     else
       into.asDict().set(key, value);
   }
 }
 } // namespace
 
-void mergeModule(Module &module, const Module &overlay) {
-  for (const auto &[name, value] : overlay.variables()) {
-    if (Value *existing = module.get(name)) {
-      Value merged = *existing;
-      mergeValue(merged, value);
-      module.set(name, merged);
-    } else {
-      module.set(name, value);
+Status mergeModule(Module &module, const Module &overlay) {
+  TrackContainersIn tracking(module.globals()->registry);
+  try {
+    for (const auto &[name, value] : overlay.variables()) {
+      if (Value *existing = module.get(name)) {
+        Value merged = *existing;
+        mergeValue(merged, value, name, 0);
+        module.set(name, merged);
+      } else {
+        module.set(name, value);
+      }
     }
+  } catch (const ConfigError &error) {
+    Diagnostic diagnostic = error.diagnostic;
+    diagnostic.file = overlay.path();
+    return diagnostic;
   }
+  return Status::success();
 }
 
 Expected<std::shared_ptr<Module>> loadConfigWithMerges(
@@ -207,7 +229,8 @@ Expected<std::shared_ptr<Module>> loadConfigWithMerges(
     Expected<std::shared_ptr<Module>> overlay = loadConfigFile(file, options);
     if (!overlay)
       return overlay.error();
-    mergeModule(**module, **overlay);
+    if (Status merged = mergeModule(**module, **overlay); !merged)
+      return merged.error();
   }
   for (const std::string &override : overrides) {
     Status status = applyOverride(**module, override);

@@ -124,10 +124,10 @@ public:
   std::shared_ptr<ParsedModule> parseFile() {
     auto module = std::make_shared<ParsedModule>();
     module->file = lexer_.file();
-    while (peek().kind != TokenKind::End) {
-      if (peek().kind == TokenKind::Indent)
+    while (lookahead().kind != TokenKind::End) {
+      if (lookahead().kind == TokenKind::Indent)
         errorAt(peek(), "unexpected indent");
-      if (peek().kind == TokenKind::Newline) {
+      if (lookahead().kind == TokenKind::Newline) {
         take();
         continue;
       }
@@ -138,7 +138,7 @@ public:
 
   ExprPtr parseWholeExpression() {
     ExprPtr expr = parseExprList(/*allowStar=*/false, /*forTarget=*/false);
-    if (peek().kind != TokenKind::End)
+    if (lookahead().kind != TokenKind::End)
       errorExpected(peek(), "end of expression");
     return expr;
   }
@@ -149,7 +149,11 @@ private:
   //===--------------------------------------------------------------------===//
 
   /// A copy, so that holding it across take() is safe.
-  Token peek(size_t ahead = 0) {
+  Token peek(size_t ahead = 0) { return lookahead(ahead); }
+  /// The token itself, for a test such as `lookahead().isOp("+")`: valid
+  /// until the next take(). The parser tests the next token at every
+  /// precedence level, so a copy for each test (peek) dominated parsing.
+  const Token &lookahead(size_t ahead = 0) {
     while (buffer_.size() <= ahead)
       buffer_.push_back(lexer_.next());
     return buffer_[ahead];
@@ -203,20 +207,20 @@ private:
   }
 
   Token expectOp(const char *op, const std::string &context = {}) {
-    if (!peek().isOp(op))
+    if (!lookahead().isOp(op))
       errorExpected(peek(), std::string("'") + op + "'" +
                                 (context.empty() ? "" : " " + context));
     return take();
   }
   bool acceptOp(const char *op) {
-    if (peek().isOp(op)) {
+    if (lookahead().isOp(op)) {
       take();
       return true;
     }
     return false;
   }
   bool acceptKeyword(const char *keyword) {
-    if (peek().isKeyword(keyword)) {
+    if (lookahead().isKeyword(keyword)) {
       take();
       return true;
     }
@@ -229,11 +233,11 @@ private:
     return take().text;
   }
   void expectEndOfStatement() {
-    if (peek().kind == TokenKind::Newline) {
+    if (lookahead().kind == TokenKind::Newline) {
       take();
       return;
     }
-    if (peek().kind == TokenKind::End)
+    if (lookahead().kind == TokenKind::End)
       return;
     errorExpected(peek(), "end of line");
   }
@@ -279,7 +283,8 @@ private:
       out.push_back(parseSmallStatement());
       if (!acceptOp(";"))
         break;
-      if (peek().kind == TokenKind::Newline || peek().kind == TokenKind::End)
+      if (lookahead().kind == TokenKind::Newline ||
+          lookahead().kind == TokenKind::End)
         break;
     }
     expectEndOfStatement();
@@ -288,30 +293,32 @@ private:
   StmtList parseSuite() {
     expectOp(":");
     StmtList body;
-    if (peek().kind != TokenKind::Newline) {
+    if (lookahead().kind != TokenKind::Newline) {
       // `if x: y = 1` on one line
       while (true) {
         body.push_back(parseSmallStatement());
         if (!acceptOp(";"))
           break;
-        if (peek().kind == TokenKind::Newline || peek().kind == TokenKind::End)
+        if (lookahead().kind == TokenKind::Newline ||
+            lookahead().kind == TokenKind::End)
           break;
       }
       expectEndOfStatement();
       return body;
     }
     take();
-    if (peek().kind != TokenKind::Indent)
+    if (lookahead().kind != TokenKind::Indent)
       errorExpected(peek(), "an indented block");
     take();
-    while (peek().kind != TokenKind::Dedent && peek().kind != TokenKind::End) {
-      if (peek().kind == TokenKind::Newline) {
+    while (lookahead().kind != TokenKind::Dedent &&
+           lookahead().kind != TokenKind::End) {
+      if (lookahead().kind == TokenKind::Newline) {
         take();
         continue;
       }
       parseStatement(body);
     }
-    if (peek().kind == TokenKind::Dedent)
+    if (lookahead().kind == TokenKind::Dedent)
       take();
     return body;
   }
@@ -321,9 +328,9 @@ private:
     auto stmt = std::make_unique<IfStmt>(loc(keyword));
     stmt->condition = parseTest();
     stmt->body = parseSuite();
-    if (peek().isKeyword("elif")) {
+    if (lookahead().isKeyword("elif")) {
       stmt->orElse.push_back(parseIf());
-    } else if (peek().isKeyword("else")) {
+    } else if (lookahead().isKeyword("else")) {
       take();
       stmt->orElse = parseSuite();
     }
@@ -339,7 +346,7 @@ private:
       errorExpected(peek(), "'in'");
     stmt->iterable = parseExprList(/*allowStar=*/false, /*forTarget=*/false);
     stmt->body = parseSuite();
-    if (peek().isKeyword("else"))
+    if (lookahead().isKeyword("else"))
       errorAt(peek(), "'for ... else' is not supported in HAT configs");
     return stmt;
   }
@@ -350,18 +357,18 @@ private:
     auto stmt = std::make_unique<FunctionDefStmt>(loc(keyword), name);
     expectOp("(", "after the function name");
     bool seenDefault = false;
-    while (!peek().isOp(")")) {
+    while (!lookahead().isOp(")")) {
       Parameter param;
       Token start = peek();
       param.loc = loc(start);
       if (acceptOp("**")) {
         param.kind = Parameter::VarKwargs;
       } else if (acceptOp("*")) {
-        if (peek().isOp(",") || peek().isOp(")"))
+        if (lookahead().isOp(",") || lookahead().isOp(")"))
           errorAt(start, "keyword-only parameter markers ('*') are not "
                          "supported in HAT configs");
         param.kind = Parameter::VarArgs;
-      } else if (peek().isOp("/")) {
+      } else if (lookahead().isOp("/")) {
         errorAt(start, "positional-only parameter markers ('/') are not "
                        "supported in HAT configs");
       }
@@ -410,8 +417,8 @@ private:
       if (word == "return") {
         take();
         ExprPtr value;
-        if (peek().kind != TokenKind::Newline &&
-            peek().kind != TokenKind::End && !peek().isOp(";"))
+        if (lookahead().kind != TokenKind::Newline &&
+            lookahead().kind != TokenKind::End && !lookahead().isOp(";"))
           value = parseExprList(/*allowStar=*/false, /*forTarget=*/false);
         return std::make_unique<ReturnStmt>(start, std::move(value));
       }
@@ -525,18 +532,18 @@ private:
     Token keyword = take();
     auto stmt =
         std::make_unique<ImportStmt>(StmtKind::ImportFrom, loc(keyword));
-    if (peek().isOp(".") || peek().isOp("..."))
+    if (lookahead().isOp(".") || lookahead().isOp("..."))
       errorAt(peek(), "relative imports are not supported in HAT configs");
     stmt->module = parseDottedName();
     if (!acceptKeyword("import"))
       errorExpected(peek(), "'import'");
-    if (peek().isOp("*"))
+    if (lookahead().isOp("*"))
       errorAt(peek(),
               "'from " + stmt->module +
                   " import *' is not supported; import names explicitly");
     bool parenthesized = acceptOp("(");
     do {
-      if (parenthesized && peek().isOp(")"))
+      if (parenthesized && lookahead().isOp(")"))
         break;
       ImportStmt::Alias alias;
       alias.loc = loc(peek());
@@ -583,14 +590,14 @@ private:
   ExprPtr parseExprList(bool allowStar, bool forTarget) {
     SourceLoc start = loc(peek());
     auto parseOne = [&]() -> ExprPtr {
-      if (allowStar && peek().isOp("*")) {
+      if (allowStar && lookahead().isOp("*")) {
         Token star = take();
         return std::make_unique<StarredExpr>(loc(star), parseBitOr());
       }
       return forTarget ? parseBitOr() : parseTest();
     };
     ExprPtr first = parseOne();
-    if (!peek().isOp(","))
+    if (!lookahead().isOp(","))
       return first;
     auto tuple = std::make_unique<SequenceExpr>(ExprKind::Tuple, start);
     tuple->elements.push_back(std::move(first));
@@ -631,7 +638,7 @@ private:
       errorAt(token, unsupportedStatement(token.text));
     SourceLoc start = loc(token);
     ExprPtr value = parseOr();
-    if (peek().isKeyword("if")) {
+    if (lookahead().isKeyword("if")) {
       take();
       ExprPtr condition = parseOr();
       if (!acceptKeyword("else"))
@@ -645,7 +652,7 @@ private:
 
   ExprPtr parseOr() {
     ExprPtr lhs = parseAnd();
-    while (peek().isKeyword("or")) {
+    while (lookahead().isKeyword("or")) {
       Token op = take();
       lhs = std::make_unique<BoolExpr>(loc(op), false, std::move(lhs),
                                        parseAnd());
@@ -655,7 +662,7 @@ private:
 
   ExprPtr parseAnd() {
     ExprPtr lhs = parseNot();
-    while (peek().isKeyword("and")) {
+    while (lookahead().isKeyword("and")) {
       Token op = take();
       lhs =
           std::make_unique<BoolExpr>(loc(op), true, std::move(lhs), parseNot());
@@ -664,7 +671,7 @@ private:
   }
 
   ExprPtr parseNot() {
-    if (peek().isKeyword("not")) {
+    if (lookahead().isKeyword("not")) {
       Token op = take();
       DepthGuard guard(*this, op);
       return std::make_unique<UnaryExpr>(loc(op), UnaryOperator::Not,
@@ -677,7 +684,7 @@ private:
     ExprPtr first = parseBitOr();
     std::unique_ptr<CompareExpr> compare;
     while (true) {
-      const Token &token = peek();
+      const Token &token = lookahead();
       CompareOperator op;
       if (token.isOp("<"))
         op = CompareOperator::Lt;
@@ -693,11 +700,11 @@ private:
         op = CompareOperator::Ne;
       else if (token.isKeyword("in"))
         op = CompareOperator::In;
-      else if (token.isKeyword("not") && peek(1).isKeyword("in"))
+      else if (token.isKeyword("not") && lookahead(1).isKeyword("in"))
         op = CompareOperator::NotIn;
       else if (token.isKeyword("is"))
-        op = peek(1).isKeyword("not") ? CompareOperator::IsNot
-                                      : CompareOperator::Is;
+        op = lookahead(1).isKeyword("not") ? CompareOperator::IsNot
+                                           : CompareOperator::Is;
       else
         break;
       Token opToken = take();
@@ -732,7 +739,7 @@ private:
       return parseFactor();
     ExprPtr lhs = parseBinaryLevel(level + 1);
     while (true) {
-      const Token &token = peek();
+      const Token &token = lookahead();
       const std::pair<const char *, BinaryOperator> *match = nullptr;
       for (const auto &candidate : levels[level])
         if (token.isOp(candidate.first))
@@ -749,7 +756,7 @@ private:
   ExprPtr parseBitOr() { return parseBinaryLevel(0); }
 
   ExprPtr parseFactor() {
-    const Token &token = peek();
+    const Token &token = lookahead();
     UnaryOperator op;
     if (token.isOp("-"))
       op = UnaryOperator::Neg;
@@ -766,7 +773,7 @@ private:
 
   ExprPtr parsePower() {
     ExprPtr base = parseAtomWithTrailers();
-    if (peek().isOp("**")) {
+    if (lookahead().isOp("**")) {
       Token opToken = take();
       DepthGuard guard(*this, opToken);
       return std::make_unique<BinaryExpr>(loc(opToken), BinaryOperator::Pow,
@@ -804,7 +811,7 @@ private:
 
   void parseCallArguments(CallExpr &call) {
     bool seenKeyword = false;
-    while (!peek().isOp(")")) {
+    while (!lookahead().isOp(")")) {
       CallArgument arg;
       const Token &token = peek();
       if (token.isOp("**")) {
@@ -817,7 +824,7 @@ private:
         arg.kind = CallArgument::Star;
         arg.value = parseTest();
       } else if (token.kind == TokenKind::Name && !isKeyword(token.text) &&
-                 peek(1).isOp("=")) {
+                 lookahead(1).isOp("=")) {
         arg.kind = CallArgument::Keyword;
         arg.name = take().text;
         take();
@@ -829,7 +836,7 @@ private:
       } else {
         Token start = peek();
         arg.value = parseTest();
-        if (peek().isKeyword("for")) {
+        if (lookahead().isKeyword("for")) {
           // f(x for x in xs): a generator argument, evaluated as a list.
           auto comprehension = std::make_unique<ComprehensionExpr>(loc(start));
           comprehension->element = std::move(arg.value);
@@ -851,33 +858,34 @@ private:
     auto parseItem = [&]() -> ExprPtr {
       SourceLoc itemStart = loc(peek());
       ExprPtr lower;
-      if (!peek().isOp(":"))
+      if (!lookahead().isOp(":"))
         lower = parseTest();
-      if (!peek().isOp(":"))
+      if (!lookahead().isOp(":"))
         return lower;
       take();
       auto slice = std::make_unique<SliceExpr>(itemStart);
       slice->lower = std::move(lower);
-      if (!peek().isOp(":") && !peek().isOp("]") && !peek().isOp(","))
+      if (!lookahead().isOp(":") && !lookahead().isOp("]") &&
+          !lookahead().isOp(","))
         slice->upper = parseTest();
       if (acceptOp(":"))
-        if (!peek().isOp("]") && !peek().isOp(","))
+        if (!lookahead().isOp("]") && !lookahead().isOp(","))
           slice->step = parseTest();
       return slice;
     };
     ExprPtr first = parseItem();
-    if (!peek().isOp(","))
+    if (!lookahead().isOp(","))
       return first;
     auto tuple = std::make_unique<SequenceExpr>(ExprKind::Tuple, start);
     tuple->elements.push_back(std::move(first));
-    while (acceptOp(",") && !peek().isOp("]"))
+    while (acceptOp(",") && !lookahead().isOp("]"))
       tuple->elements.push_back(parseItem());
     return tuple;
   }
 
   void parseComprehensionClauses(ComprehensionExpr &comprehension) {
     while (true) {
-      if (peek().isKeyword("for")) {
+      if (lookahead().isKeyword("for")) {
         take();
         ComprehensionExpr::Clause clause;
         clause.isFor = true;
@@ -887,7 +895,7 @@ private:
           errorExpected(peek(), "'in'");
         clause.expr = parseOr();
         comprehension.clauses.push_back(std::move(clause));
-      } else if (peek().isKeyword("if")) {
+      } else if (lookahead().isKeyword("if")) {
         take();
         ComprehensionExpr::Clause clause;
         clause.isFor = false;
@@ -947,23 +955,23 @@ private:
     SourceLoc start = loc(open);
     if (acceptOp(")"))
       return std::make_unique<SequenceExpr>(ExprKind::Tuple, start);
-    if (peek().isKeyword("yield"))
+    if (lookahead().isKeyword("yield"))
       errorAt(peek(), unsupportedStatement("yield"));
-    ExprPtr first = peek().isOp("*")
+    ExprPtr first = lookahead().isOp("*")
                         ? parseExprList(/*allowStar=*/true, /*forTarget=*/false)
                         : parseTest();
-    if (peek().isKeyword("for")) {
+    if (lookahead().isKeyword("for")) {
       auto comprehension = std::make_unique<ComprehensionExpr>(start);
       comprehension->element = std::move(first);
       parseComprehensionClauses(*comprehension);
       expectOp(")", "to close the generator expression");
       return comprehension; // generators are evaluated eagerly, as lists
     }
-    if (peek().isOp(",")) {
+    if (lookahead().isOp(",")) {
       auto tuple = std::make_unique<SequenceExpr>(ExprKind::Tuple, start);
       tuple->elements.push_back(std::move(first));
-      while (acceptOp(",") && !peek().isOp(")")) {
-        if (peek().isOp("*")) {
+      while (acceptOp(",") && !lookahead().isOp(")")) {
+        if (lookahead().isOp("*")) {
           Token star = take();
           tuple->elements.push_back(
               std::make_unique<StarredExpr>(loc(star), parseBitOr()));
@@ -983,15 +991,15 @@ private:
   ExprPtr parseListDisplay() {
     Token open = take();
     auto list = std::make_unique<SequenceExpr>(ExprKind::List, loc(open));
-    while (!peek().isOp("]")) {
-      if (peek().isOp("*")) {
+    while (!lookahead().isOp("]")) {
+      if (lookahead().isOp("*")) {
         Token star = take();
         list->elements.push_back(
             std::make_unique<StarredExpr>(loc(star), parseBitOr()));
       } else {
         list->elements.push_back(parseTest());
       }
-      if (list->elements.size() == 1 && peek().isKeyword("for") &&
+      if (list->elements.size() == 1 && lookahead().isKeyword("for") &&
           list->elements[0]->kind != ExprKind::Starred) {
         auto comprehension = std::make_unique<ComprehensionExpr>(loc(open));
         comprehension->element = std::move(list->elements[0]);
@@ -1011,21 +1019,21 @@ private:
   ExprPtr parseDictDisplay() {
     Token open = take();
     auto dict = std::make_unique<DictExpr>(loc(open));
-    while (!peek().isOp("}")) {
+    while (!lookahead().isOp("}")) {
       DictExpr::Entry entry;
       if (acceptOp("**")) {
         entry.value = parseBitOr();
       } else {
         entry.key = parseTest();
-        if (!peek().isOp(":")) {
-          if (peek().isOp(",") || peek().isOp("}"))
+        if (!lookahead().isOp(":")) {
+          if (lookahead().isOp(",") || lookahead().isOp("}"))
             fail(entry.key->loc, "set literals are not supported in HAT "
                                  "configs; use a list");
           errorExpected(peek(), "':' after the dict key");
         }
         take();
         entry.value = parseTest();
-        if (dict->entries.empty() && peek().isKeyword("for")) {
+        if (dict->entries.empty() && lookahead().isKeyword("for")) {
           auto comprehension = std::make_unique<ComprehensionExpr>(loc(open));
           comprehension->resultKind = ComprehensionExpr::Dict;
           comprehension->element = std::move(entry.key);
@@ -1051,7 +1059,7 @@ private:
     SourceLoc start = loc(peek());
     std::vector<Token> tokens;
     bool anyFormatted = false;
-    while (peek().kind == TokenKind::String) {
+    while (lookahead().kind == TokenKind::String) {
       tokens.push_back(take());
       anyFormatted |= tokens.back().isFString;
     }

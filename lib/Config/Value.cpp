@@ -499,8 +499,11 @@ struct DeepCopier {
       return value;
     }
     auto found = memo.find(identity);
-    if (found != memo.end())
+    if (found != memo.end()) {
+      // A copy referred to again: the copy of a cycle is a cycle.
+      noteMutation(found->second);
       return found->second;
+    }
     switch (value.kind()) {
     case Value::Kind::List: {
       Value result = Value::list();

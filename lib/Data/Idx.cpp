@@ -2,6 +2,7 @@
 #include "hat/Data/Idx.h"
 #include "hat/Data/Error.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -22,7 +23,16 @@ IdxArray readIdx(const std::string &path) {
                                                   gzclose);
   if (!file)
     throw DataError(path, "", "cannot open IDX file");
-  gzbuffer(file.get(), 1 << 20);
+  // Large buffers for the 47 MB Fashion-MNIST files; zlib's default (8 KiB)
+  // for small ones, where a 1 MiB buffer (3 MiB with the output buffer of
+  // a gzip'd file) would be allocated for a few bytes.
+  struct stat info {};
+  const std::size_t fileBytes =
+      ::stat(path.c_str(), &info) == 0 && info.st_size > 0
+          ? static_cast<std::size_t>(info.st_size)
+          : std::size_t(1) << 20;
+  gzbuffer(file.get(), static_cast<unsigned>(std::clamp<std::size_t>(
+                           fileBytes, 8 << 10, 1 << 20)));
   auto readExactly = [&](void *buffer, std::size_t size) {
     std::size_t done = 0;
     while (done < size) {
@@ -65,14 +75,17 @@ IdxArray readIdx(const std::string &path) {
                           " GiB of elements (dimension " + std::to_string(d) +
                           " is " + std::to_string(dim) + ")");
   }
-  // Grow as data arrives, so a header that lies about the size of a short
-  // file is reported as truncated instead of allocating what it claims.
-  std::size_t done = 0;
-  while (done < total) {
-    std::size_t chunk = std::min<std::size_t>(total - done, 64u << 20);
+  // Grow as data arrives (64 KiB, then doubling), so a header that lies
+  // about the size of a short file is reported as truncated having
+  // allocated at most twice what the file holds, not what it claims. (Fixed
+  // 64 MiB chunks cost every such header a 64 MiB zero-filled allocation:
+  // 80 inputs/s for the idx fuzzer instead of thousands.)
+  while (array.data.size() < total) {
+    const std::size_t done = array.data.size();
+    const std::size_t chunk = std::min(
+        std::max<std::size_t>(done, std::size_t(64) << 10), total - done);
     array.data.resize(done + chunk);
     readExactly(array.data.data() + done, chunk);
-    done += chunk;
   }
   return array;
 }

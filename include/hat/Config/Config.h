@@ -34,15 +34,41 @@ struct EvalOptions {
 
 struct Scope;
 
-/// Every scope a module's code created: its globals and the call scopes of
-/// its functions (weakly). A function value holds its defining scope, and
-/// that scope holds the function, so module-level `def`s (and closures) form
-/// reference cycles; ~Module clears the scopes listed here to free them.
+/// What a module's code created or changed, held weakly, so that ~Module
+/// can free the reference cycles among it: every scope (its globals and the
+/// call scopes of its functions) and every container its code changed
+/// (item assignment, append, update, `--set`, a merge; at load, in `--set`
+/// expressions and in later calls of its functions), including containers
+/// a caller made and passed in. A container cannot hold itself when it is
+/// made, so every cycle of containers was closed by such a change.
+///
+/// Two kinds of cycles arise. A function value holds its defining scope and
+/// that scope holds the function, so every module-level `def` (and every
+/// closure) is a cycle; ~Module unbinds every scope's variables
+/// (clearAll). Containers can also hold themselves, as in Python
+/// (`a = []; a.append(a)`, `d['self'] = d`, through calls and function
+/// defaults); collectCycles() finds those that nothing outside the cycles
+/// refers to and empties them. It runs in ~Module and, while a module's
+/// code keeps changing containers, whenever their number has doubled, so
+/// a function called many times does not pile up garbage cycles.
+///
+/// A module's code runs on one thread at a time (the registry is not
+/// locked).
 struct ScopeRegistry {
   std::vector<std::weak_ptr<Scope>> scopes;
+  /// Containers changed by the module's code (one entry each after a
+  /// collection).
+  std::vector<std::pair<std::weak_ptr<void>, Value::Kind>> containers;
+  /// containers.size() at which the next collectCycles() runs.
+  size_t nextCollection = 4096;
   void add(const std::shared_ptr<Scope> &scope);
   /// Unbinds every variable of every live scope.
   void clearAll();
+  /// Empties every container and scope reachable from this registry's that
+  /// is referenced only from other such objects in unreachable cycles
+  /// (trial deletion, as CPython's collector); never touches what any
+  /// value outside them still refers to. Returns how many were freed.
+  size_t collectCycles();
 };
 
 /// Variables of one scope (module or function call).
@@ -64,8 +90,11 @@ class Module {
 public:
   Module();
   /// Unbinds the variables of every scope the module created (breaking the
-  /// cycles between functions and their scopes); a function value kept
-  /// after its module is gone no longer sees the module's globals.
+  /// cycles between functions and their scopes; a function value kept
+  /// after its module is gone no longer sees the module's globals), then
+  /// frees the module's containers that only hold each other
+  /// (ScopeRegistry::collectCycles). Values the caller still holds stay
+  /// intact.
   ~Module();
   Module(const Module &) = delete;
   Module &operator=(const Module &) = delete;
@@ -110,7 +139,9 @@ loadConfig(const std::string &path, const std::vector<std::string> &overrides,
 /// (such as the qconfig fragment hat-quant-analysis --topk writes), into
 /// `module`: where both hold a dict, keys merge recursively; everything else
 /// is replaced by the overlay's value. Imports of the overlay are skipped.
-void mergeModule(Module &module, const Module &overlay);
+/// Fails, naming the overlay's file, for dicts nested too deeply to merge
+/// (dicts that contain themselves); `module` is then partly merged.
+Status mergeModule(Module &module, const Module &overlay);
 /// loadConfigFile(), then every file of `merges` loaded and merged in order
 /// (mergeModule; the `--merge` option of hat-train), then the overrides.
 Expected<std::shared_ptr<Module>> loadConfigWithMerges(

@@ -139,6 +139,9 @@ public:
   Value shallowCopy() const;
 
 private:
+  /// Reads the shared pointers (identity and reference counts) of
+  /// containers to find cycles no reference holds from outside.
+  friend class CycleCollector;
   struct SymbolName {
     std::string name;
   };

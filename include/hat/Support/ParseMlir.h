@@ -5,11 +5,13 @@
 // bracket or type: 5,000 nested `module {` or 50,000 `[` in a `dense<>`
 // overflow the main thread's stack (SIGSEGV). Every HAT tool that reads MLIR
 // text goes through parseMlirFile (or, for hat-opt, checkMlirNesting on the
-// buffer it hands to MlirOptMain), which refuses text nested deeper than
-// kMaxMlirNesting before the parser sees it, with an error at the position
-// where the limit is crossed. Real models nest a few levels (module, func,
-// a rank-4 dense literal); the limit is far above that and far below the
-// depth that exhausts an 8 MiB stack (measured: docs/architecture.md).
+// buffer it hands to MlirOptMain; the mlir fuzzer calls parseMlirBuffer,
+// what parseMlirFile does once the file is read), which refuses text nested
+// deeper than kMaxMlirNesting before the parser sees it, with an error at
+// the position where the limit is crossed. Real models nest a few levels
+// (module, func, a rank-4 dense literal); the limit is far above that and far
+// below the depth that exhausts an 8 MiB stack (measured:
+// docs/architecture.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -63,9 +65,11 @@ inline size_t findExcessiveNesting(llvm::StringRef text,
   return llvm::StringRef::npos;
 }
 
-/// Emits an error at the first too-deep bracket of the buffer `bufferId` in
-/// `sourceMgr` and returns false; true when the nesting is acceptable.
-inline bool checkMlirNesting(llvm::SourceMgr &sourceMgr, unsigned bufferId) {
+/// Writes an error to `errors` at the first too-deep bracket of the buffer
+/// `bufferId` in `sourceMgr` and returns false; true when the nesting is
+/// acceptable.
+inline bool checkMlirNesting(llvm::SourceMgr &sourceMgr, unsigned bufferId,
+                             llvm::raw_ostream &errors = llvm::errs()) {
   llvm::StringRef text = sourceMgr.getMemoryBuffer(bufferId)->getBuffer();
   const size_t at = findExcessiveNesting(text);
   if (at == llvm::StringRef::npos)
@@ -74,17 +78,33 @@ inline bool checkMlirNesting(llvm::SourceMgr &sourceMgr, unsigned bufferId) {
   // line that is thousands of brackets long.
   llvm::SMLoc loc = llvm::SMLoc::getFromPointer(text.data() + at);
   auto [line, column] = sourceMgr.getLineAndColumn(loc, bufferId);
-  llvm::errs() << sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier()
-               << ":" << line << ":" << column
-               << ": error: nesting deeper than " << kMaxMlirNesting
-               << " brackets/regions; refused before parsing (the MLIR "
-                  "parser recurses once per level)\n";
+  errors << sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier() << ":"
+         << line << ":" << column << ": error: nesting deeper than "
+         << kMaxMlirNesting
+         << " brackets/regions; refused before parsing (the MLIR "
+            "parser recurses once per level)\n";
   return false;
 }
 
+/// Adds `buffer` to `sourceMgr`, bounds its nesting (errors to `errors`)
+/// and parses and verifies it as a module. Null on any error, which has
+/// been reported (the parser's and verifier's through the context's
+/// diagnostic handler). The tools' path from MLIR text to a module, and
+/// the one the `mlir` fuzzer exercises.
+inline mlir::OwningOpRef<mlir::ModuleOp>
+parseMlirBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                llvm::SourceMgr &sourceMgr, mlir::MLIRContext *context,
+                llvm::raw_ostream &errors = llvm::errs()) {
+  const unsigned id =
+      sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  if (!checkMlirNesting(sourceMgr, id, errors))
+    return nullptr;
+  return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr,
+                                               mlir::ParserConfig(context));
+}
+
 /// Reads `path` ("-" is stdin) into `sourceMgr`, bounds its nesting and
-/// parses it as a module. Null on any error, which has been reported (the
-/// parser's through the context's diagnostic handler).
+/// parses it as a module (parseMlirBuffer).
 inline mlir::OwningOpRef<mlir::ModuleOp>
 parseMlirFile(llvm::StringRef path, llvm::SourceMgr &sourceMgr,
               mlir::MLIRContext *context) {
@@ -95,12 +115,7 @@ parseMlirFile(llvm::StringRef path, llvm::SourceMgr &sourceMgr,
     llvm::errs() << error << "\n";
     return nullptr;
   }
-  const unsigned id =
-      sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-  if (!checkMlirNesting(sourceMgr, id))
-    return nullptr;
-  return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr,
-                                               mlir::ParserConfig(context));
+  return parseMlirBuffer(std::move(buffer), sourceMgr, context);
 }
 
 } // namespace hat

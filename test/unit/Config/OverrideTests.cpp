@@ -142,7 +142,7 @@ model = dict(channels=[4])
 extra = "new"
 )");
   ASSERT_TRUE(base && overlay);
-  mergeModule(*base, *overlay);
+  ASSERT_TRUE(mergeModule(*base, *overlay).ok());
   EXPECT_EQ(base->get("qconfig")->repr(),
             "{'module_name': {'a.conv': 'qint8', 'b.conv': 'qint16'}, "
             "'other': 1}");
