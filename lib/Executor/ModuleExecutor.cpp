@@ -675,9 +675,65 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
 
   // Integer ops.
   auto outBitsOf = [&]() { return intBits(op->getResult(0)); };
+  // qconv2d / qlinear: HatRuntime's integer kernels when the weight (and
+  // bias) are constants and the kernels take the layer; otherwise, or with
+  // the test-only float64IntegerOps, the exact float64 ATen path.
+  auto integerKernel =
+      [&](const runtime::ConvShape &shape, mlir::Value input,
+          mlir::Value weight, mlir::Value bias,
+          const std::vector<int32_t> &multiplier,
+          const std::vector<int32_t> &shift,
+          bool relu) -> std::shared_ptr<const detail::IntegerKernelLayer> {
+    if (options.float64IntegerOps || !device.is_cpu())
+      return nullptr;
+    auto identity = [](at::Tensor t) { return t; };
+    const at::Tensor w = constantOf(weight, identity);
+    const at::Tensor b = bias ? constantOf(bias, identity) : at::Tensor();
+    if (!w.defined() || (bias && !b.defined()))
+      return nullptr;
+    std::string why;
+    return detail::IntegerKernelLayer::create(
+        shape, intBits(input), w, b, multiplier, shift, relu, outBitsOf(), why);
+  };
   if (auto qconv = llvm::dyn_cast<QConv2dOp>(op)) {
     const int in = operandSlot(0), w = operandSlot(1);
     const int b = slot(qconv.getBias());
+    const std::vector<int64_t> stride = toVector(qconv.getStride());
+    const std::vector<int64_t> dilation = toVector(qconv.getDilation());
+    const Quad pad = toQuad(qconv.getPadding());
+    const int64_t groups = int64_t(qconv.getGroups());
+    const std::vector<int32_t> multiplier = toVector(qconv.getMultiplier());
+    const std::vector<int32_t> shift = toVector(qconv.getShift());
+    auto inType = rankedType(qconv.getInput());
+    auto wType = rankedType(qconv.getWeight());
+    if (inType.getRank() == 4 && wType.getRank() == 4 &&
+        wType.hasStaticShape() && !inType.isDynamicDim(1) &&
+        !inType.isDynamicDim(2) && !inType.isDynamicDim(3)) {
+      runtime::ConvShape shape;
+      shape.channels = inType.getDimSize(1);
+      shape.height = inType.getDimSize(2);
+      shape.width = inType.getDimSize(3);
+      shape.outChannels = wType.getDimSize(0);
+      shape.kernelH = wType.getDimSize(2);
+      shape.kernelW = wType.getDimSize(3);
+      shape.strideH = stride.at(0);
+      shape.strideW = stride.at(1);
+      shape.padTop = pad[0];
+      shape.padLeft = pad[1];
+      shape.padBottom = pad[2];
+      shape.padRight = pad[3];
+      shape.dilationH = dilation.at(0);
+      shape.dilationW = dilation.at(1);
+      shape.groups = groups;
+      if (auto layer = integerKernel(shape, qconv.getInput(), qconv.getWeight(),
+                                     qconv.getBias(), multiplier, shift,
+                                     qconv.getRelu())) {
+        addStep("hat.qconv2d -> HatRuntime integer conv (" + layer->what() +
+                    "), requantized in the store",
+                [=](Slots &s) { s[out] = layer->conv(s[in]); });
+        return "";
+      }
+    }
     auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
     auto toBias = [](at::Tensor t) {
       return t.to(at::kLong).reshape({1, -1, 1, 1});
@@ -685,13 +741,8 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
     const at::Tensor weight = constantOf(qconv.getWeight(), toDouble);
     const at::Tensor bias =
         qconv.getBias() ? constantOf(qconv.getBias(), toBias) : at::Tensor();
-    const std::vector<int64_t> stride = toVector(qconv.getStride());
-    const std::vector<int64_t> dilation = toVector(qconv.getDilation());
-    const Quad pad = toQuad(qconv.getPadding());
-    const int64_t groups = int64_t(qconv.getGroups());
-    const detail::Requantizer requant(
-        toVector(qconv.getMultiplier()), toVector(qconv.getShift()),
-        qconv.getRelu(), outBitsOf(), 1, 4, device);
+    const detail::Requantizer requant(multiplier, shift, qconv.getRelu(),
+                                      outBitsOf(), 1, 4, device);
     addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize",
             [=](Slots &s) {
               at::Tensor acc = detail::integerConvAccumulate(
@@ -706,6 +757,21 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
   if (auto qlinear = llvm::dyn_cast<QLinearOp>(op)) {
     const int in = operandSlot(0), w = operandSlot(1);
     const int b = slot(qlinear.getBias());
+    const std::vector<int32_t> multiplier = toVector(qlinear.getMultiplier());
+    const std::vector<int32_t> shift = toVector(qlinear.getShift());
+    auto wType = rankedType(qlinear.getWeight());
+    if (wType.hasStaticShape() && wType.getRank() == 2) {
+      const runtime::ConvShape shape =
+          runtime::ConvShape::linear(wType.getDimSize(1), wType.getDimSize(0));
+      if (auto layer = integerKernel(shape, qlinear.getInput(),
+                                     qlinear.getWeight(), qlinear.getBias(),
+                                     multiplier, shift, qlinear.getRelu())) {
+        addStep("hat.qlinear -> HatRuntime integer linear (" + layer->what() +
+                    "), requantized in the store",
+                [=](Slots &s) { s[out] = layer->linear(s[in]); });
+        return "";
+      }
+    }
     auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
     auto toBias = [](at::Tensor t) { return t.to(at::kLong); };
     const at::Tensor weight = constantOf(qlinear.getWeight(), toDouble);
@@ -713,9 +779,8 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
                                 ? constantOf(qlinear.getBias(), toBias)
                                 : at::Tensor();
     const int64_t rank = rankedType(qlinear.getResult()).getRank();
-    const detail::Requantizer requant(
-        toVector(qlinear.getMultiplier()), toVector(qlinear.getShift()),
-        qlinear.getRelu(), outBitsOf(), rank - 1, rank, device);
+    const detail::Requantizer requant(multiplier, shift, qlinear.getRelu(),
+                                      outBitsOf(), rank - 1, rank, device);
     addStep("hat.qlinear -> at::linear (f64, exact) + requantize",
             [=](Slots &s) {
               at::Tensor acc = detail::integerLinearAccumulate(

@@ -70,6 +70,10 @@ struct ExecutorOptions {
   double percentile = 99.99;
   /// Accept any batch size (dim 0) on the inputs, not only the function's.
   bool dynamicBatch = true;
+  /// Tests and benchmarks only: run qconv2d / qlinear as the former exact
+  /// float64 ATen convolutions instead of HatRuntime's integer kernels. The
+  /// results are the same bit for bit; the float64 path is ~20-60x slower.
+  bool float64IntegerOps = false;
 };
 
 /// Name -> tensor in program order (an OrderedDict, as torch's state_dict).

@@ -1,0 +1,452 @@
+//===- IntegerKernels.cpp - Integer conv / linear on plain arrays ---------===//
+//
+// Two ways through a layer:
+//  * gemm: a zero-padded NHWC int16 copy of the input, im2col tiles of
+//    pixels (rows of K values in the weights' (ky, kx, c) order), the o16k2
+//    micro-kernels of Gemm.h over blocks of 16 output channels, and the
+//    requantizing store. int16 inputs whose K exceeds kMaxKInt16 run the
+//    micro-kernels twice, on the high and the low byte of every value.
+//  * depthwise (one input channel per group): a direct kernel per output
+//    plane, accumulating whole output rows in int32 (int64 beyond the exact
+//    int32 limits), which the compiler vectorizes along the row.
+// Both produce the reference's integers: exact sums, then
+// applyRequant(clamp_int32(sum + bias)), ReLU, saturation.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Runtime/IntegerKernels.h"
+
+#include "Gemm.h"
+
+#include "hat/HBM/Model.h"
+#include "hat/Quant/FixedPoint.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace hat::runtime {
+
+ConvShape ConvShape::linear(int64_t inFeatures, int64_t outFeatures) {
+  ConvShape s;
+  s.channels = inFeatures;
+  s.height = s.width = 1;
+  s.outChannels = outFeatures;
+  return s;
+}
+
+namespace {
+
+enum class Method { Gemm, GemmSplit16, Depthwise };
+
+int64_t clampToInt32(int64_t v) {
+  constexpr int64_t lo = std::numeric_limits<int32_t>::min();
+  constexpr int64_t hi = std::numeric_limits<int32_t>::max();
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+int64_t roundUp(int64_t v, int64_t step) {
+  return (v + step - 1) / step * step;
+}
+
+/// Per-thread buffers: a run's tasks never share one, and they keep their
+/// capacity from call to call.
+struct Scratch {
+  std::vector<int16_t> col, colLow;
+  std::vector<int32_t> acc, accLow;
+  std::vector<int32_t> plane;
+  std::vector<int64_t> row64;
+  std::vector<int32_t> row32;
+};
+thread_local Scratch scratch;
+
+template <typename Acc> std::vector<Acc> &rowBuffer(Scratch &s);
+template <> std::vector<int32_t> &rowBuffer<int32_t>(Scratch &s) {
+  return s.row32;
+}
+template <> std::vector<int64_t> &rowBuffer<int64_t>(Scratch &s) {
+  return s.row64;
+}
+
+void runTasks(const ParallelFor &parallel, int64_t tasks,
+              const std::function<void(int64_t)> &body) {
+  if (tasks <= 0)
+    return;
+  if (parallel && tasks > 1) {
+    parallel(tasks, body);
+    return;
+  }
+  for (int64_t t = 0; t < tasks; ++t)
+    body(t);
+}
+
+bool isDepthwise(const ConvShape &s) {
+  return s.groups > 1 && s.channels == s.groups;
+}
+
+} // namespace
+
+struct IntegerConv::Impl {
+  ConvShape s;
+  int inBits = 8;
+  Isa isa = Isa::Scalar;
+  Method method = Method::Gemm;
+  GemmFn gemm = nullptr;
+  Gemm2Fn gemm2 = nullptr;
+  int64_t O = 0, OH = 0, OW = 0, P = 0, cg = 0, og = 0, taps = 0, K = 0, k2 = 0,
+          blocks = 0;
+  /// Padded input extent covering every window (bottom/right padding and
+  /// the last stride's overhang are zeros).
+  int64_t Hp = 0, Wp = 0;
+  std::vector<int16_t> packed;            // gemm: o16k2, K in (ky, kx, c) order
+  std::vector<int32_t> direct;            // depthwise: [O][KH * KW]
+  std::vector<int64_t> bias;              // per output channel
+  std::vector<int32_t> multiplier, shift; // per output channel
+  int outBits = 8;
+  int64_t lo = 0, hi = 0; // ReLU folded into lo
+
+  int64_t finish(int64_t sum, int64_t oc) const {
+    const int64_t v =
+        quant::applyRequant(clampToInt32(sum + bias[size_t(oc)]),
+                            multiplier[size_t(oc)], shift[size_t(oc)]);
+    return v < lo ? lo : (v > hi ? hi : v);
+  }
+
+  template <typename In>
+  void padNHWC(const In *x, int64_t batch, int16_t *xp,
+               const ParallelFor &parallel) const;
+  template <typename In, typename Out>
+  void runGemm(const In *x, int64_t batch, Out *y,
+               const ParallelFor &parallel) const;
+  template <typename Acc, typename In, typename Out>
+  void runDepthwise(const In *x, int64_t batch, Out *y,
+                    const ParallelFor &parallel) const;
+  template <typename In, typename Out>
+  void dispatch(const In *x, int64_t batch, Out *y,
+                const ParallelFor &parallel) const;
+};
+
+std::string IntegerConv::unsupported(const ConvShape &s, int inputBits,
+                                     const OutputRequant &rq) {
+  if (inputBits != 8 && inputBits != 16)
+    return "input of " + std::to_string(inputBits) + " bits";
+  if (rq.bits != 8 && rq.bits != 16)
+    return "output of " + std::to_string(rq.bits) + " bits";
+  if (s.channels < 1 || s.height < 1 || s.width < 1 || s.outChannels < 1 ||
+      s.kernelH < 1 || s.kernelW < 1 || s.strideH < 1 || s.strideW < 1 ||
+      s.dilationH < 1 || s.dilationW < 1 || s.groups < 1 || s.padTop < 0 ||
+      s.padLeft < 0 || s.padBottom < 0 || s.padRight < 0)
+    return "a non-positive size, stride, dilation or group count, or a "
+           "negative padding";
+  if (s.channels % s.groups || s.outChannels % s.groups)
+    return "channels not divisible by the groups";
+  if (s.outHeight() < 1 || s.outWidth() < 1)
+    return "an empty output";
+  const size_t n = rq.multiplier.size();
+  if (n != rq.shift.size() || (n != 1 && int64_t(n) != s.outChannels))
+    return "requantization vectors of " + std::to_string(n) + " and " +
+           std::to_string(rq.shift.size()) + " entries for " +
+           std::to_string(s.outChannels) + " channels";
+  for (int32_t sh : rq.shift)
+    if (sh < 0 || sh > 62)
+      return "a shift of " + std::to_string(sh) + " (outside [0, 62])";
+  const int64_t k = s.channels / s.groups * s.kernelH * s.kernelW;
+  if (isDepthwise(s))
+    return ""; // direct kernel, int64 rows where int32 is not exact
+  if (inputBits == 8 && k > kMaxKInt8)
+    return "K = " + std::to_string(k) + " beyond the int8 limit";
+  if (inputBits == 16 && k > kMaxKInt16Split)
+    return "K = " + std::to_string(k) + " beyond the int16 limit";
+  return "";
+}
+
+IntegerConv::IntegerConv() : impl(std::make_unique<Impl>()) {}
+
+std::unique_ptr<IntegerConv>
+IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
+                    const int32_t *bias, const OutputRequant &requant,
+                    Isa isa) {
+  if (!unsupported(shape, inputBits, requant).empty())
+    return nullptr;
+  std::unique_ptr<IntegerConv> conv(new IntegerConv());
+  Impl &im = *conv->impl;
+  im.s = shape;
+  im.inBits = inputBits;
+  const Isa best = detectIsa();
+  im.isa = (isa == Isa::Auto || int(isa) > int(best)) ? best : isa;
+  im.gemm = gemmFor(im.isa);
+  im.gemm2 = gemm2For(im.isa);
+  im.O = shape.outChannels;
+  im.OH = shape.outHeight();
+  im.OW = shape.outWidth();
+  im.P = im.OH * im.OW;
+  im.cg = shape.channels / shape.groups;
+  im.og = im.O / shape.groups;
+  im.taps = shape.kernelH * shape.kernelW;
+  im.K = im.cg * im.taps;
+  im.k2 = (im.K + 1) / 2;
+  im.blocks = (im.og + 15) / 16;
+  im.Hp = std::max(shape.padTop + shape.height,
+                   (im.OH - 1) * shape.strideH +
+                       (shape.kernelH - 1) * shape.dilationH + 1);
+  im.Wp = std::max(shape.padLeft + shape.width,
+                   (im.OW - 1) * shape.strideW +
+                       (shape.kernelW - 1) * shape.dilationW + 1);
+  if (isDepthwise(shape))
+    im.method = Method::Depthwise;
+  else if (inputBits == 16 && im.K > kMaxKInt16)
+    im.method = Method::GemmSplit16;
+  else
+    im.method = Method::Gemm;
+
+  if (im.method == Method::Depthwise) {
+    im.direct.assign(weight, weight + im.O * im.taps);
+  } else {
+    // (c, ky, kx) -> (ky, kx, c) within each output channel, matching the
+    // NHWC im2col rows (exact sums do not depend on the order).
+    std::vector<int8_t> order(size_t(im.O * im.K));
+    for (int64_t o = 0; o < im.O; ++o)
+      for (int64_t c = 0; c < im.cg; ++c)
+        for (int64_t t = 0; t < im.taps; ++t)
+          order[size_t(o * im.K + t * im.cg + c)] =
+              weight[o * im.K + c * im.taps + t];
+    const std::vector<int8_t> packed =
+        hbm::packWeightsO16K2(order, im.O, im.K, shape.groups);
+    im.packed.assign(packed.begin(), packed.end());
+  }
+  im.bias.assign(size_t(im.O), 0);
+  if (bias)
+    for (int64_t o = 0; o < im.O; ++o)
+      im.bias[size_t(o)] = bias[o];
+  const bool perChannel = requant.multiplier.size() > 1;
+  for (int64_t o = 0; o < im.O; ++o) {
+    im.multiplier.push_back(requant.multiplier[perChannel ? size_t(o) : 0]);
+    im.shift.push_back(requant.shift[perChannel ? size_t(o) : 0]);
+  }
+  im.outBits = requant.bits;
+  im.lo = requant.relu ? 0 : quant::qmin(requant.bits);
+  im.hi = quant::qmax(requant.bits);
+  return conv;
+}
+
+IntegerConv::~IntegerConv() = default;
+
+const char *IntegerConv::method() const {
+  switch (impl->method) {
+  case Method::Depthwise:
+    return "depthwise";
+  case Method::GemmSplit16:
+    return "gemm-split16";
+  default:
+    return "gemm";
+  }
+}
+
+Isa IntegerConv::isa() const { return impl->isa; }
+
+template <typename In>
+void IntegerConv::Impl::padNHWC(const In *x, int64_t batch, int16_t *xp,
+                                const ParallelFor &parallel) const {
+  const int64_t C = s.channels, H = s.height, W = s.width;
+  runTasks(parallel, batch * Hp, [&](int64_t task) {
+    const int64_t n = task / Hp, yp = task % Hp;
+    int16_t *dst = xp + (n * Hp + yp) * Wp * C;
+    std::memset(dst, 0, size_t(Wp * C) * sizeof(int16_t));
+    const int64_t y = yp - s.padTop;
+    if (y < 0 || y >= H)
+      return;
+    dst += s.padLeft * C;
+    const In *src = x + n * C * H * W + y * W;
+    for (int64_t c = 0; c < C; ++c, src += H * W)
+      for (int64_t xx = 0; xx < W; ++xx)
+        dst[xx * C + c] = int16_t(src[xx]);
+  });
+}
+
+template <typename In, typename Out>
+void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
+                                const ParallelFor &parallel) const {
+  const int64_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
+  const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
+                dw = s.dilationW;
+  // Every value is written by padNHWC: no need to zero it first.
+  std::unique_ptr<int16_t[]> xpStorage(
+      new int16_t[size_t(batch * Hp * Wp * C)]);
+  int16_t *xp = xpStorage.get();
+  padNHWC(x, batch, xp, parallel);
+
+  const bool split = method == Method::GemmSplit16;
+  const bool rowRuns = s.groups == 1 && dw == 1;
+  const int64_t ld = 2 * k2, total = batch * P;
+  // ~128 KiB of im2col per tile keeps it in L2 while every block reuses it.
+  int64_t tile = (int64_t(128) << 10) / (ld * 2);
+  tile = std::clamp<int64_t>(tile / kPixelStep * kPixelStep, kPixelStep, 256);
+  tile = std::min(tile, roundUp(total, kPixelStep));
+  const int64_t chunks = (total + tile - 1) / tile;
+  runTasks(parallel, s.groups * chunks, [&](int64_t task) {
+    const int64_t chunk = task % chunks, g = task / chunks;
+    const int64_t q0 = chunk * tile, nq = std::min(tile, total - q0);
+    const int64_t npad = roundUp(nq, kPixelStep);
+    Scratch &sc = scratch;
+    if (int64_t(sc.col.size()) < tile * ld)
+      sc.col.resize(size_t(tile * ld));
+    if (int64_t(sc.acc.size()) < tile * 32)
+      sc.acc.resize(size_t(tile * 32));
+    if (split) {
+      if (int64_t(sc.colLow.size()) < tile * ld)
+        sc.colLow.resize(size_t(tile * ld));
+      if (int64_t(sc.accLow.size()) < tile * 32)
+        sc.accLow.resize(size_t(tile * 32));
+    }
+    int16_t *col = sc.col.data();
+    for (int64_t qi = 0, q = q0; qi < nq; ++qi, ++q) {
+      const int64_t n = q / P, pix = q % P, oy = pix / OW, ox = pix % OW;
+      int16_t *row = col + qi * ld;
+      const int16_t *base =
+          xp + ((n * Hp + oy * sh) * Wp + ox * sw) * C + g * cg;
+      for (int64_t ky = 0; ky < KH; ++ky) {
+        const int16_t *src = base + ky * dh * Wp * C;
+        if (rowRuns) {
+          std::memcpy(row, src, size_t(KW * C) * sizeof(int16_t));
+          row += KW * C;
+          continue;
+        }
+        for (int64_t kx = 0; kx < KW; ++kx, row += cg)
+          std::memcpy(row, src + kx * dw * C, size_t(cg) * sizeof(int16_t));
+      }
+      if (K & 1)
+        col[qi * ld + K] = 0;
+    }
+    std::memset(col + nq * ld, 0, size_t((npad - nq) * ld) * sizeof(int16_t));
+    int16_t *colLow = split ? sc.colLow.data() : nullptr;
+    if (split) {
+      // x = 256 * hi + lo with hi in [-128, 127] and lo in [0, 255]: both
+      // halves keep every int32 partial sum exact up to kMaxKInt16Split.
+      for (int64_t e = 0; e < npad * ld; ++e) {
+        const int16_t v = col[e];
+        colLow[e] = int16_t(v & 0xFF);
+        col[e] = int16_t(v >> 8);
+      }
+    }
+    for (int64_t ob = 0; ob < blocks;) {
+      const int64_t nb = ob + 1 < blocks ? 2 : 1;
+      const int16_t *wb = packed.data() + (g * blocks + ob) * k2 * 32;
+      int32_t *acc = sc.acc.data();
+      int32_t *accLow = split ? sc.accLow.data() : nullptr;
+      if (nb == 2) {
+        gemm2(wb, col, k2, npad, acc, acc + tile * 16);
+        if (split)
+          gemm2(wb, colLow, k2, npad, accLow, accLow + tile * 16);
+      } else {
+        gemm(wb, col, k2, npad, acc);
+        if (split)
+          gemm(wb, colLow, k2, npad, accLow);
+      }
+      for (int64_t b = 0; b < nb; ++b, ++ob) {
+        const int32_t *accB = acc + b * tile * 16;
+        const int32_t *lowB = split ? accLow + b * tile * 16 : nullptr;
+        const int64_t oEnd = std::min<int64_t>(16, og - ob * 16);
+        for (int64_t q = q0; q < q0 + nq;) {
+          const int64_t n = q / P, pix = q % P;
+          const int64_t run = std::min(P - pix, q0 + nq - q);
+          const int64_t at = (q - q0) * 16;
+          for (int64_t o = 0; o < oEnd; ++o) {
+            const int64_t oc = g * og + ob * 16 + o;
+            Out *dst = y + (n * O + oc) * P + pix;
+            if (split) {
+              for (int64_t pi = 0; pi < run; ++pi) {
+                const int64_t e = at + pi * 16 + o;
+                dst[pi] = Out(finish(int64_t(accB[e]) * 256 + lowB[e], oc));
+              }
+            } else {
+              for (int64_t pi = 0; pi < run; ++pi)
+                dst[pi] = Out(finish(accB[at + pi * 16 + o], oc));
+            }
+          }
+          q += run;
+        }
+      }
+    }
+  });
+}
+
+template <typename Acc, typename In, typename Out>
+void IntegerConv::Impl::runDepthwise(const In *x, int64_t batch, Out *y,
+                                     const ParallelFor &parallel) const {
+  const int64_t H = s.height, W = s.width, KH = s.kernelH, KW = s.kernelW;
+  const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
+                dw = s.dilationW;
+  runTasks(parallel, batch * O, [&](int64_t task) {
+    const int64_t n = task / O, oc = task % O, c = oc / og;
+    Scratch &sc = scratch;
+    if (int64_t(sc.plane.size()) < Hp * Wp)
+      sc.plane.resize(size_t(Hp * Wp));
+    int32_t *plane = sc.plane.data();
+    std::fill(plane, plane + Hp * Wp, 0);
+    const In *src = x + (n * s.channels + c) * H * W;
+    for (int64_t yy = 0; yy < H; ++yy)
+      for (int64_t xx = 0; xx < W; ++xx)
+        plane[(yy + s.padTop) * Wp + xx + s.padLeft] = src[yy * W + xx];
+    std::vector<Acc> &rowStore = rowBuffer<Acc>(sc);
+    if (int64_t(rowStore.size()) < OW)
+      rowStore.resize(size_t(OW));
+    Acc *row = rowStore.data();
+    const int32_t *w = direct.data() + oc * taps;
+    Out *dst = y + (n * O + oc) * P;
+    for (int64_t oy = 0; oy < OH; ++oy, dst += OW) {
+      std::fill(row, row + OW, Acc(0));
+      for (int64_t ky = 0; ky < KH; ++ky) {
+        const int32_t *line = plane + (oy * sh + ky * dh) * Wp;
+        for (int64_t kx = 0; kx < KW; ++kx) {
+          const Acc wk = Acc(w[ky * KW + kx]);
+          const int32_t *in = line + kx * dw;
+          if (sw == 1) {
+            for (int64_t ox = 0; ox < OW; ++ox)
+              row[ox] += wk * Acc(in[ox]);
+          } else {
+            for (int64_t ox = 0; ox < OW; ++ox)
+              row[ox] += wk * Acc(in[ox * sw]);
+          }
+        }
+      }
+      for (int64_t ox = 0; ox < OW; ++ox)
+        dst[ox] = Out(finish(int64_t(row[ox]), oc));
+    }
+  });
+}
+
+template <typename In, typename Out>
+void IntegerConv::Impl::dispatch(const In *x, int64_t batch, Out *y,
+                                 const ParallelFor &parallel) const {
+  if (method != Method::Depthwise) {
+    runGemm(x, batch, y, parallel);
+    return;
+  }
+  const bool int32Exact = taps <= (sizeof(In) == 1 ? kMaxKInt8 : kMaxKInt16);
+  if (int32Exact)
+    runDepthwise<int32_t>(x, batch, y, parallel);
+  else
+    runDepthwise<int64_t>(x, batch, y, parallel);
+}
+
+void IntegerConv::run(const void *input, int64_t batch, void *output,
+                      const ParallelFor &parallel) const {
+  if (batch <= 0)
+    return;
+  const bool out16 = impl->outBits == 16;
+  if (impl->inBits == 8) {
+    const auto *x = static_cast<const int8_t *>(input);
+    if (out16)
+      impl->dispatch(x, batch, static_cast<int16_t *>(output), parallel);
+    else
+      impl->dispatch(x, batch, static_cast<int8_t *>(output), parallel);
+  } else {
+    const auto *x = static_cast<const int16_t *>(input);
+    if (out16)
+      impl->dispatch(x, batch, static_cast<int16_t *>(output), parallel);
+    else
+      impl->dispatch(x, batch, static_cast<int8_t *>(output), parallel);
+  }
+}
+
+} // namespace hat::runtime
