@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # int_infer on integer kernels (issue 14): the LibTorch executor's qconv2d /
 # qlinear on HatRuntime's int32-accumulating kernels against the former exact
-# float64 ATen convolutions (ExecutorOptions::float64IntegerOps), same
+# float64 ATen convolutions (ExecutorOptions::atenIntegerOps), same
 # process, passes alternating, outputs checked bit-equal on every batch.
 #
 #   1. Fashion-MNIST TinyResNet (configs/classification/fashion_mnist_tinyresnet.py):
@@ -48,9 +48,9 @@ integer_model() { # config, name
 echo "== Fashion-MNIST TinyResNet int_infer: 10,000 images, batch 500"
 integer_model "$root/configs/classification/fashion_mnist_tinyresnet.py" fmnist
 "$bin/hat-int-infer-bench" "$work/fmnist-int.mlir" --images 10000 --batch 500 \
-  --repeats "$repeats" --threads "$threads"
+  --repeats "$repeats" --intra-op-threads "$threads"
 
 echo "== FCOS-EfficientNetB0 256x256: $fcos_images images, batch 8"
 integer_model "$root/configs/detection/fcos_efficientnetb0_fashiondet.py" fcos
 "$bin/hat-int-infer-bench" "$work/fcos-int.mlir" --images "$fcos_images" --batch 8 \
-  --repeats "$repeats" --threads "$threads"
+  --repeats "$repeats" --intra-op-threads "$threads"

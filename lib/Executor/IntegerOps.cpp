@@ -111,16 +111,14 @@ at::Tensor integerLinearAccumulate(const at::Tensor &input,
   return at::linear(input.to(at::kDouble), weightF64).to(at::kLong);
 }
 
-namespace {
-
-/// The kernels' tasks on ATen's intra-op thread pool (so --threads and
-/// at::set_num_threads govern them like every other op).
 void atenParallelFor(int64_t tasks, const std::function<void(int64_t)> &body) {
   at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t)
       body(t);
   });
 }
+
+namespace {
 
 std::string shapeText(at::IntArrayRef sizes) {
   std::string text = "[";

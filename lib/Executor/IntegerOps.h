@@ -4,7 +4,7 @@
 // int64 tensors. conv and linear run on HatRuntime's integer kernels (exact
 // int32 sums, int64 where int32 cannot hold them, requantized in the store);
 // the float64 forms below remain for the cases those kernels refuse and as
-// the test-only ExecutorOptions::float64IntegerOps path: exact because every
+// the test-only ExecutorOptions::atenIntegerOps path: exact because every
 // partial sum is an integer below 2^53 (|in| <= 2^15, |w| <= 2^7, so up to
 // 2^31 products per output). Pool windows are summed in float64 too. MLIR-
 // free; ModuleExecutor.cpp reads the attributes and calls these.
@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,11 @@ integerConvAccumulate(const at::Tensor &input, const at::Tensor &weightF64,
 /// Exact linear accumulator in @ w^T as int64 (no bias), via float64.
 at::Tensor integerLinearAccumulate(const at::Tensor &input,
                                    const at::Tensor &weightF64);
+
+/// Runs body(task) for task in [0, tasks) on ATen's intra-op thread pool
+/// (so --threads and at::set_num_threads govern the integer kernels like
+/// every other op); a runtime::ParallelFor.
+void atenParallelFor(int64_t tasks, const std::function<void(int64_t)> &body);
 
 /// qconv2d / qlinear on HatRuntime's integer kernels, built once per op with
 /// its constant weight and bias. Null (with `why`) when the kernels refuse

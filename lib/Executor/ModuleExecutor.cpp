@@ -677,14 +677,14 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
   auto outBitsOf = [&]() { return intBits(op->getResult(0)); };
   // qconv2d / qlinear: HatRuntime's integer kernels when the weight (and
   // bias) are constants and the kernels take the layer; otherwise, or with
-  // the test-only float64IntegerOps, the exact float64 ATen path.
+  // the test-only atenIntegerOps, the exact float64 ATen path.
   auto integerKernel =
       [&](const runtime::ConvShape &shape, mlir::Value input,
           mlir::Value weight, mlir::Value bias,
           const std::vector<int32_t> &multiplier,
           const std::vector<int32_t> &shift,
           bool relu) -> std::shared_ptr<const detail::IntegerKernelLayer> {
-    if (options.float64IntegerOps || !device.is_cpu())
+    if (options.atenIntegerOps || !device.is_cpu())
       return nullptr;
     auto identity = [](at::Tensor t) { return t; };
     const at::Tensor w = constantOf(weight, identity);
@@ -796,15 +796,46 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
     const int64_t ma = int32_t(qadd.getLhsMultiplier());
     const int64_t mb = int32_t(qadd.getRhsMultiplier());
     const int32_t shift = int32_t(qadd.getShift());
+    const bool relu = qadd.getRelu();
+    const int outBits = outBitsOf();
     // One shared shift: (a * ma + b * mb + 2^(shift-1)) >> shift, i.e. a
     // requantization of the combined sum with multiplier 1.
-    const detail::Requantizer requant({1}, {shift}, qadd.getRelu(), outBitsOf(),
-                                      0, 1, device);
-    addStep("hat.qadd -> int64 a*ma + b*mb, shift", [=](Slots &s) {
-      at::Tensor sum = s[a].to(at::kLong) * ma;
-      sum = sum + s[b].to(at::kLong) * mb;
-      s[out] = requant(std::move(sum));
-    });
+    const detail::Requantizer requant({1}, {shift}, relu, outBits, 0, 1,
+                                      device);
+    auto atenAdd = [=](const at::Tensor &x, const at::Tensor &y) {
+      at::Tensor sum = x.to(at::kLong) * ma;
+      sum = sum + y.to(at::kLong) * mb;
+      return requant(std::move(sum));
+    };
+    if (options.atenIntegerOps || !device.is_cpu()) {
+      addStep("hat.qadd -> int64 a*ma + b*mb, shift",
+              [=](Slots &s) { s[out] = atenAdd(s[a], s[b]); });
+      return "";
+    }
+    // Same-shape operands (residual adds) on the fused integer kernel;
+    // broadcasting ones keep the int64 tensors.
+    const at::ScalarType outType = detail::intScalarType(outBits);
+    addStep("hat.qadd -> HatRuntime integer add (same shapes; int64 ATen "
+            "when broadcasting)",
+            [=](Slots &s) {
+              const at::Tensor &x = s[a], &y = s[b];
+              if (x.sizes() != y.sizes()) {
+                s[out] = atenAdd(x, y);
+                return;
+              }
+              const at::Tensor xc = x.contiguous(), yc = y.contiguous();
+              at::Tensor result =
+                  at::empty(x.sizes(), at::TensorOptions(outType));
+              if (!runtime::integerAdd(
+                      xc.data_ptr(), int(xc.element_size() * 8), yc.data_ptr(),
+                      int(yc.element_size() * 8), xc.numel(), int32_t(ma),
+                      int32_t(mb), shift, relu, outBits, result.data_ptr(),
+                      detail::atenParallelFor)) {
+                s[out] = atenAdd(x, y);
+                return;
+              }
+              s[out] = std::move(result);
+            });
     return "";
   }
   if (auto qmul = llvm::dyn_cast<QMulOp>(op)) {

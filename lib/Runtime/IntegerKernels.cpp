@@ -105,11 +105,26 @@ struct IntegerConv::Impl {
   int outBits = 8;
   int64_t lo = 0, hi = 0; // ReLU folded into lo
 
-  int64_t finish(int64_t sum, int64_t oc) const {
-    const int64_t v =
-        quant::applyRequant(clampToInt32(sum + bias[size_t(oc)]),
-                            multiplier[size_t(oc)], shift[size_t(oc)]);
-    return v < lo ? lo : (v > hi ? hi : v);
+  /// One output channel's store, held in locals: the int8 stores may alias
+  /// anything, so members would be reloaded for every element.
+  struct Channel {
+    int64_t bias, multiplier, round, lo, hi;
+    int shift;
+    /// applyRequant(clamp_int32(sum + bias)), ReLU folded into lo.
+    int64_t operator()(int64_t sum) const {
+      const int64_t v =
+          (clampToInt32(sum + bias) * multiplier + round) >> shift;
+      return v < lo ? lo : (v > hi ? hi : v);
+    }
+  };
+  Channel channel(int64_t oc) const {
+    const int sh = shift[size_t(oc)];
+    return {bias[size_t(oc)],
+            multiplier[size_t(oc)],
+            sh > 0 ? int64_t(1) << (sh - 1) : 0,
+            lo,
+            hi,
+            sh};
   }
 
   template <typename In>
@@ -269,10 +284,13 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
   const int64_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
   const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
                 dw = s.dilationW;
-  // Every value is written by padNHWC: no need to zero it first.
-  std::unique_ptr<int16_t[]> xpStorage(
-      new int16_t[size_t(batch * Hp * Wp * C)]);
-  int16_t *xp = xpStorage.get();
+  // The caller's padded copy, kept from call to call (a fresh allocation
+  // per layer costs more in page faults than the copy itself); padNHWC
+  // writes every value.
+  thread_local std::vector<int16_t> xpStorage;
+  if (int64_t(xpStorage.size()) < batch * Hp * Wp * C)
+    xpStorage.resize(size_t(batch * Hp * Wp * C));
+  int16_t *xp = xpStorage.data();
   padNHWC(x, batch, xp, parallel);
 
   const bool split = method == Method::GemmSplit16;
@@ -352,15 +370,17 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
           const int64_t at = (q - q0) * 16;
           for (int64_t o = 0; o < oEnd; ++o) {
             const int64_t oc = g * og + ob * 16 + o;
+            const Channel store = channel(oc);
             Out *dst = y + (n * O + oc) * P + pix;
+            const int32_t *hiSum = accB + at + o;
             if (split) {
-              for (int64_t pi = 0; pi < run; ++pi) {
-                const int64_t e = at + pi * 16 + o;
-                dst[pi] = Out(finish(int64_t(accB[e]) * 256 + lowB[e], oc));
-              }
+              const int32_t *loSum = lowB + at + o;
+              for (int64_t pi = 0; pi < run; ++pi)
+                dst[pi] =
+                    Out(store(int64_t(hiSum[pi * 16]) * 256 + loSum[pi * 16]));
             } else {
               for (int64_t pi = 0; pi < run; ++pi)
-                dst[pi] = Out(finish(accB[at + pi * 16 + o], oc));
+                dst[pi] = Out(store(hiSum[pi * 16]));
             }
           }
           q += run;
@@ -393,6 +413,7 @@ void IntegerConv::Impl::runDepthwise(const In *x, int64_t batch, Out *y,
     Acc *row = rowStore.data();
     const int32_t *w = direct.data() + oc * taps;
     Out *dst = y + (n * O + oc) * P;
+    const Channel store = channel(oc);
     for (int64_t oy = 0; oy < OH; ++oy, dst += OW) {
       std::fill(row, row + OW, Acc(0));
       for (int64_t ky = 0; ky < KH; ++ky) {
@@ -410,7 +431,7 @@ void IntegerConv::Impl::runDepthwise(const In *x, int64_t batch, Out *y,
         }
       }
       for (int64_t ox = 0; ox < OW; ++ox)
-        dst[ox] = Out(finish(int64_t(row[ox]), oc));
+        dst[ox] = Out(store(int64_t(row[ox])));
     }
   });
 }
@@ -447,6 +468,68 @@ void IntegerConv::run(const void *input, int64_t batch, void *output,
     else
       impl->dispatch(x, batch, static_cast<int8_t *>(output), parallel);
   }
+}
+
+namespace {
+
+template <typename A, typename B, typename Out>
+void addSlices(const A *a, const B *b, int64_t count, int64_t ma, int64_t mb,
+               int shift, int64_t lo, int64_t hi, Out *out,
+               const ParallelFor &parallel) {
+  const int64_t round = shift > 0 ? int64_t(1) << (shift - 1) : 0;
+  constexpr int64_t kSlice = 1 << 16;
+  runTasks(parallel, (count + kSlice - 1) / kSlice, [&](int64_t task) {
+    const int64_t begin = task * kSlice, end = std::min(count, begin + kSlice);
+    for (int64_t e = begin; e < end; ++e) {
+      const int64_t v =
+          (int64_t(a[e]) * ma + int64_t(b[e]) * mb + round) >> shift;
+      out[e] = Out(v < lo ? lo : (v > hi ? hi : v));
+    }
+  });
+}
+
+template <typename A, typename B>
+void addTo(const A *a, const B *b, int64_t count, int64_t ma, int64_t mb,
+           int shift, int64_t lo, int64_t hi, int outBits, void *out,
+           const ParallelFor &parallel) {
+  if (outBits == 8)
+    addSlices(a, b, count, ma, mb, shift, lo, hi, static_cast<int8_t *>(out),
+              parallel);
+  else
+    addSlices(a, b, count, ma, mb, shift, lo, hi, static_cast<int16_t *>(out),
+              parallel);
+}
+
+template <typename A>
+void addFrom(const A *a, const void *b, int bBits, int64_t count, int64_t ma,
+             int64_t mb, int shift, int64_t lo, int64_t hi, int outBits,
+             void *out, const ParallelFor &parallel) {
+  if (bBits == 8)
+    addTo(a, static_cast<const int8_t *>(b), count, ma, mb, shift, lo, hi,
+          outBits, out, parallel);
+  else
+    addTo(a, static_cast<const int16_t *>(b), count, ma, mb, shift, lo, hi,
+          outBits, out, parallel);
+}
+
+} // namespace
+
+bool integerAdd(const void *a, int aBits, const void *b, int bBits,
+                int64_t count, int32_t aMultiplier, int32_t bMultiplier,
+                int32_t shift, bool relu, int outBits, void *out,
+                const ParallelFor &parallel) {
+  auto valid = [](int bits) { return bits == 8 || bits == 16; };
+  if (!valid(aBits) || !valid(bBits) || !valid(outBits) || shift < 0 ||
+      shift > 62 || count < 0)
+    return false;
+  const int64_t lo = relu ? 0 : quant::qmin(outBits), hi = quant::qmax(outBits);
+  if (aBits == 8)
+    addFrom(static_cast<const int8_t *>(a), b, bBits, count, aMultiplier,
+            bMultiplier, shift, lo, hi, outBits, out, parallel);
+  else
+    addFrom(static_cast<const int16_t *>(a), b, bBits, count, aMultiplier,
+            bMultiplier, shift, lo, hi, outBits, out, parallel);
+  return true;
 }
 
 } // namespace hat::runtime

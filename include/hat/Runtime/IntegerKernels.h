@@ -1,12 +1,12 @@
 //===- IntegerKernels.h - Integer conv / linear on plain arrays -*- C++ -*-===//
 //
 // The integer convolution of docs/quantization.md (acc = bias + sum(in * w),
-// clamped to int32, requantized, ReLU, saturated) over plain NCHW arrays,
-// on the runtime's int16 multiply-add micro-kernels (AVX-512 VNNI / AVX2 /
-// scalar, picked at run time) or a direct kernel for depthwise layers. It is
-// torch- and MLIR-free so that the LibTorch executor's integer ops (int_infer)
-// run on the same kernels as the HBM runtime instead of float64 ATen
-// convolutions.
+// clamped to int32, requantized, ReLU, saturated) over plain NCHW arrays, on
+// the runtime's int16 multiply-add micro-kernels (AVX-512 VNNI / AVX2 /
+// scalar, picked at run time) or a direct kernel for depthwise layers, and
+// the same-shape integer add. Torch- and MLIR-free so that the LibTorch
+// executor's integer ops (int_infer) run on the same kernels as the HBM
+// runtime instead of float64 ATen convolutions and int64 tensors.
 //
 // Exactness: every dot product is formed exactly. int8 inputs accumulate in
 // int32 (K < 2^17 keeps |sum| < 2^31); int16 inputs accumulate in int32
@@ -110,6 +110,16 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl;
 };
+
+/// qadd of two tensors of the same shape (docs/quantization.md, one shared
+/// rounding): saturate(relu?((a * aMultiplier + b * bMultiplier +
+/// 2^(shift-1)) >> shift)) over `count` int8 / int16 elements (`aBits`,
+/// `bBits`, `outBits`), in int64. False, with nothing written, for other
+/// bits or a shift outside [0, 62].
+bool integerAdd(const void *a, int aBits, const void *b, int bBits,
+                int64_t count, int32_t aMultiplier, int32_t bMultiplier,
+                int32_t shift, bool relu, int outBits, void *out,
+                const ParallelFor &parallel = {});
 
 } // namespace hat::runtime
 

@@ -2,7 +2,7 @@
 //
 // qconv2d / qlinear run on HatRuntime's integer kernels by default and on the
 // former exact float64 ATen convolutions with the test-only
-// ExecutorOptions::float64IntegerOps. Both must give the same tensors bit for
+// ExecutorOptions::atenIntegerOps. Both must give the same tensors bit for
 // bit, and equal HatEval's: random layers (odd sizes, strides, asymmetric
 // padding, dilation, groups, depthwise, int8 / int16 in and out, K beyond
 // the int16 single-sum limit, batches > 1 and another batch size than the
@@ -26,7 +26,7 @@ protected:
                   bool withEval = true) {
     auto native = makeExecutor(func);
     ExecutorOptions old;
-    old.float64IntegerOps = true;
+    old.atenIntegerOps = true;
     auto float64 = makeExecutor(func, old);
     if (!native || !float64)
       return;
@@ -184,6 +184,42 @@ TEST_F(IntegerKernelPathTest, RandomLinear) {
   }
 }
 
+TEST_F(IntegerKernelPathTest, QAdd) {
+  // Same shapes on the fused kernel (int8 / int16 operands and results,
+  // ReLU, more elements than one task's slice); a broadcasting add keeps
+  // the int64 tensors but is still one step of the kernel path.
+  for (auto [aBits, bBits, outBits, relu] :
+       std::vector<std::tuple<int, int, int, bool>>{{8, 8, 8, false},
+                                                    {8, 16, 8, true},
+                                                    {16, 16, 16, false},
+                                                    {16, 8, 16, true}}) {
+    SCOPED_TRACE(std::to_string(aBits) + " + " + std::to_string(bBits) +
+                 " -> " + std::to_string(outBits));
+    FunctionBuilder fb(context, unsigned(aBits + bBits + outBits));
+    const std::vector<int64_t> shape = {3, 5, 83, 91}; // 113,295 elements
+    auto args =
+        fb.begin({fb.tensor(shape, fb.i(aBits)), fb.tensor(shape, fb.i(bBits)),
+                  fb.tensor({1, 5, 1, 1}, fb.i(bBits))});
+    auto &bld = fb.builder;
+    const int32_t shift = 30 + (aBits == 16 ? 8 : 0) - (outBits == 16 ? 8 : 0);
+    auto add = [&](mlir::Value x, mlir::Value y) {
+      return bld.create<QAddOp>(
+          fb.loc(), fb.tensor(shape, fb.i(outBits)), x, y,
+          bld.getI32IntegerAttr(int32_t(pick(1 << 28, 1 << 30))),
+          bld.getI32IntegerAttr(int32_t(pick(1 << 28, 1 << 30))),
+          bld.getI32IntegerAttr(shift),
+          relu ? bld.getUnitAttr() : mlir::UnitAttr());
+    };
+    mlir::Value same = add(args[0], args[1]);
+    mlir::Value broadcast = add(args[0], args[2]);
+    checkPaths(fb.finish({same, broadcast}),
+               {randint(lo(aBits), hi(aBits), shape, aBits),
+                randint(lo(bBits), hi(bBits), shape, bBits),
+                randint(lo(bBits), hi(bBits), {1, 5, 1, 1}, bBits)},
+               2);
+  }
+}
+
 TEST_F(IntegerKernelPathTest, RandomIntegerModels) {
   for (unsigned seed = 0; seed < 4; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -198,9 +234,9 @@ TEST_F(IntegerKernelPathTest, RandomIntegerModels) {
                     "},func.func(hat-qat2quantize)");
     int layers = 0;
     module->walk([&](mlir::Operation *op) {
-      layers += llvm::isa<QConv2dOp, QLinearOp>(op);
+      layers += llvm::isa<QConv2dOp, QLinearOp, QAddOp>(op);
     });
-    EXPECT_GE(layers, 5);
+    EXPECT_GE(layers, 6);
     checkPaths(entry(*module), {randn({4, 3, 12, 12}) * 1.5}, layers);
   }
 }
