@@ -25,6 +25,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
 namespace hat::runtime {
 
 ConvShape ConvShape::linear(int64_t inFeatures, int64_t outFeatures) {
@@ -53,7 +57,7 @@ int64_t roundUp(int64_t v, int64_t step) {
 /// capacity from call to call.
 struct Scratch {
   std::vector<int16_t> col, colLow;
-  std::vector<int32_t> acc, accLow;
+  std::vector<int32_t> acc, accLow, stored;
   std::vector<int32_t> plane;
   std::vector<int64_t> row64;
   std::vector<int32_t> row32;
@@ -84,6 +88,104 @@ bool isDepthwise(const ConvShape &s) {
   return s.groups > 1 && s.channels == s.groups;
 }
 
+/// The requantizing store of one block of 16 output channels, lane by lane
+/// (padding lanes have multiplier 0).
+struct BlockStore {
+  int64_t bias[16], multiplier[16], round[16], shift[16];
+  int64_t lo, hi;
+};
+
+/// out[p][k] = saturate(relu?(applyRequant(clamp_int32(sum + bias[k]),
+/// multiplier[k], shift[k]))) for `pixels` rows of 16 sums, where the sum
+/// is acc (or 256 * acc + low with the int16 split). Written as plain loops
+/// over the 16 lanes so that the compiler vectorizes them (int64 lanes) in
+/// the instruction-set clones below.
+__attribute__((always_inline)) inline void
+storeBlockBody(const int32_t *acc, const int32_t *low, int64_t pixels,
+               const BlockStore &b, int32_t *out) {
+  constexpr int64_t minI32 = std::numeric_limits<int32_t>::min();
+  constexpr int64_t maxI32 = std::numeric_limits<int32_t>::max();
+  for (int64_t p = 0; p < pixels; ++p) {
+    const int32_t *a = acc + p * 16;
+    const int32_t *l = low ? low + p * 16 : nullptr;
+    int32_t *o = out + p * 16;
+    int64_t sum[16];
+    if (l)
+      for (int k = 0; k < 16; ++k)
+        sum[k] = int64_t(a[k]) * 256 + l[k];
+    else
+      for (int k = 0; k < 16; ++k)
+        sum[k] = a[k];
+    for (int k = 0; k < 16; ++k) {
+      int64_t v = sum[k] + b.bias[k];
+      v = v < minI32 ? minI32 : (v > maxI32 ? maxI32 : v);
+      v = (v * b.multiplier[k] + b.round[k]) >> b.shift[k];
+      o[k] = int32_t(v < b.lo ? b.lo : (v > b.hi ? b.hi : v));
+    }
+  }
+}
+
+using StoreBlockFn = void (*)(const int32_t *, const int32_t *, int64_t,
+                              const BlockStore &, int32_t *);
+
+void storeBlockGeneric(const int32_t *acc, const int32_t *low, int64_t pixels,
+                       const BlockStore &b, int32_t *out) {
+  storeBlockBody(acc, low, pixels, b, out);
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+__attribute__((target("avx2"))) void
+storeBlockAvx2(const int32_t *acc, const int32_t *low, int64_t pixels,
+               const BlockStore &b, int32_t *out) {
+  storeBlockBody(acc, low, pixels, b, out);
+}
+/// The same arithmetic in int64 lanes, written out: 16 sums as two vectors
+/// of 8. After the int32 clamp the sum fits the low half of each lane, so
+/// the signed 32 x 32 -> 64 multiply (vpmuldq) gives the exact product.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+storeBlockAvx512(const int32_t *acc, const int32_t *low, int64_t pixels,
+                 const BlockStore &b, int32_t *out) {
+  const __m512i bias[2] = {_mm512_loadu_si512(b.bias),
+                           _mm512_loadu_si512(b.bias + 8)};
+  const __m512i mul[2] = {_mm512_loadu_si512(b.multiplier),
+                          _mm512_loadu_si512(b.multiplier + 8)};
+  const __m512i round[2] = {_mm512_loadu_si512(b.round),
+                            _mm512_loadu_si512(b.round + 8)};
+  const __m512i shift[2] = {_mm512_loadu_si512(b.shift),
+                            _mm512_loadu_si512(b.shift + 8)};
+  const __m512i lo = _mm512_set1_epi64(b.lo), hi = _mm512_set1_epi64(b.hi);
+  const __m512i min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
+  const __m512i max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
+  for (int64_t p = 0; p < pixels; ++p) {
+    for (int h = 0; h < 2; ++h) {
+      __m512i v = _mm512_cvtepi32_epi64(
+          _mm256_loadu_si256((const __m256i *)(acc + p * 16 + h * 8)));
+      if (low)
+        v = _mm512_add_epi64(_mm512_slli_epi64(v, 8),
+                             _mm512_cvtepi32_epi64(_mm256_loadu_si256(
+                                 (const __m256i *)(low + p * 16 + h * 8))));
+      v = _mm512_add_epi64(v, bias[h]);
+      v = _mm512_max_epi64(_mm512_min_epi64(v, max32), min32);
+      v = _mm512_add_epi64(_mm512_mul_epi32(v, mul[h]), round[h]);
+      v = _mm512_srav_epi64(v, shift[h]);
+      v = _mm512_max_epi64(_mm512_min_epi64(v, hi), lo);
+      _mm256_storeu_si256((__m256i *)(out + p * 16 + h * 8),
+                          _mm512_cvtepi64_epi32(v));
+    }
+  }
+}
+#endif
+
+StoreBlockFn storeBlockFor(Isa isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa == Isa::Avx512Vnni)
+    return storeBlockAvx512;
+  if (isa == Isa::Avx2)
+    return storeBlockAvx2;
+#endif
+  return storeBlockGeneric;
+}
+
 } // namespace
 
 struct IntegerConv::Impl {
@@ -93,6 +195,8 @@ struct IntegerConv::Impl {
   Method method = Method::Gemm;
   GemmFn gemm = nullptr;
   Gemm2Fn gemm2 = nullptr;
+  StoreBlockFn storeBlock = nullptr;
+  std::vector<BlockStore> blockStores; // gemm: per (group, block)
   int64_t O = 0, OH = 0, OW = 0, P = 0, cg = 0, og = 0, taps = 0, K = 0, k2 = 0,
           blocks = 0;
   /// Padded input extent covering every window (bottom/right padding and
@@ -241,6 +345,25 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
   im.outBits = requant.bits;
   im.lo = requant.relu ? 0 : quant::qmin(requant.bits);
   im.hi = quant::qmax(requant.bits);
+  im.storeBlock = storeBlockFor(im.isa);
+  if (im.method != Method::Depthwise) {
+    im.blockStores.resize(size_t(shape.groups * im.blocks));
+    for (int64_t g = 0; g < shape.groups; ++g)
+      for (int64_t ob = 0; ob < im.blocks; ++ob) {
+        BlockStore &bs = im.blockStores[size_t(g * im.blocks + ob)];
+        bs.lo = im.lo;
+        bs.hi = im.hi;
+        for (int64_t k = 0; k < 16; ++k) {
+          const int64_t o = ob * 16 + k;
+          const Impl::Channel c =
+              o < im.og ? im.channel(g * im.og + o) : Impl::Channel{};
+          bs.bias[k] = c.bias;
+          bs.multiplier[k] = c.multiplier;
+          bs.round[k] = c.round;
+          bs.shift[k] = c.shift;
+        }
+      }
+  }
   return conv;
 }
 
@@ -316,6 +439,8 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
       if (int64_t(sc.accLow.size()) < tile * 32)
         sc.accLow.resize(size_t(tile * 32));
     }
+    if (int64_t(sc.stored.size()) < tile * 16)
+      sc.stored.resize(size_t(tile * 16));
     int16_t *col = sc.col.data();
     for (int64_t qi = 0, q = q0; qi < nq; ++qi, ++q) {
       const int64_t n = q / P, pix = q % P, oy = pix / OW, ox = pix % OW;
@@ -364,24 +489,19 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
         const int32_t *accB = acc + b * tile * 16;
         const int32_t *lowB = split ? accLow + b * tile * 16 : nullptr;
         const int64_t oEnd = std::min<int64_t>(16, og - ob * 16);
+        // Requantize the block's [pixel][16] sums at once, then scatter
+        // each channel's run of pixels into its NCHW plane.
+        int32_t *stored = sc.stored.data();
+        storeBlock(accB, lowB, nq, blockStores[size_t(g * blocks + ob)],
+                   stored);
         for (int64_t q = q0; q < q0 + nq;) {
           const int64_t n = q / P, pix = q % P;
           const int64_t run = std::min(P - pix, q0 + nq - q);
-          const int64_t at = (q - q0) * 16;
+          const int32_t *src = stored + (q - q0) * 16;
           for (int64_t o = 0; o < oEnd; ++o) {
-            const int64_t oc = g * og + ob * 16 + o;
-            const Channel store = channel(oc);
-            Out *dst = y + (n * O + oc) * P + pix;
-            const int32_t *hiSum = accB + at + o;
-            if (split) {
-              const int32_t *loSum = lowB + at + o;
-              for (int64_t pi = 0; pi < run; ++pi)
-                dst[pi] =
-                    Out(store(int64_t(hiSum[pi * 16]) * 256 + loSum[pi * 16]));
-            } else {
-              for (int64_t pi = 0; pi < run; ++pi)
-                dst[pi] = Out(store(hiSum[pi * 16]));
-            }
+            Out *dst = y + (n * O + g * og + ob * 16 + o) * P + pix;
+            for (int64_t pi = 0; pi < run; ++pi)
+              dst[pi] = Out(src[pi * 16 + o]);
           }
           q += run;
         }
@@ -473,18 +593,48 @@ void IntegerConv::run(const void *input, int64_t batch, void *output,
 namespace {
 
 template <typename A, typename B, typename Out>
+__attribute__((always_inline)) inline void
+addRangeBody(const A *a, const B *b, int64_t count, int64_t ma, int64_t mb,
+             int64_t round, int64_t shift, int64_t lo, int64_t hi, Out *out) {
+  for (int64_t e = 0; e < count; ++e) {
+    const int64_t v =
+        (int64_t(a[e]) * ma + int64_t(b[e]) * mb + round) >> shift;
+    out[e] = Out(v < lo ? lo : (v > hi ? hi : v));
+  }
+}
+
+template <typename A, typename B, typename Out>
+void addRangeGeneric(const A *a, const B *b, int64_t count, int64_t ma,
+                     int64_t mb, int64_t round, int64_t shift, int64_t lo,
+                     int64_t hi, Out *out) {
+  addRangeBody(a, b, count, ma, mb, round, shift, lo, hi, out);
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+template <typename A, typename B, typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+addRangeAvx512(const A *a, const B *b, int64_t count, int64_t ma, int64_t mb,
+               int64_t round, int64_t shift, int64_t lo, int64_t hi, Out *out) {
+  addRangeBody(a, b, count, ma, mb, round, shift, lo, hi, out);
+}
+#endif
+
+template <typename A, typename B, typename Out>
 void addSlices(const A *a, const B *b, int64_t count, int64_t ma, int64_t mb,
                int shift, int64_t lo, int64_t hi, Out *out,
                const ParallelFor &parallel) {
   const int64_t round = shift > 0 ? int64_t(1) << (shift - 1) : 0;
+  auto range = addRangeGeneric<A, B, Out>;
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx512 = detectIsa() == Isa::Avx512Vnni;
+  if (avx512)
+    range = addRangeAvx512<A, B, Out>;
+#endif
   constexpr int64_t kSlice = 1 << 16;
   runTasks(parallel, (count + kSlice - 1) / kSlice, [&](int64_t task) {
     const int64_t begin = task * kSlice, end = std::min(count, begin + kSlice);
-    for (int64_t e = begin; e < end; ++e) {
-      const int64_t v =
-          (int64_t(a[e]) * ma + int64_t(b[e]) * mb + round) >> shift;
-      out[e] = Out(v < lo ? lo : (v > hi ? hi : v));
-    }
+    range(a + begin, b + begin, end - begin, ma, mb, round, shift, lo, hi,
+          out + begin);
   });
 }
 
