@@ -134,11 +134,48 @@ void storeBlockGeneric(const int32_t *acc, const int32_t *low, int64_t pixels,
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
+/// AVX2 has no 64-bit min/max or arithmetic shift: compares with blends,
+/// and sra(v, s) = sign ^ srl(v ^ sign, s).
 __attribute__((target("avx2"))) void
 storeBlockAvx2(const int32_t *acc, const int32_t *low, int64_t pixels,
                const BlockStore &b, int32_t *out) {
-  storeBlockBody(acc, low, pixels, b, out);
+  const __m256i min32 = _mm256_set1_epi64x(std::numeric_limits<int32_t>::min());
+  const __m256i max32 = _mm256_set1_epi64x(std::numeric_limits<int32_t>::max());
+  const __m256i lo = _mm256_set1_epi64x(b.lo), hi = _mm256_set1_epi64x(b.hi);
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i evens = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  for (int64_t p = 0; p < pixels; ++p) {
+    for (int q = 0; q < 4; ++q) {
+      const int64_t at = p * 16 + q * 4;
+      __m256i v =
+          _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(acc + at)));
+      if (low)
+        v = _mm256_add_epi64(_mm256_slli_epi64(v, 8),
+                             _mm256_cvtepi32_epi64(
+                                 _mm_loadu_si128((const __m128i *)(low + at))));
+      v = _mm256_add_epi64(
+          v, _mm256_loadu_si256((const __m256i *)(b.bias + q * 4)));
+      v = _mm256_blendv_epi8(v, max32, _mm256_cmpgt_epi64(v, max32));
+      v = _mm256_blendv_epi8(v, min32, _mm256_cmpgt_epi64(min32, v));
+      v = _mm256_add_epi64(
+          _mm256_mul_epi32(
+              v, _mm256_loadu_si256((const __m256i *)(b.multiplier + q * 4))),
+          _mm256_loadu_si256((const __m256i *)(b.round + q * 4)));
+      const __m256i sign = _mm256_cmpgt_epi64(zero, v);
+      v = _mm256_xor_si256(
+          _mm256_srlv_epi64(
+              _mm256_xor_si256(v, sign),
+              _mm256_loadu_si256((const __m256i *)(b.shift + q * 4))),
+          sign);
+      v = _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
+      v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
+      _mm_storeu_si128(
+          (__m128i *)(out + at),
+          _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, evens)));
+    }
+  }
 }
+
 /// The same arithmetic in int64 lanes, written out: 16 sums as two vectors
 /// of 8. After the int32 clamp the sum fits the low half of each lane, so
 /// the signed 32 x 32 -> 64 multiply (vpmuldq) gives the exact product.
