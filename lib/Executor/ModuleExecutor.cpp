@@ -678,22 +678,28 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
   // qconv2d / qlinear: HatRuntime's integer kernels when the weight (and
   // bias) are constants and the kernels take the layer; otherwise, or with
   // the test-only atenIntegerOps, the exact float64 ATen path.
+  // Why the kernels were not used, for describe().
+  std::string notOnKernels = "shapes not static";
   auto integerKernel =
       [&](const runtime::ConvShape &shape, mlir::Value input,
           mlir::Value weight, mlir::Value bias,
           const std::vector<int32_t> &multiplier,
           const std::vector<int32_t> &shift,
           bool relu) -> std::shared_ptr<const detail::IntegerKernelLayer> {
-    if (options.atenIntegerOps || !device.is_cpu())
+    if (options.atenIntegerOps || !device.is_cpu()) {
+      notOnKernels = options.atenIntegerOps ? "atenIntegerOps" : "not on CPU";
       return nullptr;
+    }
     auto identity = [](at::Tensor t) { return t; };
     const at::Tensor w = constantOf(weight, identity);
     const at::Tensor b = bias ? constantOf(bias, identity) : at::Tensor();
-    if (!w.defined() || (bias && !b.defined()))
+    if (!w.defined() || (bias && !b.defined())) {
+      notOnKernels = "weight or bias not a constant param";
       return nullptr;
-    std::string why;
-    return detail::IntegerKernelLayer::create(
-        shape, intBits(input), w, b, multiplier, shift, relu, outBitsOf(), why);
+    }
+    return detail::IntegerKernelLayer::create(shape, intBits(input), w, b,
+                                              multiplier, shift, relu,
+                                              outBitsOf(), notOnKernels);
   };
   if (auto qconv = llvm::dyn_cast<QConv2dOp>(op)) {
     const int in = operandSlot(0), w = operandSlot(1);
@@ -743,7 +749,8 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
         qconv.getBias() ? constantOf(qconv.getBias(), toBias) : at::Tensor();
     const detail::Requantizer requant(multiplier, shift, qconv.getRelu(),
                                       outBitsOf(), 1, 4, device);
-    addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize",
+    addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize (" +
+                notOnKernels + ")",
             [=](Slots &s) {
               at::Tensor acc = detail::integerConvAccumulate(
                   s[in], weight.defined() ? weight : toDouble(s[w]), stride,
@@ -781,7 +788,8 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
     const int64_t rank = rankedType(qlinear.getResult()).getRank();
     const detail::Requantizer requant(multiplier, shift, qlinear.getRelu(),
                                       outBitsOf(), rank - 1, rank, device);
-    addStep("hat.qlinear -> at::linear (f64, exact) + requantize",
+    addStep("hat.qlinear -> at::linear (f64, exact) + requantize (" +
+                notOnKernels + ")",
             [=](Slots &s) {
               at::Tensor acc = detail::integerLinearAccumulate(
                   s[in], weight.defined() ? weight : toDouble(s[w]));
