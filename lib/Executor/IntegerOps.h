@@ -1,8 +1,9 @@
 //===- IntegerOps.h - docs/quantization.md on ATen tensors ------*- C++ -*-===//
 //
 // The integer arithmetic of HAT's integer ops as ATen calls. Accumulators are
-// int64 tensors. conv and linear run on HatRuntime's integer kernels (exact
-// int32 sums, int64 where int32 cannot hold them, requantized in the store);
+// int64 tensors. conv, linear and same-shape add run on HatRuntime's integer
+// kernels (exact int32 sums, int64 where int32 cannot hold them, requantized
+// in the store);
 // the float64 forms below remain for the cases those kernels refuse and as
 // the test-only ExecutorOptions::atenIntegerOps path: exact because every
 // partial sum is an integer below 2^53 (|in| <= 2^15, |w| <= 2^7, so up to
