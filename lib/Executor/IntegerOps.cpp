@@ -3,7 +3,10 @@
 #include "IntegerOps.h"
 
 #include "hat/Eval/Kernels.h"
+#include "hat/Executor/ModuleExecutor.h"
 #include "hat/Quant/FixedPoint.h"
+
+#include <ATen/Parallel.h>
 
 #include <limits>
 #include <stdexcept>
@@ -106,6 +109,101 @@ integerConvAccumulate(const at::Tensor &input, const at::Tensor &weightF64,
 at::Tensor integerLinearAccumulate(const at::Tensor &input,
                                    const at::Tensor &weightF64) {
   return at::linear(input.to(at::kDouble), weightF64).to(at::kLong);
+}
+
+void atenParallelFor(int64_t tasks, const std::function<void(int64_t)> &body) {
+  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t)
+      body(t);
+  });
+}
+
+namespace {
+
+std::string shapeText(at::IntArrayRef sizes) {
+  std::string text = "[";
+  for (size_t i = 0; i < sizes.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(sizes[i]);
+  return text + "]";
+}
+
+} // namespace
+
+std::shared_ptr<const IntegerKernelLayer>
+IntegerKernelLayer::create(const runtime::ConvShape &shape, int inBits,
+                           const at::Tensor &weight, const at::Tensor &bias,
+                           const std::vector<int32_t> &multiplier,
+                           const std::vector<int32_t> &shift, bool relu,
+                           int outBits, std::string &why) {
+  runtime::OutputRequant requant{multiplier, shift, relu, outBits};
+  why = runtime::IntegerConv::unsupported(shape, inBits, requant);
+  if (!why.empty())
+    return nullptr;
+  const int64_t k =
+      shape.channels / shape.groups * shape.kernelH * shape.kernelW;
+  if (!weight.defined() || weight.scalar_type() != at::kChar ||
+      weight.numel() != shape.outChannels * k) {
+    why = "weights that are not int8 of " +
+          std::to_string(shape.outChannels * k) + " values";
+    return nullptr;
+  }
+  if (bias.defined() &&
+      (bias.scalar_type() != at::kInt || bias.numel() != shape.outChannels)) {
+    why = "a bias that is not int32 of " + std::to_string(shape.outChannels) +
+          " values";
+    return nullptr;
+  }
+  const at::Tensor w = weight.to(at::kCPU).contiguous();
+  const at::Tensor b = bias.defined() ? bias.to(at::kCPU).contiguous() : bias;
+  auto layer = std::make_shared<IntegerKernelLayer>();
+  layer->kernel = runtime::IntegerConv::create(
+      shape, inBits, w.data_ptr<int8_t>(),
+      b.defined() ? b.data_ptr<int32_t>() : nullptr, requant);
+  layer->shape = shape;
+  layer->inBits = inBits;
+  layer->outType = intScalarType(outBits);
+  return layer;
+}
+
+at::Tensor IntegerKernelLayer::conv(const at::Tensor &input) const {
+  const at::ScalarType inType = intScalarType(inBits);
+  if (input.dim() != 4 || input.scalar_type() != inType ||
+      input.size(1) != shape.channels || input.size(2) != shape.height ||
+      input.size(3) != shape.width)
+    throw ExecutorError(
+        "qconv2d input is " + std::string(c10::toString(input.scalar_type())) +
+        " " + shapeText(input.sizes()) + ", the op expects " +
+        c10::toString(inType) + " [N, " + std::to_string(shape.channels) +
+        ", " + std::to_string(shape.height) + ", " +
+        std::to_string(shape.width) + "]");
+  const at::Tensor x = input.contiguous();
+  at::Tensor out = at::empty(
+      {x.size(0), shape.outChannels, shape.outHeight(), shape.outWidth()},
+      at::TensorOptions(outType));
+  kernel->run(x.data_ptr(), x.size(0), out.data_ptr(), atenParallelFor);
+  return out;
+}
+
+at::Tensor IntegerKernelLayer::linear(const at::Tensor &input) const {
+  const at::ScalarType inType = intScalarType(inBits);
+  if (input.dim() < 1 || input.scalar_type() != inType ||
+      input.size(-1) != shape.channels)
+    throw ExecutorError("qlinear input is " +
+                        std::string(c10::toString(input.scalar_type())) + " " +
+                        shapeText(input.sizes()) + ", the op expects " +
+                        c10::toString(inType) + " [..., " +
+                        std::to_string(shape.channels) + "]");
+  const at::Tensor x = input.contiguous();
+  std::vector<int64_t> outShape = x.sizes().vec();
+  outShape.back() = shape.outChannels;
+  at::Tensor out = at::empty(outShape, at::TensorOptions(outType));
+  kernel->run(x.data_ptr(), x.numel() / shape.channels, out.data_ptr(),
+              atenParallelFor);
+  return out;
+}
+
+std::string IntegerKernelLayer::what() const {
+  return std::string(kernel->method()) + ", " + runtime::isaName(kernel->isa());
 }
 
 at::Tensor integerWindowSum(const at::Tensor &input,

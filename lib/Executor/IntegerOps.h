@@ -1,9 +1,13 @@
 //===- IntegerOps.h - docs/quantization.md on ATen tensors ------*- C++ -*-===//
 //
 // The integer arithmetic of HAT's integer ops as ATen calls. Accumulators are
-// int64 tensors; sums of products (conv, linear, pool windows) are formed in
-// float64, which is exact because every partial sum is an integer below
-// 2^53 (|in| <= 2^15, |w| <= 2^7, so up to 2^31 products per output). MLIR-
+// int64 tensors. conv, linear and same-shape add run on HatRuntime's integer
+// kernels (exact int32 sums, int64 where int32 cannot hold them, requantized
+// in the store);
+// the float64 forms below remain for the cases those kernels refuse and as
+// the test-only ExecutorOptions::atenIntegerOps path: exact because every
+// partial sum is an integer below 2^53 (|in| <= 2^15, |w| <= 2^7, so up to
+// 2^31 products per output). Pool windows are summed in float64 too. MLIR-
 // free; ModuleExecutor.cpp reads the attributes and calls these.
 //
 //===----------------------------------------------------------------------===//
@@ -11,10 +15,15 @@
 #ifndef HAT_LIB_EXECUTOR_INTEGEROPS_H
 #define HAT_LIB_EXECUTOR_INTEGEROPS_H
 
+#include "hat/Runtime/IntegerKernels.h"
+
 #include <ATen/ATen.h>
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace hat::exec::detail {
@@ -67,6 +76,36 @@ integerConvAccumulate(const at::Tensor &input, const at::Tensor &weightF64,
 /// Exact linear accumulator in @ w^T as int64 (no bias), via float64.
 at::Tensor integerLinearAccumulate(const at::Tensor &input,
                                    const at::Tensor &weightF64);
+
+/// Runs body(task) for task in [0, tasks) on ATen's intra-op thread pool
+/// (so --threads and at::set_num_threads govern the integer kernels like
+/// every other op); a runtime::ParallelFor.
+void atenParallelFor(int64_t tasks, const std::function<void(int64_t)> &body);
+
+/// qconv2d / qlinear on HatRuntime's integer kernels, built once per op with
+/// its constant weight and bias. Null (with `why`) when the kernels refuse
+/// the layer; the caller then keeps the float64 path.
+struct IntegerKernelLayer {
+  std::unique_ptr<runtime::IntegerConv> kernel;
+  runtime::ConvShape shape;
+  int inBits = 8;
+  at::ScalarType outType = at::kChar;
+
+  /// `weight` int8 [O, C/groups, KH, KW] (or [O, K] for linear), `bias`
+  /// int32 [O] or undefined.
+  static std::shared_ptr<const IntegerKernelLayer>
+  create(const runtime::ConvShape &shape, int inBits, const at::Tensor &weight,
+         const at::Tensor &bias, const std::vector<int32_t> &multiplier,
+         const std::vector<int32_t> &shift, bool relu, int outBits,
+         std::string &why);
+
+  /// [N, C, H, W] -> [N, O, OH, OW] in the output integer type.
+  at::Tensor conv(const at::Tensor &input) const;
+  /// [..., K] -> [..., O].
+  at::Tensor linear(const at::Tensor &input) const;
+  /// "gemm, avx2" and the like, for describe().
+  std::string what() const;
+};
 
 /// Exact window sums including zero padding, as int64.
 at::Tensor integerWindowSum(const at::Tensor &input,

@@ -675,9 +675,71 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
 
   // Integer ops.
   auto outBitsOf = [&]() { return intBits(op->getResult(0)); };
+  // qconv2d / qlinear: HatRuntime's integer kernels when the weight (and
+  // bias) are constants and the kernels take the layer; otherwise, or with
+  // the test-only atenIntegerOps, the exact float64 ATen path.
+  // Why the kernels were not used, for describe().
+  std::string notOnKernels = "shapes not static";
+  auto integerKernel =
+      [&](const runtime::ConvShape &shape, mlir::Value input,
+          mlir::Value weight, mlir::Value bias,
+          const std::vector<int32_t> &multiplier,
+          const std::vector<int32_t> &shift,
+          bool relu) -> std::shared_ptr<const detail::IntegerKernelLayer> {
+    if (options.atenIntegerOps || !device.is_cpu()) {
+      notOnKernels = options.atenIntegerOps ? "atenIntegerOps" : "not on CPU";
+      return nullptr;
+    }
+    auto identity = [](at::Tensor t) { return t; };
+    const at::Tensor w = constantOf(weight, identity);
+    const at::Tensor b = bias ? constantOf(bias, identity) : at::Tensor();
+    if (!w.defined() || (bias && !b.defined())) {
+      notOnKernels = "weight or bias not a constant param";
+      return nullptr;
+    }
+    return detail::IntegerKernelLayer::create(shape, intBits(input), w, b,
+                                              multiplier, shift, relu,
+                                              outBitsOf(), notOnKernels);
+  };
   if (auto qconv = llvm::dyn_cast<QConv2dOp>(op)) {
     const int in = operandSlot(0), w = operandSlot(1);
     const int b = slot(qconv.getBias());
+    const std::vector<int64_t> stride = toVector(qconv.getStride());
+    const std::vector<int64_t> dilation = toVector(qconv.getDilation());
+    const Quad pad = toQuad(qconv.getPadding());
+    const int64_t groups = int64_t(qconv.getGroups());
+    const std::vector<int32_t> multiplier = toVector(qconv.getMultiplier());
+    const std::vector<int32_t> shift = toVector(qconv.getShift());
+    auto inType = rankedType(qconv.getInput());
+    auto wType = rankedType(qconv.getWeight());
+    if (inType.getRank() == 4 && wType.getRank() == 4 &&
+        wType.hasStaticShape() && !inType.isDynamicDim(1) &&
+        !inType.isDynamicDim(2) && !inType.isDynamicDim(3)) {
+      runtime::ConvShape shape;
+      shape.channels = inType.getDimSize(1);
+      shape.height = inType.getDimSize(2);
+      shape.width = inType.getDimSize(3);
+      shape.outChannels = wType.getDimSize(0);
+      shape.kernelH = wType.getDimSize(2);
+      shape.kernelW = wType.getDimSize(3);
+      shape.strideH = stride.at(0);
+      shape.strideW = stride.at(1);
+      shape.padTop = pad[0];
+      shape.padLeft = pad[1];
+      shape.padBottom = pad[2];
+      shape.padRight = pad[3];
+      shape.dilationH = dilation.at(0);
+      shape.dilationW = dilation.at(1);
+      shape.groups = groups;
+      if (auto layer = integerKernel(shape, qconv.getInput(), qconv.getWeight(),
+                                     qconv.getBias(), multiplier, shift,
+                                     qconv.getRelu())) {
+        addStep("hat.qconv2d -> HatRuntime integer conv (" + layer->what() +
+                    "), requantized in the store",
+                [=](Slots &s) { s[out] = layer->conv(s[in]); });
+        return "";
+      }
+    }
     auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
     auto toBias = [](at::Tensor t) {
       return t.to(at::kLong).reshape({1, -1, 1, 1});
@@ -685,14 +747,10 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
     const at::Tensor weight = constantOf(qconv.getWeight(), toDouble);
     const at::Tensor bias =
         qconv.getBias() ? constantOf(qconv.getBias(), toBias) : at::Tensor();
-    const std::vector<int64_t> stride = toVector(qconv.getStride());
-    const std::vector<int64_t> dilation = toVector(qconv.getDilation());
-    const Quad pad = toQuad(qconv.getPadding());
-    const int64_t groups = int64_t(qconv.getGroups());
-    const detail::Requantizer requant(
-        toVector(qconv.getMultiplier()), toVector(qconv.getShift()),
-        qconv.getRelu(), outBitsOf(), 1, 4, device);
-    addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize",
+    const detail::Requantizer requant(multiplier, shift, qconv.getRelu(),
+                                      outBitsOf(), 1, 4, device);
+    addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize (" +
+                notOnKernels + ")",
             [=](Slots &s) {
               at::Tensor acc = detail::integerConvAccumulate(
                   s[in], weight.defined() ? weight : toDouble(s[w]), stride,
@@ -706,6 +764,21 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
   if (auto qlinear = llvm::dyn_cast<QLinearOp>(op)) {
     const int in = operandSlot(0), w = operandSlot(1);
     const int b = slot(qlinear.getBias());
+    const std::vector<int32_t> multiplier = toVector(qlinear.getMultiplier());
+    const std::vector<int32_t> shift = toVector(qlinear.getShift());
+    auto wType = rankedType(qlinear.getWeight());
+    if (wType.hasStaticShape() && wType.getRank() == 2) {
+      const runtime::ConvShape shape =
+          runtime::ConvShape::linear(wType.getDimSize(1), wType.getDimSize(0));
+      if (auto layer = integerKernel(shape, qlinear.getInput(),
+                                     qlinear.getWeight(), qlinear.getBias(),
+                                     multiplier, shift, qlinear.getRelu())) {
+        addStep("hat.qlinear -> HatRuntime integer linear (" + layer->what() +
+                    "), requantized in the store",
+                [=](Slots &s) { s[out] = layer->linear(s[in]); });
+        return "";
+      }
+    }
     auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
     auto toBias = [](at::Tensor t) { return t.to(at::kLong); };
     const at::Tensor weight = constantOf(qlinear.getWeight(), toDouble);
@@ -713,10 +786,10 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
                                 ? constantOf(qlinear.getBias(), toBias)
                                 : at::Tensor();
     const int64_t rank = rankedType(qlinear.getResult()).getRank();
-    const detail::Requantizer requant(
-        toVector(qlinear.getMultiplier()), toVector(qlinear.getShift()),
-        qlinear.getRelu(), outBitsOf(), rank - 1, rank, device);
-    addStep("hat.qlinear -> at::linear (f64, exact) + requantize",
+    const detail::Requantizer requant(multiplier, shift, qlinear.getRelu(),
+                                      outBitsOf(), rank - 1, rank, device);
+    addStep("hat.qlinear -> at::linear (f64, exact) + requantize (" +
+                notOnKernels + ")",
             [=](Slots &s) {
               at::Tensor acc = detail::integerLinearAccumulate(
                   s[in], weight.defined() ? weight : toDouble(s[w]));
@@ -731,15 +804,46 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
     const int64_t ma = int32_t(qadd.getLhsMultiplier());
     const int64_t mb = int32_t(qadd.getRhsMultiplier());
     const int32_t shift = int32_t(qadd.getShift());
+    const bool relu = qadd.getRelu();
+    const int outBits = outBitsOf();
     // One shared shift: (a * ma + b * mb + 2^(shift-1)) >> shift, i.e. a
     // requantization of the combined sum with multiplier 1.
-    const detail::Requantizer requant({1}, {shift}, qadd.getRelu(), outBitsOf(),
-                                      0, 1, device);
-    addStep("hat.qadd -> int64 a*ma + b*mb, shift", [=](Slots &s) {
-      at::Tensor sum = s[a].to(at::kLong) * ma;
-      sum = sum + s[b].to(at::kLong) * mb;
-      s[out] = requant(std::move(sum));
-    });
+    const detail::Requantizer requant({1}, {shift}, relu, outBits, 0, 1,
+                                      device);
+    auto atenAdd = [=](const at::Tensor &x, const at::Tensor &y) {
+      at::Tensor sum = x.to(at::kLong) * ma;
+      sum = sum + y.to(at::kLong) * mb;
+      return requant(std::move(sum));
+    };
+    if (options.atenIntegerOps || !device.is_cpu()) {
+      addStep("hat.qadd -> int64 a*ma + b*mb, shift",
+              [=](Slots &s) { s[out] = atenAdd(s[a], s[b]); });
+      return "";
+    }
+    // Same-shape operands (residual adds) on the fused integer kernel;
+    // broadcasting ones keep the int64 tensors.
+    const at::ScalarType outType = detail::intScalarType(outBits);
+    addStep("hat.qadd -> HatRuntime integer add (same shapes; int64 ATen "
+            "when broadcasting)",
+            [=](Slots &s) {
+              const at::Tensor &x = s[a], &y = s[b];
+              if (x.sizes() != y.sizes()) {
+                s[out] = atenAdd(x, y);
+                return;
+              }
+              const at::Tensor xc = x.contiguous(), yc = y.contiguous();
+              at::Tensor result =
+                  at::empty(x.sizes(), at::TensorOptions(outType));
+              if (!runtime::integerAdd(
+                      xc.data_ptr(), int(xc.element_size() * 8), yc.data_ptr(),
+                      int(yc.element_size() * 8), xc.numel(), int32_t(ma),
+                      int32_t(mb), shift, relu, outBits, result.data_ptr(),
+                      detail::atenParallelFor)) {
+                s[out] = atenAdd(x, y);
+                return;
+              }
+              s[out] = std::move(result);
+            });
     return "";
   }
   if (auto qmul = llvm::dyn_cast<QMulOp>(op)) {

@@ -70,6 +70,11 @@ struct ExecutorOptions {
   double percentile = 99.99;
   /// Accept any batch size (dim 0) on the inputs, not only the function's.
   bool dynamicBatch = true;
+  /// Tests and benchmarks only: run qconv2d / qlinear / qadd as the former
+  /// ATen compositions (exact float64 convolutions, int64 tensors) instead
+  /// of HatRuntime's integer kernels. The results are the same bit for bit;
+  /// the ATen forms are many times slower (docs/executor.md).
+  bool atenIntegerOps = false;
 };
 
 /// Name -> tensor in program order (an OrderedDict, as torch's state_dict).

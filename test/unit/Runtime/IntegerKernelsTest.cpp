@@ -1,0 +1,336 @@
+//===- IntegerKernelsTest.cpp - IntegerConv equals hat::eval's qconv2d ----===//
+//
+// The integer conv / linear kernels the executor's int_infer runs on, against
+// the reference kernels (hat::eval::qconv2d / qlinear) on random layers: odd
+// sizes, strides, asymmetric padding, dilation, groups and depthwise
+// (multiplier 1 and 2), int8 and int16 inputs (one int32 sum, and the
+// high/low byte split beyond K = 511), int8 and int16 outputs, ReLU,
+// per-tensor and per-channel requantization, batches > 1, with every
+// instruction set this CPU has and serial or parallel tasks. Extreme inputs
+// reach the int32 clamp of the accumulator.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hat/Runtime/IntegerKernels.h"
+
+#include "hat/Eval/Kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+using namespace hat;
+
+namespace {
+
+std::vector<runtime::Isa> isasToTest() {
+  std::vector<runtime::Isa> isas{runtime::Isa::Scalar};
+  const runtime::Isa best = runtime::detectIsa();
+  if (int(best) >= int(runtime::Isa::Avx2))
+    isas.push_back(runtime::Isa::Avx2);
+  if (best == runtime::Isa::Avx512Vnni)
+    isas.push_back(runtime::Isa::Avx512Vnni);
+  return isas;
+}
+
+/// Tasks on two real threads, in an interleaved order, so a kernel that
+/// shared scratch between tasks or depended on the order would fail.
+void twoThreads(int64_t tasks, const std::function<void(int64_t)> &body) {
+  std::thread other([&] {
+    for (int64_t t = tasks - 1; t >= 0; t -= 2)
+      body(t);
+  });
+  for (int64_t t = tasks - 2; t >= 0; t -= 2)
+    body(t);
+  other.join();
+}
+
+struct Layer {
+  runtime::ConvShape shape;
+  int inBits = 8, outBits = 8;
+  int64_t batch = 1;
+  bool bias = true, relu = false, perChannel = true;
+  int32_t shiftLo = 36, shiftHi = 42;
+  /// Inputs at the type's extremes (reach the int32 clamp with large K).
+  bool extreme = false;
+  const char *method = "gemm";
+};
+
+class IntegerKernelsTest : public ::testing::Test {
+protected:
+  std::mt19937 rng{7};
+
+  int32_t uniform(int64_t lo, int64_t hi) {
+    return int32_t(std::uniform_int_distribution<int64_t>(lo, hi)(rng));
+  }
+
+  /// Builds the layer, runs it every way and compares with the reference.
+  void check(const Layer &l) {
+    const runtime::ConvShape &s = l.shape;
+    const int64_t cg = s.channels / s.groups;
+    const int64_t inLimit = l.inBits == 8 ? 127 : 32767;
+    eval::Tensor in =
+        eval::Tensor::ints(l.inBits == 8 ? eval::DType::I8 : eval::DType::I16,
+                           {l.batch, s.channels, s.height, s.width});
+    for (int32_t &v : in.i)
+      v = l.extreme ? int32_t(inLimit) : uniform(-inLimit - 1, inLimit);
+    eval::Tensor w = eval::Tensor::ints(
+        eval::DType::I8, {s.outChannels, cg, s.kernelH, s.kernelW});
+    for (int32_t &v : w.i)
+      v = l.extreme ? uniform(120, 127) : uniform(-128, 127);
+    eval::Tensor b = eval::Tensor::ints(eval::DType::I32, {s.outChannels});
+    for (int32_t &v : b.i)
+      v = uniform(-100000, 100000);
+    eval::Requantization rq;
+    rq.relu = l.relu;
+    rq.out = l.outBits == 8 ? eval::DType::I8 : eval::DType::I16;
+    const size_t n = l.perChannel ? size_t(s.outChannels) : 1;
+    for (size_t k = 0; k < n; ++k) {
+      rq.multiplier.push_back(uniform(1 << 30, 2147483647));
+      rq.shift.push_back(uniform(l.shiftLo, l.shiftHi));
+    }
+    const eval::Tensor ref =
+        eval::qconv2d(in, w, l.bias ? &b : nullptr, {s.strideH, s.strideW},
+                      {s.padTop, s.padLeft, s.padBottom, s.padRight},
+                      {s.dilationH, s.dilationW}, s.groups, rq);
+    ASSERT_EQ(ref.shape, (std::vector<int64_t>{l.batch, s.outChannels,
+                                               s.outHeight(), s.outWidth()}));
+    // Guard against vacuous cases (everything saturated or zero).
+    std::vector<int32_t> distinct = ref.i;
+    std::sort(distinct.begin(), distinct.end());
+    EXPECT_GT(std::unique(distinct.begin(), distinct.end()) - distinct.begin(),
+              l.extreme ? 1 : 8);
+
+    std::vector<int8_t> x8, w8(w.i.begin(), w.i.end());
+    std::vector<int16_t> x16;
+    const void *x = nullptr;
+    if (l.inBits == 8) {
+      x8.assign(in.i.begin(), in.i.end());
+      x = x8.data();
+    } else {
+      x16.assign(in.i.begin(), in.i.end());
+      x = x16.data();
+    }
+    const runtime::OutputRequant outRq{rq.multiplier, rq.shift, l.relu,
+                                       l.outBits};
+    for (runtime::Isa isa : isasToTest()) {
+      auto conv = runtime::IntegerConv::create(
+          s, l.inBits, w8.data(), l.bias ? b.i.data() : nullptr, outRq, isa);
+      ASSERT_TRUE(conv) << runtime::IntegerConv::unsupported(s, l.inBits,
+                                                             outRq);
+      EXPECT_STREQ(conv->method(), l.method);
+      EXPECT_EQ(conv->isa(), isa);
+      for (bool parallel : {false, true}) {
+        SCOPED_TRACE(std::string(runtime::isaName(isa)) +
+                     (parallel ? ", two threads" : ", serial"));
+        std::vector<int32_t> got(ref.i.size());
+        if (l.outBits == 8) {
+          std::vector<int8_t> y(ref.i.size(), 99);
+          conv->run(x, l.batch, y.data(),
+                    parallel ? runtime::ParallelFor(twoThreads)
+                             : runtime::ParallelFor());
+          got.assign(y.begin(), y.end());
+        } else {
+          std::vector<int16_t> y(ref.i.size(), 999);
+          conv->run(x, l.batch, y.data(),
+                    parallel ? runtime::ParallelFor(twoThreads)
+                             : runtime::ParallelFor());
+          got.assign(y.begin(), y.end());
+        }
+        size_t firstDiff = 0;
+        while (firstDiff < got.size() && got[firstDiff] == ref.i[firstDiff])
+          ++firstDiff;
+        EXPECT_EQ(firstDiff, got.size())
+            << "first difference at element " << firstDiff << ": "
+            << got[firstDiff] << " vs reference " << ref.i[firstDiff];
+      }
+    }
+  }
+
+  static runtime::ConvShape conv(int64_t c, int64_t h, int64_t w, int64_t o,
+                                 int64_t k, int64_t stride, int64_t pad,
+                                 int64_t groups = 1) {
+    runtime::ConvShape s;
+    s.channels = c;
+    s.height = h;
+    s.width = w;
+    s.outChannels = o;
+    s.kernelH = s.kernelW = k;
+    s.strideH = s.strideW = stride;
+    s.padTop = s.padLeft = s.padBottom = s.padRight = pad;
+    s.groups = groups;
+    return s;
+  }
+};
+
+TEST_F(IntegerKernelsTest, DenseConvolutions) {
+  Layer l;
+  l.shape = conv(5, 9, 7, 19, 3, 1, 1); // odd channels, 2 blocks (19 > 16)
+  l.batch = 3;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(3, 11, 13, 8, 3, 2, 1); // stride 2, odd image
+  l.relu = true;
+  l.perChannel = false;
+  l.bias = false;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(7, 10, 9, 33, 1, 1, 0); // pointwise, 3 blocks
+  l.batch = 2;
+  l.outBits = 16;
+  l.shiftLo = 32;
+  l.shiftHi = 36;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(4, 12, 11, 6, 5, 3, 0); // 5x5 stride 3
+  l.shape.padTop = 2;                    // asymmetric padding
+  l.shape.padLeft = 0;
+  l.shape.padBottom = 1;
+  l.shape.padRight = 3;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(6, 13, 12, 10, 3, 1, 2); // dilation 2 x 3, stride 1 x 2
+  l.shape.dilationH = 2;
+  l.shape.dilationW = 3;
+  l.shape.strideW = 2;
+  l.batch = 2;
+  l.relu = true;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(1, 28, 28, 16, 3, 1, 1); // one input channel (a stem)
+  l.batch = 4;
+  check(l);
+}
+
+TEST_F(IntegerKernelsTest, GroupedAndDepthwise) {
+  Layer l;
+  l.shape = conv(8, 9, 9, 12, 3, 1, 1, 4); // 2 in / 3 out per group
+  l.batch = 2;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(6, 11, 10, 6, 3, 2, 1, 6); // depthwise, stride 2
+  l.method = "depthwise";
+  l.batch = 3;
+  l.relu = true;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(5, 15, 13, 10, 5, 1, 2, 5); // depthwise multiplier 2, 5x5
+  l.method = "depthwise";
+  l.perChannel = false;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(4, 9, 8, 4, 3, 1, 0, 4); // depthwise, dilated, asymmetric
+  l.shape.dilationH = 2;
+  l.shape.padTop = 1;
+  l.shape.padRight = 2;
+  l.method = "depthwise";
+  l.inBits = 16;
+  l.outBits = 16;
+  l.shiftLo = 36;
+  l.shiftHi = 40;
+  check(l);
+}
+
+TEST_F(IntegerKernelsTest, Int16Inputs) {
+  Layer l;
+  l.shape = conv(9, 8, 7, 17, 3, 1, 1); // K = 81: one int32 sum
+  l.inBits = 16;
+  l.shiftLo = 44;
+  l.shiftHi = 50;
+  l.batch = 2;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(64, 6, 5, 18, 3, 1, 1); // K = 576: high / low bytes
+  l.inBits = 16;
+  l.outBits = 16;
+  l.shiftLo = 40;
+  l.shiftHi = 46;
+  l.method = "gemm-split16";
+  l.batch = 2;
+  check(l);
+
+  l = Layer();
+  l.shape = conv(600, 3, 3, 5, 1, 1, 0); // K = 600 pointwise, odd O
+  l.inBits = 16;
+  l.shiftLo = 48;
+  l.shiftHi = 50;
+  l.method = "gemm-split16";
+  check(l);
+
+  // K = 576 with the largest int16 inputs and weights near 127: sums of
+  // ~2.4e9 clamp to 2^31 - 1 before requantization (as the reference does).
+  l = Layer();
+  l.shape = conv(64, 5, 6, 2, 3, 1, 0);
+  l.inBits = 16;
+  l.outBits = 16;
+  l.shiftLo = 47;
+  l.shiftHi = 48;
+  l.extreme = true;
+  l.method = "gemm-split16";
+  check(l);
+
+  l = Layer();
+  l.shape = conv(8, 7, 7, 8, 9, 1, 4, 8); // depthwise int16, 9x9
+  l.inBits = 16;
+  l.shiftLo = 46;
+  l.shiftHi = 48;
+  l.method = "depthwise";
+  check(l);
+}
+
+TEST_F(IntegerKernelsTest, LinearAsOneByOne) {
+  for (auto [in, out, rows, inBits] :
+       std::vector<std::tuple<int64_t, int64_t, int64_t, int>>{
+           {10, 5, 4, 8}, {257, 19, 3, 8}, {700, 7, 5, 16}}) {
+    const runtime::ConvShape s = runtime::ConvShape::linear(in, out);
+    Layer l;
+    l.shape = s;
+    l.batch = rows;
+    l.inBits = inBits;
+    l.method =
+        inBits == 16 && in > runtime::kMaxKInt16 ? "gemm-split16" : "gemm";
+    if (inBits == 16) {
+      l.shiftLo = 48;
+      l.shiftHi = 50;
+    }
+    check(l);
+  }
+}
+
+TEST(IntegerKernelsLimits, Unsupported) {
+  runtime::ConvShape s = runtime::ConvShape::linear(16, 4);
+  runtime::OutputRequant rq{{1 << 30}, {36}, false, 8};
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 8, rq), "");
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 32, rq), "input of 32 bits");
+  rq.shift = {63};
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 8, rq),
+            "a shift of 63 (outside [0, 62])");
+  rq.shift = {36, 36};
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 8, rq),
+            "requantization vectors of 1 and 2 entries for 4 channels");
+  rq.shift = {36};
+  s = runtime::ConvShape::linear(runtime::kMaxKInt16Split + 1, 4);
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 16, rq),
+            "K = 65794 beyond the int16 limit");
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 8, rq), "");
+  EXPECT_FALSE(runtime::IntegerConv::create(s, 16, nullptr, nullptr, rq));
+  s = runtime::ConvShape::linear(6, 4);
+  s.groups = 4;
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 8, rq),
+            "channels not divisible by the groups");
+  s = runtime::ConvShape::linear(6, 4);
+  s.kernelH = 3;
+  EXPECT_EQ(runtime::IntegerConv::unsupported(s, 8, rq), "an empty output");
+}
+
+} // namespace
