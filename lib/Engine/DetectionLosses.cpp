@@ -316,18 +316,6 @@ buildDetectionLoss(const config::Value &cfg, const std::string &where) {
 
 namespace {
 
-/// Kwarg checks throw EngineErrors; builders return them as diagnostics.
-template <typename Fn>
-config::Expected<std::any> guardedLoss(const config::BuildArgs &args, Fn fn) {
-  try {
-    return std::any(DetectionLossPtr(fn(args)));
-  } catch (const EngineError &e) {
-    return config::Diagnostic(e.what());
-  } catch (const std::invalid_argument &e) {
-    return args.error(e.what());
-  }
-}
-
 const std::vector<std::string> kReductions = {"none", "mean", "sum"};
 
 LossReduction reductionKwarg(const config::BuildArgs &args) {

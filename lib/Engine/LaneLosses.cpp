@@ -62,19 +62,8 @@ at::Tensor L1Loss::compute(const LossInput &input) const {
 }
 
 namespace {
-template <typename Fn>
-config::Expected<std::any> guarded(const config::BuildArgs &args, Fn fn) {
-  try {
-    return std::any(DetectionLossPtr(fn(args)));
-  } catch (const EngineError &e) {
-    return config::Diagnostic(e.what());
-  } catch (const std::invalid_argument &e) {
-    return args.error(e.what());
-  }
-}
-
 config::Expected<std::any> buildLaneFocal(const config::BuildArgs &args) {
-  return guarded(args, [](const config::BuildArgs &a) {
+  return guardedLoss(args, [](const config::BuildArgs &a) {
     LaneFastFocalLossOptions o;
     o.loss_name = strKwarg(a, "loss_name", o.loss_name);
     o.loss_weight = numberKwarg(a, "loss_weight", o.loss_weight);
@@ -90,7 +79,7 @@ HAT_REGISTER("loss", {"LaneFastFocalLoss"},
              buildLaneFocal);
 
 config::Expected<std::any> buildL1(const config::BuildArgs &args) {
-  return guarded(args, [](const config::BuildArgs &a) {
+  return guardedLoss(args, [](const config::BuildArgs &a) {
     L1LossOptions o;
     o.loss_name = strKwarg(a, "loss_name", o.loss_name);
     o.loss_weight = numberKwarg(a, "loss_weight", o.loss_weight);

@@ -75,17 +75,19 @@ bool sameBits(const hat::eval::Tensor &a, const hat::eval::Tensor &b,
   return true;
 }
 
-/// The k of every TopKAccuracy in int_infer_trainer.val_metrics (top-1 is
-/// always reported).
-std::vector<int64_t> topKsFromConfig(const hat::config::Module &module) {
-  std::vector<int64_t> ks;
-  const hat::config::Value *trainer = module.get("int_infer_trainer");
+/// The metric dicts of `owner.key` with `type=typeName` (a metric dict or
+/// a list of them), in order; none when the config lacks them.
+std::vector<const hat::config::DictData *>
+metricsOfType(const hat::config::Module &module, const char *owner,
+              const char *key, const std::string &typeName) {
+  std::vector<const hat::config::DictData *> found;
+  const hat::config::Value *trainer = module.get(owner);
   if (!trainer || !trainer->isDict())
-    return ks;
-  const hat::config::Value *metrics = trainer->asDict().find("val_metrics");
+    return found;
+  const hat::config::Value *metrics = trainer->asDict().find(key);
   if (!metrics)
-    return ks;
-  std::vector<hat::config::Value> items =
+    return found;
+  const std::vector<hat::config::Value> items =
       metrics->isList() || metrics->isTuple()
           ? metrics->sequenceItems()
           : std::vector<hat::config::Value>{*metrics};
@@ -93,9 +95,19 @@ std::vector<int64_t> topKsFromConfig(const hat::config::Module &module) {
     if (!m.isDict())
       continue;
     const hat::config::Value *type = m.asDict().find("type");
-    if (!type || !type->isStr() || type->asStr() != "TopKAccuracy")
-      continue;
-    const hat::config::Value *k = m.asDict().find("top_k");
+    if (type && type->isStr() && type->asStr() == typeName)
+      found.push_back(&m.asDict());
+  }
+  return found;
+}
+
+/// The k of every TopKAccuracy in int_infer_trainer.val_metrics (top-1 is
+/// always reported).
+std::vector<int64_t> topKsFromConfig(const hat::config::Module &module) {
+  std::vector<int64_t> ks;
+  for (const hat::config::DictData *m : metricsOfType(
+           module, "int_infer_trainer", "val_metrics", "TopKAccuracy")) {
+    const hat::config::Value *k = m->find("top_k");
     ks.push_back(k && k->isInt() ? k->asInt() : 5);
   }
   return ks;
@@ -107,27 +119,12 @@ std::string cocoAnnFileFromConfig(const hat::config::Module &module) {
   for (auto [owner, key] : {std::pair{"int_infer_predictor", "metrics"},
                             std::pair{"int_infer_trainer", "val_metrics"},
                             std::pair{"qat_trainer", "val_metrics"},
-                            std::pair{"float_trainer", "val_metrics"}}) {
-    const hat::config::Value *trainer = module.get(owner);
-    if (!trainer || !trainer->isDict())
-      continue;
-    const hat::config::Value *metrics = trainer->asDict().find(key);
-    if (!metrics)
-      continue;
-    std::vector<hat::config::Value> items =
-        metrics->isList() || metrics->isTuple()
-            ? metrics->sequenceItems()
-            : std::vector<hat::config::Value>{*metrics};
-    for (const hat::config::Value &m : items) {
-      if (!m.isDict())
-        continue;
-      const hat::config::Value *type = m.asDict().find("type");
-      const hat::config::Value *ann = m.asDict().find("ann_file");
-      if (type && type->isStr() && type->asStr() == "COCODetectionMetric" &&
+                            std::pair{"float_trainer", "val_metrics"}})
+    for (const hat::config::DictData *m :
+         metricsOfType(module, owner, key, "COCODetectionMetric"))
+      if (const hat::config::Value *ann = m->find("ann_file");
           ann && ann->isStr())
         return ann->asStr();
-    }
-  }
   return {};
 }
 

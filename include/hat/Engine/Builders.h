@@ -4,6 +4,7 @@
 #define HAT_ENGINE_BUILDERS_H
 
 #include "hat/Config/Registry.h"
+#include "hat/Engine/DetectionLosses.h"
 #include "hat/Engine/Engine.h"
 
 #include <algorithm>
@@ -110,6 +111,20 @@ inline bool boolKwarg(const config::BuildArgs &args, const std::string &name,
         args.error("'" + name + "' must be True or False, got " + v.repr())
             .str());
   return v.asBool();
+}
+
+/// Runs a loss builder `fn` (returning a shared_ptr to a DetectionLoss):
+/// kwarg checks that throw EngineError become diagnostics as they are, an
+/// invalid option (std::invalid_argument) a diagnostic at the config dict.
+template <typename Fn>
+config::Expected<std::any> guardedLoss(const config::BuildArgs &args, Fn fn) {
+  try {
+    return std::any(DetectionLossPtr(fn(args)));
+  } catch (const EngineError &e) {
+    return config::Diagnostic(e.what());
+  } catch (const std::invalid_argument &e) {
+    return args.error(e.what());
+  }
 }
 
 } // namespace hat::engine
