@@ -65,25 +65,89 @@ inline size_t findExcessiveNesting(llvm::StringRef text,
   return llvm::StringRef::npos;
 }
 
-/// Writes an error to `errors` at the first too-deep bracket of the buffer
-/// `bufferId` in `sourceMgr` and returns false; true when the nesting is
-/// acceptable.
+/// Offset of the first element of a boolean dense array written with an
+/// integer (`array<i1: 1, 0>`, also `i01`) in `text`, or npos. MLIR 19's
+/// parser accepts these but stores the attribute so that printing it reads
+/// out of bounds (SIGSEGV in mlir-opt too, found by the mlir fuzzer); every
+/// diagnostic on the op prints it. `true` / `false` elements are fine.
+inline size_t findIntegerBoolArray(llvm::StringRef text) {
+  auto isSpace = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  };
+  for (size_t i = 0, n = text.size(); i < n; ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      for (++i; i < n && text[i] != '"'; ++i)
+        if (text[i] == '\\')
+          ++i;
+      continue;
+    }
+    if (c == '/' && i + 1 < n && text[i + 1] == '/') {
+      while (i < n && text[i] != '\n')
+        ++i;
+      continue;
+    }
+    if (!text.substr(i).starts_with("array<"))
+      continue;
+    size_t j = i + 6;
+    while (j < n && isSpace(text[j]))
+      ++j;
+    if (j >= n || text[j] != 'i')
+      continue;
+    ++j;
+    while (j < n && text[j] == '0')
+      ++j;
+    if (j >= n || text[j] != '1' || j + 1 >= n ||
+        (text[j + 1] >= '0' && text[j + 1] <= '9'))
+      continue;
+    ++j;
+    while (j < n && isSpace(text[j]))
+      ++j;
+    if (j >= n || text[j] != ':')
+      continue;
+    // The elements up to '>': each must be `true` or `false`.
+    for (++j; j < n && text[j] != '>';) {
+      if (isSpace(text[j]) || text[j] == ',') {
+        ++j;
+        continue;
+      }
+      const size_t start = j;
+      while (j < n && !isSpace(text[j]) && text[j] != ',' && text[j] != '>')
+        ++j;
+      const llvm::StringRef word = text.slice(start, j);
+      if (word != "true" && word != "false")
+        return start;
+    }
+  }
+  return llvm::StringRef::npos;
+}
+
+/// The checks made on MLIR text before the parser sees it: nesting bounded
+/// by kMaxMlirNesting (findExcessiveNesting) and no boolean dense array with
+/// integer elements (findIntegerBoolArray). Writes an error at the offending
+/// position of the buffer `bufferId` to `errors` and returns false; true
+/// when the text may be parsed.
 inline bool checkMlirNesting(llvm::SourceMgr &sourceMgr, unsigned bufferId,
                              llvm::raw_ostream &errors = llvm::errs()) {
   llvm::StringRef text = sourceMgr.getMemoryBuffer(bufferId)->getBuffer();
-  const size_t at = findExcessiveNesting(text);
-  if (at == llvm::StringRef::npos)
-    return true;
-  // file:line:col without the echoed source line, which here is the very
+  // file:line:col without the echoed source line, which may be the very
   // line that is thousands of brackets long.
-  llvm::SMLoc loc = llvm::SMLoc::getFromPointer(text.data() + at);
-  auto [line, column] = sourceMgr.getLineAndColumn(loc, bufferId);
-  errors << sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier() << ":"
-         << line << ":" << column << ": error: nesting deeper than "
-         << kMaxMlirNesting
-         << " brackets/regions; refused before parsing (the MLIR "
-            "parser recurses once per level)\n";
-  return false;
+  auto report = [&](size_t at, const llvm::Twine &message) {
+    llvm::SMLoc loc = llvm::SMLoc::getFromPointer(text.data() + at);
+    auto [line, column] = sourceMgr.getLineAndColumn(loc, bufferId);
+    errors << sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier() << ":"
+           << line << ":" << column << ": error: " << message << "\n";
+    return false;
+  };
+  if (size_t at = findExcessiveNesting(text); at != llvm::StringRef::npos)
+    return report(at, "nesting deeper than " + llvm::Twine(kMaxMlirNesting) +
+                          " brackets/regions; refused before parsing (the "
+                          "MLIR parser recurses once per level)");
+  if (size_t at = findIntegerBoolArray(text); at != llvm::StringRef::npos)
+    return report(at, "an i1 dense array takes true/false, not integers; "
+                      "refused before parsing (MLIR 19 mis-stores integer "
+                      "elements of array<i1: ...> and crashes printing it)");
+  return true;
 }
 
 /// Adds `buffer` to `sourceMgr`, bounds its nesting (errors to `errors`)
