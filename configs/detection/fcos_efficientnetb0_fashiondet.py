@@ -6,7 +6,8 @@
 #   * input: 256x256 (Resize/RandomCrop/Pad/max_shape/deploy_inputs);
 #   * batch size 16 on one CPU process, lr scaled to that batch, 24 float
 #     epochs, 2 QAT epochs, num_workers 2, seed 1.
-# Paths can be moved with HAT_FASHION_DET (data root) and HAT_CKPT_DIR.
+# Paths can be moved with HAT_FASHION_DET (data root) and HAT_CKPT_DIR;
+# HAT_IMAGE_SIZE changes the input size (test/tools/hat-infer uses 64).
 #
 #   hat-pack --synthesize fashion-det --out $D --split train --num-images 2000 --size 256
 #   hat-pack --synthesize fashion-det --out $D --split val --num-images 500 --size 256 --seed 1
@@ -38,7 +39,9 @@ seed = 1  # fashion-det: reproducible runs  # Whether to set random seed
 log_rank_zero_only = True  # Whether to print the log information only on device 0
 bn_kwargs = {}  # Parameters of bn, {} means to use the default parameters of Torch
 data_root = os.environ.get("HAT_FASHION_DET", "./tmp_data/fashion_det")  # fashion-det
-image_size = 256  # fashion-det: 256x256 input
+# fashion-det: 256x256 input (HAT_IMAGE_SIZE shrinks it, as the test suite
+# does to run every stage in seconds)
+image_size = int(os.environ.get("HAT_IMAGE_SIZE", "256"))
 float_epochs = 24  # fashion-det
 qat_epochs = 2  # fashion-det
 num_workers = 2  # fashion-det: 2 cores
