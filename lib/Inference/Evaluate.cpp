@@ -17,8 +17,18 @@
 namespace hat::inference {
 
 namespace {
-std::vector<eval::Tensor> runBatch(runtime::Session &session,
-                                   const data::Batch &batch) {
+/// Runs `batch` through the session after the batch processor's
+/// batch_transforms (in place).
+std::vector<eval::Tensor>
+runBatch(runtime::Session &session, data::Batch &batch,
+         const std::vector<data::TransformPtr> &batchTransforms) {
+  if (!batchTransforms.empty()) {
+    try {
+      data::applyBatchTransforms(batchTransforms, batch);
+    } catch (const std::exception &e) {
+      throw InferenceError(std::string("batch_transforms: ") + e.what());
+    }
+  }
   eval::Tensor images =
       eval::Tensor::f32({batch.imageShape[0], batch.imageShape[1],
                          batch.imageShape[2], batch.imageShape[3]});
@@ -39,14 +49,16 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 std::vector<std::pair<std::string, double>>
 evaluateClassifier(runtime::Session &session, data::DataLoader &loader,
                    const std::vector<int64_t> &topKs,
-                   const std::string &loaderName, Throughput &throughput) {
+                   const std::string &loaderName, Throughput &throughput,
+                   const std::vector<data::TransformPtr> &batchTransforms) {
   std::vector<int64_t> correct(topKs.size() + 1, 0);
   int64_t total = 0;
   data::Batch batch;
   auto t0 = std::chrono::steady_clock::now();
   loader.startEpoch(0);
   while (loader.next(batch)) {
-    std::vector<eval::Tensor> outputs = runBatch(session, batch);
+    std::vector<eval::Tensor> outputs =
+        runBatch(session, batch, batchTransforms);
     const eval::Tensor &logits = outputs.at(0);
     if (logits.dtype != eval::DType::F32 || logits.shape.size() != 2 ||
         logits.shape[0] != batch.size())
@@ -89,14 +101,16 @@ void evaluateDetector(runtime::Session &session,
                       const detection::DetectionPostProcessor &postProcessor,
                       data::DataLoader &loader,
                       detection::CocoAccumulator &accumulator,
-                      Throughput &throughput) {
+                      Throughput &throughput,
+                      const std::vector<data::TransformPtr> &batchTransforms) {
   const std::vector<std::string> &names = session.model().outputNames;
   data::Batch batch;
   int64_t total = 0;
   auto t0 = std::chrono::steady_clock::now();
   loader.startEpoch(0);
   while (loader.next(batch)) {
-    std::vector<eval::Tensor> outputs = runBatch(session, batch);
+    std::vector<eval::Tensor> outputs =
+        runBatch(session, batch, batchTransforms);
     if (names.size() != outputs.size())
       throw InferenceError("the HBM names " + std::to_string(names.size()) +
                            " of its " + std::to_string(outputs.size()) +

@@ -9,7 +9,8 @@
 // difference. Inputs may stack several model batches along dimension 0.
 //
 //   hat-run model.hbm --config CONFIG [--loader val_data_loader]
-//       [--set path=value]... [--threads N]
+//       [--batch-processor val_batch_processor] [--set path=value]...
+//       [--threads N]
 //
 //       [--dets-out dets.json] [--visualize DIR [--max-images N]
 //        [--min-score S]] [--ann-file instances.json]
@@ -20,13 +21,17 @@
 // post_process) COCO numbers against the COCODetectionMetric ann_file of
 // the config (or --ann-file), after the same CPU decoding as hat-train's
 // predict path. Printed with hat-train's names ("accuracy", "top2", "mAP",
-// ...), so the two can be compared number for number. --dets-out writes
-// the COCO results, --visualize draws them on the stored images.
+// ...), so the two can be compared number for number. The batch
+// processor's batch_transforms (val_batch_processor unless
+// --batch-processor names another) run on each batch first, as in
+// hat-train's validation. --dets-out writes the COCO results, --visualize
+// draws them on the stored images.
 //
 //===----------------------------------------------------------------------===//
 
 #include "hat/Config/Config.h"
 #include "hat/Config/Registry.h"
+#include "hat/Data/ConfigBuild.h"
 #include "hat/Data/DataLoader.h"
 #include "hat/Detection/CocoJson.h"
 #include "hat/Eval/Npy.h"
@@ -50,7 +55,7 @@ void usage() {
   std::cerr << "usage: hat-run model.hbm --input x.npy [--input ...] [-o DIR]"
                " [--compare ref.npy ...] [--threads N] [--repeat N] [--info]\n"
                "       hat-run model.hbm --config CONFIG [--loader NAME]"
-               " [--set path=value]... [--threads N]\n"
+               " [--batch-processor NAME] [--set path=value]... [--threads N]\n"
                "               [--dets-out dets.json] [--visualize DIR]"
                " [--max-images N] [--min-score S] [--ann-file FILE]\n";
 }
@@ -130,6 +135,9 @@ std::string cocoAnnFileFromConfig(const hat::config::Module &module) {
 
 struct ConfigRun {
   std::string path, loaderName, annFile, detsOut, visualizeDir;
+  /// Whose batch_transforms run on each batch; empty: val_batch_processor
+  /// when the config has one.
+  std::string batchProcessorName;
   std::vector<std::string> overrides;
   float minScore = 0.3f;
   int64_t maxImages = 50;
@@ -156,6 +164,28 @@ int evaluateConfig(hat::runtime::Session &session, const ConfigRun &run) {
     return 1;
   }
   auto loader = std::any_cast<std::shared_ptr<hat::data::DataLoader>>(*built);
+  // The batch processor's batch_transforms (e.g. BgrToYuv444 to the BPU's
+  // YUV444) run on each collated batch, as hat-train's validation does.
+  const std::string processorName = run.batchProcessorName.empty()
+                                        ? "val_batch_processor"
+                                        : run.batchProcessorName;
+  std::vector<hat::data::TransformPtr> batchTransforms;
+  if (const hat::config::Value *processor = (*module)->get(processorName);
+      processor && processor->isDict()) {
+    if (const hat::config::Value *list =
+            processor->asDict().find("batch_transforms")) {
+      auto transforms = hat::data::buildBatchTransforms(*list);
+      if (!transforms) {
+        std::cerr << transforms.error().str();
+        return 1;
+      }
+      batchTransforms = std::move(*transforms);
+    }
+  } else if (!run.batchProcessorName.empty()) {
+    std::cerr << run.path << ": error: the config defines no batch processor '"
+              << run.batchProcessorName << "'\n";
+    return 1;
+  }
   const std::string &postProcess = session.model().postProcess;
   std::vector<std::pair<std::string, double>> metrics;
   hat::inference::Throughput throughput;
@@ -182,7 +212,8 @@ int evaluateConfig(hat::runtime::Session &session, const ConfigRun &run) {
           hat::detection::DetectionPostProcessor::fromJson(postProcess);
       hat::detection::CocoAccumulator accumulator(annFile);
       hat::inference::evaluateDetector(session, postProcessor, *loader,
-                                       accumulator, throughput);
+                                       accumulator, throughput,
+                                       batchTransforms);
       metrics = accumulator.metrics();
       if (!run.detsOut.empty()) {
         hat::detection::writeCocoDetections(run.detsOut, accumulator.results());
@@ -262,6 +293,8 @@ int main(int argc, char **argv) {
       value(v), configRun.overrides.push_back(v);
     else if (arg == "--loader")
       value(configRun.loaderName);
+    else if (arg == "--batch-processor")
+      value(configRun.batchProcessorName);
     else if (arg == "--dets-out")
       value(configRun.detsOut);
     else if (arg == "--visualize")

@@ -16,6 +16,7 @@
 #ifndef HAT_INFERENCE_EVALUATE_H
 #define HAT_INFERENCE_EVALUATE_H
 
+#include "hat/Data/Transforms.h"
 #include "hat/Detection/CocoAccumulator.h"
 #include "hat/Detection/PostProcess.h"
 
@@ -49,20 +50,24 @@ struct Throughput {
 
 /// Top-1 ("accuracy") and "top<k>" for each k of `topKs`, over one epoch of
 /// `loader` (labels from the samples, scores from the session's first
-/// output, [N, classes] float).
+/// output, [N, classes] float). `batchTransforms` (a batch processor's
+/// batch_transforms, e.g. BgrToYuv444) run on each collated batch first,
+/// as the trainer's batch processor runs them.
 std::vector<std::pair<std::string, double>>
 evaluateClassifier(runtime::Session &session, data::DataLoader &loader,
                    const std::vector<int64_t> &topKs,
-                   const std::string &loaderName, Throughput &throughput);
+                   const std::string &loaderName, Throughput &throughput,
+                   const std::vector<data::TransformPtr> &batchTransforms = {});
 
 /// Decodes every batch of one epoch of `loader` with `postProcessor` (the
 /// session's outputs by name) and adds each image's detections, in
-/// original-image pixels, to `accumulator`.
-void evaluateDetector(runtime::Session &session,
-                      const detection::DetectionPostProcessor &postProcessor,
-                      data::DataLoader &loader,
-                      detection::CocoAccumulator &accumulator,
-                      Throughput &throughput);
+/// original-image pixels, to `accumulator`. `batchTransforms` as above.
+void evaluateDetector(
+    runtime::Session &session,
+    const detection::DetectionPostProcessor &postProcessor,
+    data::DataLoader &loader, detection::CocoAccumulator &accumulator,
+    Throughput &throughput,
+    const std::vector<data::TransformPtr> &batchTransforms = {});
 
 /// Draws each image's detections scoring at least `minScore` on the
 /// dataset's stored image (found by image id) and writes DIR/<id>.jpg, at
