@@ -29,6 +29,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <any>
 #include <mutex>
 
@@ -62,14 +63,20 @@ config::Value batchToValue(const data::Batch &batch) {
                                     {(int64_t)batch.labels.size()}, at::kLong)
                           .clone()));
   const int64_t n = batch.size();
-  // Detection batches also carry their ground truth (per image: boxes in
-  // network-input pixels, labels with crowd regions as -1) and what the
-  // post-processing needs to return boxes to the stored images.
-  if (static_cast<int64_t>(batch.boxOffsets.size()) == n + 1 &&
+  // Detection batches (samples with COCO image ids) also carry their ground
+  // truth (per image: boxes in network-input pixels, labels with crowd
+  // regions as -1) and what the post-processing needs to return boxes to
+  // the stored images. Classification batches (image id -1) skip this
+  // per-step work.
+  const bool detection =
+      static_cast<int64_t>(batch.boxOffsets.size()) == n + 1 &&
       static_cast<int64_t>(batch.imageIds.size()) == n &&
       static_cast<int64_t>(batch.scaleFactors.size()) == n &&
       static_cast<int64_t>(batch.validRegions.size()) == n &&
-      static_cast<int64_t>(batch.originalSizes.size()) == n) {
+      static_cast<int64_t>(batch.originalSizes.size()) == n &&
+      std::any_of(batch.imageIds.begin(), batch.imageIds.end(),
+                  [](int64_t id) { return id >= 0; });
+  if (detection) {
     DetectionGroundTruth truth = groundTruthFromBatch(batch);
     std::vector<config::Value> boxes, labels;
     for (int64_t i = 0; i < n; ++i) {
@@ -78,23 +85,25 @@ config::Value batchToValue(const data::Batch &batch) {
     }
     items.emplace_back("gt_bboxes", config::Value::list(std::move(boxes)));
     items.emplace_back("gt_classes", config::Value::list(std::move(labels)));
-    at::Tensor ids = at::empty({n}, at::kLong);
-    at::Tensor scales = at::empty({n, 2}, at::kFloat);
-    at::Tensor regions = at::empty({n, 4}, at::kFloat);
-    at::Tensor sizes = at::empty({n, 2}, at::kLong);
-    for (int64_t i = 0; i < n; ++i) {
-      ids[i] = batch.imageIds[i];
-      for (int k = 0; k < 2; ++k) {
-        scales[i][k] = batch.scaleFactors[i][k];
-        sizes[i][k] = batch.originalSizes[i][k];
-      }
-      for (int k = 0; k < 4; ++k)
-        regions[i][k] = batch.validRegions[i][k];
-    }
-    items.emplace_back("img_id", metrics::tensorValue(ids));
-    items.emplace_back("scale_factor", metrics::tensorValue(scales));
-    items.emplace_back("valid_region", metrics::tensorValue(regions));
-    items.emplace_back("ori_size", metrics::tensorValue(sizes));
+    // The arrays of std::array are contiguous: one copy each.
+    auto copyOf = [](const auto &rows, int64_t cols, at::ScalarType type) {
+      using Row = typename std::decay_t<decltype(rows)>::value_type;
+      using Elem = typename Row::value_type;
+      return at::from_blob(const_cast<Elem *>(rows.data()->data()),
+                           {static_cast<int64_t>(rows.size()), cols}, type)
+          .clone();
+    };
+    items.emplace_back(
+        "img_id", metrics::tensorValue(at::from_blob(const_cast<int64_t *>(
+                                                         batch.imageIds.data()),
+                                                     {n}, at::kLong)
+                                           .clone()));
+    items.emplace_back("scale_factor", metrics::tensorValue(copyOf(
+                                           batch.scaleFactors, 2, at::kFloat)));
+    items.emplace_back("valid_region", metrics::tensorValue(copyOf(
+                                           batch.validRegions, 4, at::kFloat)));
+    items.emplace_back("ori_size", metrics::tensorValue(copyOf(
+                                       batch.originalSizes, 2, at::kLong)));
   }
   return metrics::makeDict(std::move(items));
 }
