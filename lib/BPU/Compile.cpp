@@ -6,6 +6,7 @@
 
 #include "hat/BPU/Passes.h"
 #include "hat/Dialect/HatOps.h"
+#include "hat/Dialect/ResultAttributes.h"
 
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/DenseMap.h"
@@ -86,11 +87,25 @@ public:
       if (isa<ParamOp, PackedWeightOp>(op))
         continue;
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-        for (Value v : ret.getOperands()) {
+        for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
           if (!tensors.count(v))
             return ret.emitError("result is not produced by a layer"),
                    failure();
           m.outputs.push_back(tensors[v]);
+          // An integer result (dequant_output=False) carries the scale the
+          // caller dequantizes with.
+          hbm::TensorDesc &out = m.tensors[size_t(tensors[v])];
+          if (out.dtype == hbm::DType::F32)
+            continue;
+          auto scale = func.getResultAttrOfType<DenseF32ArrayAttr>(
+              unsigned(i), kResultScaleAttr);
+          if (!scale)
+            return func.emitError("integer result ")
+                       << i << " has no " << kResultScaleAttr
+                       << ": the caller could not dequantize it",
+                   failure();
+          out.scale.assign(scale.asArrayRef().begin(),
+                           scale.asArrayRef().end());
         }
         // Multi-output models name their results (docs/detection.md);
         // all or none.

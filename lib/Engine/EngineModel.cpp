@@ -15,6 +15,7 @@
 #include "hat/Config/Registry.h"
 #include "hat/Detection/PostProcess.h"
 #include "hat/Dialect/HatOps.h"
+#include "hat/Dialect/ResultAttributes.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
 #include "hat/Transforms/Passes.h"
@@ -31,6 +32,7 @@
 
 #include <algorithm>
 #include <any>
+#include <cmath>
 #include <mutex>
 
 namespace hat::engine {
@@ -340,6 +342,28 @@ std::vector<at::Tensor> tensorList(const config::Value &batch, const char *key,
   return tensors;
 }
 
+/// Per result of `func`: the scale of an integer result the caller
+/// dequantizes (hat.scale, dequant_output=False), 0 for a float result.
+std::vector<float> integerResultScales(mlir::func::FuncOp func) {
+  std::vector<float> scales(func.getNumResults(), 0.f);
+  for (unsigned i = 0; i < func.getNumResults(); ++i) {
+    auto scale =
+        func.getResultAttrOfType<mlir::DenseF32ArrayAttr>(i, kResultScaleAttr);
+    if (!scale)
+      continue;
+    auto type =
+        mlir::dyn_cast<mlir::RankedTensorType>(func.getResultTypes()[i]);
+    if (scale.size() != 1 || !(scale[0] > 0) || !std::isfinite(scale[0]) ||
+        !type || !type.getElementType().isSignlessInteger())
+      throw EngineError("result " + std::to_string(i) + " of the model: " +
+                        kResultScaleAttr +
+                        " must be one positive finite scale on an integer "
+                        "result");
+    scales[i] = scale[0];
+  }
+  return scales;
+}
+
 at::Tensor batchTensor(const config::Value &batch, const char *key) {
   const config::Value *v = batch.asDict().find(key);
   at::Tensor t = v ? metrics::asTensor(*v) : at::Tensor();
@@ -399,13 +423,17 @@ EngineModel::detectionForward(const config::Value &batch,
     result.asDict().set(outputNames_[i], metrics::tensorValue(outputs[i]));
   if (!postProcessor_)
     return result;
-  // Decoding on the CPU, on the float outputs (the integer model
-  // dequantizes its results), exactly as hat-run does after the HBM.
+  // Decoding on the CPU, on the float outputs, exactly as hat-run does after
+  // the HBM. An integer result (dequant_output=False) is dequantized here as
+  // float(q) * scale in float32, the in-model hat.dequantize's arithmetic.
+  const std::vector<float> resultScales = integerResultScales(ir->func());
   std::vector<at::Tensor> contiguous;
   std::vector<detection::NamedOutput> named;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    contiguous.push_back(
-        outputs[i].detach().to(at::kCPU, at::kFloat).contiguous());
+    at::Tensor map = outputs[i].detach().to(at::kCPU, at::kFloat);
+    if (resultScales.at(i) > 0)
+      map = map * at::full({}, resultScales[i], at::kFloat);
+    contiguous.push_back(map.contiguous());
     named.push_back({outputNames_[i], contiguous.back().sizes().vec(),
                      contiguous.back().data_ptr<float>()});
   }

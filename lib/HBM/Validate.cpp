@@ -503,6 +503,13 @@ struct Checker {
       if (!written[size_t(o)] || t->arenaOffset < 0)
         return err << "model output '" << t->name << "' is never written",
                false;
+      // An integer output's scale is how the caller dequantizes it.
+      if (t->dtype != DType::F32 && !t->scale.empty() &&
+          (t->scale.size() != 1 || !(t->scale[0] > 0) ||
+           !std::isfinite(t->scale[0])))
+        return err << "model output '" << t->name
+                   << "' needs one positive finite scale",
+               false;
     }
     if (!m.outputNames.empty()) {
       if (m.outputNames.size() != m.outputs.size())

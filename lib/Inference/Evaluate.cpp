@@ -5,6 +5,7 @@
 #include "hat/Data/DataLoader.h"
 #include "hat/Data/Datasets.h"
 #include "hat/Detection/Draw.h"
+#include "hat/Eval/Kernels.h"
 #include "hat/Eval/Tensor.h"
 #include "hat/Runtime/Runtime.h"
 
@@ -37,6 +38,16 @@ runBatch(runtime::Session &session, data::Batch &batch,
   std::string error;
   if (!session.run({images}, outputs, error))
     throw InferenceError(error);
+  // An integer output with a scale (a head compiled with
+  // dequant_output=False) is dequantized here, on the CPU as on the board:
+  // float(q) * scale, the arithmetic of the in-model dequantize, so the
+  // decoder sees the same floats either way.
+  const hbm::Model &model = session.model();
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const hbm::TensorDesc &desc = model.tensors[size_t(model.outputs[o])];
+    if (outputs[o].dtype != eval::DType::F32 && !desc.scale.empty())
+      outputs[o] = eval::dequantize(outputs[o], desc.scale, -1);
+  }
   return outputs;
 }
 

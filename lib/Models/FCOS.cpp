@@ -12,6 +12,7 @@
 
 #include "ModelArgs.h"
 
+#include "hat/Dialect/ResultAttributes.h"
 #include "hat/Dialect/HatOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -195,6 +196,11 @@ struct FCOS : Module {
           // unless the head already did (upscale_bbox_pred).
           a.append("hat.bbox_units",
                    b.getStringAttr(h.upscaleBboxPred ? "pixels" : "stride"));
+        // dequant_output=False: the integer model returns the head's int8 /
+        // int16 maps with their scale and the CPU post-process dequantizes
+        // them (hat-qat2quantize reads this marker).
+        if (!h.dequantOutput)
+          a.append(kKeepQuantizedAttr, b.getUnitAttr());
         attrs.push_back(std::move(a));
       }
     return attrs;

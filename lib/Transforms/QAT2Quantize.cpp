@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Dialect/HatOps.h"
+#include "hat/Dialect/ResultAttributes.h"
 #include "hat/Eval/Kernels.h"
 #include "hat/Quant/FixedPoint.h"
 #include "hat/Transforms/ParamUtils.h"
@@ -529,17 +530,31 @@ LogicalResult Quantizer::convert(Operation *op) {
       auto it = mapping.find(operand.get());
       if (it == mapping.end())
         continue;
+      const unsigned result = operand.getOperandNumber();
+      if (func.getResultAttr(result, kKeepQuantizedAttr)) {
+        // The caller dequantizes (FCOSHead's dequant_output=False): return
+        // the integers and record their scale, which is what a dequantize
+        // layer would have multiplied by, so the CPU's float(q) * scale
+        // equals the in-model dequantize bit for bit.
+        operand.set(it->second.value);
+        func.setResultAttr(
+            result, kResultScaleAttr,
+            builder.getDenseF32ArrayAttr({(float)it->second.scale}));
+        continue;
+      }
       auto deq = builder.create<DequantizeOp>(
           ret.getLoc(), operand.get().getType(), it->second.value,
           builder.getDenseF32ArrayAttr({(float)it->second.scale}),
           IntegerAttr());
       // A named result names its dequantize layer ("cls_s8.dequantize").
-      if (auto name = func.getResultAttrOfType<StringAttr>(
-              operand.getOperandNumber(), "hat.name"))
+      if (auto name = func.getResultAttrOfType<StringAttr>(result, "hat.name"))
         deq->setAttr("hat.layer_name",
                      builder.getStringAttr(name.str() + ".dequantize"));
       operand.set(deq);
     }
+    func.setType(FunctionType::get(func.getContext(),
+                                   func.getArgumentTypes(),
+                                   ret.getOperandTypes()));
     return success();
   }
   if (isa<HatDialect>(op->getDialect()))

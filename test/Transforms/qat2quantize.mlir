@@ -196,3 +196,24 @@ func.func @negative_constant_scale(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
   %y = hat.mul %xq, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
+
+// -----
+
+// dequant_output=False (FCOSHead): a result marked hat.keep_quantized comes
+// back as its integers with the scale the caller dequantizes with (here
+// with the folded stride, 0.25 * 8); the unmarked result is dequantized as
+// usual and the function type follows.
+// CHECK-LABEL: func @keep_quantized
+// CHECK-SAME: -> (tensor<1x4xi16> {hat.keep_quantized, hat.name = "bbox_s8", hat.scale = array<f32: 2.000000e+00>}, tensor<1x4xf32> {hat.name = "cls_s8"})
+// CHECK: %[[Q:.*]] = hat.quantize %arg0 {scale = 2.500000e-01 : f32} : (tensor<1x4xf32>) -> tensor<1x4xi16>
+// CHECK: %[[D:.*]] = hat.dequantize
+// CHECK-SAME: hat.layer_name = "cls_s8.dequantize"
+// CHECK: return %[[Q]], %[[D]] : tensor<1x4xi16>, tensor<1x4xf32>
+func.func @keep_quantized(%x: tensor<1x4xf32>) -> (tensor<1x4xf32> {hat.name = "bbox_s8", hat.keep_quantized}, tensor<1x4xf32> {hat.name = "cls_s8"}) {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4xf32>
+  %s = hat.param "conv_reg.stride_s8" dense<8.0> : tensor<1xf32>
+  %y = hat.mul %xq, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
+  %c = hat.sigmoid %xq : tensor<1x4xf32>
+  %cq = hat.fake_quant %c {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.0078125>} : tensor<1x4xf32>
+  return %y, %cq : tensor<1x4xf32>, tensor<1x4xf32>
+}

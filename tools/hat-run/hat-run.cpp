@@ -404,7 +404,13 @@ int main(int argc, char **argv) {
     double sum = 0;
     for (int64_t k = 0; k < t.numel(); ++k)
       sum += t.dtype == hat::eval::DType::F32 ? t.f[size_t(k)] : t.i[size_t(k)];
-    std::cout << "] sum=" << sum << "\n";
+    std::cout << "] sum=" << sum;
+    // Integer outputs (dequant_output=False) come with the caller's scale.
+    const hat::hbm::Model &compiled = session->model();
+    const auto &scale = compiled.tensors[size_t(compiled.outputs[o])].scale;
+    if (t.dtype != hat::eval::DType::F32 && scale.size() == 1)
+      std::cout << " scale=" << scale[0];
+    std::cout << "\n";
     if (!outDir.empty()) {
       mkdir(outDir.c_str(), 0755);
       if (!hat::eval::writeNpy(outDir + "/out_" + std::to_string(o) + ".npy", t,

@@ -18,7 +18,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -389,6 +388,32 @@ TEST(Hbm, SemanticErrorsSayWhat) {
     hbm::Model back;
     EXPECT_FALSE(hbm::deserialize(bytes.data(), bytes.size(), back, error));
     EXPECT_NE(error.find("not an HBM file"), std::string::npos) << error;
+  }
+}
+
+// dequant_output=False: a model may return an integer tensor; its scale,
+// which the caller dequantizes with, must be one positive finite number.
+TEST(Hbm, IntegerOutputCarriesItsScale) {
+  std::string error;
+  hbm::Model m = tinyModel();
+  m.layers.pop_back(); // the dequantize layer
+  m.outputs = {5};     // "fc", i16
+  ASSERT_EQ(m.tensors[5].name, "fc");
+  m.tensors[5].scale = {0.001f};
+  EXPECT_TRUE(hbm::validate(m, error)) << error;
+  hbm::Model back;
+  std::vector<uint8_t> bytes = hbm::serialize(m);
+  ASSERT_TRUE(hbm::deserialize(bytes.data(), bytes.size(), back, error))
+      << error;
+  EXPECT_EQ(back.tensors[5].scale, std::vector<float>{0.001f});
+  for (std::vector<float> bad :
+       {std::vector<float>{-1.f}, std::vector<float>{0.f},
+        std::vector<float>{std::nanf("")}, std::vector<float>{0.1f, 0.2f}}) {
+    m.tensors[5].scale = bad;
+    EXPECT_FALSE(hbm::validate(m, error));
+    EXPECT_NE(error.find("model output 'fc' needs one positive finite scale"),
+              std::string::npos)
+        << error;
   }
 }
 
