@@ -117,6 +117,18 @@ def Bpu_MulOp : Bpu_LayerOp<"mul",
   let results = (outs Bpu_IntTensor:$result);
 }
 
+def Bpu_MatmulOp : Bpu_LayerOp<"matmul",
+    (ins Bpu_IntTensor:$lhs, Bpu_IntTensor:$rhs, I32Attr:$multiplier,
+         I32Attr:$shift)> {
+  let summary = "batched qmatmul of two activations on the MAC array";
+  let description = [{
+    lhs [..., M, K] x rhs [..., K, N] with broadcast batch dimensions (as
+    hat.qmatmul); the MAC array sees batch x M rows of K inputs and N
+    outputs, rhs streamed in as the layer's "weights".
+  }];
+  let results = (outs Bpu_IntTensor:$result);
+}
+
 def Bpu_PoolOp : Bpu_LayerOp<"pool",
     (ins Bpu_IntTensor:$input, StrAttr:$kind,
          OptionalAttr<DenseI64ArrayAttr>:$kernel,

@@ -229,6 +229,21 @@ def Hat_TransposeOp : Hat_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
   let hasFolder = 1;
 }
 
+def Hat_MatmulOp : Hat_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
+  let summary = "batched matrix product of two activations (torch.matmul)";
+  let description = [{
+    lhs [..., M, K] x rhs [..., K, N] -> [..., M, N]; both operands have rank
+    >= 2 and the batch dimensions (all but the last two) broadcast
+    NumPy-style, as torch.matmul. GaNet's and DETR's attention use it
+    (query x key, attention x value).
+  }];
+  let arguments = (ins Hat_F32Tensor:$lhs, Hat_F32Tensor:$rhs);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 def Hat_SoftmaxOp : Hat_Op<"softmax", [Pure, InferTypeOpAdaptor]> {
   let summary = "softmax along `axis`";
   let arguments = (ins Hat_F32Tensor:$input, I64Attr:$axis);

@@ -111,6 +111,18 @@ def Hat_QMulOp : Hat_IntOp<"qmul"> {
   let results = (outs Hat_IntTensor:$result);
 }
 
+def Hat_QMatmulOp : Hat_IntOp<"qmatmul"> {
+  let summary = "integer batched matrix product, requantized once";
+  let description = [{
+    acc = sum_k lhs[..., m, k] * rhs[..., k, n] exactly (int64), clamped to
+    int32, then requantized with the one multiplier/shift (s_lhs * s_rhs /
+    s_out) and saturated to the result type. Shapes as hat.matmul.
+  }];
+  let arguments = (ins Hat_IntTensor:$lhs, Hat_IntTensor:$rhs,
+                   I32Attr:$multiplier, I32Attr:$shift);
+  let results = (outs Hat_IntTensor:$result);
+}
+
 def Hat_QConcatOp : Hat_IntOp<"qconcat"> {
   let summary = "integer concatenation, each input rescaled to the output";
   let arguments = (ins Variadic<Hat_IntTensor>:$inputs, I64Attr:$axis,

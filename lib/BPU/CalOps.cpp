@@ -82,6 +82,13 @@ OpsReport countOps(func::FuncOp func) {
                                      : cast<QLinearOp>(op).getBias();
       l.params = add(numel(w, ok), numel(bias, ok), ok);
       l.name = nameOf(op->getOperand(1), fallback());
+    } else if (isa<MatmulOp, QMatmulOp>(op)) {
+      // [..., M, K] x [..., K, N]: K multiply-adds per result element; no
+      // parameters (both operands are activations).
+      auto lhs = cast<RankedTensorType>(op->getOperand(0).getType());
+      l.macs = mul(numel(op->getResult(0), ok), lhs.getShape().back(), ok);
+      auto layerName = op->getAttrOfType<StringAttr>("hat.layer_name");
+      l.name = layerName ? layerName.str() : fallback();
     } else if (auto ws = dyn_cast<WeightedSumOp>(op)) {
       // One multiply-add per input element.
       l.macs =

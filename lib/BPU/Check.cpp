@@ -97,6 +97,13 @@ public:
         .Case([&](QAddOp a) {
           scales({a.getLhsMultiplier(), a.getRhsMultiplier()});
         })
+        .Case([&](QMatmulOp mm) {
+          if (!m.matmul)
+            fail(std::string("matrix multiply of two activations is not "
+                             "supported on ") +
+                 m.name);
+          scales({mm.getMultiplier()});
+        })
         .Case([&](QMulOp mu) {
           if (!m.elementwiseMul)
             fail(std::string("elementwise multiply is not supported on ") +

@@ -308,6 +308,13 @@ private:
           l.shift = {int32_t(a.getShift())};
           l.relu = a.getRelu();
         })
+        .Case([&](MatmulOp mm) {
+          l.kind = hbm::LayerKind::MatMul;
+          ok = succeeded(addInput(mm.getLhs())) ? addInput(mm.getRhs())
+                                                : failure();
+          l.multiplier = {int32_t(mm.getMultiplier())};
+          l.shift = {int32_t(mm.getShift())};
+        })
         .Case([&](MulOp mu) {
           l.kind = hbm::LayerKind::Mul;
           ok = succeeded(addInput(mu.getLhs())) ? addInput(mu.getRhs())

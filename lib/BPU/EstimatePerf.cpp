@@ -112,7 +112,7 @@ namespace {
 
 /// Cycles of the MAC array (conv/linear) or the vector unit (others).
 double computeCycles(Operation *op, const LayerShape &s, const March &m) {
-  if (isa<ConvOp, LinearOp>(op)) {
+  if (isa<ConvOp, LinearOp, MatmulOp>(op)) {
     ConvGeometry c;
     c.pixels = s.batch * s.outH * s.outW;
     c.taps = s.kernelH * s.kernelW;
@@ -178,6 +178,7 @@ SmallVector<Value> extraInputs(Operation *op) {
       })
       .Case([&](AddOp a) { values.push_back(a.getRhs()); })
       .Case([&](MulOp m) { values.push_back(m.getRhs()); })
+      .Case([&](MatmulOp m) { values.push_back(m.getRhs()); })
       .Case([&](ConcatOp c) {
         llvm::append_range(values, c.getInputs().drop_front());
       })
@@ -235,7 +236,8 @@ struct EstimatePerfPass
       if (isa<QuantizeOp>(op) && inputSource == "pyramid")
         load = 0;
       const LayerTime time =
-          layerTime(computeCycles(op, s, m), isa<ConvOp, LinearOp>(op),
+          layerTime(computeCycles(op, s, m),
+                    isa<ConvOp, LinearOp, MatmulOp>(op),
                     load + store, tiles, isa<ReshapeOp>(op), m);
       const double computeUs = time.computeUs, memUs = time.memoryUs;
       const double total = time.totalUs;

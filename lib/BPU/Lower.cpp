@@ -117,6 +117,11 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
               resultType,
               copied({"lhs_multiplier", "rhs_multiplier", "shift", "relu"}));
         })
+        .Case([&](hat::QMatmulOp) {
+          repl = createOp(b, loc, bpu::MatmulOp::getOperationName(),
+                          op->getOperands(), resultType,
+                          copied({"multiplier", "shift"}));
+        })
         .Case([&](hat::QMulOp) {
           repl = createOp(b, loc, bpu::MulOp::getOperationName(),
                           op->getOperands(), resultType,

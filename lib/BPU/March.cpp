@@ -38,6 +38,7 @@ std::vector<March> makeTable() {
                5.0,          0.5,         256,  8,      false,    0.0,
                true,         7,           4,    1,      2048,     false,
                false,        false,       1.0,  1.0,    512 * KiB});
+  t.back().matmul = false;
   t.push_back({"bayes", "Journey 5", 65536, 1000.0, 8 * MiB, 34.1, 3.0,    0.3,
                2048,    32,          true,  0.25,   false,   7,    4,      4,
                4096,    true,        true,  true,   1.0,     1.0,  4 * MiB});

@@ -113,6 +113,18 @@ LayerShape layerShape(Operation *op) {
         s.macs = rows * s.outChannels * k;
         s.hasWeights = true;
       })
+      .Case([&](MatmulOp mm) {
+        // [..., M, K] x [..., K, N]: batch x M rows of K inputs, N outputs
+        // (a 1x1 conv whose "weights", rhs, are an activation).
+        auto lhsT = cast<RankedTensorType>(mm.getLhs().getType());
+        const int64_t k = lhsT.getShape().back();
+        const int64_t n = out.getShape().back();
+        const int64_t rows = out.getNumElements() / std::max<int64_t>(n, 1);
+        s.batch = rows, s.inChannels = k, s.inH = s.inW = 1;
+        s.outChannels = n, s.outH = s.outW = 1;
+        s.macs = rows * n * k;
+        s.extraInputBytes = tensorBytes(mm.getRhs());
+      })
       .Case([&](PoolOp p) {
         if (p.getKind() != "global_avg") {
           s.kernelH = (*p.getKernel())[0], s.kernelW = (*p.getKernel())[1];

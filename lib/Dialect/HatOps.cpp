@@ -159,6 +159,26 @@ FailureOr<SmallVector<int64_t>> broadcastShape(ErrorFn err, ArrayRef<int64_t> a,
   return out;
 }
 
+/// torch.matmul for operands of rank >= 2: [..., M, K] x [..., K, N] ->
+/// [broadcast(...), M, N].
+FailureOr<SmallVector<int64_t>> matmulShape(ErrorFn err, ArrayRef<int64_t> a,
+                                            ArrayRef<int64_t> b) {
+  if (a.size() < 2 || b.size() < 2)
+    return err() << "operands must have rank >= 2, got " << shapeStr(a)
+                 << " and " << shapeStr(b);
+  if (a.back() != b[b.size() - 2])
+    return err() << "contraction dimensions differ: " << shapeStr(a) << " x "
+                 << shapeStr(b) << " (lhs K = " << a.back()
+                 << ", rhs K = " << b[b.size() - 2] << ")";
+  auto batch = broadcastShape(err, a.drop_back(2), b.drop_back(2));
+  if (failed(batch))
+    return failure();
+  SmallVector<int64_t> out(*batch);
+  out.push_back(a[a.size() - 2]);
+  out.push_back(b.back());
+  return out;
+}
+
 /// `sameElementType` is false for qconcat, whose inputs may mix int8 and
 /// int16 (each is rescaled to the output).
 FailureOr<SmallVector<int64_t>> concatShape(ErrorFn err, ValueRange inputs,
@@ -567,6 +587,20 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  auto err = [&] { return inferError(ctx, loc, MatmulOp::getOperationName()); };
+  auto lhs = rankedType(adaptor.getLhs());
+  auto shape =
+      matmulShape(err, lhs.getShape(), rankedType(adaptor.getRhs()).getShape());
+  if (failed(shape))
+    return failure();
+  types.push_back(tensorLike(*shape, lhs.getElementType()));
+  return success();
+}
+
 // A shape op whose result type equals its input type is the identity.
 OpFoldResult ReshapeOp::fold(FoldAdaptor) {
   return getInput().getType() == getType() ? getInput() : Value();
@@ -699,6 +733,15 @@ LogicalResult QMulOp::verify() {
   auto err = [&] { return emitOpError(); };
   auto shape = broadcastShape(err, rankedType(getLhs()).getShape(),
                               rankedType(getRhs()).getShape());
+  if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
+    return failure();
+  return checkScalarRequant(err, getMultiplier(), getShift());
+}
+
+LogicalResult QMatmulOp::verify() {
+  auto err = [&] { return emitOpError(); };
+  auto shape = matmulShape(err, rankedType(getLhs()).getShape(),
+                           rankedType(getRhs()).getShape());
   if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
     return failure();
   return checkScalarRequant(err, getMultiplier(), getShift());

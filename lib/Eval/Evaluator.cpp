@@ -169,6 +169,7 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
             .Case([&](HardswishOp) { return unary(get(0), Unary::Hardswish); })
             .Case([&](AddOp) { return add(get(0), get(1)); })
             .Case([&](MulOp) { return mul(get(0), get(1)); })
+            .Case([&](MatmulOp) { return matmul(get(0), get(1)); })
             .Case<ConcatOp, QConcatOp>([&](auto c) -> std::optional<Tensor> {
               std::vector<const Tensor *> ins;
               for (Value v : c.getInputs())
@@ -254,6 +255,10 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
               return qadd(get(0), get(1), a.getLhsMultiplier(),
                           a.getRhsMultiplier(), a.getShift(), a.getRelu(),
                           resultDType(op));
+            })
+            .Case([&](QMatmulOp m) {
+              return qmatmul(get(0), get(1), int32_t(m.getMultiplier()),
+                             int32_t(m.getShift()), resultDType(op));
             })
             .Case([&](QMulOp m) {
               return qmul(get(0), get(1), m.getMultiplier(), m.getShift(),

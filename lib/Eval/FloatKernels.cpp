@@ -56,6 +56,28 @@ Broadcast broadcast(const std::vector<int64_t> &a,
   return r;
 }
 
+MatmulGeometry matmulGeometry(const std::vector<int64_t> &lhs,
+                              const std::vector<int64_t> &rhs) {
+  HAT_KERNEL_CHECK(lhs.size() >= 2 && rhs.size() >= 2,
+                   "matmul operands need rank >= 2");
+  MatmulGeometry g;
+  g.m = lhs[lhs.size() - 2];
+  g.k = lhs.back();
+  g.n = rhs.back();
+  HAT_KERNEL_CHECK(rhs[rhs.size() - 2] == g.k,
+                   "matmul contraction dimensions differ");
+  Broadcast batch =
+      broadcast({lhs.begin(), lhs.end() - 2}, {rhs.begin(), rhs.end() - 2});
+  g.shape = batch.shape;
+  g.shape.push_back(g.m);
+  g.shape.push_back(g.n);
+  for (size_t b = 0; b < batch.aIndex.size(); ++b) {
+    g.lhsOffset.push_back(batch.aIndex[b] * g.m * g.k);
+    g.rhsOffset.push_back(batch.bIndex[b] * g.k * g.n);
+  }
+  return g;
+}
+
 int64_t normAxis(int64_t axis, int64_t rank) {
   if (axis < 0)
     axis += rank;
@@ -281,6 +303,26 @@ Tensor linear(const Tensor &in, const Tensor &w, const Tensor *bias) {
         acc += x[t] * wr[t];
       out.f[r * m + j] = acc + (bias ? bias->f[j] : 0.0f);
     }
+  }
+  return out;
+}
+
+Tensor matmul(const Tensor &lhs, const Tensor &rhs) {
+  checkF32(lhs, "matmul lhs must be f32");
+  checkF32(rhs, "matmul rhs must be f32");
+  const MatmulGeometry g = matmulGeometry(lhs.shape, rhs.shape);
+  Tensor out = Tensor::f32(g.shape);
+  for (size_t b = 0; b < g.lhsOffset.size(); ++b) {
+    const float *a = lhs.f.data() + g.lhsOffset[b];
+    const float *w = rhs.f.data() + g.rhsOffset[b];
+    float *o = out.f.data() + int64_t(b) * g.m * g.n;
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t j = 0; j < g.n; ++j) {
+        float acc = 0.0f;
+        for (int64_t t = 0; t < g.k; ++t)
+          acc += a[i * g.k + t] * w[t * g.n + j];
+        o[i * g.n + j] = acc;
+      }
   }
   return out;
 }

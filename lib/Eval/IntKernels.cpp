@@ -161,6 +161,30 @@ Tensor qmul(const Tensor &a, const Tensor &b, int32_t multiplier, int32_t shift,
   return r;
 }
 
+Tensor qmatmul(const Tensor &lhs, const Tensor &rhs, int32_t multiplier,
+               int32_t shift, DType out) {
+  checkActivation(lhs);
+  checkActivation(rhs);
+  checkQOut(out);
+  checkShift(shift);
+  const MatmulGeometry g = matmulGeometry(lhs.shape, rhs.shape);
+  Tensor r = Tensor::ints(out, g.shape);
+  for (size_t b = 0; b < g.lhsOffset.size(); ++b) {
+    const int32_t *a = lhs.i.data() + g.lhsOffset[b];
+    const int32_t *w = rhs.i.data() + g.rhsOffset[b];
+    int32_t *o = r.i.data() + int64_t(b) * g.m * g.n;
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t j = 0; j < g.n; ++j) {
+        int64_t acc = 0;
+        for (int64_t t = 0; t < g.k; ++t)
+          acc += int64_t(a[i * g.k + t]) * w[t * g.n + j];
+        o[i * g.n + j] =
+            finish(applyRequant(clampAcc(acc), multiplier, shift), false, out);
+      }
+  }
+  return r;
+}
+
 Tensor qconcat(const std::vector<const Tensor *> &ins, int64_t axis,
                const std::vector<int32_t> &multipliers,
                const std::vector<int32_t> &shifts, DType out) {

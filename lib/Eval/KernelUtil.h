@@ -38,6 +38,17 @@ struct Broadcast {
 Broadcast broadcast(const std::vector<int64_t> &a,
                     const std::vector<int64_t> &b);
 
+/// torch.matmul of [..., M, K] and [..., K, N] (ranks >= 2): the batch
+/// dimensions broadcast; batch b of the result reads the operands' matrices
+/// at lhsOffset[b] and rhsOffset[b] (element offsets).
+struct MatmulGeometry {
+  std::vector<int64_t> shape; // result [..., M, N]
+  int64_t m = 0, k = 0, n = 0;
+  std::vector<int64_t> lhsOffset, rhsOffset;
+};
+MatmulGeometry matmulGeometry(const std::vector<int64_t> &lhs,
+                              const std::vector<int64_t> &rhs);
+
 /// Normalises a possibly negative axis; aborts when out of range.
 int64_t normAxis(int64_t axis, int64_t rank);
 

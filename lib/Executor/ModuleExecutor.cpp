@@ -489,6 +489,12 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
       addStep("hat.mul -> at::mul", [=](Slots &s) { s[out] = s[a] * s[b]; });
     return "";
   }
+  if (llvm::isa<MatmulOp>(op)) {
+    const int a = operandSlot(0), b = operandSlot(1);
+    addStep("hat.matmul -> at::matmul",
+            [=](Slots &s) { s[out] = at::matmul(s[a], s[b]); });
+    return "";
+  }
   if (auto concat = llvm::dyn_cast<ConcatOp>(op)) {
     std::vector<int> ins;
     for (mlir::Value v : concat.getInputs())
@@ -853,6 +859,20 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
                                       outBitsOf(), 0, 1, device);
     addStep("hat.qmul -> int64 a*b + requantize", [=](Slots &s) {
       s[out] = requant(s[a].to(at::kLong) * s[b].to(at::kLong));
+    });
+    return "";
+  }
+  if (auto qmatmul = llvm::dyn_cast<QMatmulOp>(op)) {
+    const int a = operandSlot(0), b = operandSlot(1);
+    const detail::Requantizer requant({int32_t(qmatmul.getMultiplier())},
+                                      {int32_t(qmatmul.getShift())}, false,
+                                      outBitsOf(), 0, 1, device);
+    // float64 sums of int8/int16 products are exact (|a * b| <= 2^30 per
+    // term, far below 2^53 for any K this side of 2^23), then int32 clamp.
+    addStep("hat.qmatmul -> exact float64 matmul + requantize", [=](Slots &s) {
+      at::Tensor acc =
+          at::matmul(s[a].to(at::kDouble), s[b].to(at::kDouble)).to(at::kLong);
+      s[out] = requant(detail::clampToInt32(acc));
     });
     return "";
   }

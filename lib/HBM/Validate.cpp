@@ -20,7 +20,7 @@ const char *layerKindName(LayerKind kind) {
       "quantize", "dequantize", "conv",     "linear",          "add",
       "mul",      "max_pool",   "avg_pool", "global_avg_pool", "concat",
       "resize",   "requantize", "lut",      "reshape",         "transpose",
-      "softmax"};
+      "softmax",  "matmul"};
   const unsigned k = unsigned(kind);
   return k < unsigned(kNumLayerKinds) ? names[k] : "unknown";
 }
@@ -331,6 +331,24 @@ struct Checker {
               : (l.multiplier.size() != 2 || l.shift.size() != 1 ||
                  !shiftsOk(l, l.shift) || !multipliersOk(l, l.multiplier)))
         return err << " (add: two multipliers, one shift)", false;
+      break;
+    }
+    case LayerKind::MatMul: {
+      if (!need(2) || !act(*in[0]) || !act(*in[1]) || !act(out))
+        return false;
+      const auto &a = in[0]->shape, &b = in[1]->shape;
+      std::vector<int64_t> shape;
+      if (a.size() < 2 || b.size() < 2 || a.back() != b[b.size() - 2] ||
+          !broadcastShape({a.begin(), a.end() - 2}, {b.begin(), b.end() - 2},
+                          shape))
+        return err << "layer '" << l.name
+                   << "' operands are not [..., M, K] x [..., K, N] with "
+                      "broadcastable batch dimensions",
+               false;
+      shape.push_back(a[a.size() - 2]);
+      shape.push_back(b.back());
+      if (!expectShape(l, out, shape) || !single(l))
+        return false;
       break;
     }
     case LayerKind::MaxPool:

@@ -547,6 +547,9 @@ eval::Tensor Session::Impl::referenceSlice(const Layer &l, const Prepared *p,
   case LayerKind::Mul:
     r = qmul(in(0), in(1), l.multiplier[0], l.shift[0], outType);
     break;
+  case LayerKind::MatMul:
+    r = qmatmul(in(0), in(1), l.multiplier[0], l.shift[0], outType);
+    break;
   case LayerKind::MaxPool:
     r = maxPool2d(in(0), pair(l.kernel), pair(l.stride), quad(l.padding));
     break;

@@ -47,9 +47,9 @@ bool producesNewScale(Operation *op) {
     return false;
   if (auto resize = dyn_cast<ResizeOp>(op))
     return resize.getMode() == ResizeMode::bilinear;
-  return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp, MulOp, ConcatOp,
-             AvgPool2dOp, GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp, SiluOp,
-             HardswishOp, SoftmaxOp>(op);
+  return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp, MulOp, MatmulOp,
+             ConcatOp, AvgPool2dOp, GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp,
+             SiluOp, HardswishOp, SoftmaxOp>(op);
 }
 
 /// Ops a following relu/relu6 is fused into.
@@ -96,9 +96,9 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
         std::string known;
         int shown = 0;
         for (auto &kv : byName)
-          if (isa<Conv2dOp, LinearOp, AddOp, MulOp, ConcatOp, AvgPool2dOp,
-                  GlobalAvgPoolOp, SigmoidOp, SiluOp, HardswishOp, SoftmaxOp,
-                  ResizeOp>(kv.second) &&
+          if (isa<Conv2dOp, LinearOp, AddOp, MulOp, MatmulOp, ConcatOp,
+                  AvgPool2dOp, GlobalAvgPoolOp, SigmoidOp, SiluOp, HardswishOp,
+                  SoftmaxOp, ResizeOp>(kv.second) &&
               shown++ < 8)
             known += (known.empty() ? "" : ", ") + kv.first().str();
         return func.emitError("layer-dtypes names layer '")

@@ -279,7 +279,7 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
   Type resultType = intTensor(outFQ->getType(), outBits);
   Value result;
 
-  if (isa<AddOp, MulOp>(op)) {
+  if (isa<AddOp, MulOp, MatmulOp>(op)) {
     auto lhs = lookup(op, op->getOperand(0), 0);
     auto rhs = lookup(op, op->getOperand(1), 1);
     if (failed(lhs) || failed(rhs))
@@ -296,12 +296,27 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
           builder.getI32IntegerAttr(shared->shift),
           relu ? builder.getUnitAttr() : UnitAttr());
     } else {
+      // A product of two activations (elementwise or matrix): the scales
+      // multiply, one requantization to the output.
       auto rq = requant(op, lhs->scale * rhs->scale / outScale);
       if (failed(rq))
         return failure();
-      result = builder.create<QMulOp>(loc, resultType, lhs->value, rhs->value,
-                                      builder.getI32IntegerAttr(rq->multiplier),
-                                      builder.getI32IntegerAttr(rq->shift));
+      if (isa<MulOp>(op))
+        result = builder.create<QMulOp>(
+            loc, resultType, lhs->value, rhs->value,
+            builder.getI32IntegerAttr(rq->multiplier),
+            builder.getI32IntegerAttr(rq->shift));
+      else {
+        auto qmatmul = builder.create<QMatmulOp>(
+            loc, resultType, lhs->value, rhs->value,
+            builder.getI32IntegerAttr(rq->multiplier),
+            builder.getI32IntegerAttr(rq->shift));
+        // A matrix product has no weight to be named after: keep the name
+        // the model builder gave it ("neck.attn.0.energy").
+        if (Attribute name = op->getAttr("hat.layer_name"))
+          qmatmul->setAttr("hat.layer_name", name);
+        result = qmatmul;
+      }
     }
   } else if (auto ws = dyn_cast<WeightedSumOp>(op)) {
     auto fused = convertWeightedSum(ws, outScale, resultType, relu != nullptr);

@@ -441,3 +441,46 @@ func.func @weighted_sum_eps(%a: tensor<1x4x2x2xf32>, %b: tensor<1x4x2x2xf32>, %w
   %0 = hat.weighted_sum %a, %b weights %w {eps = 0.0 : f32} : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>, tensor<2xf32>) -> tensor<1x4x2x2xf32>
   return
 }
+
+// -----
+
+func.func @matmul_contraction(%a: tensor<2x3x4xf32>, %b: tensor<2x5x6xf32>) {
+  // expected-error @+2 {{contraction dimensions differ: [2, 3, 4] x [2, 5, 6] (lhs K = 4, rhs K = 5)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.matmul %a, %b : (tensor<2x3x4xf32>, tensor<2x5x6xf32>) -> tensor<2x3x6xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_rank(%a: tensor<4xf32>, %b: tensor<4x2xf32>) {
+  // expected-error @+2 {{operands must have rank >= 2, got [4] and [4, 2]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.matmul %a, %b : (tensor<4xf32>, tensor<4x2xf32>) -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_batch(%a: tensor<2x3x4xf32>, %b: tensor<3x4x6xf32>) {
+  // expected-error @+2 {{operand shapes [2] and [3] do not broadcast}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.matmul %a, %b : (tensor<2x3x4xf32>, tensor<3x4x6xf32>) -> tensor<2x3x6xf32>
+  return
+}
+
+// -----
+
+func.func @qmatmul_result(%a: tensor<1x3x4xi8>, %b: tensor<1x4x6xi8>) {
+  // expected-error @+1 {{'hat.qmatmul' op result shape}}
+  %0 = hat.qmatmul %a, %b {multiplier = 1 : i32, shift = 1 : i32} : (tensor<1x3x4xi8>, tensor<1x4x6xi8>) -> tensor<1x3x4xi8>
+  return
+}
+
+// -----
+
+func.func @qmatmul_shift(%a: tensor<3x4xi8>, %b: tensor<4x6xi8>) {
+  // expected-error @+1 {{'shift' entries must be in [0, 62], got 70}}
+  %0 = hat.qmatmul %a, %b {multiplier = 1 : i32, shift = 70 : i32} : (tensor<3x4xi8>, tensor<4x6xi8>) -> tensor<3x6xi8>
+  return
+}

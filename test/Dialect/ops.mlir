@@ -26,6 +26,12 @@ func.func @float_ops(%x: tensor<2x4x8x8xf32>) -> tensor<2x10xf32> {
   %gap = hat.global_avg_pool %hs : (tensor<2x8x4x4xf32>) -> tensor<2x8x1x1xf32>
   // CHECK: hat.mul {{.*}} : (tensor<2x8x4x4xf32>, tensor<2x8x1x1xf32>) -> tensor<2x8x4x4xf32>
   %se = hat.mul %hs, %gap : (tensor<2x8x4x4xf32>, tensor<2x8x1x1xf32>) -> tensor<2x8x4x4xf32>
+  // Batched matmul with a broadcast batch: [2, 8, 16] x [1, 16, 4].
+  // CHECK: hat.matmul {{.*}} : (tensor<2x8x16xf32>, tensor<1x16x4xf32>) -> tensor<2x8x4xf32>
+  %flat = hat.reshape %se {shape = array<i64: 2, 8, 16>} : (tensor<2x8x4x4xf32>) -> tensor<2x8x16xf32>
+  %key = hat.reshape %gap {shape = array<i64: 1, 16, 1>} : (tensor<2x8x1x1xf32>) -> tensor<1x16x1xf32>
+  %keys = hat.concat %key, %key, %key, %key {axis = 2 : i64} : (tensor<1x16x1xf32>, tensor<1x16x1xf32>, tensor<1x16x1xf32>, tensor<1x16x1xf32>) -> tensor<1x16x4xf32>
+  %mm = hat.matmul %flat, %keys : (tensor<2x8x16xf32>, tensor<1x16x4xf32>) -> tensor<2x8x4xf32>
   // CHECK: hat.add
   %a = hat.add %se, %r : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<2x8x4x4xf32>
   // CHECK: hat.weighted_sum %{{.*}}, %{{.*}} weights %{{.*}} {eps = 9.99999974E-5 : f32} : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>, tensor<2xf32>) -> tensor<2x8x4x4xf32>
@@ -67,6 +73,8 @@ func.func @quant_ops(%x: tensor<1x4x4x4xf32>) -> tensor<1x8xf32> {
   %rq = hat.requantize %a {multiplier = array<i32: 1073741824>, shift = array<i32: 32>} : (tensor<1x8x4x4xi16>) -> tensor<1x8x4x4xi8>
   // CHECK: hat.qmul
   %m = hat.qmul %rq, %rq {multiplier = 1073741824 : i32, shift = 36 : i32} : (tensor<1x8x4x4xi8>, tensor<1x8x4x4xi8>) -> tensor<1x8x4x4xi8>
+  // CHECK: hat.qmatmul {{.*}} : (tensor<1x8x4x4xi8>, tensor<1x8x4x4xi16>) -> tensor<1x8x4x4xi16>
+  %mm = hat.qmatmul %rq, %a {multiplier = 1073741824 : i32, shift = 40 : i32} : (tensor<1x8x4x4xi8>, tensor<1x8x4x4xi16>) -> tensor<1x8x4x4xi16>
   // CHECK: hat.qconcat
   %cat = hat.qconcat %m, %rq {axis = 1 : i64, multiplier = array<i32: 1073741824, 1073741824>, shift = array<i32: 30, 30>} : (tensor<1x8x4x4xi8>, tensor<1x8x4x4xi8>) -> tensor<1x16x4x4xi8>
   // CHECK: hat.max_pool2d {{.*}} -> tensor<1x16x2x2xi8>

@@ -125,3 +125,25 @@ func.func @constant_scale(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
   %y = hat.mul %x, %s : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
+
+// -----
+
+// An attention product: both operands are activations (quantized where they
+// enter), the matrix product gets its own output fake_quant, softmax too.
+// CHECK-LABEL: func @attention
+// CHECK-DAG: %[[Q:.*]] = hat.fake_quant %arg0
+// CHECK-DAG: %[[K:.*]] = hat.fake_quant %arg1
+// CHECK: %[[E:.*]] = hat.matmul %[[Q]], %[[K]]
+// CHECK-NEXT: %[[EQ:.*]] = hat.fake_quant %[[E]]
+// CHECK-NEXT: %[[S:.*]] = hat.softmax %[[EQ]]
+// CHECK-NEXT: %[[SQ:.*]] = hat.fake_quant %[[S]]
+// CHECK: %[[KT:.*]] = hat.transpose %[[K]]
+// CHECK: %[[O:.*]] = hat.matmul %[[SQ]], %[[KT]]
+// CHECK-NEXT: hat.fake_quant %[[O]]
+func.func @attention(%q: tensor<1x4x8xf32>, %k: tensor<1x8x4xf32>) -> tensor<1x4x8xf32> {
+  %e = hat.matmul %q, %k : (tensor<1x4x8xf32>, tensor<1x8x4xf32>) -> tensor<1x4x4xf32>
+  %s = hat.softmax %e {axis = 2 : i64} : (tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+  %kt = hat.transpose %k {perm = array<i64: 0, 2, 1>} : (tensor<1x8x4xf32>) -> tensor<1x4x8xf32>
+  %o = hat.matmul %s, %kt : (tensor<1x4x4xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  return %o : tensor<1x4x8xf32>
+}

@@ -217,3 +217,20 @@ func.func @keep_quantized(%x: tensor<1x4xf32>) -> (tensor<1x4xf32> {hat.name = "
   %cq = hat.fake_quant %c {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.0078125>} : tensor<1x4xf32>
   return %y, %cq : tensor<1x4xf32>, tensor<1x4xf32>
 }
+
+// -----
+
+// A matrix product of two activations: s_lhs * s_rhs / s_out = 0.5 * 0.25 / 1
+// = 0.125 = 2^30 * 2^-33, one requantization.
+// CHECK-LABEL: func @matmul
+// CHECK: %[[A:.*]] = hat.quantize %arg0 {scale = 5.000000e-01 : f32}
+// CHECK: %[[B:.*]] = hat.quantize %arg1 {scale = 2.500000e-01 : f32}
+// CHECK: %[[M:.*]] = hat.qmatmul %[[A]], %[[B]] {multiplier = 1073741824 : i32, shift = 33 : i32} : (tensor<2x3x4xi8>, tensor<1x4x5xi8>) -> tensor<2x3x5xi8>
+// CHECK: hat.dequantize %[[M]] {scale = array<f32: 1.000000e+00>}
+func.func @matmul(%x: tensor<2x3x4xf32>, %y: tensor<1x4x5xf32>) -> tensor<2x3x5xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<2x3x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x4x5xf32>
+  %m = hat.matmul %xq, %yq : (tensor<2x3x4xf32>, tensor<1x4x5xf32>) -> tensor<2x3x5xf32>
+  %mq = hat.fake_quant %m {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<2x3x5xf32>
+  return %mq : tensor<2x3x5xf32>
+}

@@ -49,6 +49,10 @@ struct March {
   /// SRAM set aside for activations that stay on chip between layers (the
   /// rest holds one layer's tiles); what does not fit goes to DDR.
   int64_t activationSramBytes;
+  /// Matrix products of two activations (hat.qmatmul) on the MAC array:
+  /// Bayes and Nash run attention (HAT's GaNet deploys on Journey 5), the
+  /// Bernoulli2 generation has no such layer.
+  bool matmul = true;
 
   double peakMacsPerUs() const { return double(macsPerCycle) * clockMHz; }
   double ddrBytesPerUs() const { return ddrGBps * 1e3; }

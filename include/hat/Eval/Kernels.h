@@ -53,6 +53,10 @@ float unaryValue(float x, Unary op);
 Tensor add(const Tensor &a, const Tensor &b);
 Tensor mul(const Tensor &a, const Tensor &b);
 
+/// torch.matmul for ranks >= 2: [..., M, K] x [..., K, N] -> [..., M, N],
+/// batch dimensions broadcast; float accumulation in k order.
+Tensor matmul(const Tensor &lhs, const Tensor &rhs);
+
 /// BiFPN fast normalised fusion weights: relu(w_i) / (sum_j relu(w_j) + eps).
 /// One definition shared by the evaluator, the executor's tests and
 /// hat-qat2quantize (which folds them into the rescale multipliers).
@@ -141,6 +145,10 @@ Tensor qadd(const Tensor &a, const Tensor &b, int32_t lhsMultiplier,
 /// saturate(applyRequant(a * b, multiplier, shift)), broadcasting.
 Tensor qmul(const Tensor &a, const Tensor &b, int32_t multiplier, int32_t shift,
             DType out);
+/// acc = sum_k lhs * rhs (shapes as matmul) in int64, clamped to int32, then
+/// saturate(applyRequant(acc, multiplier, shift)).
+Tensor qmatmul(const Tensor &lhs, const Tensor &rhs, int32_t multiplier,
+               int32_t shift, DType out);
 /// Input i requantized by multipliers[i] / shifts[i] (identity: 2^30, 30).
 Tensor qconcat(const std::vector<const Tensor *> &ins, int64_t axis,
                const std::vector<int32_t> &multipliers,

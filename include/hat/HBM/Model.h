@@ -50,9 +50,10 @@ enum class LayerKind : uint8_t {
   Lut,
   Reshape,
   Transpose,
-  Softmax
+  Softmax,
+  MatMul
 };
-constexpr int kNumLayerKinds = 16;
+constexpr int kNumLayerKinds = 17;
 const char *layerKindName(LayerKind kind);
 
 /// Bytes of one element.

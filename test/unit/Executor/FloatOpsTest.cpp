@@ -232,6 +232,22 @@ TEST_F(FloatOpsTest, AddAndMulBroadcast) {
   }
 }
 
+// hat.matmul forward and backward (both operands get gradients) against
+// at::matmul, with a broadcast batch dimension, and against HatEval.
+TEST_F(FloatOpsTest, MatmulBroadcastBatch) {
+  FunctionBuilder fb(context);
+  auto args = fb.begin(
+      {fb.tensor({2, 3, 5, 4}, fb.f32()), fb.tensor({3, 4, 6}, fb.f32())});
+  mlir::Value y =
+      fb.builder.create<MatmulOp>(fb.loc(), args[0], args[1]).getResult();
+  at::Tensor out = check(
+      fb.finish({y}), {randn({2, 3, 5, 4}), randn({3, 4, 6})},
+      [&](const std::vector<at::Tensor> &in, TensorMap &) {
+        return at::matmul(in[0], in[1]);
+      });
+  EXPECT_EQ(out.sizes().vec(), (std::vector<int64_t>{2, 3, 5, 6}));
+}
+
 TEST_F(FloatOpsTest, ConcatReshapeFlattenTransposeSoftmax) {
   FunctionBuilder fb(context);
   auto args = fb.begin(

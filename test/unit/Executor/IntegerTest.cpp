@@ -183,6 +183,39 @@ TEST_F(IntegerTest, QAddAndQMul) {
   EXPECT_EQ(out[10].item<int64_t>(), 3);
 }
 
+// qmatmul: the executor's exact float64 products equal HatEval's int64 sums
+// (int8 x int16, broadcast batch, K large enough that int16 sums pass 2^24),
+// and a hand-computed case: [[1, 2], [3, 4]] x [[5, 6], [7, 8]] =
+// [[19, 22], [43, 50]], requantized by 0.5 (2^30, 31): 9.5 -> 10 (half up),
+// 11, 21.5 -> 22, 25.
+TEST_F(IntegerTest, QMatmul) {
+  {
+    FunctionBuilder fb(context, 9);
+    auto args = fb.begin(
+        {fb.tensor({2, 3, 64}, fb.i(8)), fb.tensor({1, 64, 5}, fb.i(16))});
+    auto &bld = fb.builder;
+    mlir::Value y = bld.create<QMatmulOp>(
+        fb.loc(), fb.tensor({2, 3, 5}, fb.i(16)), args[0], args[1],
+        bld.getI32IntegerAttr(1374389535), bld.getI32IntegerAttr(40));
+    checkExact(fb.finish({y}), {full(8, {2, 3, 64}), full(16, {1, 64, 5})});
+  }
+  FunctionBuilder fb(context, 10);
+  auto args =
+      fb.begin({fb.tensor({2, 2}, fb.i(8)), fb.tensor({2, 2}, fb.i(8))});
+  auto &bld = fb.builder;
+  mlir::Value y = bld.create<QMatmulOp>(
+      fb.loc(), fb.tensor({2, 2}, fb.i(8)), args[0], args[1],
+      bld.getI32IntegerAttr(1 << 30), bld.getI32IntegerAttr(31));
+  auto func = fb.finish({y});
+  at::Tensor a = at::tensor({1, 2, 3, 4}, at::kChar).reshape({2, 2});
+  at::Tensor b = at::tensor({5, 6, 7, 8}, at::kChar).reshape({2, 2});
+  checkExact(func, {a, b});
+  at::Tensor out = makeExecutor(func)->forward({a, b})[0].to(at::kLong);
+  const std::vector<int64_t> want{10, 11, 22, 25};
+  for (int64_t k = 0; k < 4; ++k)
+    EXPECT_EQ(out.flatten()[k].item<int64_t>(), want[size_t(k)]) << k;
+}
+
 TEST_F(IntegerTest, QConcat) {
   FunctionBuilder fb(context, 9);
   // int16 inputs into an int8 result (the verifier wants equal input types,

@@ -391,6 +391,24 @@ TEST(Hbm, SemanticErrorsSayWhat) {
   }
 }
 
+// A matmul layer whose operands are not [..., M, K] x [..., K, N] (here
+// [1, 180] x [1, 180]) is refused with the layer's name.
+TEST(Hbm, MatmulShapesAreChecked) {
+  std::string error;
+  hbm::Model m = tinyModel();
+  for (hbm::Layer &l : m.layers)
+    if (l.name == "fc") {
+      l.kind = hbm::LayerKind::MatMul;
+      l.inputs = {l.inputs[0], l.inputs[0]};
+      l.weight = l.bias = -1;
+    }
+  EXPECT_FALSE(hbm::validate(m, error));
+  EXPECT_NE(error.find("layer 'fc' operands are not [..., M, K] x [..., K, N]"),
+            std::string::npos)
+      << error;
+  EXPECT_STREQ(hbm::layerKindName(hbm::LayerKind::MatMul), "matmul");
+}
+
 // dequant_output=False: a model may return an integer tensor; its scale,
 // which the caller dequantizes with, must be one positive finite number.
 TEST(Hbm, IntegerOutputCarriesItsScale) {
