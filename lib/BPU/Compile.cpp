@@ -203,6 +203,40 @@ private:
     return constants[v] = int32_t(m.constants.size() - 1);
   }
 
+  /// An integer constant operand of an activation layer (a quantized
+  /// position embedding): a tensor outside the arena whose data is a
+  /// "plain" constant.
+  FailureOr<int32_t> addConstantTensor(Operation *user, ParamOp p) {
+    auto type = cast<RankedTensorType>(p.getType());
+    const bool i16 = type.getElementType().isInteger(16);
+    if (!i16 && !type.getElementType().isInteger(8))
+      return user->emitError("constant operand '")
+                 << p.getName() << "' must be i8 or i16, got " << type,
+             failure();
+    if (!isa<AddOp, MulOp, MatmulOp, ConcatOp>(user))
+      return user->emitError("this layer cannot read the constant '")
+                 << p.getName() << "' (only add, mul, matmul and concat can)",
+             failure();
+    hbm::Constant c;
+    c.name = p.getName().str();
+    c.shape = i64s(type.getShape());
+    c.dtype = i16 ? hbm::DType::I16 : hbm::DType::I8;
+    c.layout = "plain";
+    auto values = p.getValue().tryGetValues<APInt>();
+    if (!values)
+      return p.emitError("cannot read constant data"), failure();
+    for (const APInt &x : *values) {
+      const uint16_t u = uint16_t(int16_t(x.getSExtValue()));
+      c.data.push_back(uint8_t(u));
+      if (i16)
+        c.data.push_back(uint8_t(u >> 8));
+    }
+    m.constants.push_back(std::move(c));
+    const int32_t index = addTensor(p.getResult(), p.getName().str(), -1);
+    m.tensors[size_t(index)].constant = int32_t(m.constants.size() - 1);
+    return index;
+  }
+
   LogicalResult addLayer(Operation *op) {
     hbm::Layer l;
     auto nameAttr = op->getAttrOfType<StringAttr>("name");
@@ -211,10 +245,12 @@ private:
                             std::to_string(m.layers.size());
     auto inputOf = [&](Value v) -> FailureOr<int32_t> {
       auto it = tensors.find(v);
-      if (it == tensors.end())
-        return op->emitError("operand is not a model input or layer result"),
-               failure();
-      return it->second;
+      if (it != tensors.end())
+        return it->second;
+      if (auto p = v.getDefiningOp<ParamOp>())
+        return addConstantTensor(op, p);
+      return op->emitError("operand is not a model input or layer result"),
+             failure();
     };
     auto addInput = [&](Value v) -> LogicalResult {
       auto i = inputOf(v);

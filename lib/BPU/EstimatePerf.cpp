@@ -21,6 +21,7 @@
 
 #include "hat/BPU/Passes.h"
 #include "hat/BPU/PerfModel.h"
+#include "hat/Dialect/HatOps.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -216,6 +217,13 @@ struct EstimatePerfPass
       if (s.hasWeights && op->getNumOperands() > 1 &&
           countedWeights.insert(weightKey(op->getOperand(1))).second)
         weightBytes += s.paramBytes;
+      // Constant activations (a position embedding) sit in DDR beside the
+      // weights.
+      if (!s.hasWeights)
+        for (Value v : op->getOperands())
+          if (auto p = v.getDefiningOp<hat::ParamOp>())
+            if (countedWeights.insert(p.getName().str()).second)
+              weightBytes += tensorBytes(v);
       activationBytes += tensorBytes(op->getResult(0));
       if (!isa<ReshapeOp>(op)) {
         auto tile = op->getAttrOfType<DenseI64ArrayAttr>("tile");

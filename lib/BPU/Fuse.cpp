@@ -10,6 +10,7 @@
 #include "PassUtil.h"
 
 #include "hat/BPU/Passes.h"
+#include "hat/Dialect/HatOps.h"
 
 namespace hat::bpu {
 #define GEN_PASS_DEF_BPUFUSE
@@ -26,6 +27,10 @@ namespace {
 bool fusible(Value convSide, Value other, AddOp add) {
   auto conv = convSide.getDefiningOp<ConvOp>();
   if (!conv || conv.getResidual() || !convSide.hasOneUse() || other == convSide)
+    return false;
+  // A constant operand (a position embedding) is no residual the conv's
+  // epilogue can read from the arena.
+  if (other.getDefiningOp<hat::ParamOp>())
     return false;
   auto o = cast<RankedTensorType>(other.getType());
   return o.getShape() == add.getResult().getType().getShape();

@@ -214,6 +214,12 @@ std::string ModuleExecutor::Impl::collectParams(mlir::func::FuncOp func) {
       return;
     }
   };
+  // A parameter the model builder declared trained whatever uses it (the
+  // attention's scalar gamma, which only feeds a hat.mul).
+  func.walk([&](ParamOp p) {
+    if (p->hasAttr("hat.trainable"))
+      roles[p] = ParamRole::Trainable;
+  });
   func.walk([&](mlir::Operation *op) {
     if (llvm::isa<Conv2dOp, LinearOp>(op)) {
       for (unsigned i = 1; i < op->getNumOperands(); ++i)

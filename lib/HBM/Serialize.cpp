@@ -94,7 +94,7 @@ std::vector<uint8_t> serialize(const Model &m) {
   for (const TensorDesc &t : m.tensors)
     tensors.push_back(fbs::CreateTensor(
         b, b.CreateString(t.name), b.CreateVector(t.shape), toFb(t.dtype),
-        b.CreateVector(t.scale), t.arenaOffset));
+        b.CreateVector(t.scale), t.arenaOffset, t.constant));
   std::vector<flatbuffers::Offset<fbs::Constant>> constants;
   for (const Constant &c : m.constants)
     constants.push_back(fbs::CreateConstant(
@@ -279,6 +279,7 @@ bool deserializePayload(const uint8_t *data, size_t size, Model &m,
       }
       d.scale = vec<float>(t->scale());
       d.arenaOffset = t->arena_offset();
+      d.constant = t->constant();
       m.tensors.push_back(std::move(d));
     }
   if (root->constants())

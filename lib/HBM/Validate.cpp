@@ -256,6 +256,17 @@ struct Checker {
         return err << "layer '" << l.name << "' reads tensor '" << t->name
                    << "' before any layer writes it",
                false;
+      // Constant activations feed only layers that read their inputs
+      // through the reference kernels (the runtime's fast paths address
+      // the arena).
+      if (t->constant >= 0 && l.kind != LayerKind::Add &&
+          l.kind != LayerKind::Mul && l.kind != LayerKind::MatMul &&
+          l.kind != LayerKind::Concat)
+        return err << "layer '" << l.name << "' ("
+                   << layerKindName(l.kind) << ") cannot read the constant "
+                   << "tensor '" << t->name
+                   << "' (only add, mul, matmul and concat can)",
+               false;
       in.push_back(t);
     }
     const TensorDesc *outp = tensor(l.output, l.name);
@@ -498,9 +509,25 @@ struct Checker {
       if (!shapeOk(c.shape, dtypeBytes(c.dtype), "constant '" + c.name + "'") ||
           c.groups < 1 || c.shape.empty() || c.shape[0] % c.groups)
         return err << " (constant '" << c.name << "')", false;
+    written.assign(m.tensors.size(), false);
+    for (size_t i = 0; i < m.tensors.size(); ++i) {
+      const TensorDesc &t = m.tensors[i];
+      if (t.constant < 0)
+        continue;
+      const Constant *c = constant(t.constant, "<tensor " + t.name + ">");
+      if (!c)
+        return false;
+      if (t.arenaOffset != -1 || !isAct(t.dtype) || c->dtype != t.dtype ||
+          c->layout != "plain" ||
+          int64_t(c->data.size()) != t.numel() * dtypeBytes(t.dtype))
+        return err << "constant tensor '" << t.name
+                   << "' must be an i8/i16 tensor outside the arena whose "
+                      "constant holds its elements in the plain layout",
+               false;
+      written[i] = true;
+    }
     if (m.inputs.empty() || m.outputs.empty())
       return err << "model has no inputs or no outputs", false;
-    written.assign(m.tensors.size(), false);
     for (int32_t i : m.inputs) {
       const TensorDesc *t = tensor(i, "<inputs>");
       if (!t)

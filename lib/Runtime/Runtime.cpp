@@ -83,6 +83,9 @@ struct Session::Impl {
   std::vector<int16_t> nhwc; // zero-padded NHWC copy of a conv input
   /// By tensor index, model inputs: the first of `reps` stacked slices.
   std::vector<const float *> inputs;
+  /// By tensor index, the elements of constant activations (one slice,
+  /// shared by every stacked model batch).
+  std::vector<std::vector<int32_t>> constants;
   int64_t reps = 1; // model batches stacked in this pass
 
   void prepare();
@@ -149,6 +152,22 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
     needed = std::max(needed, t.arenaOffset + t.bytes());
   }
   im.arenaNeeded = needed;
+  // Constant activations (a position embedding): widened once.
+  im.constants.resize(im.m.tensors.size());
+  for (size_t i = 0; i < im.m.tensors.size(); ++i) {
+    const TensorDesc &t = im.m.tensors[i];
+    if (t.constant < 0)
+      continue;
+    const std::vector<uint8_t> &bytes =
+        im.m.constants[size_t(t.constant)].data;
+    std::vector<int32_t> &values = im.constants[i];
+    values.resize(size_t(t.numel()));
+    for (size_t e = 0; e < values.size(); ++e)
+      values[e] = t.dtype == eval::DType::I16
+                      ? int32_t(int16_t(uint16_t(bytes[2 * e]) |
+                                        uint16_t(bytes[2 * e + 1]) << 8))
+                      : int32_t(int8_t(bytes[e]));
+  }
   im.prepare();
   return s;
 }
@@ -222,6 +241,13 @@ eval::Tensor Session::Impl::load(int32_t index, int64_t rep, int64_t count) {
   if (count > 1 && !t.shape.empty())
     t.shape[0] *= count;
   const int64_t first = rep * n, total = count * n;
+  if (d.constant >= 0) {
+    // The same constant for every stacked batch.
+    const std::vector<int32_t> &c = constants[size_t(index)];
+    for (int64_t k = 0; k < count; ++k)
+      t.i.insert(t.i.end(), c.begin(), c.end());
+    return t;
+  }
   if (d.arenaOffset < 0) {
     const float *x = inputs[size_t(index)] + first;
     t.f.assign(x, x + total);
@@ -473,7 +499,8 @@ void Session::Impl::add(const Layer &l) {
   const TensorDesc &a = m.tensors[size_t(l.inputs[0])];
   const TensorDesc &b = m.tensors[size_t(l.inputs[1])];
   const TensorDesc &out = m.tensors[size_t(l.output)];
-  if (a.shape != out.shape || b.shape != out.shape)
+  if (a.shape != out.shape || b.shape != out.shape || a.constant >= 0 ||
+      b.constant >= 0)
     return reference(l, nullptr);
   const int64_t n = out.numel() * reps;
   const int64_t round = l.shift[0] > 0 ? (int64_t(1) << (l.shift[0] - 1)) : 0;

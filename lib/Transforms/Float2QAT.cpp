@@ -246,6 +246,35 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
       // The unit is named after its first op (conv1 for conv1+bn1+relu).
       insertActivationFQ(out, dtype, op->getLoc());
     }
+
+    // A float constant or trained scalar that enters an activation op (a
+    // position embedding added to a feature, GaNet's attention gamma) is
+    // quantized like an input: HAT's QuantStub on it. A positive scalar a
+    // hat.mul scales by needs none (it folds into the scale).
+    SmallVector<ParamOp> params;
+    func.walk([&](ParamOp p) { params.push_back(p); });
+    for (ParamOp p : params) {
+      auto type = dyn_cast<RankedTensorType>(p.getType());
+      if (!type || !type.getElementType().isF32())
+        continue;
+      SmallVector<OpOperand *> activationUses;
+      for (OpOperand &use : p.getResult().getUses()) {
+        Operation *user = use.getOwner();
+        if (isa<AddOp, MatmulOp, ConcatOp>(user) ||
+            (isa<MulOp>(user) && !isConstantScale(user)))
+          activationUses.push_back(&use);
+      }
+      if (activationUses.empty())
+        continue;
+      builder.setInsertionPointAfter(p);
+      auto fq = builder.create<FakeQuantOp>(
+          NameLoc::get(StringAttr::get(ctx, p.getName()), p.getLoc()), type,
+          p.getResult(), QDTypeAttr::get(ctx, *actType), IntegerAttr(),
+          DenseF32ArrayAttr(), ObserverAttr::get(ctx, *observerKind),
+          DenseF32ArrayAttr(), DenseF32ArrayAttr(), UnitAttr());
+      for (OpOperand *use : activationUses)
+        use->set(fq.getResult());
+    }
   }
 };
 } // namespace

@@ -510,6 +510,24 @@ LogicalResult Quantizer::convert(Operation *op) {
     double scale = (*fq.getScale())[0];
     unsigned bits = getQDTypeBits(fq.getDtype());
     Type type = intTensor(fq.getType(), bits);
+    // A quantized float constant (a position embedding, a trained scalar)
+    // becomes an integer constant: quantizeValue, the arithmetic of
+    // hat.quantize, applied once here instead of on every run.
+    if (ParamOp param = getParamDefiningOp(fq.getInput())) {
+      auto data = readFloatParam(param);
+      if (!data)
+        return fq.emitOpError("quantizes a parameter without float data");
+      std::vector<int32_t> q;
+      q.reserve(data->size());
+      for (float v : *data)
+        q.push_back(int32_t(quant::quantizeValue(v, float(scale), int(bits))));
+      builder.setInsertionPoint(fq);
+      ParamOp intParam = createIntParam(
+          builder, param.getLoc(), param.getName(),
+          cast<RankedTensorType>(fq.getType()).getShape(), bits, q);
+      define(fq.getResult(), intParam.getResult(), scale, bits);
+      return success();
+    }
     builder.setInsertionPoint(op);
     auto it = mapping.find(fq.getInput());
     if (it == mapping.end()) {

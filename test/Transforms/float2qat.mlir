@@ -147,3 +147,29 @@ func.func @attention(%q: tensor<1x4x8xf32>, %k: tensor<1x8x4xf32>) -> tensor<1x4
   %o = hat.matmul %s, %kt : (tensor<1x4x4xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
   return %o : tensor<1x4x8xf32>
 }
+
+// -----
+
+// A float constant added to an activation (a position embedding) is
+// quantized like an input, named after itself; a positive scalar a mul
+// scales by needs no fake_quant (it folds into the scale), a negative one
+// does.
+// CHECK-LABEL: func @constants
+// CHECK: %[[P:.*]] = hat.param "attn.pos_embed"
+// CHECK-NEXT: %[[PQ:.*]] = hat.fake_quant %[[P]] {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>}
+// CHECK: hat.add %{{.*}}, %[[PQ]]
+// CHECK: %[[G:.*]] = hat.param "attn.gamma" dense<2.500000e-01>
+// CHECK-NOT: hat.fake_quant %[[G]]
+// CHECK: hat.mul %[[G]]
+// CHECK: %[[N:.*]] = hat.param "neg" dense<-2.500000e-01>
+// CHECK-NEXT: %[[NQ:.*]] = hat.fake_quant %[[N]]
+// CHECK: hat.mul %[[NQ]]
+func.func @constants(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>) {
+  %p = hat.param "attn.pos_embed" dense<[[0.5, -0.5, 1.0, 0.25]]> : tensor<1x4xf32>
+  %a = hat.add %x, %p : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  %g = hat.param "attn.gamma" dense<0.25> : tensor<1xf32> {hat.trainable}
+  %m = hat.mul %g, %a : (tensor<1xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  %n = hat.param "neg" dense<-0.25> : tensor<1xf32>
+  %k = hat.mul %n, %a : (tensor<1xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  return %m, %k : tensor<1x4xf32>, tensor<1x4xf32>
+}

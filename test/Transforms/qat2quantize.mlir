@@ -234,3 +234,20 @@ func.func @matmul(%x: tensor<2x3x4xf32>, %y: tensor<1x4x5xf32>) -> tensor<2x3x5x
   %mq = hat.fake_quant %m {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 1.0>} : tensor<2x3x5xf32>
   return %mq : tensor<2x3x5xf32>
 }
+
+// -----
+
+// A quantized constant becomes an integer constant of the same name:
+// [0.5, -0.5, 1.0, 0.25] at scale 1/128 -> [64, -64, 127 (saturated), 32].
+// CHECK-LABEL: func @constant_operand
+// CHECK: %[[P:.*]] = hat.param "attn.pos_embed" dense<{{\[\[}}64, -64, 127, 32]]> : tensor<1x4xi8>
+// CHECK: hat.qadd %{{.*}}, %[[P]]
+// CHECK-NOT: hat.quantize %{{.*}}pos_embed
+func.func @constant_operand(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.0078125>} : tensor<1x4xf32>
+  %p = hat.param "attn.pos_embed" dense<[[0.5, -0.5, 1.0, 0.25]]> : tensor<1x4xf32>
+  %pq = hat.fake_quant %p {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.0078125>} : tensor<1x4xf32>
+  %a = hat.add %xq, %pq : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+  %aq = hat.fake_quant %a {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.015625>} : tensor<1x4xf32>
+  return %aq : tensor<1x4xf32>
+}

@@ -351,6 +351,11 @@ int main(int argc, char **argv) {
               << hat::hbm::perfSummaryText(model);
     for (size_t o = 0; o < model.outputNames.size(); ++o)
       std::cout << "output #" << o << ": " << model.outputNames[o] << "\n";
+    for (const hat::hbm::TensorDesc &t : model.tensors)
+      if (t.constant >= 0)
+        std::cout << "constant tensor " << t.name << " "
+                  << hat::eval::dtypeName(t.dtype) << " "
+                  << t.numel() << " elements\n";
     if (!model.postProcess.empty())
       std::cout << "post_process: " << model.postProcess << "\n";
     if (inputs.empty())

@@ -66,6 +66,9 @@ struct TensorDesc {
   std::vector<float> scale;
   /// -1 for model inputs (caller's buffer), else the byte offset in the arena.
   int64_t arenaOffset = -1;
+  /// A constant activation: the index of its data in `constants` (layout
+  /// "plain", this dtype); it lives outside the arena. -1 otherwise.
+  int32_t constant = -1;
 
   int64_t numel() const { return eval::numelOf(shape); }
   int64_t bytes() const { return numel() * dtypeBytes(dtype); }

@@ -232,6 +232,34 @@ TEST_F(FloatOpsTest, AddAndMulBroadcast) {
   }
 }
 
+// A parameter marked hat.trainable trains whatever uses it (GaNet's
+// attention gamma only feeds a hat.mul): it is among the parameters and gets
+// the reference gradient; the same parameter unmarked is a constant.
+TEST_F(FloatOpsTest, TrainableMarkerMakesAParameter) {
+  for (bool marked : {true, false}) {
+    FunctionBuilder fb(context);
+    auto args = fb.begin({fb.tensor({2, 3, 4, 4}, fb.f32())});
+    mlir::Value gamma = fb.param("attn.gamma", {1}, 0.5f);
+    if (marked)
+      gamma.getDefiningOp()->setAttr("hat.trainable",
+                                     fb.builder.getUnitAttr());
+    mlir::Value y = fb.builder.create<MulOp>(fb.loc(), gamma, args[0]);
+    auto func = fb.finish({y});
+    ExecutorOptions options;
+    auto executor = makeExecutor(func, options);
+    ASSERT_TRUE(executor);
+    bool found = false;
+    for (auto &[name, t] : executor->namedParameters())
+      found |= name == "attn.gamma";
+    EXPECT_EQ(found, marked);
+    if (marked)
+      check(func, {randn({2, 3, 4, 4})},
+            [&](const std::vector<at::Tensor> &in, TensorMap &p) {
+              return p["attn.gamma"] * in[0];
+            });
+  }
+}
+
 // hat.matmul forward and backward (both operands get gradients) against
 // at::matmul, with a broadcast batch dimension, and against HatEval.
 TEST_F(FloatOpsTest, MatmulBroadcastBatch) {

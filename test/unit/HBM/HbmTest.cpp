@@ -391,6 +391,58 @@ TEST(Hbm, SemanticErrorsSayWhat) {
   }
 }
 
+// Constant activations (a quantized position embedding): a tensor outside
+// the arena whose data is a "plain" constant of its dtype, read only by
+// add / mul / matmul / concat; the index survives serialization.
+TEST(Hbm, ConstantTensorsAreCheckedAndRoundTrip) {
+  std::string error;
+  auto withConstant = [](size_t bytes) {
+    hbm::Model m = tinyModel();
+    hbm::Constant c;
+    c.name = "pos";
+    c.shape = {1, 180};
+    c.dtype = eval::DType::I8;
+    c.layout = "plain";
+    c.data.assign(bytes, 3);
+    m.constants.push_back(c);
+    hbm::TensorDesc t;
+    t.name = "pos";
+    t.shape = {1, 180};
+    t.dtype = eval::DType::I8;
+    t.constant = int32_t(m.constants.size() - 1);
+    m.tensors.push_back(t);
+    return m;
+  };
+  {
+    hbm::Model m = withConstant(180);
+    EXPECT_TRUE(hbm::validate(m, error)) << error;
+    std::vector<uint8_t> bytes = hbm::serialize(m);
+    hbm::Model back;
+    ASSERT_TRUE(hbm::deserialize(bytes.data(), bytes.size(), back, error))
+        << error;
+    EXPECT_EQ(back.tensors.back().constant, m.tensors.back().constant);
+  }
+  {
+    hbm::Model m = withConstant(179);
+    EXPECT_FALSE(hbm::validate(m, error));
+    EXPECT_NE(error.find("constant tensor 'pos' must be an i8/i16 tensor"),
+              std::string::npos)
+        << error;
+  }
+  {
+    // The linear layer's fast path addresses the arena: it may not read it.
+    hbm::Model m = withConstant(180);
+    for (hbm::Layer &l : m.layers)
+      if (l.name == "fc")
+        l.inputs = {int32_t(m.tensors.size() - 1)};
+    EXPECT_FALSE(hbm::validate(m, error));
+    EXPECT_NE(error.find("layer 'fc' (linear) cannot read the constant tensor "
+                         "'pos'"),
+              std::string::npos)
+        << error;
+  }
+}
+
 // A matmul layer whose operands are not [..., M, K] x [..., K, N] (here
 // [1, 180] x [1, 180]) is refused with the layer's name.
 TEST(Hbm, MatmulShapesAreChecked) {

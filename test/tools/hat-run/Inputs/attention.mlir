@@ -1,7 +1,10 @@
 // A position-attention block as GaNet's neck has it (query/key/value 1x1
 // convs, energy = key^T x query, softmax, value x attention, residual add),
-// small enough for the lit suite.
-func.func @forward(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+// a constant position embedding added to the input, and a trained scalar
+// gamma scaling the attention output; small enough for the lit suite.
+func.func @forward(%x0: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+  %pos = hat.param "attn.pos_embed" dense<[[[[0.246, 0.484, 0.59, 0.885], [0.48, 0.845, -0.942, -0.069], [0.887, 0.298, 0.802, -0.774], [-0.062, -0.507, 0.088, 0.148]], [[-0.974, -0.567, -0.441, 0.833], [0.531, -0.681, 0.594, -0.722], [0.235, -0.747, -0.996, 0.743], [-0.581, -0.569, 0.965, 0.745]], [[-0.421, 0.923, 0.078, 0.356], [-0.59, 0.882, 0.381, 0.933], [0.787, -0.402, -0.278, -0.668], [-0.709, -0.87, -0.397, 0.206]], [[-0.993, 0.356, -0.324, -0.38], [0.637, -0.039, -0.368, -0.038], [0.409, -0.886, 0.95, -0.954], [0.5, 0.69, -0.964, 0.575]], [[-0.268, 0.157, -0.982, -0.907], [-0.638, 0.91, -0.607, 0.511], [0.859, 0.884, -0.311, -0.29], [0.049, 0.551, -0.784, 0.497]], [[0.594, 0.719, -0.927, 0.892], [-0.818, -0.319, 0.222, 0.836], [-0.32, 0.848, 0.09, -0.375], [-0.366, -0.645, -0.844, -0.702]], [[0.378, 0.993, -0.677, -0.903], [0.973, 0.067, -0.188, -0.525], [0.188, 0.653, -0.089, -0.156], [-0.889, 0.832, -0.935, -0.013]], [[0.677, -0.739, 0.463, 0.9], [0.261, 0.576, -0.787, -0.131], [-0.702, 0.689, -0.41, -0.094], [0.999, 0.705, 0.952, -0.093]]]]> : tensor<1x8x4x4xf32>
+  %x = hat.add %x0, %pos : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
   %query_w = hat.param "query_conv.weight" dense<[[[[-0.314]], [[0.053]], [[-0.156]], [[0.125]], [[0.151]], [[-0.521]], [[-0.584]], [[0.405]]], [[[-0.289]], [[-0.319]], [[0.595]], [[-0.036]], [[0.404]], [[-0.028]], [[0.167]], [[-0.419]]], [[[0.162]], [[0.442]], [[0.028]], [[0.29]], [[0.206]], [[-0.523]], [[0.31]], [[0.109]]], [[[-0.238]], [[-0.563]], [[0.439]], [[-0.033]], [[0.263]], [[0.455]], [[0.257]], [[0.505]]]]> : tensor<4x8x1x1xf32>
   %query_b = hat.param "query_conv.bias" dense<[-0.126, 0.361, -0.066, 0.523]> : tensor<4xf32>
   %query = hat.conv2d %x, %query_w, %query_b {stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x8x4x4xf32>, tensor<4x8x1x1xf32>, tensor<4xf32>) -> tensor<1x4x4x4xf32>
@@ -19,6 +22,8 @@ func.func @forward(%x: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
   %v = hat.reshape %value {shape = array<i64: 1, 8, 16>} : (tensor<1x8x4x4xf32>) -> tensor<1x8x16xf32>
   %o = hat.matmul %v, %attn {hat.layer_name = "attn.out"} : (tensor<1x8x16xf32>, tensor<1x16x16xf32>) -> tensor<1x8x16xf32>
   %o4 = hat.reshape %o {shape = array<i64: 1, 8, 4, 4>} : (tensor<1x8x16xf32>) -> tensor<1x8x4x4xf32>
-  %y = hat.add %o4, %x : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %gamma = hat.param "attn.gamma" dense<0.75> : tensor<1xf32> {hat.trainable}
+  %og = hat.mul %gamma, %o4 : (tensor<1xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  %y = hat.add %og, %x : (tensor<1x8x4x4xf32>, tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
   return %y : tensor<1x8x4x4xf32>
 }
