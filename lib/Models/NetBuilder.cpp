@@ -399,6 +399,67 @@ Value NetBuilder::flatten(Value x, int64_t startDim) {
                                    builder.getI64IntegerAttr(startDim));
 }
 
+Value NetBuilder::reshape(Value x, ArrayRef<int64_t> newShape) {
+  if (failed())
+    return x;
+  int64_t n = 1;
+  for (int64_t d : newShape)
+    n *= d;
+  auto type = cast<RankedTensorType>(x.getType());
+  if (n != type.getNumElements()) {
+    fail("reshape", "cannot reshape " + std::to_string(type.getNumElements()) +
+                        " elements into " + std::to_string(n));
+    return x;
+  }
+  return builder.create<ReshapeOp>(opLoc("reshape"), x,
+                                   builder.getDenseI64ArrayAttr(newShape));
+}
+
+Value NetBuilder::transpose(Value x, ArrayRef<int64_t> perm) {
+  if (failed())
+    return x;
+  return builder.create<TransposeOp>(opLoc("transpose"), x,
+                                     builder.getDenseI64ArrayAttr(perm));
+}
+
+Value NetBuilder::matmul(Value a, Value b, const std::string &name) {
+  if (failed())
+    return a;
+  ArrayRef<int64_t> sa = shape(a), sb = shape(b);
+  if (sa.size() < 2 || sb.size() < 2 || sa.back() != sb[sb.size() - 2] ||
+      !broadcasts(sa.drop_back(2), sb.drop_back(2))) {
+    fail(name, "cannot multiply matrices of shapes that do not contract");
+    return a;
+  }
+  Value m = builder.create<MatmulOp>(opLoc(name), a, b);
+  nameLayer(m, name);
+  return m;
+}
+
+Value NetBuilder::softmax(Value x, int64_t axis) {
+  if (failed())
+    return x;
+  return builder.create<SoftmaxOp>(opLoc("softmax"), x,
+                                   builder.getI64IntegerAttr(axis));
+}
+
+Value NetBuilder::constant(const std::string &leaf, ArrayRef<int64_t> shape,
+                           std::vector<float> data) {
+  if (failed() || !admitParameters(leaf, shape))
+    return Value();
+  return param(leaf, shape, std::move(data), false);
+}
+
+Value NetBuilder::trainableParam(const std::string &leaf,
+                                 ArrayRef<int64_t> shape,
+                                 std::vector<float> data) {
+  if (failed() || !admitParameters(leaf, shape))
+    return Value();
+  Value p = param(leaf, shape, std::move(data), true);
+  p.getDefiningOp()->setAttr("hat.trainable", builder.getUnitAttr());
+  return p;
+}
+
 Value NetBuilder::resize(Value x, int64_t height, int64_t width, bool bilinear,
                          bool alignCorners) {
   return builder.create<ResizeOp>(

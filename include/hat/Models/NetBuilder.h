@@ -98,6 +98,22 @@ public:
   mlir::Value flatten(mlir::Value x, int64_t startDim = 1);
   mlir::Value resize(mlir::Value x, int64_t height, int64_t width,
                      bool bilinear, bool alignCorners = false);
+  /// Any element count-preserving shape (no -1 entries).
+  mlir::Value reshape(mlir::Value x, llvm::ArrayRef<int64_t> shape);
+  mlir::Value transpose(mlir::Value x, llvm::ArrayRef<int64_t> perm);
+  /// torch.matmul of two activations (ranks >= 2, broadcast batch dims).
+  mlir::Value matmul(mlir::Value a, mlir::Value b,
+                     const std::string &name = "matmul");
+  mlir::Value softmax(mlir::Value x, int64_t axis);
+  /// A float constant `<leaf>` that is not trained (a position embedding).
+  mlir::Value constant(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
+                       std::vector<float> data);
+  /// A trained parameter that is no conv / linear / BN weight (the executor
+  /// takes those roles from their uses): marked `hat.trainable`, e.g. the
+  /// attention's scalar `gamma`.
+  mlir::Value trainableParam(const std::string &leaf,
+                             llvm::ArrayRef<int64_t> shape,
+                             std::vector<float> data);
 
   /// Names the layer producing `v` (`hat.layer_name` = the scoped `leaf`),
   /// for layers without a weight to take a name from (pools, resizes): the
