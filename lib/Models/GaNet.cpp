@@ -272,6 +272,9 @@ struct GaNetHead : Module {
 struct GaNetDecoderSpec {
   double rootThr = 1.0, kptThr = 0.4, clusterThr = 4.0;
   int64_t downscale = 8;
+  /// HAT drops a lane of at most `min_points` keypoints (the codec's
+  /// minPoints is the smallest count kept: min_points + 1).
+  int64_t minPoints = 10;
 };
 using GaNetDecoderPtr = std::shared_ptr<GaNetDecoderSpec>;
 
@@ -322,6 +325,7 @@ struct GaNet : Module {
     j["kpt_thr"] = decoder->kptThr;
     j["cluster_thr"] = decoder->clusterThr;
     j["downscale"] = decoder->downscale;
+    j["min_points"] = decoder->minPoints;
     j["heatmap_is_logit"] = true;
     j["outputs"] = {{"kpts_hm", "kpts_hm"},
                     {"pts_offset", "pts_offset"},
@@ -444,11 +448,15 @@ config::Expected<std::any> buildGaNetDecoder(const config::BuildArgs &args) {
   auto kpt = floatArg(args, "kpt_thr", 0.4);
   auto cluster = floatArg(args, "cluster_thr", 4.0);
   auto down = intArg(args, "downscale", 8, 1024);
+  auto minPoints = intArg(args, "min_points", 10, 1 << 20);
   for (auto *e : {&root, &kpt, &cluster})
     if (!*e)
       return e->error();
-  if (!down)
-    return down.error();
+  for (auto *e : {&down, &minPoints})
+    if (!*e)
+      return e->error();
+  if (*minPoints < 0)
+    return args.error("min_points must be >= 0");
   if (!(*kpt > 0.0 && *kpt < 1.0))
     return args.error("kpt_thr must be in (0, 1)");
   if (!(*cluster > 0.0) || !std::isfinite(*root))
@@ -459,6 +467,7 @@ config::Expected<std::any> buildGaNetDecoder(const config::BuildArgs &args) {
   d->kptThr = *kpt;
   d->clusterThr = *cluster;
   d->downscale = *down;
+  d->minPoints = *minPoints;
   return std::any(d);
 }
 
@@ -551,7 +560,7 @@ HAT_REGISTER("head", {"GaNetHead"}, config::KwargSpec{{"in_channel"}, {}},
 HAT_REGISTER("post_process", {"GaNetDecoder"},
              config::KwargSpec{{},
                                {"root_thr", "kpt_thr", "cluster_thr",
-                                "downscale"}},
+                                "downscale", "min_points"}},
              buildGaNetDecoder);
 
 HAT_REGISTER("model", {"GaNet"},
