@@ -216,6 +216,29 @@ TEST_F(IntegerTest, QMatmul) {
     EXPECT_EQ(out.flatten()[k].item<int64_t>(), want[size_t(k)]) << k;
 }
 
+// A constant integer operand (a quantized position embedding, GaNet's
+// attention) in qadd / qmul / qmatmul: the executor reads the int8 constant
+// as HatEval does.
+TEST_F(IntegerTest, ConstantOperands) {
+  FunctionBuilder fb(context, 11);
+  auto args = fb.begin({fb.tensor({2, 3, 4, 4}, fb.i(8))});
+  auto &bld = fb.builder;
+  mlir::Value pos = fb.intParam("pos_embed", {1, 3, 4, 4}, 8, -128, 127);
+  mlir::Value gamma = fb.intParam("gamma", {1}, 8, -100, -20);
+  mlir::Value key = fb.intParam("key", {1, 3, 4, 5}, 8, -128, 127);
+  mlir::Value sum = bld.create<QAddOp>(
+      fb.loc(), fb.tensor({2, 3, 4, 4}, fb.i(8)), args[0], pos,
+      bld.getI32IntegerAttr(1 << 30), bld.getI32IntegerAttr(1 << 29),
+      bld.getI32IntegerAttr(31), mlir::UnitAttr());
+  mlir::Value prod = bld.create<QMulOp>(
+      fb.loc(), fb.tensor({2, 3, 4, 4}, fb.i(8)), gamma, sum,
+      bld.getI32IntegerAttr(1 << 30), bld.getI32IntegerAttr(36));
+  mlir::Value mm = bld.create<QMatmulOp>(
+      fb.loc(), fb.tensor({2, 3, 4, 5}, fb.i(16)), sum, key,
+      bld.getI32IntegerAttr(1 << 30), bld.getI32IntegerAttr(34));
+  checkExact(fb.finish({sum, prod, mm}), {full(8, {2, 3, 4, 4})});
+}
+
 TEST_F(IntegerTest, QConcat) {
   FunctionBuilder fb(context, 9);
   // int16 inputs into an int8 result (the verifier wants equal input types,
