@@ -243,10 +243,9 @@ struct EstimatePerfPass
       // integer form: the quantize layer reads nothing from DDR.
       if (isa<QuantizeOp>(op) && inputSource == "pyramid")
         load = 0;
-      const LayerTime time =
-          layerTime(computeCycles(op, s, m),
-                    isa<ConvOp, LinearOp, MatmulOp>(op),
-                    load + store, tiles, isa<ReshapeOp>(op), m);
+      const LayerTime time = layerTime(
+          computeCycles(op, s, m), isa<ConvOp, LinearOp, MatmulOp>(op),
+          load + store, tiles, isa<ReshapeOp>(op), m);
       const double computeUs = time.computeUs, memUs = time.memoryUs;
       const double total = time.totalUs;
       const double util =

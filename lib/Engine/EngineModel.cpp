@@ -355,8 +355,8 @@ std::vector<float> integerResultScales(mlir::func::FuncOp func) {
         mlir::dyn_cast<mlir::RankedTensorType>(func.getResultTypes()[i]);
     if (scale.size() != 1 || !(scale[0] > 0) || !std::isfinite(scale[0]) ||
         !type || !type.getElementType().isSignlessInteger())
-      throw EngineError("result " + std::to_string(i) + " of the model: " +
-                        kResultScaleAttr +
+      throw EngineError("result " + std::to_string(i) +
+                        " of the model: " + kResultScaleAttr +
                         " must be one positive finite scale on an integer "
                         "result");
     scales[i] = scale[0];

@@ -262,8 +262,8 @@ struct Checker {
       if (t->constant >= 0 && l.kind != LayerKind::Add &&
           l.kind != LayerKind::Mul && l.kind != LayerKind::MatMul &&
           l.kind != LayerKind::Concat)
-        return err << "layer '" << l.name << "' ("
-                   << layerKindName(l.kind) << ") cannot read the constant "
+        return err << "layer '" << l.name << "' (" << layerKindName(l.kind)
+                   << ") cannot read the constant "
                    << "tensor '" << t->name
                    << "' (only add, mul, matmul and concat can)",
                false;

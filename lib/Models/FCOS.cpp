@@ -12,8 +12,8 @@
 
 #include "ModelArgs.h"
 
-#include "hat/Dialect/ResultAttributes.h"
 #include "hat/Dialect/HatOps.h"
+#include "hat/Dialect/ResultAttributes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"

@@ -58,8 +58,8 @@ std::vector<float> sinePositionEmbedding(int64_t channels, int64_t h,
     for (int64_t y = 0; y < h; ++y)
       for (int64_t x = 0; x < w; ++x) {
         const float v = float(xHalf ? x + 1 : y + 1) / t;
-        out[size_t((c * h + y) * w + x)] = k % 2 == 0 ? std::sin(v)
-                                                      : std::cos(v);
+        out[size_t((c * h + y) * w + x)] =
+            k % 2 == 0 ? std::sin(v) : std::cos(v);
       }
   }
   return out;
@@ -124,8 +124,8 @@ struct FPN : Module {
     if (fixOutChannel)
       for (size_t idx = 0; idx < levels; ++idx) {
         const size_t level = levels - 1 - idx;
-        fused[level] = conv1x1(fused[level], outChannels[level],
-                               *fixOutChannel, "conv1x1." + std::to_string(idx));
+        fused[level] = conv1x1(fused[level], outChannels[level], *fixOutChannel,
+                               "conv1x1." + std::to_string(idx));
       }
     return fused;
   }
@@ -172,12 +172,12 @@ Value attentionLayer(NetBuilder &nb, Value x, const AttentionSpec &a,
                         std::to_string(h) + ", " + std::to_string(w) + ")");
     return x;
   }
-  Value pos = nb.constant("pos_embed", {1, c, h, w},
-                          sinePositionEmbedding(c, h, w));
+  Value pos =
+      nb.constant("pos_embed", {1, c, h, w}, sinePositionEmbedding(c, h, w));
   x = nb.add(x, pos);
   const int64_t hidden = a.out / a.ratio;
-  Value query = nb.reshape(conv1x1(x, hidden, "query_conv"),
-                           {n, 1, hidden, h * w});
+  Value query =
+      nb.reshape(conv1x1(x, hidden, "query_conv"), {n, 1, hidden, h * w});
   Value key = nb.transpose(conv1x1(x, hidden, "key_conv"), {0, 2, 3, 1});
   Value energy = nb.matmul(key, query, "energy"); // [N, H, W, HW]
   energy = nb.reshape(energy, {n, h * w, h * w});
@@ -252,9 +252,8 @@ struct GaNetHead : Module {
       Value map = nb.conv2d(y, p, 1, "1");
       // HAT's out qconfig: the maps leave the BPU in 16 bits.
       if (Operation *op = map.getDefiningOp())
-        op->setAttr("hat.qdtype",
-                    QDTypeAttr::get(nb.getBuilder().getContext(),
-                                    QDType::qint16));
+        op->setAttr("hat.qdtype", QDTypeAttr::get(nb.getBuilder().getContext(),
+                                                  QDType::qint16));
       return map;
     };
     Value kpts = branch("keypts_head", 1, -2.19f);
@@ -543,9 +542,9 @@ config::Expected<std::any> buildGaNet(const config::BuildArgs &args) {
 }
 
 HAT_REGISTER("neck", {"FPN"},
-             config::KwargSpec{{"in_strides", "in_channels", "out_strides",
-                                "out_channels"},
-                               {"fix_out_channel", "bn_kwargs"}},
+             config::KwargSpec{
+                 {"in_strides", "in_channels", "out_strides", "out_channels"},
+                 {"fix_out_channel", "bn_kwargs"}},
              buildFPN);
 
 HAT_REGISTER("neck", {"GaNetNeck"},

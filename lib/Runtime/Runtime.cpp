@@ -158,8 +158,7 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
     const TensorDesc &t = im.m.tensors[i];
     if (t.constant < 0)
       continue;
-    const std::vector<uint8_t> &bytes =
-        im.m.constants[size_t(t.constant)].data;
+    const std::vector<uint8_t> &bytes = im.m.constants[size_t(t.constant)].data;
     std::vector<int32_t> &values = im.constants[i];
     values.resize(size_t(t.numel()));
     for (size_t e = 0; e < values.size(); ++e)

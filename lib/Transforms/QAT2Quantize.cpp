@@ -302,15 +302,15 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
       if (failed(rq))
         return failure();
       if (isa<MulOp>(op))
-        result = builder.create<QMulOp>(
-            loc, resultType, lhs->value, rhs->value,
-            builder.getI32IntegerAttr(rq->multiplier),
-            builder.getI32IntegerAttr(rq->shift));
+        result =
+            builder.create<QMulOp>(loc, resultType, lhs->value, rhs->value,
+                                   builder.getI32IntegerAttr(rq->multiplier),
+                                   builder.getI32IntegerAttr(rq->shift));
       else {
-        auto qmatmul = builder.create<QMatmulOp>(
-            loc, resultType, lhs->value, rhs->value,
-            builder.getI32IntegerAttr(rq->multiplier),
-            builder.getI32IntegerAttr(rq->shift));
+        auto qmatmul =
+            builder.create<QMatmulOp>(loc, resultType, lhs->value, rhs->value,
+                                      builder.getI32IntegerAttr(rq->multiplier),
+                                      builder.getI32IntegerAttr(rq->shift));
         // A matrix product has no weight to be named after: keep the name
         // the model builder gave it ("neck.attn.0.energy").
         if (Attribute name = op->getAttr("hat.layer_name"))
@@ -585,8 +585,7 @@ LogicalResult Quantizer::convert(Operation *op) {
                      builder.getStringAttr(name.str() + ".dequantize"));
       operand.set(deq);
     }
-    func.setType(FunctionType::get(func.getContext(),
-                                   func.getArgumentTypes(),
+    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
                                    ret.getOperandTypes()));
     return success();
   }

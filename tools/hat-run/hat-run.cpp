@@ -354,8 +354,8 @@ int main(int argc, char **argv) {
     for (const hat::hbm::TensorDesc &t : model.tensors)
       if (t.constant >= 0)
         std::cout << "constant tensor " << t.name << " "
-                  << hat::eval::dtypeName(t.dtype) << " "
-                  << t.numel() << " elements\n";
+                  << hat::eval::dtypeName(t.dtype) << " " << t.numel()
+                  << " elements\n";
     if (!model.postProcess.empty())
       std::cout << "post_process: " << model.postProcess << "\n";
     if (inputs.empty())

@@ -241,8 +241,7 @@ TEST_F(FloatOpsTest, TrainableMarkerMakesAParameter) {
     auto args = fb.begin({fb.tensor({2, 3, 4, 4}, fb.f32())});
     mlir::Value gamma = fb.param("attn.gamma", {1}, 0.5f);
     if (marked)
-      gamma.getDefiningOp()->setAttr("hat.trainable",
-                                     fb.builder.getUnitAttr());
+      gamma.getDefiningOp()->setAttr("hat.trainable", fb.builder.getUnitAttr());
     mlir::Value y = fb.builder.create<MulOp>(fb.loc(), gamma, args[0]);
     auto func = fb.finish({y});
     ExecutorOptions options;
@@ -268,11 +267,11 @@ TEST_F(FloatOpsTest, MatmulBroadcastBatch) {
       {fb.tensor({2, 3, 5, 4}, fb.f32()), fb.tensor({3, 4, 6}, fb.f32())});
   mlir::Value y =
       fb.builder.create<MatmulOp>(fb.loc(), args[0], args[1]).getResult();
-  at::Tensor out = check(
-      fb.finish({y}), {randn({2, 3, 5, 4}), randn({3, 4, 6})},
-      [&](const std::vector<at::Tensor> &in, TensorMap &) {
-        return at::matmul(in[0], in[1]);
-      });
+  at::Tensor out =
+      check(fb.finish({y}), {randn({2, 3, 5, 4}), randn({3, 4, 6})},
+            [&](const std::vector<at::Tensor> &in, TensorMap &) {
+              return at::matmul(in[0], in[1]);
+            });
   EXPECT_EQ(out.sizes().vec(), (std::vector<int64_t>{2, 3, 5, 6}));
 }
 
