@@ -22,6 +22,8 @@ Batch collate2d(std::vector<Sample> &samples) {
   batch.boxOffsets.push_back(0);
   batch.laneOffsets.push_back(0);
   batch.lanePointOffsets.push_back(0);
+  batch.originalLaneOffsets.push_back(0);
+  batch.originalLanePointOffsets.push_back(0);
   if (count == 0)
     return batch;
   // Images of different sizes share the largest height and width; the
@@ -86,6 +88,18 @@ Batch collate2d(std::vector<Sample> &samples) {
     }
     batch.laneOffsets.push_back(
         static_cast<int64_t>(batch.lanePointOffsets.size() - 1));
+    batch.cropOffsets.push_back({static_cast<float>(sample.originX),
+                                 static_cast<float>(sample.originY)});
+    for (const auto &lane : sample.originalLanes) {
+      for (const cv::Point2f &point : lane) {
+        batch.originalLanePoints.push_back(point.x);
+        batch.originalLanePoints.push_back(point.y);
+      }
+      batch.originalLanePointOffsets.push_back(
+          static_cast<int64_t>(batch.originalLanePoints.size() / 2));
+    }
+    batch.originalLaneOffsets.push_back(
+        static_cast<int64_t>(batch.originalLanePointOffsets.size() - 1));
   }
   return batch;
 }

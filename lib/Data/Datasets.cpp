@@ -123,6 +123,7 @@ Sample decodeSample(const RecordData &record, const std::string &source,
     }
     sample.lanes.push_back(std::move(lane));
   }
+  sample.originalLanes = sample.lanes;
   return sample;
 }
 

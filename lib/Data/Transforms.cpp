@@ -164,6 +164,9 @@ void scaleGeometry(Sample &sample, double sx, double sy) {
 // it; those left without area are dropped with their labels. Lane points
 // outside the window are dropped, and lanes left with fewer than two points.
 void cropGeometry(Sample &sample, int x0, int y0, int width, int height) {
+  // The window's corner in stored-image pixels.
+  sample.originX += x0 / sample.scaleX;
+  sample.originY += y0 / sample.scaleY;
   for (Box &box : sample.boxes) {
     box[0] = std::clamp(box[0] - x0, 0.f, float(width));
     box[2] = std::clamp(box[2] - x0, 0.f, float(width));

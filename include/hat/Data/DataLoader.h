@@ -37,7 +37,13 @@ struct Batch {
   std::vector<float> lanePoints;         // points x 2
   std::vector<int64_t> lanePointOffsets; // lanes + 1
   std::vector<int64_t> laneOffsets;      // N + 1 (into lanes)
-  std::vector<std::string> colorSpaces;  // N
+  /// N, (x, y): stored = current / scaleFactors + cropOffsets (HAT's
+  /// crop_offset), and the lanes as stored, laid out as the lanes above.
+  std::vector<std::array<float, 2>> cropOffsets;
+  std::vector<float> originalLanePoints;
+  std::vector<int64_t> originalLanePointOffsets;
+  std::vector<int64_t> originalLaneOffsets;
+  std::vector<std::string> colorSpaces; // N
   std::size_t skipped = 0; // samples of this batch dropped by on_error=skip
 
   int64_t size() const { return imageShape[0]; }

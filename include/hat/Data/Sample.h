@@ -35,11 +35,19 @@ struct Sample {
   std::vector<uint8_t> boxIsCrowd;
   /// Lane polylines as points in current-image pixels.
   std::vector<std::vector<cv::Point2f>> lanes;
+  /// The lanes as stored, before any transform: the ground truth a lane
+  /// metric compares predictions with (HAT's `ori_gt_lines`).
+  std::vector<std::vector<cv::Point2f>> originalLanes;
 
   /// Size as stored, and the accumulated resize factors (for mapping
   /// predictions back in evaluation).
   cv::Size originalSize;
   double scaleX = 1.0, scaleY = 1.0;
+  /// Where the current image's origin lies in the stored image, so that
+  /// stored = current / scale + origin for crop-and-resize pipelines
+  /// (FixedCrop / RandomCrop add their offset, Resize scales): HAT's
+  /// `crop_offset`. Flips and rotations do not keep it meaningful.
+  double originX = 0.0, originY = 0.0;
   /// The part of the current image that holds image content (x1, y1, x2,
   /// y2), once padding has been added; unset means the whole image.
   /// Geometric transforms move it with the pixels, Pad sets it.

@@ -147,6 +147,11 @@ TEST(DataLoader, CollatesAnnotationsWithOffsets) {
 
   EXPECT_EQ(batch.validRegions[4], (std::array<float, 4>{0, 0, 40, 36}));
   EXPECT_EQ(batch.originalSizes[4], (std::array<int64_t, 2>{36, 72}));
+  // No crop: the origin stays at the stored image's; this dataset records
+  // no stored lanes, so each image has none.
+  EXPECT_EQ(batch.cropOffsets,
+            (std::vector<std::array<float, 2>>(5, {0.f, 0.f})));
+  EXPECT_EQ(batch.originalLaneOffsets, (std::vector<int64_t>(6, 0)));
 }
 
 TEST(DataLoader, CollatePadsUnequalImagesAndRecordsWhereEachIs) {

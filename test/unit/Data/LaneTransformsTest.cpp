@@ -127,6 +127,43 @@ TEST(RandomFlip, LanePointsUseHatsPixelConvention) {
             (std::vector<cv::Point2f>{{10, 5}, {99, 19}, {0, 0}}));
 }
 
+// HAT's lane evaluation maps a network-input point back with the batch's
+// scale_factor and crop_offset: stored = current / scale + offset. The
+// tutorial's val pipeline, FixedCrop then Resize, on a 1640x590 image.
+TEST(FixedCrop, CropOffsetAndScaleMapPointsBackToTheStoredImage) {
+  Sample sample = coordinateSample(1640, 590);
+  sample.lanes.push_back({{820, 589}, {900, 300}});
+  sample.originalLanes = sample.lanes;
+  SampleRng rng(1);
+  FixedCrop(FixedCropOptions{{0, 270, 1640, 320}}).apply(sample, rng);
+  ResizeOptions options;
+  options.img_scale = {320, 800};
+  options.keep_ratio = false;
+  options.multiscale_mode = "value";
+  Resize(options).apply(sample, rng);
+  EXPECT_DOUBLE_EQ(sample.originX, 0.0);
+  EXPECT_DOUBLE_EQ(sample.originY, 270.0);
+  ASSERT_EQ(sample.lanes.size(), 1u);
+  for (size_t k = 0; k < sample.lanes[0].size(); ++k) {
+    const cv::Point2f &p = sample.lanes[0][k];
+    EXPECT_NEAR(p.x / sample.scaleX + sample.originX,
+                sample.originalLanes[0][k].x, 1e-3);
+    EXPECT_NEAR(p.y / sample.scaleY + sample.originY,
+                sample.originalLanes[0][k].y, 1e-3);
+  }
+  // A crop after a resize is counted in stored pixels: 10 resized pixels
+  // at scale 0.5 are 20 stored ones.
+  Sample small = coordinateSample(100, 60);
+  ResizeOptions half;
+  half.img_scale = {30, 50};
+  half.keep_ratio = false;
+  half.multiscale_mode = "value";
+  Resize(half).apply(small, rng);
+  FixedCrop(FixedCropOptions{{10, 5, 30, 20}}).apply(small, rng);
+  EXPECT_DOUBLE_EQ(small.originX, 20.0);
+  EXPECT_DOUBLE_EQ(small.originY, 10.0);
+}
+
 TEST(Resize, LanePointsScaleWithTheImageWithoutKeepRatio) {
   // HAT's lane config: img_scale=(320, 800), keep_ratio=False: x and y
   // scale separately.

@@ -191,6 +191,8 @@ TEST(Pack, CuLaneSampleRoundTripsLanes) {
     Sample sample = dataset.load(i);
     EXPECT_EQ(sample.image.size(), cv::Size(328, 118));
     ASSERT_GE(sample.lanes.size(), 1u);
+    // The stored lanes stay as loaded for the metric (no transforms here).
+    EXPECT_EQ(sample.originalLanes, sample.lanes);
     for (const auto &lane : sample.lanes)
       for (const cv::Point2f &point : lane) {
         EXPECT_GE(point.x, 0);
