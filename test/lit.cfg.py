@@ -15,6 +15,10 @@ llvm_config.with_system_environment(["HOME", "TMPDIR", "TMP", "TEMP",
                                      "ASAN_OPTIONS", "UBSAN_OPTIONS",
                                      "LSAN_OPTIONS"])
 llvm_config.use_default_substitutions()
+# A sanitized tree (HAT_SANITIZE) marks tests that cannot run under ASan
+# (an address-space ulimit cannot hold its shadow memory) UNSUPPORTED.
+if "address" in getattr(config, "hat_sanitize", ""):
+    config.available_features.add("asan")
 config.substitutions.append(("%hat_src", config.hat_src_root))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 
