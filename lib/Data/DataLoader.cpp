@@ -16,6 +16,23 @@ namespace hat::data {
 // collate_2d
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// One image's lanes appended to a batch's flat layout: the points (x, y),
+/// where each lane ends, where the image's lanes end.
+void appendLanes(const std::vector<std::vector<cv::Point2f>> &lanes,
+                 std::vector<float> &points, std::vector<int64_t> &pointOffsets,
+                 std::vector<int64_t> &laneOffsets) {
+  for (const auto &lane : lanes) {
+    for (const cv::Point2f &point : lane) {
+      points.push_back(point.x);
+      points.push_back(point.y);
+    }
+    pointOffsets.push_back(static_cast<int64_t>(points.size() / 2));
+  }
+  laneOffsets.push_back(static_cast<int64_t>(pointOffsets.size() - 1));
+}
+} // namespace
+
 Batch collate2d(std::vector<Sample> &samples) {
   Batch batch;
   const int64_t count = static_cast<int64_t>(samples.size());
@@ -78,28 +95,12 @@ Batch collate2d(std::vector<Sample> &samples) {
           b < sample.boxIsCrowd.size() ? sample.boxIsCrowd[b] : 0);
     }
     batch.boxOffsets.push_back(static_cast<int64_t>(batch.boxLabels.size()));
-    for (const auto &lane : sample.lanes) {
-      for (const cv::Point2f &point : lane) {
-        batch.lanePoints.push_back(point.x);
-        batch.lanePoints.push_back(point.y);
-      }
-      batch.lanePointOffsets.push_back(
-          static_cast<int64_t>(batch.lanePoints.size() / 2));
-    }
-    batch.laneOffsets.push_back(
-        static_cast<int64_t>(batch.lanePointOffsets.size() - 1));
+    appendLanes(sample.lanes, batch.lanePoints, batch.lanePointOffsets,
+                batch.laneOffsets);
     batch.cropOffsets.push_back({static_cast<float>(sample.originX),
                                  static_cast<float>(sample.originY)});
-    for (const auto &lane : sample.originalLanes) {
-      for (const cv::Point2f &point : lane) {
-        batch.originalLanePoints.push_back(point.x);
-        batch.originalLanePoints.push_back(point.y);
-      }
-      batch.originalLanePointOffsets.push_back(
-          static_cast<int64_t>(batch.originalLanePoints.size() / 2));
-    }
-    batch.originalLaneOffsets.push_back(
-        static_cast<int64_t>(batch.originalLanePointOffsets.size() - 1));
+    appendLanes(sample.originalLanes, batch.originalLanePoints,
+                batch.originalLanePointOffsets, batch.originalLaneOffsets);
   }
   return batch;
 }
