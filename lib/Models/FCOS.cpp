@@ -338,23 +338,12 @@ config::Expected<std::any> buildFcosFilter(const config::BuildArgs &args) {
 
 config::Expected<std::any> buildFCOS(const config::BuildArgs &args) {
   auto net = std::make_shared<FCOS>();
-  auto backbone = buildModule(args.get("backbone"), "backbone");
-  if (!backbone)
-    return backbone.error();
-  net->backbone = *backbone;
-  if (args.has("neck")) {
-    auto neck = buildModule(args.get("neck"), "neck");
-    if (!neck)
-      return neck.error();
-    net->neck = *neck;
-  }
-  auto head = buildModule(args.get("head"), "head");
-  if (!head)
-    return head.error();
-  if ((*head)->typeName() != "FCOSHead")
-    return args.error("FCOS needs an FCOSHead head, got " +
-                      (*head)->typeName());
-  net->head = *head;
+  auto parts = buildDetectorParts(args, "FCOS", "FCOSHead");
+  if (!parts)
+    return parts.error();
+  net->backbone = parts->backbone;
+  net->neck = parts->neck;
+  net->head = parts->head;
   if (args.has("post_process")) {
     auto built = config::Registry::instance().build(args.get("post_process"),
                                                     "post_process");

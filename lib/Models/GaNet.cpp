@@ -65,6 +65,14 @@ std::vector<float> sinePositionEmbedding(int64_t channels, int64_t h,
   return out;
 }
 
+/// A 1x1 conv with bias, weights normal(0, 0.01) as HAT's FPN and attention
+/// initialise theirs.
+Value conv1x1(NetBuilder &nb, Value x, int64_t out, const std::string &name) {
+  NetBuilder::ConvParams p =
+      nb.convParams(NetBuilder::channels(x), out, 1, 1, true, name, 0.01);
+  return nb.conv2d(x, p, 1, name);
+}
+
 /// HAT's FPN: a 1x1 lateral conv per level (`conv_extract`), from the
 /// coarsest level down: the fused coarser map goes through a 1x1 conv
 /// (`conv1x1_up`) to the finer level's width, is resized (bilinear) to the
@@ -98,21 +106,14 @@ struct FPN : Module {
       }
     const size_t levels = outStrides.size();
     const size_t first = features.size() - levels; // out_strides are the tail
-    auto conv1x1 = [&](Value x, int64_t in, int64_t out,
-                       const std::string &name) {
-      NetBuilder::ConvParams p = nb.convParams(in, out, 1, 1, true, name, 0.01);
-      return nb.conv2d(x, p, 1, name);
-    };
     std::vector<Value> fused(levels);
     // idx 0 is the coarsest level.
     for (size_t idx = 0; idx < levels; ++idx) {
       const size_t level = levels - 1 - idx;
-      Value lateral =
-          conv1x1(features[first + level], inChannels[first + level],
-                  outChannels[level], "conv_extract." + std::to_string(idx));
+      Value lateral = conv1x1(nb, features[first + level], outChannels[level],
+                              "conv_extract." + std::to_string(idx));
       if (idx > 0) {
-        Value up = conv1x1(fused[level + 1], outChannels[level + 1],
-                           outChannels[level],
+        Value up = conv1x1(nb, fused[level + 1], outChannels[level],
                            "conv1x1_up." + std::to_string(idx - 1));
         ArrayRef<int64_t> s = NetBuilder::shape(lateral);
         up = nb.resize(up, s[2], s[3], /*bilinear=*/true);
@@ -124,7 +125,7 @@ struct FPN : Module {
     if (fixOutChannel)
       for (size_t idx = 0; idx < levels; ++idx) {
         const size_t level = levels - 1 - idx;
-        fused[level] = conv1x1(fused[level], outChannels[level], *fixOutChannel,
+        fused[level] = conv1x1(nb, fused[level], *fixOutChannel,
                                "conv1x1." + std::to_string(idx));
       }
     return fused;
@@ -145,11 +146,6 @@ Value attentionLayer(NetBuilder &nb, Value x, const AttentionSpec &a,
     NetBuilder::Scope s(nb, name);
     v = nb.conv2d(v, out, 3, 1, 1, 1, /*bias=*/true, 1, "conv");
     return nb.activation(nb.batchNorm(v, "bn"), Activation::Relu);
-  };
-  auto conv1x1 = [&](Value v, int64_t out, const std::string &name) {
-    NetBuilder::ConvParams p =
-        nb.convParams(NetBuilder::channels(v), out, 1, 1, true, name, 0.01);
-    return nb.conv2d(v, p, 1, name);
   };
   if (NetBuilder::channels(x) != a.in) {
     nb.fail("attn", "input has " + std::to_string(NetBuilder::channels(x)) +
@@ -177,12 +173,13 @@ Value attentionLayer(NetBuilder &nb, Value x, const AttentionSpec &a,
   x = nb.add(x, pos);
   const int64_t hidden = a.out / a.ratio;
   Value query =
-      nb.reshape(conv1x1(x, hidden, "query_conv"), {n, 1, hidden, h * w});
-  Value key = nb.transpose(conv1x1(x, hidden, "key_conv"), {0, 2, 3, 1});
+      nb.reshape(conv1x1(nb, x, hidden, "query_conv"), {n, 1, hidden, h * w});
+  Value key = nb.transpose(conv1x1(nb, x, hidden, "key_conv"), {0, 2, 3, 1});
   Value energy = nb.matmul(key, query, "energy"); // [N, H, W, HW]
   energy = nb.reshape(energy, {n, h * w, h * w});
   Value attention = nb.reshape(nb.softmax(energy, 1), {n, 1, h * w, h * w});
-  Value value = nb.reshape(conv1x1(x, a.out, "value_conv"), {n, c, 1, h * w});
+  Value value =
+      nb.reshape(conv1x1(nb, x, a.out, "value_conv"), {n, c, 1, h * w});
   Value out = nb.reshape(nb.matmul(value, attention, "context"), {n, c, h, w});
   Value gamma = nb.trainableParam("gamma", {1}, {0.f});
   if (nb.failed())
@@ -501,23 +498,12 @@ checkComponent(const config::BuildArgs &args, const std::string &key,
 
 config::Expected<std::any> buildGaNet(const config::BuildArgs &args) {
   auto net = std::make_shared<GaNet>();
-  auto backbone = buildModule(args.get("backbone"), "backbone");
-  if (!backbone)
-    return backbone.error();
-  net->backbone = *backbone;
-  if (args.has("neck") && !args.get("neck").isNone()) {
-    auto neck = buildModule(args.get("neck"), "neck");
-    if (!neck)
-      return neck.error();
-    net->neck = *neck;
-  }
-  auto head = buildModule(args.get("head"), "head");
-  if (!head)
-    return head.error();
-  if ((*head)->typeName() != "GaNetHead")
-    return args.error("GaNet needs a GaNetHead head, got " +
-                      (*head)->typeName());
-  net->head = *head;
+  auto parts = buildDetectorParts(args, "GaNet", "GaNetHead");
+  if (!parts)
+    return parts.error();
+  net->backbone = parts->backbone;
+  net->neck = parts->neck;
+  net->head = parts->head;
   if (args.has("post_process") && !args.get("post_process").isNone()) {
     auto built = config::Registry::instance().build(args.get("post_process"),
                                                     "post_process");

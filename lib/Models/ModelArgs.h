@@ -171,6 +171,35 @@ intDictArg(const config::BuildArgs &args, const std::string &name) {
   return out;
 }
 
+/// The backbone, optional neck (absent or None: none) and head of a detector
+/// config; the head must be of type `headType` (FCOS, GaNet).
+struct DetectorParts {
+  ModulePtr backbone, neck, head;
+};
+inline config::Expected<DetectorParts>
+buildDetectorParts(const config::BuildArgs &args, const std::string &model,
+                   const std::string &headType) {
+  DetectorParts parts;
+  auto backbone = buildModule(args.get("backbone"), "backbone");
+  if (!backbone)
+    return backbone.error();
+  parts.backbone = *backbone;
+  if (args.has("neck") && !args.get("neck").isNone()) {
+    auto neck = buildModule(args.get("neck"), "neck");
+    if (!neck)
+      return neck.error();
+    parts.neck = *neck;
+  }
+  auto head = buildModule(args.get("head"), "head");
+  if (!head)
+    return head.error();
+  if ((*head)->typeName() != headType)
+    return args.error(model + " needs a " + headType + " head, got " +
+                      (*head)->typeName());
+  parts.head = *head;
+  return parts;
+}
+
 /// Wraps a module for the registry.
 inline config::Expected<std::any> moduleResult(ModulePtr module) {
   return std::any(std::move(module));
