@@ -95,6 +95,7 @@ Batch collate2d(std::vector<Sample> &samples) {
           b < sample.boxIsCrowd.size() ? sample.boxIsCrowd[b] : 0);
     }
     batch.boxOffsets.push_back(static_cast<int64_t>(batch.boxLabels.size()));
+    batch.hasLanes |= sample.hasLanes;
     appendLanes(sample.lanes, batch.lanePoints, batch.lanePointOffsets,
                 batch.laneOffsets);
     batch.cropOffsets.push_back({static_cast<float>(sample.originX),

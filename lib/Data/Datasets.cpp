@@ -167,6 +167,7 @@ CuLaneFromLMDB::CuLaneFromLMDB(CuLaneFromLMDBOptions options)
 
 Sample CuLaneFromLMDB::load(std::size_t index) const {
   Sample sample = LmdbDataset::load(index);
+  sample.hasLanes = true;
   if (toRgb_ && sample.image.channels() == 3) {
     cv::cvtColor(sample.image, sample.image, cv::COLOR_BGR2RGB);
     sample.colorSpace = "rgb";

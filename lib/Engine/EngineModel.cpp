@@ -11,11 +11,14 @@
 #include "hat/Engine/DetectionLosses.h"
 #include "hat/Engine/Engine.h"
 #include "hat/Engine/FcosTarget.h"
+#include "hat/Engine/GaNetLoss.h"
 
 #include "hat/Config/Registry.h"
 #include "hat/Detection/PostProcess.h"
 #include "hat/Dialect/HatOps.h"
 #include "hat/Dialect/ResultAttributes.h"
+#include "hat/Inference/Evaluate.h"
+#include "hat/Lane/GaNetPostProcess.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
 #include "hat/Transforms/Passes.h"
@@ -33,6 +36,7 @@
 #include <algorithm>
 #include <any>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 
 namespace hat::engine {
@@ -106,6 +110,46 @@ config::Value batchToValue(const data::Batch &batch) {
                                            batch.validRegions, 4, at::kFloat)));
     items.emplace_back("ori_size", metrics::tensorValue(copyOf(
                                        batch.originalSizes, 2, at::kLong)));
+  }
+  // Lane batches carry, per image, the lanes in network-input pixels (the
+  // targets), the lanes as stored (the metric's ground truth, HAT's
+  // ori_gt_lines) and how to map decoded lanes back: stored = current /
+  // scale_factor + crop_offset.
+  if (batch.hasLanes && !detection) {
+    auto lanesValue = [](const std::vector<std::vector<lane::Lane>> &images) {
+      std::vector<config::Value> perImage;
+      for (const std::vector<lane::Lane> &lanes : images) {
+        std::vector<config::Value> tensors;
+        for (const lane::Lane &l : lanes) {
+          at::Tensor t =
+              at::empty({static_cast<int64_t>(l.size()), 2}, at::kFloat);
+          std::memcpy(t.data_ptr<float>(), l.data(),
+                      l.size() * sizeof(lane::LanePoint));
+          tensors.push_back(metrics::tensorValue(t));
+        }
+        perImage.push_back(config::Value::list(std::move(tensors)));
+      }
+      return config::Value::list(std::move(perImage));
+    };
+    static_assert(sizeof(lane::LanePoint) == 2 * sizeof(float));
+    try {
+      items.emplace_back("gt_lines",
+                         lanesValue(inference::batchLanes(batch, false)));
+      items.emplace_back("ori_gt_lines",
+                         lanesValue(inference::batchLanes(batch, true)));
+    } catch (const std::exception &e) {
+      throw EngineError(e.what());
+    }
+    auto pairs = [n](const auto &rows, at::ScalarType type) {
+      at::Tensor t = at::empty({n, 2}, at::kDouble);
+      for (int64_t i = 0; i < n; ++i)
+        for (int k = 0; k < 2; ++k)
+          t[i][k] = static_cast<double>(rows[size_t(i)][k]);
+      return metrics::tensorValue(t.to(type));
+    };
+    items.emplace_back("scale_factor", pairs(batch.scaleFactors, at::kFloat));
+    items.emplace_back("crop_offset", pairs(batch.cropOffsets, at::kFloat));
+    items.emplace_back("ori_size", pairs(batch.originalSizes, at::kLong));
   }
   return metrics::makeDict(std::move(items));
 }
@@ -181,6 +225,15 @@ EngineModelPtr EngineModel::fromConfig(const config::Value &modelConfig) {
       model->fcosLoss = *loss;
     }
   }
+  if ((*module)->typeName() == "GaNet" && modelConfig.isDict()) {
+    const config::Value *targets = modelConfig.asDict().find("targets");
+    if (targets && !targets->isNone()) {
+      auto loss = buildGaNetLoss(modelConfig);
+      if (!loss)
+        throw EngineError(diagnosticText(loss.error()));
+      model->ganetLoss = *loss;
+    }
+  }
   model->rebuild(exec::FakeQuantMode::Float, {});
   return model;
 }
@@ -205,10 +258,15 @@ void EngineModel::rebuild(exec::FakeQuantMode mode,
                       " outputs: every output of a multi-output model needs a "
                       "hat.name");
   postProcessor_.reset();
+  lanePostProcessor_.reset();
   if (auto pp = func->getAttrOfType<mlir::StringAttr>("hat.post_process")) {
     try {
-      postProcessor_ = std::make_shared<detection::DetectionPostProcessor>(
-          detection::DetectionPostProcessor::fromJson(pp.str()));
+      if (lane::GaNetPostProcessor::typeOf(pp.str()) == "GaNetDecoder")
+        lanePostProcessor_ = std::make_shared<lane::GaNetPostProcessor>(
+            lane::GaNetPostProcessor::fromJson(pp.str()));
+      else
+        postProcessor_ = std::make_shared<detection::DetectionPostProcessor>(
+            detection::DetectionPostProcessor::fromJson(pp.str()));
     } catch (const std::exception &e) {
       throw EngineError(std::string("the model's hat.post_process: ") +
                         e.what());
@@ -307,7 +365,9 @@ config::Value EngineModel::forward(const config::Value &batch) {
   if (!images.defined())
     throw EngineError("the model expects a batch with an 'img' tensor");
   if (!outputNames_.empty())
-    return detectionForward(batch, runner->forward({images}));
+    return lanePostProcessor_ || ganetLoss
+               ? laneForward(batch, runner->forward({images}))
+               : detectionForward(batch, runner->forward({images}));
   at::Tensor preds = runner->forwardOne(images);
   if (!training || lossFns.empty())
     return metrics::tensorValue(preds);
@@ -368,12 +428,124 @@ at::Tensor batchTensor(const config::Value &batch, const char *key) {
   const config::Value *v = batch.asDict().find(key);
   at::Tensor t = v ? metrics::asTensor(*v) : at::Tensor();
   if (!t.defined())
-    throw EngineError(std::string("decoding detections needs '") + key +
-                      "' in the batch: a detection dataset collated by "
-                      "collate_2d");
+    throw EngineError(std::string("decoding the outputs needs '") + key +
+                      "' in the batch: a detection or lane dataset collated "
+                      "by collate_2d");
   return t;
 }
 } // namespace
+
+std::vector<at::Tensor>
+EngineModel::decoderInputs(const std::vector<at::Tensor> &outputs) {
+  // Decoding on the CPU, on the float outputs, exactly as hat-run does after
+  // the HBM. An integer result (dequant_output=False) is dequantized here as
+  // float(q) * scale in float32, the in-model hat.dequantize's arithmetic.
+  const std::vector<float> resultScales = integerResultScales(ir->func());
+  std::vector<at::Tensor> maps;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    at::Tensor map = outputs[i].detach().to(at::kCPU, at::kFloat);
+    if (resultScales.at(i) > 0)
+      map = map * at::full({}, resultScales[i], at::kFloat);
+    maps.push_back(map.contiguous());
+  }
+  return maps;
+}
+
+config::Value EngineModel::laneForward(const config::Value &batch,
+                                       const std::vector<at::Tensor> &outputs) {
+  auto byName = [&](const std::string &name) -> const at::Tensor & {
+    for (size_t i = 0; i < outputNames_.size(); ++i)
+      if (outputNames_[i] == name)
+        return outputs[i];
+    throw EngineError("the model has no output '" + name +
+                      "' that GaNet's loss or decoder reads");
+  };
+  const at::Tensor images = metrics::asTensor(*batch.asDict().find("img"));
+  if (training && ganetLoss) {
+    // The decoder's description names the maps; without one, GaNetHead's
+    // names.
+    GaNetHeadOutputs heads;
+    heads.heatmap =
+        byName(lanePostProcessor_ ? lanePostProcessor_->heatmapOutput()
+                                  : std::string("kpts_hm"));
+    heads.startOffset =
+        byName(lanePostProcessor_ ? lanePostProcessor_->startOffsetOutput()
+                                  : std::string("pts_offset"));
+    heads.pointOffset =
+        byName(lanePostProcessor_ ? lanePostProcessor_->pointOffsetOutput()
+                                  : std::string("int_offset"));
+    const config::Value *gt = batch.asDict().find("gt_lines");
+    if (!gt || !(gt->isList() || gt->isTuple()))
+      throw EngineError("training GaNet needs 'gt_lines' in the batch: a "
+                        "lane dataset (e.g. CuLaneFromLMDB) collated by "
+                        "collate_2d");
+    LaneBatch lanes;
+    for (const config::Value &image : gt->sequenceItems()) {
+      std::vector<lane::Lane> imageLanes;
+      if (image.isList() || image.isTuple())
+        for (const config::Value &l : image.sequenceItems()) {
+          at::Tensor t = metrics::asTensor(l);
+          if (!t.defined() || t.dim() != 2 || t.size(1) != 2)
+            throw EngineError("'gt_lines' must hold [P, 2] lane tensors");
+          t = t.to(at::kFloat).contiguous();
+          const float *p = t.data_ptr<float>();
+          lane::Lane points;
+          for (int64_t k = 0; k < t.size(0); ++k)
+            points.push_back({p[2 * k], p[2 * k + 1]});
+          imageLanes.push_back(std::move(points));
+        }
+      lanes.push_back(std::move(imageLanes));
+    }
+    std::vector<std::pair<std::string, at::Tensor>> losses;
+    try {
+      losses = (*ganetLoss)(heads, lanes, images.size(2), images.size(3));
+    } catch (const std::invalid_argument &e) {
+      throw EngineError(std::string("GaNet losses: ") + e.what());
+    }
+    config::Value dict = config::Value::dict();
+    for (auto &[name, value] : losses)
+      dict.asDict().set(name, metrics::tensorValue(value));
+    return dict;
+  }
+  config::Value result = config::Value::dict();
+  for (size_t i = 0; i < outputs.size(); ++i)
+    result.asDict().set(outputNames_[i], metrics::tensorValue(outputs[i]));
+  if (!lanePostProcessor_)
+    return result;
+  const std::vector<at::Tensor> maps = decoderInputs(outputs);
+  std::vector<detection::NamedOutput> named;
+  for (size_t i = 0; i < maps.size(); ++i)
+    named.push_back(
+        {outputNames_[i], maps[i].sizes().vec(), maps[i].data_ptr<float>()});
+  std::vector<std::vector<lane::Lane>> lanes;
+  try {
+    lanes = lanePostProcessor_->decode(named);
+  } catch (const std::exception &e) {
+    throw EngineError(std::string("decoding the lanes: ") + e.what());
+  }
+  at::Tensor scales = batchTensor(batch, "scale_factor").to(at::kFloat);
+  at::Tensor crops = batchTensor(batch, "crop_offset").to(at::kFloat);
+  std::vector<config::Value> perImage;
+  for (size_t n = 0; n < lanes.size(); ++n) {
+    try {
+      lane::lanesToOriginalImage(
+          lanes[n], scales[n][0].item<float>(), scales[n][1].item<float>(),
+          crops[n][0].item<float>(), crops[n][1].item<float>());
+    } catch (const std::exception &e) {
+      throw EngineError(std::string("mapping lanes back: ") + e.what());
+    }
+    std::vector<config::Value> tensors;
+    for (const lane::Lane &l : lanes[n]) {
+      at::Tensor t = at::empty({static_cast<int64_t>(l.size()), 2}, at::kFloat);
+      std::memcpy(t.data_ptr<float>(), l.data(),
+                  l.size() * sizeof(lane::LanePoint));
+      tensors.push_back(metrics::tensorValue(t));
+    }
+    perImage.push_back(config::Value::list(std::move(tensors)));
+  }
+  result.asDict().set("pred_lanes", config::Value::list(std::move(perImage)));
+  return result;
+}
 
 config::Value
 EngineModel::detectionForward(const config::Value &batch,
@@ -423,20 +595,11 @@ EngineModel::detectionForward(const config::Value &batch,
     result.asDict().set(outputNames_[i], metrics::tensorValue(outputs[i]));
   if (!postProcessor_)
     return result;
-  // Decoding on the CPU, on the float outputs, exactly as hat-run does after
-  // the HBM. An integer result (dequant_output=False) is dequantized here as
-  // float(q) * scale in float32, the in-model hat.dequantize's arithmetic.
-  const std::vector<float> resultScales = integerResultScales(ir->func());
-  std::vector<at::Tensor> contiguous;
+  const std::vector<at::Tensor> contiguous = decoderInputs(outputs);
   std::vector<detection::NamedOutput> named;
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    at::Tensor map = outputs[i].detach().to(at::kCPU, at::kFloat);
-    if (resultScales.at(i) > 0)
-      map = map * at::full({}, resultScales[i], at::kFloat);
-    contiguous.push_back(map.contiguous());
-    named.push_back({outputNames_[i], contiguous.back().sizes().vec(),
-                     contiguous.back().data_ptr<float>()});
-  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    named.push_back({outputNames_[i], contiguous[i].sizes().vec(),
+                     contiguous[i].data_ptr<float>()});
   std::vector<detection::ImageDetections> detections;
   try {
     detections = postProcessor_->decode(named);

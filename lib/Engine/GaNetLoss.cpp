@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <tuple>
 
 namespace hat::engine {
 
@@ -96,6 +97,74 @@ GaNetLoss::operator()(const GaNetHeadOutputs &outputs, const LaneBatch &lanes,
     losses.emplace_back(loss->name(), loss->compute(in));
   }
   return losses;
+}
+
+config::Expected<std::shared_ptr<const GaNetLoss>>
+buildGaNetLoss(const config::Value &ganetModelConfig) {
+  if (!ganetModelConfig.isDict())
+    return config::Diagnostic("a GaNet model config must be a dict, got " +
+                              ganetModelConfig.repr());
+  const config::DictData &model = ganetModelConfig.asDict();
+  auto located = [](const config::DictData &d, const std::string &message) {
+    return d.loc.valid() ? config::Diagnostic(d.loc, message)
+                         : config::Diagnostic(message);
+  };
+  auto dictOf =
+      [&](const char *key,
+          const char *type) -> config::Expected<const config::DictData *> {
+    const config::Value *v = model.find(key);
+    if (!v || v->isNone() || !v->isDict())
+      return located(model, std::string("GaNet needs '") + key +
+                                "' (dict(type=\"" + type +
+                                "\", ...)) to train");
+    return &v->asDict();
+  };
+  auto targets = dictOf("targets", "GaNetTarget");
+  if (!targets)
+    return targets.error();
+  auto losses = dictOf("losses", "GaNetLoss");
+  if (!losses)
+    return losses.error();
+  lane::GaNetTargetOptions options;
+  for (auto [key, field, min] :
+       {std::tuple{"hm_down_scale", &options.downscale, 1},
+        std::tuple{"radius", &options.radius, 0}}) {
+    const config::Value *v = (*targets)->find(key);
+    if (!v || v->isNone())
+      continue;
+    if (!v->isInt() || v->asInt() < min || v->asInt() > 1024)
+      return located(**targets, std::string("GaNetTarget '") + key +
+                                    "' must be an integer in [" +
+                                    std::to_string(min) + ", 1024], got " +
+                                    v->repr());
+    *field = static_cast<int>(v->asInt());
+  }
+  DetectionLossPtr built[3];
+  const char *keys[] = {"loss_kpts_cls", "loss_pts_offset_reg",
+                        "loss_int_offset_reg"};
+  for (int i = 0; i < 3; ++i) {
+    const config::Value *v = (*losses)->find(keys[i]);
+    if (!v || v->isNone())
+      return located(**losses,
+                     std::string("GaNetLoss needs '") + keys[i] + "'");
+    // Two L1Losses would both be "l1_loss": unless a loss_name is given,
+    // each term is logged under its GaNetLoss key.
+    config::Value named = *v;
+    if (v->isDict() && !v->asDict().find("loss_name")) {
+      named = v->shallowCopy();
+      named.asDict().set("loss_name", config::Value::string(keys[i]));
+    }
+    auto loss = buildDetectionLoss(named, keys[i]);
+    if (!loss)
+      return loss.error();
+    built[i] = *loss;
+  }
+  try {
+    return std::shared_ptr<const GaNetLoss>(
+        std::make_shared<GaNetLoss>(options, built[0], built[1], built[2]));
+  } catch (const std::invalid_argument &e) {
+    return located(**losses, std::string("GaNet: ") + e.what());
+  }
 }
 
 } // namespace hat::engine

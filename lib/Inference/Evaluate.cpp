@@ -7,6 +7,7 @@
 #include "hat/Detection/Draw.h"
 #include "hat/Eval/Kernels.h"
 #include "hat/Eval/Tensor.h"
+#include "hat/Lane/GaNetCodec.h"
 #include "hat/Runtime/Runtime.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -30,6 +31,19 @@ runBatch(runtime::Session &session, data::Batch &batch,
       throw InferenceError(std::string("batch_transforms: ") + e.what());
     }
   }
+  // A model compiled for the camera pyramid takes what the pyramid
+  // delivers: YUV444 (from NV12), or its Y plane alone for one channel.
+  // Feeding it RGB or BGR would run without error and score garbage.
+  if (session.model().inputSource == "pyramid")
+    for (size_t n = 0; n < batch.colorSpaces.size(); ++n)
+      if (batch.colorSpaces[n] != "yuv444" && batch.colorSpaces[n] != "gray")
+        throw InferenceError(
+            "the HBM was compiled with --input-source pyramid and takes "
+            "YUV444 images, but image " +
+            std::to_string(n) + " of the batch is " + batch.colorSpaces[n] +
+            ": convert it with BgrToYuv444 (in the transforms or the batch "
+            "processor's batch_transforms), or compile with --input-source "
+            "ddr");
   eval::Tensor images =
       eval::Tensor::f32({batch.imageShape[0], batch.imageShape[1],
                          batch.imageShape[2], batch.imageShape[3]});
@@ -162,6 +176,152 @@ void evaluateDetector(runtime::Session &session,
       } catch (const std::exception &e) {
         throw InferenceError(e.what());
       }
+    }
+    total += batch.size();
+  }
+  throughput = {total, secondsSince(t0)};
+  if (total == 0)
+    throw InferenceError("the loader produced no samples");
+}
+
+config::Expected<CulaneF1Spec>
+parseCulaneF1Score(const config::BuildArgs &args) {
+  CulaneF1Spec spec;
+  config::Value name = args.get("name");
+  if (!name.isNone()) {
+    if (!name.isStr() || name.asStr().empty())
+      return args.error("'name' must be a non-empty string, got " +
+                        name.repr());
+    spec.name = name.asStr();
+  }
+  config::Value iou = args.get("iou_thresh");
+  if (!iou.isNone()) {
+    if (!iou.isNumber() || iou.isBool() || !(iou.asNumber() >= 0) ||
+        !(iou.asNumber() < 1))
+      return args.error("'iou_thresh' must be a number in [0, 1), got " +
+                        iou.repr());
+    spec.options.iouThreshold = iou.asNumber();
+  }
+  config::Value shape = args.get("img_shape");
+  if (!shape.isNone()) {
+    std::vector<int64_t> dims;
+    if (shape.isList() || shape.isTuple())
+      for (const config::Value &d : shape.sequenceItems())
+        dims.push_back(d.isInt() ? d.asInt() : -1);
+    if (dims.size() < 2 || dims.size() > 3 || dims[0] < 1 || dims[1] < 1 ||
+        dims[0] > 32767 || dims[1] > 32767 || (dims.size() == 3 && dims[2] < 1))
+      return args.error("'img_shape' must be (height, width[, channels]) "
+                        "with sizes in 1..32767, got " +
+                        shape.repr());
+    spec.options.imageHeight = static_cast<int>(dims[0]);
+    spec.options.imageWidth = static_cast<int>(dims[1]);
+  }
+  config::Value width = args.get("width");
+  if (!width.isNone()) {
+    if (!width.isInt() || width.asInt() < 1 || width.asInt() > 32767)
+      return args.error("'width' (the lane's thickness in pixels) must be an "
+                        "integer in 1..32767, got " +
+                        width.repr());
+    spec.options.laneWidth = static_cast<int>(width.asInt());
+  }
+  config::Value samples = args.get("samples");
+  if (!samples.isNone() && (!samples.isInt() || samples.asInt() != 50))
+    return args.error("'samples' must be 50: the official CULane evaluator "
+                      "samples each spline segment 50 times, and the F1 here "
+                      "follows it exactly; got " +
+                      samples.repr());
+  return spec;
+}
+
+std::vector<std::pair<std::string, double>>
+culaneFigures(const lane::CulaneCounts &counts, const std::string &name) {
+  return {{name, counts.f1().value_or(0.0)},
+          {"precision", counts.precision().value_or(0.0)},
+          {"recall", counts.recall().value_or(0.0)},
+          {"tp", static_cast<double>(counts.tp)},
+          {"fp", static_cast<double>(counts.fp)},
+          {"fn", static_cast<double>(counts.fn)}};
+}
+
+std::vector<std::vector<lane::Lane>> batchLanes(const data::Batch &batch,
+                                                bool stored) {
+  const std::vector<float> &points =
+      stored ? batch.originalLanePoints : batch.lanePoints;
+  const std::vector<int64_t> &pointOffsets =
+      stored ? batch.originalLanePointOffsets : batch.lanePointOffsets;
+  const std::vector<int64_t> &laneOffsets =
+      stored ? batch.originalLaneOffsets : batch.laneOffsets;
+  const size_t n = static_cast<size_t>(batch.size());
+  if (laneOffsets.size() != n + 1 || pointOffsets.empty() ||
+      laneOffsets.back() + 1 != static_cast<int64_t>(pointOffsets.size()) ||
+      pointOffsets.back() * 2 != static_cast<int64_t>(points.size()))
+    throw InferenceError(std::string("the batch carries no ") +
+                         (stored ? "stored " : "") +
+                         "lanes: lane detection needs a lane dataset (e.g. "
+                         "CuLaneFromLMDB) collated by collate_2d");
+  std::vector<std::vector<lane::Lane>> lanes(n);
+  for (size_t i = 0; i < n; ++i)
+    for (int64_t l = laneOffsets[i]; l < laneOffsets[i + 1]; ++l) {
+      lane::Lane lane;
+      for (int64_t p = pointOffsets[size_t(l)]; p < pointOffsets[size_t(l) + 1];
+           ++p)
+        lane.push_back({points[size_t(2 * p)], points[size_t(2 * p + 1)]});
+      lanes[i].push_back(std::move(lane));
+    }
+  return lanes;
+}
+
+void evaluateLaneDetector(
+    runtime::Session &session, const lane::GaNetPostProcessor &postProcessor,
+    data::DataLoader &loader, lane::CulaneF1Score &metric,
+    Throughput &throughput,
+    const std::vector<data::TransformPtr> &batchTransforms,
+    std::vector<std::vector<lane::Lane>> *predictions) {
+  const std::vector<std::string> &names = session.model().outputNames;
+  data::Batch batch;
+  int64_t total = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  loader.startEpoch(0);
+  while (loader.next(batch)) {
+    std::vector<eval::Tensor> outputs =
+        runBatch(session, batch, batchTransforms);
+    if (names.size() != outputs.size())
+      throw InferenceError("the HBM names " + std::to_string(names.size()) +
+                           " of its " + std::to_string(outputs.size()) +
+                           " outputs");
+    std::vector<detection::NamedOutput> named;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (outputs[i].dtype != eval::DType::F32)
+        throw InferenceError("output '" + names[i] +
+                             "' is not float: the lane decoder reads "
+                             "dequantized outputs");
+      named.push_back({names[i], outputs[i].shape, outputs[i].f.data()});
+    }
+    std::vector<std::vector<lane::Lane>> lanes;
+    try {
+      lanes = postProcessor.decode(named);
+    } catch (const std::exception &e) {
+      throw InferenceError(e.what());
+    }
+    std::vector<std::vector<lane::Lane>> truth = batchLanes(batch, true);
+    if (lanes.size() != truth.size() ||
+        batch.scaleFactors.size() != lanes.size() ||
+        batch.cropOffsets.size() != lanes.size())
+      throw InferenceError("the loader's batches carry no scale factors and "
+                           "crop offsets: lane detection needs a lane "
+                           "dataset collated by collate_2d");
+    for (size_t n = 0; n < lanes.size(); ++n) {
+      try {
+        lane::lanesToOriginalImage(
+            lanes[n], batch.scaleFactors[n][0], batch.scaleFactors[n][1],
+            batch.cropOffsets[n][0], batch.cropOffsets[n][1]);
+      } catch (const std::exception &e) {
+        throw InferenceError("sample " + std::to_string(total + int64_t(n)) +
+                             ": " + e.what());
+      }
+      metric.update(truth[n], lanes[n]);
+      if (predictions)
+        predictions->push_back(std::move(lanes[n]));
     }
     total += batch.size();
   }

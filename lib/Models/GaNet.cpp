@@ -277,7 +277,6 @@ using GaNetDecoderPtr = std::shared_ptr<GaNetDecoderSpec>;
 struct GaNet : Module {
   ModulePtr backbone, neck, head;
   GaNetDecoderPtr decoder;
-  config::Value targets, lossConfig;
 
   std::string typeName() const override { return "GaNet"; }
   Value forward(NetBuilder &nb, Value x) override {
@@ -330,7 +329,9 @@ struct GaNet : Module {
     return attrs;
   }
 
-  config::Value losses() const override { return lossConfig; }
+  // No losses() for the classification-loss list: the engine builds
+  // GaNetLoss from `targets` and `losses` itself (buildGaNetLoss), as it
+  // does FCOS's.
 };
 
 config::Expected<std::any> buildFPN(const config::BuildArgs &args) {
@@ -522,8 +523,6 @@ config::Expected<std::any> buildGaNet(const config::BuildArgs &args) {
           args, "losses", "GaNetLoss",
           {"loss_kpts_cls", "loss_pts_offset_reg", "loss_int_offset_reg"}))
     return *e;
-  net->targets = args.get("targets");
-  net->lossConfig = args.get("losses");
   return moduleResult(net);
 }
 

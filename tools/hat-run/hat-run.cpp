@@ -20,7 +20,10 @@
 // metrics of int_infer_trainer's val_metrics; a detector's (an HBM with a
 // post_process) COCO numbers against the COCODetectionMetric ann_file of
 // the config (or --ann-file), after the same CPU decoding as hat-train's
-// predict path. Printed with hat-train's names ("accuracy", "top2", "mAP",
+// predict path; a lane detector's (post_process GaNetDecoder) CULane F1,
+// precision and recall with the options of the config's CulaneF1Score,
+// against the stored lanes. Printed with hat-train's names ("accuracy", "top2",
+// "mAP",
 // ...), so the two can be compared number for number. The batch
 // processor's batch_transforms (val_batch_processor unless
 // --batch-processor names another) run on each batch first, as in
@@ -133,6 +136,21 @@ std::string cocoAnnFileFromConfig(const hat::config::Module &module) {
   return {};
 }
 
+/// The CulaneF1Score of the config (the same places as the COCO metric),
+/// parsed as the trainer's metric parses it; CULane's defaults when none.
+hat::config::Expected<hat::inference::CulaneF1Spec>
+culaneSpecFromConfig(const hat::config::Module &module) {
+  for (auto [owner, key] : {std::pair{"int_infer_predictor", "metrics"},
+                            std::pair{"int_infer_trainer", "val_metrics"},
+                            std::pair{"qat_trainer", "val_metrics"},
+                            std::pair{"float_trainer", "val_metrics"}})
+    for (const hat::config::DictData *m :
+         metricsOfType(module, owner, key, "CulaneF1Score"))
+      return hat::inference::parseCulaneF1Score(
+          hat::config::BuildArgs("CulaneF1Score", *m));
+  return hat::inference::CulaneF1Spec{};
+}
+
 struct ConfigRun {
   std::string path, loaderName, annFile, detsOut, visualizeDir;
   /// Whose batch_transforms run on each batch; empty: val_batch_processor
@@ -199,6 +217,23 @@ int evaluateConfig(hat::runtime::Session &session, const ConfigRun &run) {
       metrics = hat::inference::evaluateClassifier(session, *loader,
                                                    topKsFromConfig(**module),
                                                    run.loaderName, throughput);
+    } else if (hat::lane::GaNetPostProcessor::typeOf(postProcess) ==
+               "GaNetDecoder") {
+      if (!run.detsOut.empty() || !run.visualizeDir.empty()) {
+        std::cerr << "hat-run: --dets-out and --visualize draw boxes; a lane "
+                     "detector has none\n";
+        return 2;
+      }
+      auto spec = culaneSpecFromConfig(**module);
+      if (!spec) {
+        std::cerr << spec.error().str();
+        return 1;
+      }
+      auto postProcessor = hat::lane::GaNetPostProcessor::fromJson(postProcess);
+      hat::lane::CulaneF1Score score(spec->options);
+      hat::inference::evaluateLaneDetector(session, postProcessor, *loader,
+                                           score, throughput, batchTransforms);
+      metrics = hat::inference::culaneFigures(score.get(), spec->name);
     } else {
       std::string annFile =
           run.annFile.empty() ? cocoAnnFileFromConfig(**module) : run.annFile;

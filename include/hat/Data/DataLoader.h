@@ -44,6 +44,8 @@ struct Batch {
   std::vector<int64_t> originalLanePointOffsets;
   std::vector<int64_t> originalLaneOffsets;
   std::vector<std::string> colorSpaces; // N
+  /// Some sample came from a lane dataset: the lanes above are ground truth.
+  bool hasLanes = false;
   std::size_t skipped = 0; // samples of this batch dropped by on_error=skip
 
   int64_t size() const { return imageShape[0]; }

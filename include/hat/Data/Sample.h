@@ -33,6 +33,9 @@ struct Sample {
   std::vector<int> boxLabels;
   std::vector<int> boxCategoryIds;
   std::vector<uint8_t> boxIsCrowd;
+  /// A lane dataset's sample (CuLaneFromLMDB): its lanes are ground truth,
+  /// even when there are none.
+  bool hasLanes = false;
   /// Lane polylines as points in current-image pixels.
   std::vector<std::vector<cv::Point2f>> lanes;
   /// The lanes as stored, before any transform: the ground truth a lane

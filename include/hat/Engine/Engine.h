@@ -43,6 +43,9 @@ class GradientReducer;
 namespace hat::detection {
 class DetectionPostProcessor;
 } // namespace hat::detection
+namespace hat::lane {
+class GaNetPostProcessor;
+} // namespace hat::lane
 
 namespace hat::engine {
 
@@ -77,6 +80,7 @@ struct Loss {
 };
 
 class FcosLoss;
+class GaNetLoss;
 
 /// The model a loop trains: its hat IR, the executor running it, and the
 /// config's losses. forward() follows HAT's models:
@@ -148,10 +152,17 @@ private:
   std::unique_ptr<exec::ModuleExecutor> runner;
   std::vector<Loss> lossFns;
   std::shared_ptr<const FcosLoss> fcosLoss;
+  std::shared_ptr<const GaNetLoss> ganetLoss;
   std::vector<std::string> outputNames_;
   std::shared_ptr<detection::DetectionPostProcessor> postProcessor_;
+  std::shared_ptr<lane::GaNetPostProcessor> lanePostProcessor_;
   config::Value detectionForward(const config::Value &batch,
                                  const std::vector<at::Tensor> &outputs);
+  config::Value laneForward(const config::Value &batch,
+                            const std::vector<at::Tensor> &outputs);
+  /// The outputs as float32 CPU maps, integer results (dequant_output=
+  /// False) dequantized as float(q) * scale: what the CPU decoders read.
+  std::vector<at::Tensor> decoderInputs(const std::vector<at::Tensor> &outputs);
   bool training = false;
   std::string kindName = "float";
   exec::ModuleExecutor::BatchNormFn batchNormFn;

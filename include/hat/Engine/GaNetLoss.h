@@ -13,11 +13,13 @@
 #ifndef HAT_ENGINE_GANETLOSS_H
 #define HAT_ENGINE_GANETLOSS_H
 
+#include "hat/Config/Value.h"
 #include "hat/Engine/DetectionLosses.h"
 #include "hat/Lane/GaNetCodec.h"
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +57,13 @@ private:
   lane::GaNetTargetOptions targets_;
   DetectionLossPtr heatmap_, startOffset_, pointOffset_;
 };
+
+/// Builds GaNetLoss from a GaNet model config dict: its `targets`
+/// (GaNetTarget: hm_down_scale, radius) and `losses` (GaNetLoss:
+/// loss_kpts_cls on the heatmap, loss_pts_offset_reg on the start offset,
+/// loss_int_offset_reg on the point offset).
+config::Expected<std::shared_ptr<const GaNetLoss>>
+buildGaNetLoss(const config::Value &ganetModelConfig);
 
 } // namespace hat::engine
 

@@ -8,7 +8,13 @@
 //    decoding as the trainer's predict path (hat::detection's
 //    DetectionPostProcessor), collected in a CocoAccumulator, which gives
 //    the COCO numbers, the COCO results file and the per-image detections
-//    to draw.
+//    to draw;
+//  * a lane detector (an HBM whose `post_process` is a GaNetDecoder): the
+//    same CPU decoder as the trainer's (hat::lane::GaNetPostProcessor),
+//    lanes mapped back to the stored image and scored against its stored
+//    lanes by the CULane F1 (hat::lane::CulaneF1Score).
+// parseCulaneF1Score reads the CulaneF1Score metric's kwargs for both the
+// trainer's metric and hat-run, so the two score with the same options.
 // writeDetectionImages draws detections on the stored images (shared with
 // hat-infer --visualize).
 //
@@ -16,9 +22,12 @@
 #ifndef HAT_INFERENCE_EVALUATE_H
 #define HAT_INFERENCE_EVALUATE_H
 
+#include "hat/Config/Registry.h"
 #include "hat/Data/Transforms.h"
 #include "hat/Detection/CocoAccumulator.h"
 #include "hat/Detection/PostProcess.h"
+#include "hat/Lane/CulaneMetric.h"
+#include "hat/Lane/GaNetPostProcess.h"
 
 #include <cstdint>
 #include <stdexcept>
@@ -30,6 +39,7 @@ namespace hat::runtime {
 class Session;
 } // namespace hat::runtime
 namespace hat::data {
+struct Batch;
 class DataLoader;
 class Dataset;
 } // namespace hat::data
@@ -68,6 +78,42 @@ void evaluateDetector(
     data::DataLoader &loader, detection::CocoAccumulator &accumulator,
     Throughput &throughput,
     const std::vector<data::TransformPtr> &batchTransforms = {});
+
+/// HAT's CulaneF1Score(name="CulaneF1Score", iou_thresh=0.5,
+/// img_shape=(590, 1640, 1), width=30, samples=50): the canvas is img_shape's
+/// height and width, `width` the lane's thickness; `samples` must be the
+/// official 50 spline samples per segment.
+struct CulaneF1Spec {
+  std::string name = "CulaneF1Score";
+  lane::CulaneOptions options;
+};
+config::Expected<CulaneF1Spec>
+parseCulaneF1Score(const config::BuildArgs &args);
+
+/// The metric's figures with hat-train's names: `spec.name` (the F1, as
+/// HAT's metric reports it), "precision" and "recall" (0 where the official
+/// tool would print -1: no prediction or no ground truth at all), then the
+/// lane counts "tp", "fp" and "fn".
+std::vector<std::pair<std::string, double>>
+culaneFigures(const lane::CulaneCounts &counts, const std::string &name);
+
+/// Per image of `batch`, its lanes as collate_2d laid them out: in
+/// network-input pixels, or (`stored`) as stored, before any transform.
+/// Throws InferenceError when the batch carries no lane layout.
+std::vector<std::vector<lane::Lane>> batchLanes(const data::Batch &batch,
+                                                bool stored);
+
+/// Decodes every batch of one epoch of `loader` with `postProcessor`, maps
+/// the lanes back to the stored image (the batch's scale factors and crop
+/// offsets) and scores them against the stored lanes with `metric`.
+/// `predictions`, when given, receives each image's lanes (in loader
+/// order). Throws InferenceError when the batches carry no lanes.
+void evaluateLaneDetector(
+    runtime::Session &session, const lane::GaNetPostProcessor &postProcessor,
+    data::DataLoader &loader, lane::CulaneF1Score &metric,
+    Throughput &throughput,
+    const std::vector<data::TransformPtr> &batchTransforms = {},
+    std::vector<std::vector<lane::Lane>> *predictions = nullptr);
 
 /// Draws each image's detections scoring at least `minScore` on the
 /// dataset's stored image (found by image id) and writes DIR/<id>.jpg, at

@@ -11,6 +11,7 @@
 
 #include "hat/Config/Value.h"
 #include "hat/Detection/CocoAccumulator.h"
+#include "hat/Lane/CulaneMetric.h"
 
 #include <ATen/core/Tensor.h>
 
@@ -135,6 +136,31 @@ public:
 
 private:
   std::unique_ptr<detection::CocoAccumulator> data;
+};
+
+/// HAT's CulaneF1Score (kwargs: hat::inference::parseCulaneF1Score): the
+/// CULane F1 of the official evaluator (hat::lane::CulaneF1Score) over
+/// lanes in the stored image's pixels. update(annos, preds) takes, per
+/// image, a list of [P, 2] (x, y) tensors: the ground truth (the batch's
+/// `ori_gt_lines`) and the predictions (a lane detector's `pred_lanes`, or
+/// its predict outputs dict holding them); update(batch, model_outs) reads
+/// those two keys. get() reports the F1 under the metric's name, then
+/// "precision", "recall" and the lane counts "tp", "fp", "fn".
+class CulaneF1ScoreMetric : public Metric {
+public:
+  CulaneF1ScoreMetric(std::string name, lane::CulaneOptions options);
+  std::string typeName() const override { return "CulaneF1Score"; }
+  std::vector<std::pair<std::string, double>> get() const override;
+  void reset() override { score.reset(); }
+  std::vector<double> state() const override { return score.state(); }
+  config::Expected<config::Value>
+  mergeState(const std::vector<double> &other) override;
+  config::Expected<config::Value>
+  update(const std::vector<config::Value> &args) override;
+
+private:
+  std::string name;
+  lane::CulaneF1Score score;
 };
 
 /// A metric or a list of metrics built from config.
