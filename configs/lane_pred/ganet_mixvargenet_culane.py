@@ -36,7 +36,7 @@ cudnn_benchmark = False  # cpu
 seed = 1  # cpu: reproducible runs
 log_rank_zero_only = True
 march = March.NASH_E
-float_epochs = int(os.environ.get("HAT_LANE_EPOCHS", "10"))  # cpu
+float_epochs = int(os.environ.get("HAT_LANE_EPOCHS", "4"))  # cpu
 qat_epochs = 2  # cpu
 num_workers = 2  # cpu: 2 cores
 

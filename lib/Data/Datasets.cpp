@@ -146,9 +146,11 @@ LmdbDataset::LmdbDataset(const std::string &dataPath,
 }
 
 Sample LmdbDataset::load(std::size_t index) const {
-  Sample sample = decodeSample(reader_->record(index), reader_->path(),
+  const RecordData record = reader_->record(index);
+  Sample sample = decodeSample(record, reader_->path(),
                                reader_->meta().classNames.size());
   sample.index = index;
+  sample.fileName = record.fileName;
   return sample;
 }
 

@@ -7,13 +7,16 @@
 #include "hat/Detection/Draw.h"
 #include "hat/Eval/Kernels.h"
 #include "hat/Eval/Tensor.h"
+#include "hat/Lane/CulaneFiles.h"
 #include "hat/Lane/GaNetCodec.h"
 #include "hat/Runtime/Runtime.h"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <unordered_map>
 
 namespace hat::inference {
@@ -276,7 +279,7 @@ void evaluateLaneDetector(
     data::DataLoader &loader, lane::CulaneF1Score &metric,
     Throughput &throughput,
     const std::vector<data::TransformPtr> &batchTransforms,
-    std::vector<std::vector<lane::Lane>> *predictions) {
+    LanePredictions *predictions) {
   const std::vector<std::string> &names = session.model().outputNames;
   data::Batch batch;
   int64_t total = 0;
@@ -321,13 +324,78 @@ void evaluateLaneDetector(
       }
       metric.update(truth[n], lanes[n]);
       if (predictions)
-        predictions->push_back(std::move(lanes[n]));
+        predictions->emplace_back(batch.sampleIndices.at(n),
+                                  std::move(lanes[n]));
     }
     total += batch.size();
   }
   throughput = {total, secondsSince(t0)};
   if (total == 0)
     throw InferenceError("the loader produced no samples");
+}
+
+size_t writeLaneFiles(const data::Dataset &dataset,
+                      const LanePredictions &predictions,
+                      const std::string &dir) {
+  size_t written = 0;
+  for (const auto &[index, lanes] : predictions) {
+    const data::Sample sample = dataset.load(static_cast<size_t>(index));
+    if (sample.fileName.empty())
+      throw InferenceError("sample " + std::to_string(index) +
+                           " has no packed image path to name its "
+                           ".lines.txt after; repack the LMDB with hat-pack");
+    const std::string path = lane::culaneLanesPath(dir, sample.fileName);
+    std::error_code ec;
+    std::filesystem::create_directories(
+        std::filesystem::path(path).parent_path(), ec);
+    std::ofstream file(path, std::ios::binary);
+    file << lane::formatLanesText(lanes);
+    if (!file.flush())
+      throw InferenceError("cannot write " + path);
+    ++written;
+  }
+  return written;
+}
+
+size_t writeLaneImages(const data::Dataset &dataset,
+                       const LanePredictions &predictions,
+                       const std::string &dir, int64_t maxImages) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw InferenceError("cannot create " + dir + ": " + ec.message());
+  static const cv::Scalar colours[] = {
+      {0, 0, 255}, {0, 255, 255}, {255, 0, 255}, {255, 128, 0}, {0, 128, 255}};
+  size_t written = 0;
+  for (const auto &[index, lanes] : predictions) {
+    if (maxImages > 0 && static_cast<int64_t>(written) >= maxImages)
+      break;
+    data::Sample sample = dataset.load(static_cast<size_t>(index));
+    cv::Mat image = sample.image;
+    if (sample.colorSpace == "rgb")
+      cv::cvtColor(image, image, cv::COLOR_RGB2BGR);
+    const int thickness = std::max(2, image.cols / 200);
+    for (const auto &truth : sample.originalLanes)
+      for (size_t k = 1; k < truth.size(); ++k)
+        cv::line(image, truth[k - 1], truth[k], {0, 200, 0}, 1, cv::LINE_AA);
+    for (size_t l = 0; l < lanes.size(); ++l) {
+      const cv::Scalar &colour = colours[l % std::size(colours)];
+      for (size_t k = 0; k < lanes[l].size(); ++k) {
+        const cv::Point2f p(lanes[l][k].x, lanes[l][k].y);
+        cv::circle(image, p, thickness, colour, cv::FILLED, cv::LINE_AA);
+        if (k > 0)
+          cv::line(image, {lanes[l][k - 1].x, lanes[l][k - 1].y}, p, colour,
+                   thickness / 2 + 1, cv::LINE_AA);
+      }
+    }
+    const std::string path =
+        (std::filesystem::path(dir) / (std::to_string(index) + ".jpg"))
+            .string();
+    if (!cv::imwrite(path, image))
+      throw InferenceError("cannot write " + path);
+    ++written;
+  }
+  return written;
 }
 
 size_t writeDetectionImages(

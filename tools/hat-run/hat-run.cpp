@@ -12,7 +12,8 @@
 //       [--batch-processor val_batch_processor] [--set path=value]...
 //       [--threads N]
 //
-//       [--dets-out dets.json] [--visualize DIR [--max-images N]
+//       [--dets-out dets.json] [--lanes-out DIR] [--visualize DIR [--max-images
+//       N]
 //        [--min-score S]] [--ann-file instances.json]
 //
 // evaluates the config's validation loader as the board would compute it
@@ -28,7 +29,9 @@
 // processor's batch_transforms (val_batch_processor unless
 // --batch-processor names another) run on each batch first, as in
 // hat-train's validation. --dets-out writes the COCO results, --visualize
-// draws them on the stored images.
+// draws them (or a lane detector's lanes) on the stored images, and
+// --lanes-out writes a lane detector's lanes as CULane .lines.txt files at
+// the images' packed paths (what hat-culane-eval --pred-root reads).
 //
 //===----------------------------------------------------------------------===//
 
@@ -59,7 +62,8 @@ void usage() {
                " [--compare ref.npy ...] [--threads N] [--repeat N] [--info]\n"
                "       hat-run model.hbm --config CONFIG [--loader NAME]"
                " [--batch-processor NAME] [--set path=value]... [--threads N]\n"
-               "               [--dets-out dets.json] [--visualize DIR]"
+               "               [--dets-out dets.json] [--lanes-out DIR]"
+               " [--visualize DIR]"
                " [--max-images N] [--min-score S] [--ann-file FILE]\n";
 }
 
@@ -152,7 +156,7 @@ culaneSpecFromConfig(const hat::config::Module &module) {
 }
 
 struct ConfigRun {
-  std::string path, loaderName, annFile, detsOut, visualizeDir;
+  std::string path, loaderName, annFile, detsOut, visualizeDir, lanesOut;
   /// Whose batch_transforms run on each batch; empty: val_batch_processor
   /// when the config has one.
   std::string batchProcessorName;
@@ -209,9 +213,10 @@ int evaluateConfig(hat::runtime::Session &session, const ConfigRun &run) {
   hat::inference::Throughput throughput;
   try {
     if (postProcess.empty()) {
-      if (!run.detsOut.empty() || !run.visualizeDir.empty()) {
-        std::cerr << "hat-run: --dets-out and --visualize need a detector "
-                     "(an HBM with a post_process)\n";
+      if (!run.detsOut.empty() || !run.visualizeDir.empty() ||
+          !run.lanesOut.empty()) {
+        std::cerr << "hat-run: --dets-out, --lanes-out and --visualize need "
+                     "a detector (an HBM with a post_process)\n";
         return 2;
       }
       metrics = hat::inference::evaluateClassifier(session, *loader,
@@ -219,9 +224,9 @@ int evaluateConfig(hat::runtime::Session &session, const ConfigRun &run) {
                                                    run.loaderName, throughput);
     } else if (hat::lane::GaNetPostProcessor::typeOf(postProcess) ==
                "GaNetDecoder") {
-      if (!run.detsOut.empty() || !run.visualizeDir.empty()) {
-        std::cerr << "hat-run: --dets-out and --visualize draw boxes; a lane "
-                     "detector has none\n";
+      if (!run.detsOut.empty()) {
+        std::cerr << "hat-run: --dets-out writes boxes; a lane detector has "
+                     "none (--lanes-out writes its lanes)\n";
         return 2;
       }
       auto spec = culaneSpecFromConfig(**module);
@@ -231,9 +236,22 @@ int evaluateConfig(hat::runtime::Session &session, const ConfigRun &run) {
       }
       auto postProcessor = hat::lane::GaNetPostProcessor::fromJson(postProcess);
       hat::lane::CulaneF1Score score(spec->options);
+      hat::inference::LanePredictions lanes;
       hat::inference::evaluateLaneDetector(session, postProcessor, *loader,
-                                           score, throughput, batchTransforms);
+                                           score, throughput, batchTransforms,
+                                           &lanes);
       metrics = hat::inference::culaneFigures(score.get(), spec->name);
+      const hat::data::Dataset &dataset = *loader->options().dataset;
+      if (!run.lanesOut.empty())
+        std::cout << "wrote "
+                  << hat::inference::writeLaneFiles(dataset, lanes,
+                                                    run.lanesOut)
+                  << " .lines.txt files into " << run.lanesOut << "\n";
+      if (!run.visualizeDir.empty())
+        std::cout << "drew "
+                  << hat::inference::writeLaneImages(
+                         dataset, lanes, run.visualizeDir, run.maxImages)
+                  << " images into " << run.visualizeDir << "\n";
     } else {
       std::string annFile =
           run.annFile.empty() ? cocoAnnFileFromConfig(**module) : run.annFile;
@@ -330,6 +348,8 @@ int main(int argc, char **argv) {
       value(configRun.loaderName);
     else if (arg == "--batch-processor")
       value(configRun.batchProcessorName);
+    else if (arg == "--lanes-out")
+      value(configRun.lanesOut);
     else if (arg == "--dets-out")
       value(configRun.detsOut);
     else if (arg == "--visualize")
@@ -398,9 +418,9 @@ int main(int argc, char **argv) {
   }
   if (configRun.path.empty() &&
       (!configRun.detsOut.empty() || !configRun.visualizeDir.empty() ||
-       !configRun.annFile.empty())) {
-    std::cerr << "hat-run: --dets-out, --visualize and --ann-file need "
-                 "--config\n";
+       !configRun.annFile.empty() || !configRun.lanesOut.empty())) {
+    std::cerr << "hat-run: --dets-out, --lanes-out, --visualize and "
+                 "--ann-file need --config\n";
     return 2;
   }
   if (!configRun.path.empty()) {

@@ -58,6 +58,9 @@ struct Sample {
 
   std::size_t index = 0;
   std::string key;
+  /// The stored image's path as packed (a CuLane list entry such as
+  /// driver_23_30frame/05161223_0545.MP4/00000.jpg); empty when unknown.
+  std::string fileName;
 };
 
 } // namespace hat::data

@@ -106,14 +106,33 @@ std::vector<std::vector<lane::Lane>> batchLanes(const data::Batch &batch,
 /// Decodes every batch of one epoch of `loader` with `postProcessor`, maps
 /// the lanes back to the stored image (the batch's scale factors and crop
 /// offsets) and scores them against the stored lanes with `metric`.
-/// `predictions`, when given, receives each image's lanes (in loader
-/// order). Throws InferenceError when the batches carry no lanes.
+/// `predictions`, when given, receives each image's dataset index and
+/// lanes (in loader order). Throws InferenceError when the batches carry no
+/// lanes.
+using LanePredictions =
+    std::vector<std::pair<int64_t, std::vector<lane::Lane>>>;
 void evaluateLaneDetector(
     runtime::Session &session, const lane::GaNetPostProcessor &postProcessor,
     data::DataLoader &loader, lane::CulaneF1Score &metric,
     Throughput &throughput,
     const std::vector<data::TransformPtr> &batchTransforms = {},
-    std::vector<std::vector<lane::Lane>> *predictions = nullptr);
+    LanePredictions *predictions = nullptr);
+
+/// Writes each predicted image's lanes in CULane's format under `dir`, at
+/// the image's packed path with `.lines.txt` for its extension (the layout
+/// hat-culane-eval --pred-root reads). Returns how many files were written;
+/// throws InferenceError when a sample has no packed path or a file cannot
+/// be written.
+size_t writeLaneFiles(const data::Dataset &dataset,
+                      const LanePredictions &predictions,
+                      const std::string &dir);
+
+/// Draws each predicted image's lanes (and, thinner, its stored ground
+/// truth) on the stored image and writes DIR/<dataset index>.jpg, at most
+/// `maxImages` (<= 0: all). Returns how many were written.
+size_t writeLaneImages(const data::Dataset &dataset,
+                       const LanePredictions &predictions,
+                       const std::string &dir, int64_t maxImages);
 
 /// Draws each image's detections scoring at least `minScore` on the
 /// dataset's stored image (found by image id) and writes DIR/<id>.jpg, at
