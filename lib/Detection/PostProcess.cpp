@@ -29,6 +29,7 @@ std::vector<std::string> outputList(const nlohmann::json &outputs,
                           " strides");
   return names;
 }
+} // namespace
 
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "[";
@@ -36,7 +37,6 @@ std::string shapeText(const std::vector<int64_t> &shape) {
     s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
-} // namespace
 
 DetectionPostProcessor
 DetectionPostProcessor::fromJson(const std::string &json) {

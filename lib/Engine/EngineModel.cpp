@@ -55,6 +55,26 @@ config::Value callConfigFunction(const config::Value &fn,
   return *result;
 }
 
+namespace {
+/// Per image, its lanes as a list of [P, 2] (x, y) tensors: the layout of
+/// gt_lines, ori_gt_lines and pred_lanes.
+config::Value lanesValue(const std::vector<std::vector<lane::Lane>> &images) {
+  static_assert(sizeof(lane::LanePoint) == 2 * sizeof(float));
+  std::vector<config::Value> perImage;
+  for (const std::vector<lane::Lane> &lanes : images) {
+    std::vector<config::Value> tensors;
+    for (const lane::Lane &l : lanes) {
+      at::Tensor t = at::empty({static_cast<int64_t>(l.size()), 2}, at::kFloat);
+      std::memcpy(t.data_ptr<float>(), l.data(),
+                  l.size() * sizeof(lane::LanePoint));
+      tensors.push_back(metrics::tensorValue(t));
+    }
+    perImage.push_back(config::Value::list(std::move(tensors)));
+  }
+  return config::Value::list(std::move(perImage));
+}
+} // namespace
+
 config::Value batchToValue(const data::Batch &batch) {
   auto &s = batch.imageShape;
   at::Tensor images = at::from_blob(const_cast<float *>(batch.images.data()),
@@ -116,22 +136,6 @@ config::Value batchToValue(const data::Batch &batch) {
   // ori_gt_lines) and how to map decoded lanes back: stored = current /
   // scale_factor + crop_offset.
   if (batch.hasLanes && !detection) {
-    auto lanesValue = [](const std::vector<std::vector<lane::Lane>> &images) {
-      std::vector<config::Value> perImage;
-      for (const std::vector<lane::Lane> &lanes : images) {
-        std::vector<config::Value> tensors;
-        for (const lane::Lane &l : lanes) {
-          at::Tensor t =
-              at::empty({static_cast<int64_t>(l.size()), 2}, at::kFloat);
-          std::memcpy(t.data_ptr<float>(), l.data(),
-                      l.size() * sizeof(lane::LanePoint));
-          tensors.push_back(metrics::tensorValue(t));
-        }
-        perImage.push_back(config::Value::list(std::move(tensors)));
-      }
-      return config::Value::list(std::move(perImage));
-    };
-    static_assert(sizeof(lane::LanePoint) == 2 * sizeof(float));
     try {
       items.emplace_back("gt_lines",
                          lanesValue(inference::batchLanes(batch, false)));
@@ -424,6 +428,35 @@ std::vector<float> integerResultScales(mlir::func::FuncOp func) {
   return scales;
 }
 
+/// The model's output `name`: the outputs a loss or decoder reads by name.
+const at::Tensor &outputByName(const std::vector<std::string> &names,
+                               const std::vector<at::Tensor> &outputs,
+                               const std::string &name) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name)
+      return outputs[i];
+  throw EngineError("the model has no output '" + name +
+                    "' that its losses or hat.post_process name");
+}
+
+/// {name: output} for the config's eval-mode model outputs.
+config::Value namedOutputDict(const std::vector<std::string> &names,
+                              const std::vector<at::Tensor> &outputs) {
+  config::Value result = config::Value::dict();
+  for (size_t i = 0; i < outputs.size(); ++i)
+    result.asDict().set(names[i], metrics::tensorValue(outputs[i]));
+  return result;
+}
+
+/// A training-mode detector's losses as the dict its loss_collector reads.
+config::Value
+lossDict(const std::vector<std::pair<std::string, at::Tensor>> &losses) {
+  config::Value dict = config::Value::dict();
+  for (auto &[name, value] : losses)
+    dict.asDict().set(name, metrics::tensorValue(value));
+  return dict;
+}
+
 at::Tensor batchTensor(const config::Value &batch, const char *key) {
   const config::Value *v = batch.asDict().find(key);
   at::Tensor t = v ? metrics::asTensor(*v) : at::Tensor();
@@ -454,11 +487,7 @@ EngineModel::decoderInputs(const std::vector<at::Tensor> &outputs) {
 config::Value EngineModel::laneForward(const config::Value &batch,
                                        const std::vector<at::Tensor> &outputs) {
   auto byName = [&](const std::string &name) -> const at::Tensor & {
-    for (size_t i = 0; i < outputNames_.size(); ++i)
-      if (outputNames_[i] == name)
-        return outputs[i];
-    throw EngineError("the model has no output '" + name +
-                      "' that GaNet's loss or decoder reads");
+    return outputByName(outputNames_, outputs, name);
   };
   const at::Tensor images = metrics::asTensor(*batch.asDict().find("img"));
   if (training && ganetLoss) {
@@ -502,14 +531,9 @@ config::Value EngineModel::laneForward(const config::Value &batch,
     } catch (const std::invalid_argument &e) {
       throw EngineError(std::string("GaNet losses: ") + e.what());
     }
-    config::Value dict = config::Value::dict();
-    for (auto &[name, value] : losses)
-      dict.asDict().set(name, metrics::tensorValue(value));
-    return dict;
+    return lossDict(losses);
   }
-  config::Value result = config::Value::dict();
-  for (size_t i = 0; i < outputs.size(); ++i)
-    result.asDict().set(outputNames_[i], metrics::tensorValue(outputs[i]));
+  config::Value result = namedOutputDict(outputNames_, outputs);
   if (!lanePostProcessor_)
     return result;
   const std::vector<at::Tensor> maps = decoderInputs(outputs);
@@ -525,7 +549,6 @@ config::Value EngineModel::laneForward(const config::Value &batch,
   }
   at::Tensor scales = batchTensor(batch, "scale_factor").to(at::kFloat);
   at::Tensor crops = batchTensor(batch, "crop_offset").to(at::kFloat);
-  std::vector<config::Value> perImage;
   for (size_t n = 0; n < lanes.size(); ++n) {
     try {
       lane::lanesToOriginalImage(
@@ -534,16 +557,8 @@ config::Value EngineModel::laneForward(const config::Value &batch,
     } catch (const std::exception &e) {
       throw EngineError(std::string("mapping lanes back: ") + e.what());
     }
-    std::vector<config::Value> tensors;
-    for (const lane::Lane &l : lanes[n]) {
-      at::Tensor t = at::empty({static_cast<int64_t>(l.size()), 2}, at::kFloat);
-      std::memcpy(t.data_ptr<float>(), l.data(),
-                  l.size() * sizeof(lane::LanePoint));
-      tensors.push_back(metrics::tensorValue(t));
-    }
-    perImage.push_back(config::Value::list(std::move(tensors)));
   }
-  result.asDict().set("pred_lanes", config::Value::list(std::move(perImage)));
+  result.asDict().set("pred_lanes", lanesValue(lanes));
   return result;
 }
 
@@ -551,11 +566,7 @@ config::Value
 EngineModel::detectionForward(const config::Value &batch,
                               const std::vector<at::Tensor> &outputs) {
   auto byName = [&](const std::string &name) -> const at::Tensor & {
-    for (size_t i = 0; i < outputNames_.size(); ++i)
-      if (outputNames_[i] == name)
-        return outputs[i];
-    throw EngineError("the model has no output '" + name +
-                      "' that its hat.post_process names");
+    return outputByName(outputNames_, outputs, name);
   };
   const int64_t images = metrics::asTensor(*batch.asDict().find("img")).size(0);
   if (training && fcosLoss) {
@@ -585,14 +596,9 @@ EngineModel::detectionForward(const config::Value &batch,
     } catch (const std::invalid_argument &e) {
       throw EngineError(std::string("FCOS losses: ") + e.what());
     }
-    config::Value dict = config::Value::dict();
-    for (auto &[name, value] : losses)
-      dict.asDict().set(name, metrics::tensorValue(value));
-    return dict;
+    return lossDict(losses);
   }
-  config::Value result = config::Value::dict();
-  for (size_t i = 0; i < outputs.size(); ++i)
-    result.asDict().set(outputNames_[i], metrics::tensorValue(outputs[i]));
+  config::Value result = namedOutputDict(outputNames_, outputs);
   if (!postProcessor_)
     return result;
   const std::vector<at::Tensor> contiguous = decoderInputs(outputs);

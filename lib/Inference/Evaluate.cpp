@@ -68,6 +68,26 @@ runBatch(runtime::Session &session, data::Batch &batch,
   return outputs;
 }
 
+/// The session's float outputs by their HBM names, for a CPU decoder.
+std::vector<detection::NamedOutput>
+namedOutputs(runtime::Session &session,
+             const std::vector<eval::Tensor> &outputs) {
+  const std::vector<std::string> &names = session.model().outputNames;
+  if (names.size() != outputs.size())
+    throw InferenceError("the HBM names " + std::to_string(names.size()) +
+                         " of its " + std::to_string(outputs.size()) +
+                         " outputs");
+  std::vector<detection::NamedOutput> named;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].dtype != eval::DType::F32)
+      throw InferenceError("output '" + names[i] +
+                           "' is not float: the CPU decoder reads "
+                           "dequantized outputs");
+    named.push_back({names[i], outputs[i].shape, outputs[i].f.data()});
+  }
+  return named;
+}
+
 double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
       .count();
@@ -131,7 +151,6 @@ void evaluateDetector(runtime::Session &session,
                       detection::CocoAccumulator &accumulator,
                       Throughput &throughput,
                       const std::vector<data::TransformPtr> &batchTransforms) {
-  const std::vector<std::string> &names = session.model().outputNames;
   data::Batch batch;
   int64_t total = 0;
   auto t0 = std::chrono::steady_clock::now();
@@ -139,18 +158,7 @@ void evaluateDetector(runtime::Session &session,
   while (loader.next(batch)) {
     std::vector<eval::Tensor> outputs =
         runBatch(session, batch, batchTransforms);
-    if (names.size() != outputs.size())
-      throw InferenceError("the HBM names " + std::to_string(names.size()) +
-                           " of its " + std::to_string(outputs.size()) +
-                           " outputs");
-    std::vector<detection::NamedOutput> named;
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      if (outputs[i].dtype != eval::DType::F32)
-        throw InferenceError("output '" + names[i] +
-                             "' is not float: the detector's decoding reads "
-                             "dequantized outputs");
-      named.push_back({names[i], outputs[i].shape, outputs[i].f.data()});
-    }
+    std::vector<detection::NamedOutput> named = namedOutputs(session, outputs);
     std::vector<detection::ImageDetections> detections;
     try {
       detections = postProcessor.decode(named);
@@ -280,7 +288,6 @@ void evaluateLaneDetector(
     Throughput &throughput,
     const std::vector<data::TransformPtr> &batchTransforms,
     LanePredictions *predictions) {
-  const std::vector<std::string> &names = session.model().outputNames;
   data::Batch batch;
   int64_t total = 0;
   auto t0 = std::chrono::steady_clock::now();
@@ -288,18 +295,7 @@ void evaluateLaneDetector(
   while (loader.next(batch)) {
     std::vector<eval::Tensor> outputs =
         runBatch(session, batch, batchTransforms);
-    if (names.size() != outputs.size())
-      throw InferenceError("the HBM names " + std::to_string(names.size()) +
-                           " of its " + std::to_string(outputs.size()) +
-                           " outputs");
-    std::vector<detection::NamedOutput> named;
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      if (outputs[i].dtype != eval::DType::F32)
-        throw InferenceError("output '" + names[i] +
-                             "' is not float: the lane decoder reads "
-                             "dequantized outputs");
-      named.push_back({names[i], outputs[i].shape, outputs[i].f.data()});
-    }
+    std::vector<detection::NamedOutput> named = namedOutputs(session, outputs);
     std::vector<std::vector<lane::Lane>> lanes;
     try {
       lanes = postProcessor.decode(named);

@@ -39,14 +39,9 @@ int64_t integer(const nlohmann::json &j, const char *key, int64_t fallback,
                            ", " + std::to_string(max) + "], got " + it->dump());
   return it->get<int64_t>();
 }
-
-std::string shapeText(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 } // namespace
+
+using detection::shapeText;
 
 std::string GaNetPostProcessor::typeOf(const std::string &json) {
   nlohmann::json j = parseObject(json);

@@ -33,6 +33,9 @@ struct NamedOutput {
   const float *data = nullptr;
 };
 
+/// "[2, 1, 40, 100]": a shape for error messages.
+std::string shapeText(const std::vector<int64_t> &shape);
+
 /// Where an image of a collated batch came from: the data pipeline's resize
 /// factors, the region of the batch tensor holding the image (Pad and
 /// collate_2d pad right/bottom) and the stored image's size.
