@@ -9,10 +9,12 @@
 #      float training, calibration, QAT and the integer model;
 #   3. hat-infer --stage int_infer: the integer model's CULane F1 on val;
 #   4. hat-compile for nash-e at -O3 with the per-layer report;
-#   5. hat-run on the HBM over the val set, decoding the lanes on the CPU
-#      with the same decoder: its F1, precision and recall must equal
-#      int_infer's;
-#   6. a table of the F1 per stage.
+#   5. hat-run on the HBM over the val set (input from the camera pyramid,
+#      YUV444), decoding the lanes on the CPU with the same decoder: its
+#      F1, precision and recall must equal int_infer's; it writes the lanes
+#      as CULane .lines.txt files and draws 20 frames (demo-out/lane/vis);
+#   6. hat-culane-eval on those files: the official evaluator's counts;
+#   7. a table of the F1 per stage.
 #
 # Outputs go to demo-out/lane (HAT_DEMO_OUT to change), data to
 # tmp_data/culane_synth (HAT_CULANE). Extra arguments go to hat-train, e.g.
@@ -66,8 +68,17 @@ banner "Compiling the integer model for nash-e at -O3"
 
 banner "Running the HBM on the CPU runtime over the val set"
 t=$(date +%s)
-"$bin/hat-run" "$out/model.hbm" --config "$config" | tee "$out/hbm-summary.txt"
+rm -rf "$out/pred" "$out/vis"
+"$bin/hat-run" "$out/model.hbm" --config "$config" --lanes-out "$out/pred" \
+  --visualize "$out/vis" --max-images 20 | tee "$out/hbm-summary.txt"
 elapsed hat-run "$t"
+
+banner "The HBM's lanes as CULane files, scored by hat-culane-eval"
+# The official evaluator's semantics on the written .lines.txt files: the
+# same counts as hat-run's in-loop metric (canvas and lane width at scale).
+"$bin/hat-culane-eval" --gt-root "$data" --list "$data/list/val.txt" \
+  --pred-root "$out/pred" --width 15 --image-width 820 --image-height 295 \
+  | tee "$out/culane-eval.json"
 
 figures() { # FILE PREFIX -> "F1 precision recall" on the line starting with PREFIX
   grep "^$2CulaneF1Score=" "$1" | head -1 |
@@ -85,6 +96,11 @@ done
 printf '%-30s %-12s %-12s %s\n' "HBM (hat-run, nash-e -O3)" $(figures "$out/hbm-summary.txt" '')
 if [ "$(figures "$out/infer-summary.txt" 'int_infer: ')" != "$(figures "$out/hbm-summary.txt" '')" ]; then
   echo "demo: the HBM's F1 differs from int_infer's" >&2
+  exit 1
+fi
+counts() { grep -o 'tp[=":]*[0-9]*[ ,]"*fp[=":]*[0-9]*[ ,]"*fn[=":]*[0-9]*' "$1" | tr -dc '0-9 ,\n' | tr ',' ' ' | tr -s ' '; }
+if [ "$(counts "$out/hbm-summary.txt")" != "$(counts "$out/culane-eval.json")" ]; then
+  echo "demo: hat-culane-eval's counts differ from hat-run's" >&2
   exit 1
 fi
 elapsed "demo" "$start"
