@@ -147,8 +147,8 @@ LmdbDataset::LmdbDataset(const std::string &dataPath,
 
 Sample LmdbDataset::load(std::size_t index) const {
   const RecordData record = reader_->record(index);
-  Sample sample = decodeSample(record, reader_->path(),
-                               reader_->meta().classNames.size());
+  Sample sample =
+      decodeSample(record, reader_->path(), reader_->meta().classNames.size());
   sample.index = index;
   sample.fileName = record.fileName;
   return sample;
