@@ -102,6 +102,14 @@ config::Value batchToValue(const data::Batch &batch) {
       static_cast<int64_t>(batch.originalSizes.size()) == n &&
       std::any_of(batch.imageIds.begin(), batch.imageIds.end(),
                   [](int64_t id) { return id >= 0; });
+  // The arrays of std::array are contiguous: one copy each.
+  auto copyOf = [](const auto &rows, int64_t cols, at::ScalarType type) {
+    using Row = typename std::decay_t<decltype(rows)>::value_type;
+    using Elem = typename Row::value_type;
+    return at::from_blob(const_cast<Elem *>(rows.data()->data()),
+                         {static_cast<int64_t>(rows.size()), cols}, type)
+        .clone();
+  };
   if (detection) {
     DetectionGroundTruth truth = groundTruthFromBatch(batch);
     std::vector<config::Value> boxes, labels;
@@ -111,14 +119,6 @@ config::Value batchToValue(const data::Batch &batch) {
     }
     items.emplace_back("gt_bboxes", config::Value::list(std::move(boxes)));
     items.emplace_back("gt_classes", config::Value::list(std::move(labels)));
-    // The arrays of std::array are contiguous: one copy each.
-    auto copyOf = [](const auto &rows, int64_t cols, at::ScalarType type) {
-      using Row = typename std::decay_t<decltype(rows)>::value_type;
-      using Elem = typename Row::value_type;
-      return at::from_blob(const_cast<Elem *>(rows.data()->data()),
-                           {static_cast<int64_t>(rows.size()), cols}, type)
-          .clone();
-    };
     items.emplace_back(
         "img_id", metrics::tensorValue(at::from_blob(const_cast<int64_t *>(
                                                          batch.imageIds.data()),
@@ -144,16 +144,12 @@ config::Value batchToValue(const data::Batch &batch) {
     } catch (const std::exception &e) {
       throw EngineError(e.what());
     }
-    auto pairs = [n](const auto &rows, at::ScalarType type) {
-      at::Tensor t = at::empty({n, 2}, at::kDouble);
-      for (int64_t i = 0; i < n; ++i)
-        for (int k = 0; k < 2; ++k)
-          t[i][k] = static_cast<double>(rows[size_t(i)][k]);
-      return metrics::tensorValue(t.to(type));
-    };
-    items.emplace_back("scale_factor", pairs(batch.scaleFactors, at::kFloat));
-    items.emplace_back("crop_offset", pairs(batch.cropOffsets, at::kFloat));
-    items.emplace_back("ori_size", pairs(batch.originalSizes, at::kLong));
+    items.emplace_back("scale_factor", metrics::tensorValue(copyOf(
+                                           batch.scaleFactors, 2, at::kFloat)));
+    items.emplace_back("crop_offset", metrics::tensorValue(copyOf(
+                                          batch.cropOffsets, 2, at::kFloat)));
+    items.emplace_back("ori_size", metrics::tensorValue(copyOf(
+                                       batch.originalSizes, 2, at::kLong)));
   }
   return metrics::makeDict(std::move(items));
 }
