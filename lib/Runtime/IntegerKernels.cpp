@@ -6,9 +6,14 @@
 //    micro-kernels of Gemm.h over blocks of 16 output channels, and the
 //    requantizing store. int16 inputs whose K exceeds kMaxKInt16 run the
 //    micro-kernels twice, on the high and the low byte of every value.
-//  * depthwise (one input channel per group): a direct kernel per output
-//    plane, accumulating whole output rows in int32 (int64 beyond the exact
-//    int32 limits), which the compiler vectorizes along the row.
+//  * depthwise (one input channel per group), two direct kernels:
+//    - one output per input channel with int32-exact sums (every depthwise
+//      layer of MobileNet / EfficientNet): the padded NHWC copy, channels in
+//      blocks of 16 along the vector lanes, a row of output pixels per task,
+//      the GEMM path's requantizing block store;
+//    - otherwise (a channel multiplier, int64 sums): per output plane, the
+//      input split by column phase so that every tap's row is contiguous,
+//      accumulating whole output rows, vectorized along the row.
 // Both produce the reference's integers: exact sums, then
 // applyRequant(clamp_int32(sum + bias)), ReLU, saturation.
 //
@@ -24,6 +29,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -41,7 +47,11 @@ ConvShape ConvShape::linear(int64_t inFeatures, int64_t outFeatures) {
 
 namespace {
 
-enum class Method { Gemm, GemmSplit16, Depthwise };
+/// Depthwise: one input channel per group, over planes (any channel
+/// multiplier, int64 sums where int32 is not exact). DepthwiseNhwc: one
+/// output per input channel with int32-exact sums, channels along the
+/// vector lanes.
+enum class Method { Gemm, GemmSplit16, Depthwise, DepthwiseNhwc };
 
 int64_t clampToInt32(int64_t v) {
   constexpr int64_t lo = std::numeric_limits<int32_t>::min();
@@ -213,6 +223,257 @@ storeBlockAvx512(const int32_t *acc, const int32_t *low, int64_t pixels,
 }
 #endif
 
+/// One output channel's store, held in locals: the int8 stores may alias
+/// anything, so members would be reloaded for every element.
+struct RequantChannel {
+  int64_t bias, multiplier, round, lo, hi;
+  int shift;
+  /// applyRequant(clamp_int32(sum + bias)), ReLU folded into lo.
+  int64_t operator()(int64_t sum) const {
+    const int64_t v = (clampToInt32(sum + bias) * multiplier + round) >> shift;
+    return v < lo ? lo : (v > hi ? hi : v);
+  }
+};
+
+/// A depthwise plane's geometry. The padded input plane is stored split by
+/// column phase: column x of padded row y sits at
+/// (y * strideW + x % strideW) * phaseWidth + x / strideW, so that the
+/// inputs of one tap for a whole output row (columns ox * strideW + kx *
+/// dilationW) are contiguous and the row loop vectorizes for any stride.
+struct DepthwiseGeometry {
+  int64_t OH, OW, KH, KW, sh, sw, dh, dw, phaseWidth;
+};
+
+/// dst[i] = channel(row[i]) for `count` sums, element by element.
+template <typename Acc, typename Out>
+__attribute__((always_inline)) inline void
+storeRowScalar(const Acc *row, int64_t count, const RequantChannel &channel,
+               Out *dst) {
+  // Locals: dst may alias anything, so fields read through a reference
+  // would be reloaded for every element.
+  const RequantChannel c = channel;
+  for (int64_t i = 0; i < count; ++i)
+    dst[i] = Out(c(int64_t(row[i])));
+}
+
+/// Every output row of one plane: exact sums of `taps` products in Acc
+/// (plain loops, which the compiler vectorizes in the instruction-set
+/// clones below), then storeRow's requantizing store.
+template <typename Acc, typename Out, typename StoreRow>
+__attribute__((always_inline)) inline void
+depthwisePlaneBody(const int32_t *phased, const DepthwiseGeometry &g,
+                   const int32_t *w, const RequantChannel &channel, Acc *row,
+                   Out *dst, const StoreRow &storeRow) {
+  const int64_t rowStride = g.sw * g.phaseWidth;
+  for (int64_t oy = 0; oy < g.OH; ++oy, dst += g.OW) {
+    for (int64_t ox = 0; ox < g.OW; ++ox)
+      row[ox] = 0;
+    for (int64_t ky = 0; ky < g.KH; ++ky) {
+      const int32_t *line = phased + (oy * g.sh + ky * g.dh) * rowStride;
+      for (int64_t kx = 0; kx < g.KW; ++kx) {
+        const int64_t column = kx * g.dw;
+        const int32_t *in =
+            line + (column % g.sw) * g.phaseWidth + column / g.sw;
+        const Acc wk = Acc(w[ky * g.KW + kx]);
+        for (int64_t ox = 0; ox < g.OW; ++ox)
+          row[ox] += wk * Acc(in[ox]);
+      }
+    }
+    storeRow(row, g.OW, channel, dst);
+  }
+}
+
+template <typename Acc, typename Out>
+using DepthwisePlaneFn = void (*)(const int32_t *, const DepthwiseGeometry &,
+                                  const int32_t *, const RequantChannel &,
+                                  Acc *, Out *);
+
+template <typename Acc, typename Out>
+void depthwisePlaneGeneric(const int32_t *phased, const DepthwiseGeometry &g,
+                           const int32_t *w, const RequantChannel &store,
+                           Acc *row, Out *dst) {
+  depthwisePlaneBody(phased, g, w, store, row, dst, storeRowScalar<Acc, Out>);
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+template <typename Acc, typename Out>
+__attribute__((target("avx2"))) void
+depthwisePlaneAvx2(const int32_t *phased, const DepthwiseGeometry &g,
+                   const int32_t *w, const RequantChannel &store, Acc *row,
+                   Out *dst) {
+  depthwisePlaneBody(phased, g, w, store, row, dst, storeRowScalar<Acc, Out>);
+}
+
+/// The requantizing store of int32 sums, 8 int64 lanes at a time (the
+/// arithmetic of RequantChannel: after the int32 clamp the sum fits the low
+/// half of each lane, so vpmuldq gives the exact product).
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+storeRowAvx512(const int32_t *row, int64_t count, const RequantChannel &c,
+               Out *dst) {
+  const __m512i bias = _mm512_set1_epi64(c.bias);
+  const __m512i multiplier = _mm512_set1_epi64(c.multiplier);
+  const __m512i round = _mm512_set1_epi64(c.round);
+  const __m128i shift = _mm_cvtsi32_si128(c.shift);
+  const __m512i lo = _mm512_set1_epi64(c.lo), hi = _mm512_set1_epi64(c.hi);
+  const __m512i min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
+  const __m512i max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m512i v = _mm512_cvtepi32_epi64(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + i)));
+    v = _mm512_max_epi64(_mm512_min_epi64(_mm512_add_epi64(v, bias), max32),
+                         min32);
+    v = _mm512_sra_epi64(
+        _mm512_add_epi64(_mm512_mul_epi32(v, multiplier), round), shift);
+    v = _mm512_max_epi64(_mm512_min_epi64(v, hi), lo);
+    if constexpr (sizeof(Out) == 1)
+      _mm_storel_epi64(reinterpret_cast<__m128i *>(dst + i),
+                       _mm512_cvtepi64_epi8(v));
+    else
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i),
+                       _mm512_cvtepi64_epi16(v));
+  }
+  storeRowScalar(row + i, count - i, c, dst + i);
+}
+
+template <typename Acc, typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+depthwisePlaneAvx512(const int32_t *phased, const DepthwiseGeometry &g,
+                     const int32_t *w, const RequantChannel &store, Acc *row,
+                     Out *dst) {
+  if constexpr (std::is_same_v<Acc, int32_t>)
+    depthwisePlaneBody(phased, g, w, store, row, dst, storeRowAvx512<Out>);
+  else
+    depthwisePlaneBody(phased, g, w, store, row, dst, storeRowScalar<Acc, Out>);
+}
+#endif
+
+/// One output row of a depthwise layer with one output per input channel,
+/// for one block of 16 channels, over the zero-padded NHWC int16 input:
+/// acc[ox][k] = sum over taps of w[tap][k] * x(tap, ox)[k], exact in int32
+/// (taps <= kMaxKInt16). Channels run along the vector lanes, so the loop
+/// vectorizes whatever the row width; each pixel's 16 sums stay in one
+/// register across the taps.
+struct DepthwiseRowArgs {
+  const int16_t *x; // the first tap of output column 0, channel block start
+  const int32_t *w; // [taps][16], padding lanes 0
+  int64_t KH, KW, OW;
+  int64_t rowStep;   // elements between tap rows (dilationH * Wp * C)
+  int64_t tapStep;   // between tap columns (dilationW * C)
+  int64_t pixelStep; // between output columns (strideW * C)
+  int32_t *acc;      // [OW][16]
+};
+
+__attribute__((always_inline)) inline void
+depthwiseRowBody(const DepthwiseRowArgs &a) {
+  for (int64_t ox = 0; ox < a.OW; ++ox) {
+    int32_t sum[16] = {};
+    const int16_t *pixel = a.x + ox * a.pixelStep;
+    const int32_t *w = a.w;
+    for (int64_t ky = 0; ky < a.KH; ++ky)
+      for (int64_t kx = 0; kx < a.KW; ++kx, w += 16) {
+        const int16_t *src = pixel + ky * a.rowStep + kx * a.tapStep;
+        for (int k = 0; k < 16; ++k)
+          sum[k] += w[k] * int32_t(src[k]);
+      }
+    for (int k = 0; k < 16; ++k)
+      a.acc[ox * 16 + k] = sum[k];
+  }
+}
+
+using DepthwiseRowFn = void (*)(const DepthwiseRowArgs &);
+
+void depthwiseRowGeneric(const DepthwiseRowArgs &a) { depthwiseRowBody(a); }
+
+#if defined(__x86_64__) || defined(_M_X64)
+// Written with intrinsics: left to itself the compiler vectorizes across
+// the taps and shuffles. Two pixels per step for independent chains.
+/// w[0..8) * src[0..8), widened to int32 lanes.
+__attribute__((target("avx2"), always_inline)) inline __m256i
+depthwiseTapAvx2(const int16_t *src, const int32_t *w) {
+  return _mm256_mullo_epi32(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i *>(w)),
+      _mm256_cvtepi16_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(src))));
+}
+
+__attribute__((target("avx2"))) void
+depthwiseRowAvx2(const DepthwiseRowArgs &a) {
+  for (int64_t ox = 0; ox < a.OW; ++ox) {
+    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+    const int16_t *pixel = a.x + ox * a.pixelStep;
+    const int32_t *w = a.w;
+    for (int64_t ky = 0; ky < a.KH; ++ky)
+      for (int64_t kx = 0; kx < a.KW; ++kx, w += 16) {
+        const int16_t *src = pixel + ky * a.rowStep + kx * a.tapStep;
+        lo = _mm256_add_epi32(lo, depthwiseTapAvx2(src, w));
+        hi = _mm256_add_epi32(hi, depthwiseTapAvx2(src + 8, w + 8));
+      }
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(a.acc + ox * 16), lo);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(a.acc + ox * 16 + 8), hi);
+  }
+}
+
+/// w[0..16) * src[0..16), widened to int32 lanes.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
+               always_inline)) inline __m512i
+depthwiseTapAvx512(const int16_t *src, const int32_t *w) {
+  return _mm512_mullo_epi32(_mm512_loadu_si512(w),
+                            _mm512_cvtepi16_epi32(_mm256_loadu_si256(
+                                reinterpret_cast<const __m256i *>(src))));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+depthwiseRowAvx512(const DepthwiseRowArgs &a) {
+  int64_t ox = 0;
+  for (; ox + 2 <= a.OW; ox += 2) {
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    const int16_t *p0 = a.x + ox * a.pixelStep, *p1 = p0 + a.pixelStep;
+    const int32_t *w = a.w;
+    for (int64_t ky = 0; ky < a.KH; ++ky)
+      for (int64_t kx = 0; kx < a.KW; ++kx, w += 16) {
+        const int64_t at = ky * a.rowStep + kx * a.tapStep;
+        s0 = _mm512_add_epi32(s0, depthwiseTapAvx512(p0 + at, w));
+        s1 = _mm512_add_epi32(s1, depthwiseTapAvx512(p1 + at, w));
+      }
+    _mm512_storeu_si512(a.acc + ox * 16, s0);
+    _mm512_storeu_si512(a.acc + ox * 16 + 16, s1);
+  }
+  for (; ox < a.OW; ++ox) {
+    __m512i s0 = _mm512_setzero_si512();
+    const int16_t *p0 = a.x + ox * a.pixelStep;
+    const int32_t *w = a.w;
+    for (int64_t ky = 0; ky < a.KH; ++ky)
+      for (int64_t kx = 0; kx < a.KW; ++kx, w += 16)
+        s0 = _mm512_add_epi32(
+            s0, depthwiseTapAvx512(p0 + ky * a.rowStep + kx * a.tapStep, w));
+    _mm512_storeu_si512(a.acc + ox * 16, s0);
+  }
+}
+#endif
+
+DepthwiseRowFn depthwiseRowFor(Isa isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa == Isa::Avx512Vnni)
+    return depthwiseRowAvx512;
+  if (isa == Isa::Avx2)
+    return depthwiseRowAvx2;
+#endif
+  return depthwiseRowGeneric;
+}
+
+template <typename Acc, typename Out>
+DepthwisePlaneFn<Acc, Out> depthwisePlaneFor(Isa isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa == Isa::Avx512Vnni)
+    return depthwisePlaneAvx512<Acc, Out>;
+  if (isa == Isa::Avx2)
+    return depthwisePlaneAvx2<Acc, Out>;
+#endif
+  return depthwisePlaneGeneric<Acc, Out>;
+}
+
 StoreBlockFn storeBlockFor(Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (isa == Isa::Avx512Vnni)
@@ -233,7 +494,10 @@ struct IntegerConv::Impl {
   GemmFn gemm = nullptr;
   Gemm2Fn gemm2 = nullptr;
   StoreBlockFn storeBlock = nullptr;
-  std::vector<BlockStore> blockStores; // gemm: per (group, block)
+  /// gemm: per (group, block of 16 output channels); DepthwiseNhwc: per
+  /// block of 16 channels.
+  std::vector<BlockStore> blockStores;
+  std::vector<int32_t> nhwcTaps; // DepthwiseNhwc: [blocks][taps][16]
   int64_t O = 0, OH = 0, OW = 0, P = 0, cg = 0, og = 0, taps = 0, K = 0, k2 = 0,
           blocks = 0;
   /// Padded input extent covering every window (bottom/right padding and
@@ -246,18 +510,7 @@ struct IntegerConv::Impl {
   int outBits = 8;
   int64_t lo = 0, hi = 0; // ReLU folded into lo
 
-  /// One output channel's store, held in locals: the int8 stores may alias
-  /// anything, so members would be reloaded for every element.
-  struct Channel {
-    int64_t bias, multiplier, round, lo, hi;
-    int shift;
-    /// applyRequant(clamp_int32(sum + bias)), ReLU folded into lo.
-    int64_t operator()(int64_t sum) const {
-      const int64_t v =
-          (clampToInt32(sum + bias) * multiplier + round) >> shift;
-      return v < lo ? lo : (v > hi ? hi : v);
-    }
-  };
+  using Channel = RequantChannel;
   Channel channel(int64_t oc) const {
     const int sh = shift[size_t(oc)];
     return {bias[size_t(oc)],
@@ -274,6 +527,9 @@ struct IntegerConv::Impl {
   template <typename In, typename Out>
   void runGemm(const In *x, int64_t batch, Out *y,
                const ParallelFor &parallel) const;
+  template <typename In, typename Out>
+  void runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
+                        const ParallelFor &parallel) const;
   template <typename Acc, typename In, typename Out>
   void runDepthwise(const In *x, int64_t batch, Out *y,
                     const ParallelFor &parallel) const;
@@ -349,7 +605,10 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
                    (im.OW - 1) * shape.strideW +
                        (shape.kernelW - 1) * shape.dilationW + 1);
   if (isDepthwise(shape))
-    im.method = Method::Depthwise;
+    im.method =
+        im.og == 1 && im.taps <= (inputBits == 8 ? kMaxKInt8 : kMaxKInt16)
+            ? Method::DepthwiseNhwc
+            : Method::Depthwise;
   else if (inputBits == 16 && im.K > kMaxKInt16)
     im.method = Method::GemmSplit16;
   else
@@ -357,6 +616,13 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
 
   if (im.method == Method::Depthwise) {
     im.direct.assign(weight, weight + im.O * im.taps);
+  } else if (im.method == Method::DepthwiseNhwc) {
+    const int64_t blocks = (im.O + 15) / 16;
+    im.nhwcTaps.assign(size_t(blocks * im.taps * 16), 0);
+    for (int64_t o = 0; o < im.O; ++o)
+      for (int64_t t = 0; t < im.taps; ++t)
+        im.nhwcTaps[size_t(((o / 16) * im.taps + t) * 16 + o % 16)] =
+            weight[o * im.taps + t];
   } else {
     // (c, ky, kx) -> (ky, kx, c) within each output channel, matching the
     // NHWC im2col rows (exact sums do not depend on the order).
@@ -384,16 +650,20 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
   im.hi = quant::qmax(requant.bits);
   im.storeBlock = storeBlockFor(im.isa);
   if (im.method != Method::Depthwise) {
-    im.blockStores.resize(size_t(shape.groups * im.blocks));
-    for (int64_t g = 0; g < shape.groups; ++g)
-      for (int64_t ob = 0; ob < im.blocks; ++ob) {
-        BlockStore &bs = im.blockStores[size_t(g * im.blocks + ob)];
+    // DepthwiseNhwc's blocks of 16 span all channels (as one group would).
+    const bool nhwc = im.method == Method::DepthwiseNhwc;
+    const int64_t groups = nhwc ? 1 : shape.groups;
+    const int64_t og = nhwc ? im.O : im.og, blocks = (og + 15) / 16;
+    im.blockStores.resize(size_t(groups * blocks));
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t ob = 0; ob < blocks; ++ob) {
+        BlockStore &bs = im.blockStores[size_t(g * blocks + ob)];
         bs.lo = im.lo;
         bs.hi = im.hi;
         for (int64_t k = 0; k < 16; ++k) {
           const int64_t o = ob * 16 + k;
           const Impl::Channel c =
-              o < im.og ? im.channel(g * im.og + o) : Impl::Channel{};
+              o < og ? im.channel(g * og + o) : Impl::Channel{};
           bs.bias[k] = c.bias;
           bs.multiplier[k] = c.multiplier;
           bs.round[k] = c.round;
@@ -409,6 +679,7 @@ IntegerConv::~IntegerConv() = default;
 const char *IntegerConv::method() const {
   switch (impl->method) {
   case Method::Depthwise:
+  case Method::DepthwiseNhwc:
     return "depthwise";
   case Method::GemmSplit16:
     return "gemm-split16";
@@ -418,6 +689,18 @@ const char *IntegerConv::method() const {
 }
 
 Isa IntegerConv::isa() const { return impl->isa; }
+
+/// The calling thread's buffer for a padded NHWC copy of `elements`
+/// values, kept from call to call (a fresh allocation per layer costs more
+/// in page faults than the copy itself); padNHWC writes every value. 16
+/// more values follow, which DepthwiseNhwc's last channel block may read
+/// (times zero weights).
+static int16_t *paddedInput(int64_t elements) {
+  thread_local std::vector<int16_t> storage;
+  if (int64_t(storage.size()) < elements + 16)
+    storage.assign(size_t(elements + 16), 0);
+  return storage.data();
+}
 
 template <typename In>
 void IntegerConv::Impl::padNHWC(const In *x, int64_t batch, int16_t *xp,
@@ -444,13 +727,7 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
   const int64_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
   const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
                 dw = s.dilationW;
-  // The caller's padded copy, kept from call to call (a fresh allocation
-  // per layer costs more in page faults than the copy itself); padNHWC
-  // writes every value.
-  thread_local std::vector<int16_t> xpStorage;
-  if (int64_t(xpStorage.size()) < batch * Hp * Wp * C)
-    xpStorage.resize(size_t(batch * Hp * Wp * C));
-  int16_t *xp = xpStorage.data();
+  int16_t *xp = paddedInput(batch * Hp * Wp * C);
   padNHWC(x, batch, xp, parallel);
 
   const bool split = method == Method::GemmSplit16;
@@ -550,45 +827,86 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
 template <typename Acc, typename In, typename Out>
 void IntegerConv::Impl::runDepthwise(const In *x, int64_t batch, Out *y,
                                      const ParallelFor &parallel) const {
-  const int64_t H = s.height, W = s.width, KH = s.kernelH, KW = s.kernelW;
-  const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
-                dw = s.dilationW;
+  const int64_t H = s.height, W = s.width, sw = s.strideW;
+  DepthwiseGeometry g;
+  g.OH = OH;
+  g.OW = OW;
+  g.KH = s.kernelH;
+  g.KW = s.kernelW;
+  g.sh = s.strideH;
+  g.sw = sw;
+  g.dh = s.dilationH;
+  g.dw = s.dilationW;
+  // Room for the last output column's farthest tap in every phase.
+  g.phaseWidth = (Wp + sw - 1) / sw + 1;
+  const DepthwisePlaneFn<Acc, Out> planeFn = depthwisePlaneFor<Acc, Out>(isa);
+  const int64_t planeSize = Hp * sw * g.phaseWidth;
   runTasks(parallel, batch * O, [&](int64_t task) {
     const int64_t n = task / O, oc = task % O, c = oc / og;
     Scratch &sc = scratch;
-    if (int64_t(sc.plane.size()) < Hp * Wp)
-      sc.plane.resize(size_t(Hp * Wp));
-    int32_t *plane = sc.plane.data();
-    std::fill(plane, plane + Hp * Wp, 0);
+    if (int64_t(sc.plane.size()) < planeSize)
+      sc.plane.resize(size_t(planeSize));
+    int32_t *phased = sc.plane.data();
+    std::fill(phased, phased + planeSize, 0);
     const In *src = x + (n * s.channels + c) * H * W;
-    for (int64_t yy = 0; yy < H; ++yy)
-      for (int64_t xx = 0; xx < W; ++xx)
-        plane[(yy + s.padTop) * Wp + xx + s.padLeft] = src[yy * W + xx];
+    for (int64_t yy = 0; yy < H; ++yy) {
+      int32_t *line = phased + (yy + s.padTop) * sw * g.phaseWidth;
+      const In *in = src + yy * W;
+      if (sw == 1) {
+        std::copy(in, in + W, line + s.padLeft);
+        continue;
+      }
+      // Phase by phase: column = xx + padLeft lands in phase column % sw
+      // at column / sw.
+      for (int64_t phase = 0; phase < sw; ++phase) {
+        const int64_t first = ((phase - s.padLeft) % sw + sw) % sw;
+        int32_t *dst = line + phase * g.phaseWidth + (first + s.padLeft) / sw;
+        for (int64_t xx = first; xx < W; xx += sw)
+          *dst++ = in[xx];
+      }
+    }
     std::vector<Acc> &rowStore = rowBuffer<Acc>(sc);
     if (int64_t(rowStore.size()) < OW)
       rowStore.resize(size_t(OW));
-    Acc *row = rowStore.data();
-    const int32_t *w = direct.data() + oc * taps;
-    Out *dst = y + (n * O + oc) * P;
-    const Channel store = channel(oc);
-    for (int64_t oy = 0; oy < OH; ++oy, dst += OW) {
-      std::fill(row, row + OW, Acc(0));
-      for (int64_t ky = 0; ky < KH; ++ky) {
-        const int32_t *line = plane + (oy * sh + ky * dh) * Wp;
-        for (int64_t kx = 0; kx < KW; ++kx) {
-          const Acc wk = Acc(w[ky * KW + kx]);
-          const int32_t *in = line + kx * dw;
-          if (sw == 1) {
-            for (int64_t ox = 0; ox < OW; ++ox)
-              row[ox] += wk * Acc(in[ox]);
-          } else {
-            for (int64_t ox = 0; ox < OW; ++ox)
-              row[ox] += wk * Acc(in[ox * sw]);
-          }
-        }
-      }
+    planeFn(phased, g, direct.data() + oc * taps, channel(oc), rowStore.data(),
+            y + (n * O + oc) * P);
+  });
+}
+
+template <typename In, typename Out>
+void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
+                                         const ParallelFor &parallel) const {
+  const int64_t C = s.channels;
+  int16_t *xp = paddedInput(batch * Hp * Wp * C);
+  padNHWC(x, batch, xp, parallel);
+  const int64_t channelBlocks = (C + 15) / 16;
+  const DepthwiseRowFn rowFn = depthwiseRowFor(isa);
+  runTasks(parallel, batch * OH * channelBlocks, [&](int64_t task) {
+    const int64_t cb = task % channelBlocks, oy = task / channelBlocks % OH,
+                  n = task / channelBlocks / OH;
+    Scratch &sc = scratch;
+    if (int64_t(sc.acc.size()) < OW * 16)
+      sc.acc.resize(size_t(OW * 16));
+    if (int64_t(sc.stored.size()) < OW * 16)
+      sc.stored.resize(size_t(OW * 16));
+    DepthwiseRowArgs a;
+    a.x = xp + (n * Hp + oy * s.strideH) * Wp * C + cb * 16;
+    a.w = nhwcTaps.data() + cb * taps * 16;
+    a.KH = s.kernelH;
+    a.KW = s.kernelW;
+    a.OW = OW;
+    a.rowStep = s.dilationH * Wp * C;
+    a.tapStep = s.dilationW * C;
+    a.pixelStep = s.strideW * C;
+    a.acc = sc.acc.data();
+    rowFn(a);
+    int32_t *stored = sc.stored.data();
+    storeBlock(a.acc, nullptr, OW, blockStores[size_t(cb)], stored);
+    const int64_t lanes = std::min<int64_t>(16, C - cb * 16);
+    for (int64_t k = 0; k < lanes; ++k) {
+      Out *dst = y + (n * O + cb * 16 + k) * P + oy * OW;
       for (int64_t ox = 0; ox < OW; ++ox)
-        dst[ox] = Out(store(int64_t(row[ox])));
+        dst[ox] = Out(stored[ox * 16 + k]);
     }
   });
 }
@@ -596,6 +914,10 @@ void IntegerConv::Impl::runDepthwise(const In *x, int64_t batch, Out *y,
 template <typename In, typename Out>
 void IntegerConv::Impl::dispatch(const In *x, int64_t batch, Out *y,
                                  const ParallelFor &parallel) const {
+  if (method == Method::DepthwiseNhwc) {
+    runDepthwiseNhwc(x, batch, y, parallel);
+    return;
+  }
   if (method != Method::Depthwise) {
     runGemm(x, batch, y, parallel);
     return;

@@ -1,25 +1,27 @@
 //===- Runtime.cpp - Executes an HBM on the CPU, bit-exactly --------------===//
 //
-// Fast paths compute the same integers as the reference kernels by
-// construction: the dot products are exact in int32 (the K limits below),
-// the bias is added and the sum clamped to int32 in int64, and the epilogue
-// is hat::quant::applyRequant followed by the same ReLU / saturation order.
-// A fused residual epilogue is the reference qadd applied to the conv's
-// saturated output. Everything else goes through the reference kernels.
+// Conv and linear layers run on hat::runtime::IntegerConv
+// (IntegerKernels.h: the int16 multiply-add GEMM micro-kernels, or the
+// direct depthwise kernel), the same kernels as int_infer's integer ops;
+// they compute the reference kernels' integers by construction (exact sums,
+// applyRequant, ReLU, saturation). A fused residual epilogue is the
+// reference qadd (integerAdd) applied to the conv's saturated output. Same-
+// shape adds run on integerAdd; everything else on the reference kernels.
 //
 // Batches: an input stacking R model batches runs as one pass over the
 // layers with every arena offset scaled by R, so each tensor holds its R
 // slices back to back (a disjoint plan stays disjoint). conv / linear / add /
-// quantize then see one tensor with R times the images; conv im2col tiles
-// span image boundaries, so the weights are reused across the whole batch.
-// Reference layers run once per slice.
+// quantize then see one tensor with R times the images (the GEMM's pixel
+// tiles span image boundaries, so the weights are reused across the whole
+// batch). Reference layers run once per slice.
 //
 //===----------------------------------------------------------------------===//
 
 #include "hat/Runtime/Runtime.h"
 
-#include "Gemm.h"
 #include "ThreadPool.h"
+
+#include "hat/Runtime/IntegerKernels.h"
 
 #include "hat/Eval/Kernels.h"
 #include "hat/Quant/FixedPoint.h"
@@ -36,57 +38,91 @@ using hbm::TensorDesc;
 
 namespace {
 
-/// Largest K whose int32 dot product cannot overflow: |x * w| <= 2^14 for
-/// int8 x int8, 2^22 for int16 x int8.
-constexpr int64_t kMaxKInt8 = (int64_t(1) << 17) - 1;
-constexpr int64_t kMaxKInt16 = (int64_t(1) << 9) - 1;
-
-int64_t clampAcc(int64_t acc) {
-  constexpr int64_t lo = std::numeric_limits<int32_t>::min();
-  constexpr int64_t hi = std::numeric_limits<int32_t>::max();
-  return acc < lo ? lo : (acc > hi ? hi : acc);
-}
-
 int bitsOf(eval::DType d) { return d == eval::DType::I16 ? 16 : 8; }
 
-/// A conv or linear layer ready for the fast path.
+/// A conv or linear layer: its integer kernel, or the reference path's
+/// weights when the kernel refuses it.
 struct Prepared {
-  bool fast = false;
-  int64_t k = 0, k2 = 0, blocks = 0, og = 0;
-  /// o16k2, widened; for convs the K order is (ky, kx, c), matching the
-  /// NHWC im2col rows (the sums are exact in int32, so the order does not
-  /// change them).
-  std::vector<int16_t> w;
-  std::vector<int64_t> bias; // per output channel (0 without bias)
-  eval::Tensor weight;       // logical, for the reference path
+  eval::Tensor weight; // logical int8 [O, C / groups, KH, KW] or [M, K]
   eval::Tensor biasTensor;
+  std::unique_ptr<IntegerConv> kernel;
 };
 
-struct Scratch {
-  std::vector<int16_t> col;
-  std::vector<int32_t> acc;
-};
+/// The integer kernel of a conv or linear layer, or null when it refuses
+/// the layer (the reference kernel runs it then). With a fused residual the
+/// kernel writes the conv's own saturated output (convDType) and the
+/// residual add follows (Impl::conv).
+std::unique_ptr<IntegerConv> makeKernel(const hbm::Model &m, const Layer &l,
+                                        const Prepared &p, Isa isa) {
+  const TensorDesc &in = m.tensors[size_t(l.inputs[0])];
+  const TensorDesc &out = m.tensors[size_t(l.output)];
+  if (in.constant >= 0 || in.arenaOffset < 0 || in.dtype == eval::DType::F32 ||
+      in.dtype == eval::DType::I32)
+    return nullptr;
+  ConvShape s;
+  if (l.kind == LayerKind::Linear) {
+    if (in.shape.empty() || out.shape.empty() || p.weight.shape.size() != 2)
+      return nullptr;
+    s = ConvShape::linear(p.weight.shape[1], p.weight.shape[0]);
+    if (in.shape.back() != s.channels || out.shape.back() != s.outChannels)
+      return nullptr;
+  } else {
+    if (in.shape.size() != 4 || out.shape.size() != 4)
+      return nullptr;
+    s.channels = in.shape[1];
+    s.height = in.shape[2];
+    s.width = in.shape[3];
+    s.outChannels = out.shape[1];
+    s.kernelH = l.kernel[0];
+    s.kernelW = l.kernel[1];
+    s.strideH = l.stride[0];
+    s.strideW = l.stride[1];
+    s.padTop = l.padding[0];
+    s.padLeft = l.padding[1];
+    s.padBottom = l.padding[2];
+    s.padRight = l.padding[3];
+    s.dilationH = l.dilation[0];
+    s.dilationW = l.dilation[1];
+    s.groups = l.groups;
+    if (s.outHeight() != out.shape[2] || s.outWidth() != out.shape[3])
+      return nullptr;
+    if (l.residual) {
+      const TensorDesc &res = m.tensors[size_t(l.inputs[1])];
+      if (res.constant >= 0 || res.arenaOffset < 0 || res.shape != out.shape)
+        return nullptr;
+    }
+  }
+  OutputRequant rq;
+  rq.multiplier = l.multiplier;
+  rq.shift = l.shift;
+  rq.relu = l.relu;
+  rq.bits = bitsOf(l.residual ? l.convDType : out.dtype);
+  std::vector<int8_t> weight(p.weight.i.begin(), p.weight.i.end());
+  std::vector<int32_t> bias(p.biasTensor.i.begin(), p.biasTensor.i.end());
+  return IntegerConv::create(s, bitsOf(in.dtype), weight.data(), bias.data(),
+                             rq, isa);
+}
 
 } // namespace
 
 struct Session::Impl {
   hbm::Model m;
   Isa isa = Isa::Scalar;
-  GemmFn gemm = nullptr;
-  Gemm2Fn gemm2 = nullptr;
   std::unique_ptr<ThreadPool> pool;
   std::vector<uint8_t> arenaStorage;
   uint8_t *arena = nullptr;
   int64_t arenaNeeded = 0; // bytes of one model batch
   std::vector<Prepared> prepared;
-  std::vector<Scratch> scratch;
-  std::vector<int16_t> nhwc; // zero-padded NHWC copy of a conv input
+  /// A conv's own output before its fused residual add.
+  std::vector<int16_t> convOut;
   /// By tensor index, model inputs: the first of `reps` stacked slices.
   std::vector<const float *> inputs;
   /// By tensor index, the elements of constant activations (one slice,
   /// shared by every stacked model batch).
   std::vector<std::vector<int32_t>> constants;
   int64_t reps = 1; // model batches stacked in this pass
+  /// The pool as IntegerKernels.h's ParallelFor.
+  ParallelFor parallel;
 
   void prepare();
   void execute();
@@ -104,18 +140,20 @@ struct Session::Impl {
   void conv(const Layer &l, const Prepared &p);
   void linear(const Layer &l, const Prepared &p);
   void add(const Layer &l);
+  /// add() runs element by element (no broadcast, no constant operand);
+  /// other adds go through the reference kernel.
+  bool elementwiseAdd(const Layer &l) const {
+    const TensorDesc &out = m.tensors[size_t(l.output)];
+    for (int i : {0, 1}) {
+      const TensorDesc &t = m.tensors[size_t(l.inputs[size_t(i)])];
+      if (t.shape != out.shape || t.constant >= 0)
+        return false;
+    }
+    return true;
+  }
   /// The reference kernel, once per stacked slice.
   void reference(const Layer &l, const Prepared *p);
   eval::Tensor referenceSlice(const Layer &l, const Prepared *p, int64_t rep);
-
-  /// Runs fill/epilogue over pixel tiles: `fill(image, group, pixel, row)`
-  /// writes one im2col row of k values, `emit(image, o, pixel, count, acc)`
-  /// consumes `count` exact dot products (stride 16). Tiles run over the
-  /// pixels of all `images` back to back (crossing image boundaries);
-  /// `groups` x tiles become the parallel tasks.
-  template <typename Fill, typename Emit>
-  void gemmTiles(const Prepared &p, int64_t images, int64_t groups,
-                 int64_t pixels, const Fill &fill, const Emit &emit);
 };
 
 Session::Session() : impl(std::make_unique<Impl>()) {}
@@ -123,6 +161,31 @@ Session::~Session() = default;
 const hbm::Model &Session::model() const { return impl->m; }
 Isa Session::isa() const { return impl->isa; }
 int Session::threads() const { return impl->pool->size(); }
+
+const char *Session::layerKernel(size_t index) const {
+  const Impl &im = *impl;
+  const Layer &l = im.m.layers.at(index);
+  const Prepared &p = im.prepared[index];
+  switch (l.kind) {
+  case LayerKind::Quantize:
+    return "quantize";
+  case LayerKind::Conv:
+  case LayerKind::Linear:
+    // "gemm", "gemm-split16" (int16 inputs with a long K) or "depthwise".
+    return p.kernel ? p.kernel->method() : "reference";
+  case LayerKind::Add:
+    return im.elementwiseAdd(l) ? "add" : "reference";
+  case LayerKind::Reshape: {
+    const TensorDesc &in = im.m.tensors[size_t(l.inputs[0])];
+    const TensorDesc &out = im.m.tensors[size_t(l.output)];
+    if (in.arenaOffset < 0)
+      return "reference";
+    return in.arenaOffset == out.arenaOffset ? "view" : "copy";
+  }
+  default:
+    return "reference";
+  }
+}
 
 std::unique_ptr<Session> Session::create(hbm::Model model,
                                          const Options &options) {
@@ -134,8 +197,6 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
   // Never run an instruction set the CPU lacks, whatever was asked.
   if (int(im.isa) > int(best))
     im.isa = best;
-  im.gemm = gemmFor(im.isa);
-  im.gemm2 = gemm2For(im.isa);
   int threads = options.threads;
   if (threads <= 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
@@ -143,7 +204,10 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
   // (std::system_error); tools refuse larger requests, the library clamps.
   threads = std::min(threads, kMaxThreads);
   im.pool = std::make_unique<ThreadPool>(threads);
-  im.scratch.resize(size_t(threads));
+  im.parallel = [pool = im.pool.get()](
+                    int64_t tasks, const std::function<void(int64_t)> &body) {
+    pool->parallelFor(tasks, [&](int64_t task, int) { body(task); });
+  };
   // Only the bytes layers touch (a declared arena larger than the plan
   // needs costs nothing).
   int64_t needed = 0;
@@ -180,54 +244,31 @@ void Session::Impl::prepare() {
     Prepared &p = prepared[i];
     const hbm::Constant &wc = m.constants[size_t(l.weight)];
     const int64_t o = wc.shape[0], groups = wc.groups;
-    p.k = eval::numelOf(wc.shape) / o;
-    p.k2 = (p.k + 1) / 2;
-    p.og = o / groups;
-    p.blocks = (p.og + 15) / 16;
+    const int64_t k = eval::numelOf(wc.shape) / o;
     // Logical row-major weights from either layout.
-    std::vector<int8_t> logical(size_t(o * p.k));
+    p.weight = eval::Tensor::ints(eval::DType::I8, wc.shape);
     if (wc.layout == "o16k2") {
+      const int64_t og = o / groups, blocks = (og + 15) / 16, k2 = (k + 1) / 2;
       for (int64_t g = 0; g < groups; ++g)
-        for (int64_t oo = 0; oo < p.og; ++oo)
-          for (int64_t kk = 0; kk < p.k; ++kk)
-            logical[size_t((g * p.og + oo) * p.k + kk)] = int8_t(wc.data[size_t(
-                (((g * p.blocks + oo / 16) * p.k2 + kk / 2) * 16 + oo % 16) *
-                    2 +
+        for (int64_t oo = 0; oo < og; ++oo)
+          for (int64_t kk = 0; kk < k; ++kk)
+            p.weight.i[size_t((g * og + oo) * k + kk)] = int8_t(wc.data[size_t(
+                (((g * blocks + oo / 16) * k2 + kk / 2) * 16 + oo % 16) * 2 +
                 kk % 2)]);
     } else {
-      for (size_t e = 0; e < logical.size(); ++e)
-        logical[e] = int8_t(wc.data[e]);
+      for (size_t e = 0; e < p.weight.i.size(); ++e)
+        p.weight.i[e] = int8_t(wc.data[e]);
     }
-    std::vector<int8_t> order = logical;
-    if (l.kind == LayerKind::Conv) {
-      // (c, ky, kx) -> (ky, kx, c) within each output channel.
-      const int64_t cg = wc.shape[1], taps = p.k / cg;
-      for (int64_t oo = 0; oo < o; ++oo)
-        for (int64_t c = 0; c < cg; ++c)
-          for (int64_t t = 0; t < taps; ++t)
-            order[size_t(oo * p.k + t * cg + c)] =
-                logical[size_t(oo * p.k + c * taps + t)];
-    }
-    const std::vector<int8_t> packed =
-        hbm::packWeightsO16K2(order, o, p.k, groups);
-    p.w.assign(packed.begin(), packed.end());
-    p.bias.assign(size_t(o), 0);
     p.biasTensor = eval::Tensor::ints(eval::DType::I32, {o});
     if (l.bias >= 0) {
       const hbm::Constant &bc = m.constants[size_t(l.bias)];
       for (int64_t c = 0; c < o; ++c) {
         int32_t v;
         std::memcpy(&v, bc.data.data() + 4 * c, 4);
-        p.bias[size_t(c)] = v;
         p.biasTensor.i[size_t(c)] = v;
       }
     }
-    p.weight = eval::Tensor::ints(eval::DType::I8, wc.shape);
-    for (size_t e = 0; e < logical.size(); ++e)
-      p.weight.i[e] = logical[e];
-    const TensorDesc &in = m.tensors[size_t(l.inputs[0])];
-    p.fast = (in.dtype == eval::DType::I8 && p.k <= kMaxKInt8) ||
-             (in.dtype == eval::DType::I16 && p.k <= kMaxKInt16);
+    p.kernel = makeKernel(m, l, p, isa);
   }
 }
 
@@ -306,219 +347,50 @@ void Session::Impl::quantize(const Layer &l) {
   }
 }
 
-template <typename Fill, typename Emit>
-void Session::Impl::gemmTiles(const Prepared &p, int64_t images, int64_t groups,
-                              int64_t pixels, const Fill &fill,
-                              const Emit &emit) {
-  const int64_t ld = 2 * p.k2;
-  const int64_t total = images * pixels;
-  if (total == 0)
-    return;
-  // ~128 KiB of im2col per tile keeps it in L2 while every block reuses it.
-  int64_t tile = (int64_t(128) << 10) / (ld * 2);
-  tile = std::clamp<int64_t>(tile / kPixelStep * kPixelStep, kPixelStep, 256);
-  tile = std::min(tile, (total + kPixelStep - 1) / kPixelStep * kPixelStep);
-  const int64_t chunks = (total + tile - 1) / tile;
-  pool->parallelFor(groups * chunks, [&](int64_t task, int worker) {
-    const int64_t chunk = task % chunks, g = task / chunks;
-    const int64_t q0 = chunk * tile, nq = std::min(tile, total - q0);
-    const int64_t npad = (nq + kPixelStep - 1) / kPixelStep * kPixelStep;
-    Scratch &s = scratch[size_t(worker)];
-    if (int64_t(s.col.size()) < tile * ld)
-      s.col.resize(size_t(tile * ld));
-    if (int64_t(s.acc.size()) < tile * 32)
-      s.acc.resize(size_t(tile * 32));
-    int16_t *col = s.col.data();
-    {
-      int64_t n = q0 / pixels, pix = q0 % pixels;
-      for (int64_t qi = 0; qi < nq; ++qi) {
-        int16_t *row = col + qi * ld;
-        fill(n, g, pix, row);
-        if (p.k & 1)
-          row[p.k] = 0;
-        if (++pix == pixels)
-          pix = 0, ++n;
-      }
-    }
-    std::memset(col + nq * ld, 0, size_t((npad - nq) * ld) * sizeof(int16_t));
-    // Blocks in pairs (one im2col broadcast feeds 32 channels), then the
-    // odd one.
-    for (int64_t ob = 0; ob < p.blocks;) {
-      const int64_t nb = ob + 1 < p.blocks ? 2 : 1;
-      const int16_t *wb = p.w.data() + (g * p.blocks + ob) * p.k2 * 32;
-      int32_t *acc = s.acc.data();
-      if (nb == 2)
-        gemm2(wb, col, p.k2, npad, acc, acc + tile * 16);
-      else
-        gemm(wb, col, p.k2, npad, acc);
-      for (int64_t b = 0; b < nb; ++b, ++ob) {
-        const int32_t *accB = acc + b * tile * 16;
-        const int64_t oEnd = std::min<int64_t>(16, p.og - ob * 16);
-        // One emit per channel and image run inside the tile.
-        for (int64_t q = q0; q < q0 + nq;) {
-          const int64_t n = q / pixels, pix = q % pixels;
-          const int64_t run = std::min(pixels - pix, q0 + nq - q);
-          for (int64_t o = 0; o < oEnd; ++o)
-            emit(n, g * p.og + ob * 16 + o, pix, run, accB + (q - q0) * 16 + o);
-          q += run;
-        }
-      }
-    }
-  });
-}
-
 void Session::Impl::conv(const Layer &l, const Prepared &p) {
   const TensorDesc &in = m.tensors[size_t(l.inputs[0])];
   const TensorDesc &out = m.tensors[size_t(l.output)];
-  const int64_t C = in.shape[1], H = in.shape[2], W = in.shape[3];
-  const int64_t O = out.shape[1], OH = out.shape[2], OW = out.shape[3];
-  const int64_t groups = l.groups, cg = C / groups;
-  const int64_t KH = l.kernel[0], KW = l.kernel[1];
-  const int64_t sh = l.stride[0], sw = l.stride[1], dh = l.dilation[0],
-                dw = l.dilation[1], pt = l.padding[0], pl = l.padding[1];
-  const int64_t P = OH * OW;
   const int64_t images = in.shape[0] * reps;
-  // Zero-padded NHWC int16 copy of the input (covering every window), so
-  // that an im2col row is KH runs of KW x cg contiguous values (KH x KW runs
-  // of cg when grouped or dilated) in the weights' (ky, kx, c) order.
-  const int64_t Hp = std::max(pt + H, (OH - 1) * sh + (KH - 1) * dh + 1);
-  const int64_t Wp = std::max(pl + W, (OW - 1) * sw + (KW - 1) * dw + 1);
-  if (int64_t(nhwc.size()) < images * Hp * Wp * C)
-    nhwc.resize(size_t(images * Hp * Wp * C));
-  int16_t *xp = nhwc.data();
-  const bool in16 = in.dtype == eval::DType::I16;
-  auto transposeRow = [&](const auto *x, int64_t n, int64_t yp) {
-    int16_t *dst = xp + (n * Hp + yp) * Wp * C;
-    std::memset(dst, 0, size_t(Wp * C) * sizeof(int16_t));
-    const int64_t y = yp - pt;
-    if (y < 0 || y >= H)
-      return;
-    dst += pl * C;
-    const auto *src = x + n * C * H * W + y * W;
-    for (int64_t c = 0; c < C; ++c, src += H * W)
-      for (int64_t xx = 0; xx < W; ++xx)
-        dst[xx * C + c] = int16_t(src[xx]);
-  };
-  pool->parallelFor(images * Hp, [&](int64_t task, int) {
-    if (in16)
-      transposeRow(ptr<int16_t>(in), task / Hp, task % Hp);
-    else
-      transposeRow(ptr<int8_t>(in), task / Hp, task % Hp);
-  });
-  const bool rowRuns = groups == 1 && dw == 1;
-  auto fill = [&](int64_t n, int64_t g, int64_t pix, int16_t *row) {
-    const int64_t oy = pix / OW, ox = pix % OW;
-    const int16_t *base = xp + ((n * Hp + oy * sh) * Wp + ox * sw) * C + g * cg;
-    for (int64_t ky = 0; ky < KH; ++ky) {
-      const int16_t *src = base + ky * dh * Wp * C;
-      if (rowRuns) {
-        std::memcpy(row, src, size_t(KW * C) * sizeof(int16_t));
-        row += KW * C;
-        continue;
-      }
-      for (int64_t kx = 0; kx < KW; ++kx, row += cg)
-        std::memcpy(row, src + kx * dw * C, size_t(cg) * sizeof(int16_t));
-    }
-  };
-  const bool out16 = out.dtype == eval::DType::I16;
-  const int convBits = bitsOf(l.residual ? l.convDType : out.dtype);
-  const int outBits = bitsOf(out.dtype);
-  const TensorDesc *res =
-      l.residual ? &m.tensors[size_t(l.inputs[1])] : nullptr;
-  const bool res16 = res && res->dtype == eval::DType::I16;
-  // addShift is validated (in [0, 62]) only for residual layers; any other
-  // layer ignores it, so it must not be shifted by (UBSan found a damaged
-  // HBM with addShift 108 on a plain conv).
-  const int64_t addRound =
-      l.residual && l.addShift > 0 ? (int64_t(1) << (l.addShift - 1)) : 0;
-  auto emit = [&](int64_t n, int64_t oc, int64_t p0, int64_t np,
-                  const int32_t *acc) {
-    const size_t c = l.multiplier.size() == 1 ? 0 : size_t(oc);
-    const int32_t mul = l.multiplier[c], sft = l.shift[c];
-    const int64_t b = p.bias[size_t(oc)];
-    const int64_t base = (n * O + oc) * P + p0;
-    for (int64_t pi = 0; pi < np; ++pi) {
-      int64_t v = quant::applyRequant(clampAcc(acc[pi * 16] + b), mul, sft);
-      if (l.relu && v < 0)
-        v = 0;
-      v = quant::saturate(v, convBits);
-      if (res) {
-        const int64_t r = res16 ? ptr<int16_t>(*res)[base + pi]
-                                : ptr<int8_t>(*res)[base + pi];
-        v = (v * l.addConvMultiplier + r * l.addResidualMultiplier +
-             addRound) >>
-            l.addShift;
-        if (l.addRelu && v < 0)
-          v = 0;
-        v = quant::saturate(v, outBits);
-      }
-      if (out16)
-        ptr<int16_t>(out)[base + pi] = int16_t(v);
-      else
-        ptr<int8_t>(out)[base + pi] = int8_t(v);
-    }
-  };
-  gemmTiles(p, images, groups, P, fill, emit);
+  if (!l.residual) {
+    p.kernel->run(ptr<uint8_t>(in), images, ptr<uint8_t>(out), parallel);
+    return;
+  }
+  // The conv saturates to its own type first, then the reference qadd
+  // (the order of the reference kernels: qconv2d, then qadd).
+  const int64_t n = out.numel() * reps;
+  if (int64_t(convOut.size()) < n)
+    convOut.resize(size_t(n));
+  p.kernel->run(ptr<uint8_t>(in), images, convOut.data(), parallel);
+  const TensorDesc &res = m.tensors[size_t(l.inputs[1])];
+  // convOut holds n elements of convDType (int8 ones packed at its start).
+  if (!integerAdd(convOut.data(), bitsOf(l.convDType), ptr<uint8_t>(res),
+                  bitsOf(res.dtype), n, l.addConvMultiplier,
+                  l.addResidualMultiplier, l.addShift, l.addRelu,
+                  bitsOf(out.dtype), ptr<uint8_t>(out), parallel))
+    reference(l, &p);
 }
 
 void Session::Impl::linear(const Layer &l, const Prepared &p) {
   const TensorDesc &in = m.tensors[size_t(l.inputs[0])];
-  const TensorDesc &out = m.tensors[size_t(l.output)];
-  const int64_t K = p.k, M = out.shape.back();
-  const int64_t rows = in.numel() * reps / K;
-  const bool in16 = in.dtype == eval::DType::I16;
-  auto fill = [&](int64_t, int64_t, int64_t r, int16_t *row) {
-    if (in16)
-      std::copy_n(ptr<int16_t>(in) + r * K, K, row);
-    else
-      std::copy_n(ptr<int8_t>(in) + r * K, K, row);
-  };
-  const bool out16 = out.dtype == eval::DType::I16;
-  const int outBits = bitsOf(out.dtype);
-  auto emit = [&](int64_t, int64_t j, int64_t r0, int64_t nr,
-                  const int32_t *acc) {
-    const size_t c = l.multiplier.size() == 1 ? 0 : size_t(j);
-    for (int64_t ri = 0; ri < nr; ++ri) {
-      int64_t v =
-          quant::applyRequant(clampAcc(acc[ri * 16] + p.bias[size_t(j)]),
-                              l.multiplier[c], l.shift[c]);
-      if (l.relu && v < 0)
-        v = 0;
-      v = quant::saturate(v, outBits);
-      if (out16)
-        ptr<int16_t>(out)[(r0 + ri) * M + j] = int16_t(v);
-      else
-        ptr<int8_t>(out)[(r0 + ri) * M + j] = int8_t(v);
-    }
-  };
-  gemmTiles(p, 1, 1, rows, fill, emit);
+  // Rows of K inputs are the 1x1 "images" of ConvShape::linear; [rows, M]
+  // is their [batch, O, 1, 1] output.
+  const int64_t rows = in.numel() * reps / in.shape.back();
+  p.kernel->run(ptr<uint8_t>(in), rows,
+                ptr<uint8_t>(m.tensors[size_t(l.output)]), parallel);
 }
 
 void Session::Impl::add(const Layer &l) {
   const TensorDesc &a = m.tensors[size_t(l.inputs[0])];
   const TensorDesc &b = m.tensors[size_t(l.inputs[1])];
   const TensorDesc &out = m.tensors[size_t(l.output)];
-  if (a.shape != out.shape || b.shape != out.shape || a.constant >= 0 ||
-      b.constant >= 0)
-    return reference(l, nullptr);
-  const int64_t n = out.numel() * reps;
-  const int64_t round = l.shift[0] > 0 ? (int64_t(1) << (l.shift[0] - 1)) : 0;
-  const int bits = bitsOf(out.dtype);
-  auto get = [&](const TensorDesc &t, int64_t e) -> int64_t {
-    return t.dtype == eval::DType::I16 ? ptr<int16_t>(t)[e] : ptr<int8_t>(t)[e];
-  };
-  for (int64_t e = 0; e < n; ++e) {
-    int64_t v =
-        (get(a, e) * l.multiplier[0] + get(b, e) * l.multiplier[1] + round) >>
-        l.shift[0];
-    if (l.relu && v < 0)
-      v = 0;
-    v = quant::saturate(v, bits);
-    if (bits == 16)
-      ptr<int16_t>(out)[e] = int16_t(v);
-    else
-      ptr<int8_t>(out)[e] = int8_t(v);
-  }
+  // integerAdd is the reference qadd's arithmetic, vectorized; it refuses
+  // (writing nothing) only what the reference kernel must then report.
+  if (!elementwiseAdd(l) ||
+      !integerAdd(ptr<uint8_t>(a), bitsOf(a.dtype), ptr<uint8_t>(b),
+                  bitsOf(b.dtype), out.numel() * reps, l.multiplier[0],
+                  l.multiplier[1], l.shift[0], l.relu, bitsOf(out.dtype),
+                  ptr<uint8_t>(out), parallel))
+    reference(l, nullptr);
 }
 
 void Session::Impl::reference(const Layer &l, const Prepared *p) {
@@ -633,10 +505,10 @@ void Session::Impl::execute() {
       quantize(l);
       break;
     case LayerKind::Conv:
-      p.fast ? conv(l, p) : reference(l, &p);
+      p.kernel ? conv(l, p) : reference(l, &p);
       break;
     case LayerKind::Linear:
-      p.fast ? linear(l, p) : reference(l, &p);
+      p.kernel ? linear(l, p) : reference(l, &p);
       break;
     case LayerKind::Add:
       add(l);

@@ -4,9 +4,11 @@
 //       [--compare ref0.npy [--compare ref1.npy]] [--threads N]
 //       [--repeat N] [--info]
 //
-// Outputs are written as out_<i>.npy (the names hat-eval uses). --compare
-// checks each output against a reference .npy bit for bit and exits 1 on any
-// difference. Inputs may stack several model batches along dimension 0.
+// --repeat N runs the model N times after one untimed warm-up run and
+// prints the mean time per run. Outputs are written as out_<i>.npy (the names
+// hat-eval uses). --compare checks each output against a reference .npy bit for
+// bit and exits 1 on any difference. Inputs may stack several model batches
+// along dimension 0.
 //
 //   hat-run model.hbm --config CONFIG [--loader val_data_loader]
 //       [--batch-processor val_batch_processor] [--set path=value]...
@@ -444,6 +446,13 @@ int main(int argc, char **argv) {
   const std::vector<std::string> outputNames = model.outputNames;
   auto session = hat::runtime::Session::create(std::move(model), options);
   std::vector<hat::eval::Tensor> outputs;
+  // With --repeat, one untimed warm-up run first: the first run sizes the
+  // arena and the kernels' scratch buffers, which a timing should not
+  // include.
+  if (repeat > 1 && !session->run(args, outputs, error)) {
+    std::cerr << "hat-run: " << error << "\n";
+    return 1;
+  }
   auto t0 = std::chrono::steady_clock::now();
   for (int r = 0; r < repeat; ++r)
     if (!session->run(args, outputs, error)) {

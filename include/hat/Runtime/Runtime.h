@@ -59,6 +59,11 @@ public:
   const hbm::Model &model() const;
   Isa isa() const;
   int threads() const;
+  /// The CPU kernel layer `layer` runs on: "gemm" (conv / linear over the
+  /// int16 multiply-add micro-kernels), "depthwise" (the direct depthwise
+  /// kernel), "quantize", "add", "view" (a reshape sharing its bytes),
+  /// "copy", or "reference" (the reference evaluator's kernel).
+  const char *layerKernel(size_t layer) const;
 
 private:
   Session();

@@ -240,6 +240,28 @@ TEST_F(IntegerKernelsTest, GroupedAndDepthwise) {
   check(l);
 }
 
+/// Output rows of 8 and more: the depthwise store's vector lanes (8 per
+/// step with AVX-512) and their scalar tail, for every stride phase split.
+TEST_F(IntegerKernelsTest, WideDepthwiseRows) {
+  for (int64_t stride : {1, 2, 3}) {
+    SCOPED_TRACE("stride " + std::to_string(stride));
+    Layer l;
+    l.shape = conv(3, 12, 61, 3, 3, stride, 1, 3); // 61, 31 or 21 wide
+    l.shape.padRight = 2;
+    l.method = "depthwise";
+    l.batch = 2;
+    l.relu = stride == 2;
+    check(l);
+
+    l.outBits = 16;
+    l.shiftLo = 33;
+    l.shiftHi = 36;
+    l.shape.kernelW = 5;
+    l.shape.dilationW = 2;
+    check(l);
+  }
+}
+
 TEST_F(IntegerKernelsTest, Int16Inputs) {
   Layer l;
   l.shape = conv(9, 8, 7, 17, 3, 1, 1); // K = 81: one int32 sum

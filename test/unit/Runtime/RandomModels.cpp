@@ -73,9 +73,21 @@ public:
     y = conv(y, width, 3, 1, 1, 1, false, false);
     Value sum = b.create<AddOp>(loc, y, x);
     x = b.create<ReluOp>(loc, sum);
-    if (seed % 2 == 0) // depthwise + pointwise
-      x = conv(conv(x, width, 3, 1, 1, width, true, false), width + 4, 1, 1, 1,
-               1, true, false);
+    if (seed % 2 == 0) { // depthwise + pointwise
+      // 3x3 or 5x5, stride 1 or 2, int8 or int16 input or output: the
+      // runtime's direct depthwise kernel (and, at seed 6, a depthwise conv
+      // with the residual add -O3 fuses into it).
+      const int64_t k = seed % 4 == 0 ? 5 : 3, stride = seed % 6 == 0 ? 2 : 1;
+      if (seed == 6) {
+        Value dw = conv(x, width, 3, 1, 1, width, false, false);
+        x = b.create<ReluOp>(b.getUnknownLoc(),
+                             b.create<AddOp>(b.getUnknownLoc(), dw, x));
+      }
+      if (seed % 8 == 2) // an int16 input into the depthwise conv
+        x = conv(x, width, 1, 1, 1, 1, true, true);
+      x = conv(conv(x, width, k, stride, 1, width, true, seed % 8 == 4),
+               width + 4, 1, 1, 1, 1, true, false);
+    }
     if (seed % 3 == 1) // dilated and grouped
       x = conv(x, 12, 3, 1, 2, 2 - int64_t(width % 4 != 0), true, false);
     Value pooled = b.create<MaxPool2dOp>(loc, x, i64s({2, 2}), i64s({2, 2}),

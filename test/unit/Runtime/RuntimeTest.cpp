@@ -107,6 +107,17 @@ TEST_P(RuntimeTest, BitExactWithReferenceEvaluator) {
         options.isa = isa;
         options.threads = threads;
         auto session = runtime::Session::create(model, options);
+        // Even seeds have depthwise convs, which must take the direct
+        // kernel (seed 6 at -O3 with its fused residual add).
+        int depthwise = 0, depthwiseResidual = 0;
+        for (size_t i = 0; i < model.layers.size(); ++i)
+          if (std::strcmp(session->layerKernel(i), "depthwise") == 0) {
+            ++depthwise;
+            depthwiseResidual += model.layers[i].residual;
+          }
+        EXPECT_EQ(depthwise > 0, seed % 2 == 0) << "seed " << seed;
+        EXPECT_EQ(depthwiseResidual > 0, seed == 6 && opt == 3)
+            << "seed " << seed << " -O" << opt;
         std::vector<eval::Tensor> out;
         std::string error;
         ASSERT_TRUE(session->run({input}, out, error)) << error;
