@@ -522,20 +522,21 @@ struct IntegerConv::Impl {
   }
 
   template <typename In>
-  void padNHWC(const In *x, int64_t batch, int16_t *xp,
+  void padNHWC(const In *x, bool xNhwc, int64_t batch, int16_t *xp,
                const ParallelFor &parallel) const;
   template <typename In, typename Out>
-  void runGemm(const In *x, int64_t batch, Out *y,
-               const ParallelFor &parallel) const;
+  void runGemm(const In *x, int64_t batch, Out *y, const ParallelFor &parallel,
+               const ConvLayouts &layouts) const;
   template <typename In, typename Out>
   void runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
-                        const ParallelFor &parallel) const;
+                        const ParallelFor &parallel,
+                        const ConvLayouts &layouts) const;
   template <typename Acc, typename In, typename Out>
   void runDepthwise(const In *x, int64_t batch, Out *y,
                     const ParallelFor &parallel) const;
   template <typename In, typename Out>
-  void dispatch(const In *x, int64_t batch, Out *y,
-                const ParallelFor &parallel) const;
+  void dispatch(const In *x, int64_t batch, Out *y, const ParallelFor &parallel,
+                const ConvLayouts &layouts) const;
 };
 
 std::string IntegerConv::unsupported(const ConvShape &s, int inputBits,
@@ -703,17 +704,30 @@ static int16_t *paddedInput(int64_t elements) {
 }
 
 template <typename In>
-void IntegerConv::Impl::padNHWC(const In *x, int64_t batch, int16_t *xp,
+void IntegerConv::Impl::padNHWC(const In *x, bool xNhwc, int64_t batch,
+                                int16_t *xp,
                                 const ParallelFor &parallel) const {
   const int64_t C = s.channels, H = s.height, W = s.width;
   runTasks(parallel, batch * Hp, [&](int64_t task) {
     const int64_t n = task / Hp, yp = task % Hp;
     int16_t *dst = xp + (n * Hp + yp) * Wp * C;
-    std::memset(dst, 0, size_t(Wp * C) * sizeof(int16_t));
     const int64_t y = yp - s.padTop;
-    if (y < 0 || y >= H)
+    if (y < 0 || y >= H) {
+      std::memset(dst, 0, size_t(Wp * C) * sizeof(int16_t));
       return;
+    }
+    // Only the padding columns need zeros; the row is written below.
+    std::memset(dst, 0, size_t(s.padLeft * C) * sizeof(int16_t));
+    std::memset(dst + (s.padLeft + W) * C, 0,
+                size_t((Wp - s.padLeft - W) * C) * sizeof(int16_t));
     dst += s.padLeft * C;
+    if (xNhwc) {
+      // Already channels-innermost: one widening copy of the row.
+      const In *src = x + (n * H + y) * W * C;
+      for (int64_t e = 0; e < W * C; ++e)
+        dst[e] = int16_t(src[e]);
+      return;
+    }
     const In *src = x + n * C * H * W + y * W;
     for (int64_t c = 0; c < C; ++c, src += H * W)
       for (int64_t xx = 0; xx < W; ++xx)
@@ -723,12 +737,13 @@ void IntegerConv::Impl::padNHWC(const In *x, int64_t batch, int16_t *xp,
 
 template <typename In, typename Out>
 void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
-                                const ParallelFor &parallel) const {
+                                const ParallelFor &parallel,
+                                const ConvLayouts &layouts) const {
   const int64_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
   const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
                 dw = s.dilationW;
   int16_t *xp = paddedInput(batch * Hp * Wp * C);
-  padNHWC(x, batch, xp, parallel);
+  padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
 
   const bool split = method == Method::GemmSplit16;
   const bool rowRuns = s.groups == 1 && dw == 1;
@@ -738,6 +753,60 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
   tile = std::clamp<int64_t>(tile / kPixelStep * kPixelStep, kPixelStep, 256);
   tile = std::min(tile, roundUp(total, kPixelStep));
   const int64_t chunks = (total + tile - 1) / tile;
+  const bool inPlace = KH == 1 && KW == 1 && sh == 1 && sw == 1 &&
+                       s.padTop == 0 && s.padLeft == 0 && s.padBottom == 0 &&
+                       s.padRight == 0 && s.groups == 1 && !split && C % 2 == 0;
+  // The GEMM of one tile's im2col rows (col, and colLow with the int16
+  // split) with every block of the group's output channels, then the
+  // requantizing store.
+  auto storeTile = [&](int64_t g, int64_t q0, int64_t nq, int64_t npad,
+                       const int16_t *col, const int16_t *colLow, Scratch &sc) {
+    for (int64_t ob = 0; ob < blocks;) {
+      const int64_t nb = ob + 1 < blocks ? 2 : 1;
+      const int16_t *wb = packed.data() + (g * blocks + ob) * k2 * 32;
+      int32_t *acc = sc.acc.data();
+      int32_t *accLow = split ? sc.accLow.data() : nullptr;
+      if (nb == 2) {
+        gemm2(wb, col, k2, npad, acc, acc + tile * 16);
+        if (split)
+          gemm2(wb, colLow, k2, npad, accLow, accLow + tile * 16);
+      } else {
+        gemm(wb, col, k2, npad, acc);
+        if (split)
+          gemm(wb, colLow, k2, npad, accLow);
+      }
+      for (int64_t b = 0; b < nb; ++b, ++ob) {
+        const int32_t *accB = acc + b * tile * 16;
+        const int32_t *lowB = split ? accLow + b * tile * 16 : nullptr;
+        const int64_t oEnd = std::min<int64_t>(16, og - ob * 16);
+        // Requantize the block's [pixel][16] sums at once, then scatter
+        // each channel's run of pixels into its NCHW plane.
+        int32_t *stored = sc.stored.data();
+        storeBlock(accB, lowB, nq, blockStores[size_t(g * blocks + ob)],
+                   stored);
+        if (layouts.outputNhwc) {
+          // Pixels are consecutive across images: each gets its oEnd
+          // channels contiguously.
+          Out *dst = y + q0 * O + g * og + ob * 16;
+          for (int64_t qi = 0; qi < nq; ++qi, dst += O)
+            for (int64_t o = 0; o < oEnd; ++o)
+              dst[o] = Out(stored[qi * 16 + o]);
+          continue;
+        }
+        for (int64_t q = q0; q < q0 + nq;) {
+          const int64_t n = q / P, pix = q % P;
+          const int64_t run = std::min(P - pix, q0 + nq - q);
+          const int32_t *src = stored + (q - q0) * 16;
+          for (int64_t o = 0; o < oEnd; ++o) {
+            Out *dst = y + (n * O + g * og + ob * 16 + o) * P + pix;
+            for (int64_t pi = 0; pi < run; ++pi)
+              dst[pi] = Out(src[pi * 16 + o]);
+          }
+          q += run;
+        }
+      }
+    }
+  };
   runTasks(parallel, s.groups * chunks, [&](int64_t task) {
     const int64_t chunk = task % chunks, g = task / chunks;
     const int64_t q0 = chunk * tile, nq = std::min(tile, total - q0);
@@ -755,6 +824,13 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
     }
     if (int64_t(sc.stored.size()) < tile * 16)
       sc.stored.resize(size_t(tile * 16));
+    // A 1x1 stride-1 unpadded conv with an even C: the padded NHWC copy is
+    // already the im2col matrix (row q at xp + q * C, ld = C). Full tiles
+    // read it in place; a partial last tile is copied and zero-padded.
+    if (inPlace && nq == npad) {
+      storeTile(g, q0, nq, npad, xp + q0 * C, nullptr, sc);
+      return;
+    }
     int16_t *col = sc.col.data();
     for (int64_t qi = 0, q = q0; qi < nq; ++qi, ++q) {
       const int64_t n = q / P, pix = q % P, oy = pix / OW, ox = pix % OW;
@@ -785,42 +861,7 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
         col[e] = int16_t(v >> 8);
       }
     }
-    for (int64_t ob = 0; ob < blocks;) {
-      const int64_t nb = ob + 1 < blocks ? 2 : 1;
-      const int16_t *wb = packed.data() + (g * blocks + ob) * k2 * 32;
-      int32_t *acc = sc.acc.data();
-      int32_t *accLow = split ? sc.accLow.data() : nullptr;
-      if (nb == 2) {
-        gemm2(wb, col, k2, npad, acc, acc + tile * 16);
-        if (split)
-          gemm2(wb, colLow, k2, npad, accLow, accLow + tile * 16);
-      } else {
-        gemm(wb, col, k2, npad, acc);
-        if (split)
-          gemm(wb, colLow, k2, npad, accLow);
-      }
-      for (int64_t b = 0; b < nb; ++b, ++ob) {
-        const int32_t *accB = acc + b * tile * 16;
-        const int32_t *lowB = split ? accLow + b * tile * 16 : nullptr;
-        const int64_t oEnd = std::min<int64_t>(16, og - ob * 16);
-        // Requantize the block's [pixel][16] sums at once, then scatter
-        // each channel's run of pixels into its NCHW plane.
-        int32_t *stored = sc.stored.data();
-        storeBlock(accB, lowB, nq, blockStores[size_t(g * blocks + ob)],
-                   stored);
-        for (int64_t q = q0; q < q0 + nq;) {
-          const int64_t n = q / P, pix = q % P;
-          const int64_t run = std::min(P - pix, q0 + nq - q);
-          const int32_t *src = stored + (q - q0) * 16;
-          for (int64_t o = 0; o < oEnd; ++o) {
-            Out *dst = y + (n * O + g * og + ob * 16 + o) * P + pix;
-            for (int64_t pi = 0; pi < run; ++pi)
-              dst[pi] = Out(src[pi * 16 + o]);
-          }
-          q += run;
-        }
-      }
-    }
+    storeTile(g, q0, nq, npad, col, colLow, sc);
   });
 }
 
@@ -875,10 +916,11 @@ void IntegerConv::Impl::runDepthwise(const In *x, int64_t batch, Out *y,
 
 template <typename In, typename Out>
 void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
-                                         const ParallelFor &parallel) const {
+                                         const ParallelFor &parallel,
+                                         const ConvLayouts &layouts) const {
   const int64_t C = s.channels;
   int16_t *xp = paddedInput(batch * Hp * Wp * C);
-  padNHWC(x, batch, xp, parallel);
+  padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
   const int64_t channelBlocks = (C + 15) / 16;
   const DepthwiseRowFn rowFn = depthwiseRowFor(isa);
   runTasks(parallel, batch * OH * channelBlocks, [&](int64_t task) {
@@ -903,6 +945,13 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
     int32_t *stored = sc.stored.data();
     storeBlock(a.acc, nullptr, OW, blockStores[size_t(cb)], stored);
     const int64_t lanes = std::min<int64_t>(16, C - cb * 16);
+    if (layouts.outputNhwc) {
+      Out *dst = y + (n * OH + oy) * OW * O + cb * 16;
+      for (int64_t ox = 0; ox < OW; ++ox, dst += O)
+        for (int64_t k = 0; k < lanes; ++k)
+          dst[k] = Out(stored[ox * 16 + k]);
+      return;
+    }
     for (int64_t k = 0; k < lanes; ++k) {
       Out *dst = y + (n * O + cb * 16 + k) * P + oy * OW;
       for (int64_t ox = 0; ox < OW; ++ox)
@@ -911,15 +960,49 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
   });
 }
 
+/// `count` images of `channels` x `pixels` from one memory order to the
+/// other.
+template <typename T>
+static void transposeImages(const T *src, int64_t count, int64_t channels,
+                            int64_t pixels, bool toNhwc, T *dst) {
+  for (int64_t n = 0; n < count;
+       ++n, src += channels * pixels, dst += channels * pixels)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t p = 0; p < pixels; ++p) {
+        if (toNhwc)
+          dst[p * channels + c] = src[c * pixels + p];
+        else
+          dst[c * pixels + p] = src[p * channels + c];
+      }
+}
+
 template <typename In, typename Out>
 void IntegerConv::Impl::dispatch(const In *x, int64_t batch, Out *y,
-                                 const ParallelFor &parallel) const {
+                                 const ParallelFor &parallel,
+                                 const ConvLayouts &layouts) const {
   if (method == Method::DepthwiseNhwc) {
-    runDepthwiseNhwc(x, batch, y, parallel);
+    runDepthwiseNhwc(x, batch, y, parallel, layouts);
     return;
   }
   if (method != Method::Depthwise) {
-    runGemm(x, batch, y, parallel);
+    runGemm(x, batch, y, parallel, layouts);
+    return;
+  }
+  if (layouts.inputNhwc || layouts.outputNhwc) {
+    // The plane kernel (channel multipliers, int64 sums: rare) reads and
+    // writes NCHW; other orders go through transposed copies.
+    std::vector<In> xt;
+    if (layouts.inputNhwc) {
+      xt.resize(size_t(batch * s.channels * s.height * s.width));
+      transposeImages(x, batch, s.channels, s.height * s.width, false,
+                      xt.data());
+      x = xt.data();
+    }
+    std::vector<Out> yt(layouts.outputNhwc ? size_t(batch * O * P) : 0);
+    dispatch(x, batch, layouts.outputNhwc ? yt.data() : y, parallel,
+             ConvLayouts{});
+    if (layouts.outputNhwc)
+      transposeImages(yt.data(), batch, O, P, true, y);
     return;
   }
   const bool int32Exact = taps <= (sizeof(In) == 1 ? kMaxKInt8 : kMaxKInt16);
@@ -930,22 +1013,27 @@ void IntegerConv::Impl::dispatch(const In *x, int64_t batch, Out *y,
 }
 
 void IntegerConv::run(const void *input, int64_t batch, void *output,
-                      const ParallelFor &parallel) const {
+                      const ParallelFor &parallel,
+                      const ConvLayouts &layouts) const {
   if (batch <= 0)
     return;
   const bool out16 = impl->outBits == 16;
   if (impl->inBits == 8) {
     const auto *x = static_cast<const int8_t *>(input);
     if (out16)
-      impl->dispatch(x, batch, static_cast<int16_t *>(output), parallel);
+      impl->dispatch(x, batch, static_cast<int16_t *>(output), parallel,
+                     layouts);
     else
-      impl->dispatch(x, batch, static_cast<int8_t *>(output), parallel);
+      impl->dispatch(x, batch, static_cast<int8_t *>(output), parallel,
+                     layouts);
   } else {
     const auto *x = static_cast<const int16_t *>(input);
     if (out16)
-      impl->dispatch(x, batch, static_cast<int16_t *>(output), parallel);
+      impl->dispatch(x, batch, static_cast<int16_t *>(output), parallel,
+                     layouts);
     else
-      impl->dispatch(x, batch, static_cast<int8_t *>(output), parallel);
+      impl->dispatch(x, batch, static_cast<int8_t *>(output), parallel,
+                     layouts);
   }
 }
 
@@ -1038,6 +1126,79 @@ bool integerAdd(const void *a, int aBits, const void *b, int bBits,
   else
     addFrom(static_cast<const int16_t *>(a), b, bBits, count, aMultiplier,
             bMultiplier, shift, lo, hi, outBits, out, parallel);
+  return true;
+}
+
+namespace {
+
+template <typename Out>
+void quantizeRangeScalar(const float *x, int64_t count, float scale, int bits,
+                         Out *out) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = Out(quant::quantizeValue(x[i], scale, bits));
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+/// quantizeValue's steps in float32 lanes: the same product, NaN lanes
+/// zeroed, vrndscaleps to nearest-even (the default rounding mode
+/// nearbyint uses), the clamp in float (so +-inf saturate), then an exact
+/// conversion of the integral values.
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+quantizeRangeAvx512(const float *x, int64_t count, float scale, int bits,
+                    Out *out) {
+  const __m512 invScale = _mm512_set1_ps(1.0f / scale);
+  const __m512 lo = _mm512_set1_ps(float(quant::qmin(bits)));
+  const __m512 hi = _mm512_set1_ps(float(quant::qmax(bits)));
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), invScale);
+    const __mmask16 ordered = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_maskz_roundscale_ps(
+        ordered, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    const __m512i q = _mm512_cvtps_epi32(v);
+    if constexpr (sizeof(Out) == 1)
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(out + i),
+                       _mm512_cvtepi32_epi8(q));
+    else
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(out + i),
+                          _mm512_cvtepi32_epi16(q));
+  }
+  quantizeRangeScalar(x + i, count - i, scale, bits, out + i);
+}
+#endif
+
+template <typename Out>
+void quantizeSlices(const float *x, int64_t count, float scale, int bits,
+                    Out *out, Isa isa, const ParallelFor &parallel) {
+  auto range = quantizeRangeScalar<Out>;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa == Isa::Avx512Vnni)
+    range = quantizeRangeAvx512<Out>;
+#endif
+  constexpr int64_t kSlice = 1 << 16;
+  runTasks(parallel, (count + kSlice - 1) / kSlice, [&](int64_t task) {
+    const int64_t begin = task * kSlice, end = std::min(count, begin + kSlice);
+    range(x + begin, end - begin, scale, bits, out + begin);
+  });
+}
+
+} // namespace
+
+bool quantizeFloats(const float *x, int64_t count, float scale, int bits,
+                    void *out, Isa isa, const ParallelFor &parallel) {
+  if ((bits != 8 && bits != 16) || count < 0)
+    return false;
+  const Isa best = detectIsa();
+  if (isa == Isa::Auto || int(isa) > int(best))
+    isa = best;
+  if (bits == 8)
+    quantizeSlices(x, count, scale, bits, static_cast<int8_t *>(out), isa,
+                   parallel);
+  else
+    quantizeSlices(x, count, scale, bits, static_cast<int16_t *>(out), isa,
+                   parallel);
   return true;
 }
 

@@ -87,8 +87,15 @@ std::unique_ptr<IntegerConv> makeKernel(const hbm::Model &m, const Layer &l,
     if (s.outHeight() != out.shape[2] || s.outWidth() != out.shape[3])
       return nullptr;
     if (l.residual) {
+      // What integerAdd accepts, so that the fused add never refuses (the
+      // reference fallback could not read an NHWC tensor).
       const TensorDesc &res = m.tensors[size_t(l.inputs[1])];
-      if (res.constant >= 0 || res.arenaOffset < 0 || res.shape != out.shape)
+      auto intType = [](eval::DType d) {
+        return d == eval::DType::I8 || d == eval::DType::I16;
+      };
+      if (res.constant >= 0 || res.arenaOffset < 0 || res.shape != out.shape ||
+          !intType(res.dtype) || !intType(out.dtype) || !intType(l.convDType) ||
+          l.addShift < 0 || l.addShift > 62)
         return nullptr;
     }
   }
@@ -115,6 +122,8 @@ struct Session::Impl {
   std::vector<Prepared> prepared;
   /// A conv's own output before its fused residual add.
   std::vector<int16_t> convOut;
+  /// By tensor index: kept in NHWC (planLayouts).
+  std::vector<uint8_t> nhwc;
   /// By tensor index, model inputs: the first of `reps` stacked slices.
   std::vector<const float *> inputs;
   /// By tensor index, the elements of constant activations (one slice,
@@ -125,6 +134,11 @@ struct Session::Impl {
   ParallelFor parallel;
 
   void prepare();
+  /// Marks the tensors kept in NHWC: 4-D conv outputs read only by conv
+  /// kernels (as input or fused residual), never by a reference kernel or
+  /// as a model output; a fused residual and its conv's output share one
+  /// order. The kernels then read and write them without transposing.
+  void planLayouts();
   void execute();
 
   /// The first of the `reps` slices of an arena tensor (the rest follow).
@@ -232,6 +246,7 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
                       : int32_t(int8_t(bytes[e]));
   }
   im.prepare();
+  im.planLayouts();
   return s;
 }
 
@@ -270,6 +285,44 @@ void Session::Impl::prepare() {
     }
     p.kernel = makeKernel(m, l, p, isa);
   }
+}
+
+void Session::Impl::planLayouts() {
+  const size_t count = m.tensors.size();
+  nhwc.assign(count, 0);
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const Layer &l = m.layers[i];
+    if (l.kind == LayerKind::Conv && prepared[i].kernel &&
+        m.tensors[size_t(l.output)].shape.size() == 4)
+      nhwc[size_t(l.output)] = 1;
+  }
+  for (int32_t o : m.outputs)
+    nhwc[size_t(o)] = 0;
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const Layer &l = m.layers[i];
+    const bool kernelConv = l.kind == LayerKind::Conv && prepared[i].kernel;
+    for (size_t j = 0; j < l.inputs.size(); ++j)
+      if (!kernelConv || j > 1 || (j == 1 && !l.residual))
+        nhwc[size_t(l.inputs[j])] = 0;
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const Layer &l = m.layers[i];
+      if (l.kind != LayerKind::Conv || !l.residual || !prepared[i].kernel)
+        continue;
+      uint8_t &res = nhwc[size_t(l.inputs[1])];
+      uint8_t &out = nhwc[size_t(l.output)];
+      if (res != out) {
+        res = out = 0;
+        changed = true;
+      }
+    }
+  }
+}
+
+bool Session::tensorNhwc(size_t tensor) const {
+  return impl->nhwc.at(tensor) != 0;
 }
 
 eval::Tensor Session::Impl::load(int32_t index, int64_t rep, int64_t count) {
@@ -334,25 +387,21 @@ void Session::Impl::quantize(const Layer &l) {
   const TensorDesc &out = m.tensors[size_t(l.output)];
   const float *x =
       in.arenaOffset < 0 ? inputs[size_t(l.inputs[0])] : ptr<float>(in);
-  const int bits = bitsOf(out.dtype);
-  const int64_t n = out.numel() * reps;
-  if (bits == 8) {
-    int8_t *y = ptr<int8_t>(out);
-    for (int64_t e = 0; e < n; ++e)
-      y[e] = int8_t(quant::quantizeValue(x[e], l.scale[0], 8));
-  } else {
-    int16_t *y = ptr<int16_t>(out);
-    for (int64_t e = 0; e < n; ++e)
-      y[e] = int16_t(quant::quantizeValue(x[e], l.scale[0], 16));
-  }
+  // Validated models quantize to int8 / int16 only, which quantizeFloats
+  // always accepts.
+  quantizeFloats(x, out.numel() * reps, l.scale[0], bitsOf(out.dtype),
+                 ptr<uint8_t>(out), isa, parallel);
 }
 
 void Session::Impl::conv(const Layer &l, const Prepared &p) {
   const TensorDesc &in = m.tensors[size_t(l.inputs[0])];
   const TensorDesc &out = m.tensors[size_t(l.output)];
   const int64_t images = in.shape[0] * reps;
+  const ConvLayouts layouts{nhwc[size_t(l.inputs[0])] != 0,
+                            nhwc[size_t(l.output)] != 0};
   if (!l.residual) {
-    p.kernel->run(ptr<uint8_t>(in), images, ptr<uint8_t>(out), parallel);
+    p.kernel->run(ptr<uint8_t>(in), images, ptr<uint8_t>(out), parallel,
+                  layouts);
     return;
   }
   // The conv saturates to its own type first, then the reference qadd
@@ -360,14 +409,15 @@ void Session::Impl::conv(const Layer &l, const Prepared &p) {
   const int64_t n = out.numel() * reps;
   if (int64_t(convOut.size()) < n)
     convOut.resize(size_t(n));
-  p.kernel->run(ptr<uint8_t>(in), images, convOut.data(), parallel);
+  p.kernel->run(ptr<uint8_t>(in), images, convOut.data(), parallel, layouts);
   const TensorDesc &res = m.tensors[size_t(l.inputs[1])];
-  // convOut holds n elements of convDType (int8 ones packed at its start).
-  if (!integerAdd(convOut.data(), bitsOf(l.convDType), ptr<uint8_t>(res),
-                  bitsOf(res.dtype), n, l.addConvMultiplier,
-                  l.addResidualMultiplier, l.addShift, l.addRelu,
-                  bitsOf(out.dtype), ptr<uint8_t>(out), parallel))
-    reference(l, &p);
+  // convOut holds n elements of convDType (int8 ones packed at its start),
+  // in the output's order, which planLayouts gave the residual too. The add
+  // cannot refuse: makeKernel checked its types and shift.
+  integerAdd(convOut.data(), bitsOf(l.convDType), ptr<uint8_t>(res),
+             bitsOf(res.dtype), n, l.addConvMultiplier, l.addResidualMultiplier,
+             l.addShift, l.addRelu, bitsOf(out.dtype), ptr<uint8_t>(out),
+             parallel);
 }
 
 void Session::Impl::linear(const Layer &l, const Prepared &p) {

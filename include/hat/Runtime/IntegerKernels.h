@@ -76,6 +76,14 @@ struct OutputRequant {
   int bits = 8; // 8 or 16
 };
 
+/// Memory order of a conv's input and output: NCHW (the HBM's, the
+/// reference kernels') or NHWC (channels innermost). The HBM runtime keeps
+/// activations that pass only between these kernels in NHWC, which the
+/// kernels read and write without a transposition.
+struct ConvLayouts {
+  bool inputNhwc = false, outputNhwc = false;
+};
+
 class IntegerConv {
 public:
   /// Why this layer cannot run on these kernels ("" when it can): an
@@ -97,9 +105,11 @@ public:
   IntegerConv &operator=(const IntegerConv &) = delete;
 
   /// input: `batch` images of C x H x W (int8 or int16 as `inputBits`);
-  /// output: `batch` x O x OH x OW of int8 / int16 (`requant.bits`).
+  /// output: `batch` x O x OH x OW of int8 / int16 (`requant.bits`); each
+  /// in the memory order `layouts` gives (NCHW by default).
   void run(const void *input, int64_t batch, void *output,
-           const ParallelFor &parallel = {}) const;
+           const ParallelFor &parallel = {},
+           const ConvLayouts &layouts = {}) const;
 
   /// "gemm", "gemm-split16" or "depthwise" (for logs and tests).
   const char *method() const;
@@ -120,6 +130,15 @@ bool integerAdd(const void *a, int aBits, const void *b, int bBits,
                 int64_t count, int32_t aMultiplier, int32_t bMultiplier,
                 int32_t shift, bool relu, int outBits, void *out,
                 const ParallelFor &parallel = {});
+
+/// out[i] = hat::quant::quantizeValue(x[i], scale, bits) for `count`
+/// floats into int8 / int16 (`bits` 8 or 16; false, with nothing written,
+/// otherwise): the product with the float32 reciprocal, round half to
+/// even, NaN to 0, saturation, bit for bit; AVX-512 16 lanes at a time
+/// where `isa` allows.
+bool quantizeFloats(const float *x, int64_t count, float scale, int bits,
+                    void *out, Isa isa = Isa::Auto,
+                    const ParallelFor &parallel = {});
 
 } // namespace hat::runtime
 

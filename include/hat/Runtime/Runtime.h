@@ -64,6 +64,11 @@ public:
   /// kernel), "quantize", "add", "view" (a reshape sharing its bytes),
   /// "copy", or "reference" (the reference evaluator's kernel).
   const char *layerKernel(size_t layer) const;
+  /// Whether tensor `tensor` is kept channels-innermost (NHWC) in the
+  /// arena: a conv output read only by conv kernels, so no kernel
+  /// transposes it. Model outputs and everything a reference kernel reads
+  /// stay NCHW.
+  bool tensorNhwc(size_t tensor) const;
 
 private:
   Session();

@@ -14,9 +14,11 @@
 #include "hat/Runtime/IntegerKernels.h"
 
 #include "hat/Eval/Kernels.h"
+#include "hat/Quant/FixedPoint.h"
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -121,31 +123,71 @@ protected:
                                                              outRq);
       EXPECT_STREQ(conv->method(), l.method);
       EXPECT_EQ(conv->isa(), isa);
-      for (bool parallel : {false, true}) {
-        SCOPED_TRACE(std::string(runtime::isaName(isa)) +
-                     (parallel ? ", two threads" : ", serial"));
-        std::vector<int32_t> got(ref.i.size());
-        if (l.outBits == 8) {
-          std::vector<int8_t> y(ref.i.size(), 99);
-          conv->run(x, l.batch, y.data(),
-                    parallel ? runtime::ParallelFor(twoThreads)
-                             : runtime::ParallelFor());
-          got.assign(y.begin(), y.end());
-        } else {
-          std::vector<int16_t> y(ref.i.size(), 999);
-          conv->run(x, l.batch, y.data(),
-                    parallel ? runtime::ParallelFor(twoThreads)
-                             : runtime::ParallelFor());
-          got.assign(y.begin(), y.end());
+      const int64_t inPixels = s.height * s.width,
+                    outPixels = s.outHeight() * s.outWidth();
+      // The input in both memory orders (NHWC: channels innermost).
+      std::vector<int8_t> x8t = nhwc(x8, l.batch, s.channels, inPixels);
+      std::vector<int16_t> x16t = nhwc(x16, l.batch, s.channels, inPixels);
+      for (int layout = 0; layout < 4; ++layout)
+        for (bool parallel : {false, true}) {
+          const runtime::ConvLayouts layouts{(layout & 1) != 0,
+                                             (layout & 2) != 0};
+          SCOPED_TRACE(std::string(runtime::isaName(isa)) +
+                       (parallel ? ", two threads" : ", serial") +
+                       (layouts.inputNhwc ? ", NHWC in" : "") +
+                       (layouts.outputNhwc ? ", NHWC out" : ""));
+          const void *xin =
+              !layouts.inputNhwc
+                  ? x
+                  : (l.inBits == 8 ? static_cast<const void *>(x8t.data())
+                                   : static_cast<const void *>(x16t.data()));
+          const runtime::ParallelFor threads =
+              parallel ? runtime::ParallelFor(twoThreads)
+                       : runtime::ParallelFor();
+          std::vector<int32_t> got(ref.i.size());
+          if (l.outBits == 8) {
+            std::vector<int8_t> y(ref.i.size(), 99);
+            conv->run(xin, l.batch, y.data(), threads, layouts);
+            got.assign(y.begin(), y.end());
+          } else {
+            std::vector<int16_t> y(ref.i.size(), 999);
+            conv->run(xin, l.batch, y.data(), threads, layouts);
+            got.assign(y.begin(), y.end());
+          }
+          if (layouts.outputNhwc)
+            got = nchw(got, l.batch, s.outChannels, outPixels);
+          size_t firstDiff = 0;
+          while (firstDiff < got.size() && got[firstDiff] == ref.i[firstDiff])
+            ++firstDiff;
+          EXPECT_EQ(firstDiff, got.size())
+              << "first difference at element " << firstDiff << ": "
+              << got[firstDiff] << " vs reference " << ref.i[firstDiff];
         }
-        size_t firstDiff = 0;
-        while (firstDiff < got.size() && got[firstDiff] == ref.i[firstDiff])
-          ++firstDiff;
-        EXPECT_EQ(firstDiff, got.size())
-            << "first difference at element " << firstDiff << ": "
-            << got[firstDiff] << " vs reference " << ref.i[firstDiff];
-      }
     }
+  }
+
+  /// `batch` images of `channels` x `pixels` from NCHW to NHWC and back.
+  template <typename T>
+  static std::vector<T> nhwc(const std::vector<T> &v, int64_t batch,
+                             int64_t channels, int64_t pixels) {
+    std::vector<T> out(v.size());
+    for (int64_t n = 0; n < batch && !v.empty(); ++n)
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t p = 0; p < pixels; ++p)
+          out[size_t((n * pixels + p) * channels + c)] =
+              v[size_t((n * channels + c) * pixels + p)];
+    return out;
+  }
+  template <typename T>
+  static std::vector<T> nchw(const std::vector<T> &v, int64_t batch,
+                             int64_t channels, int64_t pixels) {
+    std::vector<T> out(v.size());
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t p = 0; p < pixels; ++p)
+          out[size_t((n * channels + c) * pixels + p)] =
+              v[size_t((n * pixels + p) * channels + c)];
+    return out;
   }
 
   static runtime::ConvShape conv(int64_t c, int64_t h, int64_t w, int64_t o,
@@ -262,6 +304,21 @@ TEST_F(IntegerKernelsTest, WideDepthwiseRows) {
   }
 }
 
+/// 1x1 stride-1 unpadded convs with an even channel count read the padded
+/// copy in place for full tiles and copy a partial last tile; an odd count
+/// always copies.
+TEST_F(IntegerKernelsTest, PointwiseTiles) {
+  Layer l;
+  l.shape = conv(24, 12, 12, 20, 1, 1, 0); // 144 pixels: whole tiles
+  l.batch = 2;
+  check(l);
+  l.shape = conv(24, 13, 11, 37, 1, 1, 0); // 2 x 143: a partial last tile
+  l.relu = true;
+  check(l);
+  l.shape = conv(23, 13, 11, 16, 1, 1, 0); // odd C
+  check(l);
+}
+
 TEST_F(IntegerKernelsTest, Int16Inputs) {
   Layer l;
   l.shape = conv(9, 8, 7, 17, 3, 1, 1); // K = 81: one int32 sum
@@ -356,3 +413,54 @@ TEST(IntegerKernelsLimits, Unsupported) {
 }
 
 } // namespace
+
+/// quantizeFloats equals quantizeValue element for element: halfway values
+/// (round half to even), NaN, infinities, huge values, both signs, int8 and
+/// int16, a count that is not a multiple of the vector width.
+TEST(QuantizeFloats, EqualsQuantizeValue) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uniform(-300.f, 300.f);
+  const float scale = 0.37f;
+  std::vector<float> x;
+  for (int k = -400; k <= 400; ++k) // exact and nearly exact halves
+    for (float d : {0.5f, -0.5f, 0.4999999f, 0.5000001f})
+      x.push_back((float(k) + d) * scale);
+  for (int i = 0; i < 5000; ++i)
+    x.push_back(uniform(rng));
+  for (float v : {std::numeric_limits<float>::quiet_NaN(),
+                  std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), 1e30f, -1e30f, -0.0f,
+                  0.0f, 3e-39f})
+    x.push_back(v);
+  x.push_back(1.f); // 8049 values: a scalar tail after the vectors
+  for (int bits : {8, 16}) {
+    const float s = bits == 8 ? scale : scale / 200;
+    std::vector<int32_t> want(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      want[i] = int32_t(quant::quantizeValue(x[i], s, bits));
+    for (runtime::Isa isa : isasToTest())
+      for (bool parallel : {false, true}) {
+        SCOPED_TRACE(std::string(runtime::isaName(isa)) + " bits " +
+                     std::to_string(bits));
+        std::vector<int32_t> got(x.size());
+        const runtime::ParallelFor threads =
+            parallel ? runtime::ParallelFor(twoThreads)
+                     : runtime::ParallelFor();
+        if (bits == 8) {
+          std::vector<int8_t> y(x.size());
+          ASSERT_TRUE(runtime::quantizeFloats(x.data(), int64_t(x.size()), s, 8,
+                                              y.data(), isa, threads));
+          got.assign(y.begin(), y.end());
+        } else {
+          std::vector<int16_t> y(x.size());
+          ASSERT_TRUE(runtime::quantizeFloats(x.data(), int64_t(x.size()), s,
+                                              16, y.data(), isa, threads));
+          got.assign(y.begin(), y.end());
+        }
+        for (size_t i = 0; i < x.size(); ++i)
+          ASSERT_EQ(got[i], want[i]) << "x = " << x[i];
+      }
+  }
+  std::vector<int32_t> y(4);
+  EXPECT_FALSE(runtime::quantizeFloats(x.data(), 4, scale, 32, y.data()));
+}

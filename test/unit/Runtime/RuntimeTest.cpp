@@ -118,6 +118,14 @@ TEST_P(RuntimeTest, BitExactWithReferenceEvaluator) {
         EXPECT_EQ(depthwise > 0, seed % 2 == 0) << "seed " << seed;
         EXPECT_EQ(depthwiseResidual > 0, seed == 6 && opt == 3)
             << "seed " << seed << " -O" << opt;
+        // Every model has a conv feeding only convs (the residual block's
+        // first conv), kept NHWC; outputs never are.
+        int nhwc = 0;
+        for (size_t t = 0; t < model.tensors.size(); ++t)
+          nhwc += session->tensorNhwc(t);
+        EXPECT_GT(nhwc, 0) << "seed " << seed << " -O" << opt;
+        for (int32_t o : model.outputs)
+          EXPECT_FALSE(session->tensorNhwc(size_t(o)));
         std::vector<eval::Tensor> out;
         std::string error;
         ASSERT_TRUE(session->run({input}, out, error)) << error;
