@@ -760,9 +760,10 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
   // split) with every block of the group's output channels, then the
   // requantizing store.
   auto storeTile = [&](int64_t g, int64_t q0, int64_t nq, int64_t npad,
-                       const int16_t *col, const int16_t *colLow, Scratch &sc) {
-    for (int64_t ob = 0; ob < blocks;) {
-      const int64_t nb = ob + 1 < blocks ? 2 : 1;
+                       const int16_t *col, const int16_t *colLow,
+                       int64_t blockBegin, int64_t blockEnd, Scratch &sc) {
+    for (int64_t ob = blockBegin; ob < blockEnd;) {
+      const int64_t nb = ob + 1 < blockEnd ? 2 : 1;
       const int16_t *wb = packed.data() + (g * blocks + ob) * k2 * 32;
       int32_t *acc = sc.acc.data();
       int32_t *accLow = split ? sc.accLow.data() : nullptr;
@@ -807,8 +808,21 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
       }
     }
   };
-  runTasks(parallel, s.groups * chunks, [&](int64_t task) {
-    const int64_t chunk = task % chunks, g = task / chunks;
+  // Few pixel tiles (the late, small layers) leave threads idle: split the
+  // output channels too, in pairs of blocks, into enough parts for four
+  // tasks per group (each part repeats the tile's im2col fill, which 1x1
+  // convs read in place anyway).
+  const int64_t blockPairs = (blocks + 1) / 2;
+  const int64_t parts =
+      chunks >= 4 ? 1 : std::min(blockPairs, (4 + chunks - 1) / chunks);
+  const int64_t pairsPerPart = (blockPairs + parts - 1) / parts;
+  runTasks(parallel, s.groups * chunks * parts, [&](int64_t task) {
+    const int64_t part = task % parts, chunk = task / parts % chunks,
+                  g = task / parts / chunks;
+    const int64_t blockBegin = std::min(blocks, part * pairsPerPart * 2);
+    const int64_t blockEnd = std::min(blocks, blockBegin + pairsPerPart * 2);
+    if (blockBegin >= blockEnd)
+      return;
     const int64_t q0 = chunk * tile, nq = std::min(tile, total - q0);
     const int64_t npad = roundUp(nq, kPixelStep);
     Scratch &sc = scratch;
@@ -828,7 +842,8 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
     // already the im2col matrix (row q at xp + q * C, ld = C). Full tiles
     // read it in place; a partial last tile is copied and zero-padded.
     if (inPlace && nq == npad) {
-      storeTile(g, q0, nq, npad, xp + q0 * C, nullptr, sc);
+      storeTile(g, q0, nq, npad, xp + q0 * C, nullptr, blockBegin, blockEnd,
+                sc);
       return;
     }
     int16_t *col = sc.col.data();
@@ -861,7 +876,7 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
         col[e] = int16_t(v >> 8);
       }
     }
-    storeTile(g, q0, nq, npad, col, colLow, sc);
+    storeTile(g, q0, nq, npad, col, colLow, blockBegin, blockEnd, sc);
   });
 }
 

@@ -52,6 +52,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <string>
 #include <sys/stat.h>
 
@@ -415,6 +416,23 @@ int main(int argc, char **argv) {
                   << " elements\n";
     if (!model.postProcess.empty())
       std::cout << "post_process: " << model.postProcess << "\n";
+    // Which CPU kernel each layer runs on here, and how many activations
+    // stay NHWC between conv kernels (docs/bpu.md, "Runtime").
+    hat::runtime::Options probe;
+    probe.threads = 1;
+    auto session = hat::runtime::Session::create(model, probe);
+    std::map<std::string, int> kernels;
+    for (size_t i = 0; i < model.layers.size(); ++i)
+      ++kernels[session->layerKernel(i)];
+    std::cout << "cpu kernels (" << hat::runtime::isaName(session->isa())
+              << "):";
+    for (const auto &[name, count] : kernels)
+      std::cout << " " << name << " " << count;
+    int nhwc = 0;
+    for (size_t t = 0; t < model.tensors.size(); ++t)
+      nhwc += session->tensorNhwc(t);
+    std::cout << "; " << nhwc << " of " << model.tensors.size()
+              << " tensors kept NHWC\n";
     if (inputs.empty())
       return 0;
   }
