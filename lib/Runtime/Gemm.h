@@ -1,4 +1,4 @@
-//===- Gemm.h - int16 multiply-add micro-kernels ----------------*- C++ -*-===//
+//===- Gemm.h - int16 / int8 multiply-add micro-kernels ---------*- C++ -*-===//
 //
 // One block of 16 output channels against a run of im2col pixels:
 //   c[p * 16 + o] = sum over k of w[k / 2][o][k % 2] * col[p][k]
@@ -30,6 +30,21 @@ GemmFn gemmFor(Isa isa);
 using Gemm2Fn = void (*)(const int16_t *w, const int16_t *col, int64_t k2,
                          int64_t pixels, int32_t *c0, int32_t *c1);
 Gemm2Fn gemm2For(Isa isa);
+
+/// The int8 form (AVX-512 VNNI `vpdpbusd`): one o16k4 block of 16 output
+/// channels (w[k / 4][o][k % 4], int8) against im2col rows of 4 * k4
+/// unsigned bytes (the int8 inputs plus 128):
+///   c[p * 16 + o] = sum over k of w[k / 4][o][k % 4] * col[p][k]
+/// exact in int32 while K * 255 * 128 < 2^31 (K <= 65,793). The caller
+/// subtracts 128 * sum(w) per channel. Null where the CPU has no VNNI.
+using GemmU8Fn = void (*)(const int8_t *w, const uint8_t *col, int64_t k4,
+                          int64_t pixels, int32_t *c);
+GemmU8Fn gemmU8For(Isa isa);
+/// Two consecutive o16k4 blocks (w0 and w0 + 64 * k4) sharing each
+/// broadcast, as Gemm2Fn.
+using Gemm2U8Fn = void (*)(const int8_t *w, const uint8_t *col, int64_t k4,
+                           int64_t pixels, int32_t *c0, int32_t *c1);
+Gemm2U8Fn gemm2U8For(Isa isa);
 
 } // namespace hat::runtime
 

@@ -51,7 +51,10 @@ namespace {
 /// multiplier, int64 sums where int32 is not exact). DepthwiseNhwc: one
 /// output per input channel with int32-exact sums, channels along the
 /// vector lanes.
-enum class Method { Gemm, GemmSplit16, Depthwise, DepthwiseNhwc };
+/// GemmU8: int8 inputs on AVX-512 VNNI's int8 dot product (vpdpbusd), the
+/// inputs offset by 128 into unsigned bytes and 128 * sum(w) taken off per
+/// channel through the bias.
+enum class Method { Gemm, GemmU8, GemmSplit16, Depthwise, DepthwiseNhwc };
 
 int64_t clampToInt32(int64_t v) {
   constexpr int64_t lo = std::numeric_limits<int32_t>::min();
@@ -67,12 +70,21 @@ int64_t roundUp(int64_t v, int64_t step) {
 /// capacity from call to call.
 struct Scratch {
   std::vector<int16_t> col, colLow;
+  std::vector<uint8_t> colU8;
   std::vector<int32_t> acc, accLow, stored;
   std::vector<int32_t> plane;
   std::vector<int64_t> row64;
   std::vector<int32_t> row32;
 };
 thread_local Scratch scratch;
+
+template <typename Col> std::vector<Col> &colBuffer(Scratch &s);
+template <> std::vector<int16_t> &colBuffer<int16_t>(Scratch &s) {
+  return s.col;
+}
+template <> std::vector<uint8_t> &colBuffer<uint8_t>(Scratch &s) {
+  return s.colU8;
+}
 
 template <typename Acc> std::vector<Acc> &rowBuffer(Scratch &s);
 template <> std::vector<int32_t> &rowBuffer<int32_t>(Scratch &s) {
@@ -493,6 +505,8 @@ struct IntegerConv::Impl {
   Method method = Method::Gemm;
   GemmFn gemm = nullptr;
   Gemm2Fn gemm2 = nullptr;
+  GemmU8Fn gemmU8 = nullptr;
+  Gemm2U8Fn gemm2U8 = nullptr;
   StoreBlockFn storeBlock = nullptr;
   /// gemm: per (group, block of 16 output channels); DepthwiseNhwc: per
   /// block of 16 channels.
@@ -504,6 +518,8 @@ struct IntegerConv::Impl {
   /// the last stride's overhang are zeros).
   int64_t Hp = 0, Wp = 0;
   std::vector<int16_t> packed;            // gemm: o16k2, K in (ky, kx, c) order
+  std::vector<int8_t> packedU8;           // GemmU8: o16k4, the same K order
+  int64_t k4 = 0;                         // GemmU8: K / 4, rounded up
   std::vector<int32_t> direct;            // depthwise: [O][KH * KW]
   std::vector<int64_t> bias;              // per output channel
   std::vector<int32_t> multiplier, shift; // per output channel
@@ -521,10 +537,10 @@ struct IntegerConv::Impl {
             sh};
   }
 
-  template <typename In>
-  void padNHWC(const In *x, bool xNhwc, int64_t batch, int16_t *xp,
+  template <typename Col, typename In>
+  void padNHWC(const In *x, bool xNhwc, int64_t batch, Col *xp,
                const ParallelFor &parallel) const;
-  template <typename In, typename Out>
+  template <typename Col, typename In, typename Out>
   void runGemm(const In *x, int64_t batch, Out *y, const ParallelFor &parallel,
                const ConvLayouts &layouts) const;
   template <typename In, typename Out>
@@ -589,6 +605,8 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
   im.isa = (isa == Isa::Auto || int(isa) > int(best)) ? best : isa;
   im.gemm = gemmFor(im.isa);
   im.gemm2 = gemm2For(im.isa);
+  im.gemmU8 = gemmU8For(im.isa);
+  im.gemm2U8 = gemm2U8For(im.isa);
   im.O = shape.outChannels;
   im.OH = shape.outHeight();
   im.OW = shape.outWidth();
@@ -610,6 +628,9 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
         im.og == 1 && im.taps <= (inputBits == 8 ? kMaxKInt8 : kMaxKInt16)
             ? Method::DepthwiseNhwc
             : Method::Depthwise;
+  else if (inputBits == 8 && im.gemmU8 && im.K <= kMaxKInt16Split)
+    // The same bound as the int16 split: |(x + 128) * w| <= 255 * 128.
+    im.method = Method::GemmU8;
   else if (inputBits == 16 && im.K > kMaxKInt16)
     im.method = Method::GemmSplit16;
   else
@@ -633,9 +654,21 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
         for (int64_t t = 0; t < im.taps; ++t)
           order[size_t(o * im.K + t * im.cg + c)] =
               weight[o * im.K + c * im.taps + t];
-    const std::vector<int8_t> packed =
-        hbm::packWeightsO16K2(order, im.O, im.K, shape.groups);
-    im.packed.assign(packed.begin(), packed.end());
+    if (im.method == Method::GemmU8) {
+      // o16k4 per (group, block): [k / 4][o][k % 4], zero beyond K and og.
+      im.k4 = (im.K + 3) / 4;
+      im.packedU8.assign(size_t(shape.groups * im.blocks * im.k4 * 64), 0);
+      for (int64_t g = 0; g < shape.groups; ++g)
+        for (int64_t o = 0; o < im.og; ++o)
+          for (int64_t k = 0; k < im.K; ++k)
+            im.packedU8[size_t(
+                (((g * im.blocks + o / 16) * im.k4 + k / 4) * 16 + o % 16) * 4 +
+                k % 4)] = order[size_t((g * im.og + o) * im.K + k)];
+    } else {
+      const std::vector<int8_t> packed =
+          hbm::packWeightsO16K2(order, im.O, im.K, shape.groups);
+      im.packed.assign(packed.begin(), packed.end());
+    }
   }
   im.bias.assign(size_t(im.O), 0);
   if (bias)
@@ -666,6 +699,13 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
           const Impl::Channel c =
               o < og ? im.channel(g * og + o) : Impl::Channel{};
           bs.bias[k] = c.bias;
+          if (im.method == Method::GemmU8 && o < og) {
+            // The kernel sums (x + 128) * w: take 128 * sum(w) back off.
+            int64_t sumW = 0;
+            for (int64_t t = 0; t < im.K; ++t)
+              sumW += weight[(g * og + o) * im.K + t];
+            bs.bias[k] -= 128 * sumW;
+          }
           bs.multiplier[k] = c.multiplier;
           bs.round[k] = c.round;
           bs.shift[k] = c.shift;
@@ -684,6 +724,8 @@ const char *IntegerConv::method() const {
     return "depthwise";
   case Method::GemmSplit16:
     return "gemm-split16";
+  case Method::GemmU8: // the same GEMM on the int8 dot product
+    return "gemm";
   default:
     return "gemm";
   }
@@ -696,85 +738,108 @@ Isa IntegerConv::isa() const { return impl->isa; }
 /// in page faults than the copy itself); padNHWC writes every value. 16
 /// more values follow, which DepthwiseNhwc's last channel block may read
 /// (times zero weights).
-static int16_t *paddedInput(int64_t elements) {
-  thread_local std::vector<int16_t> storage;
+template <typename Col> static Col *paddedInput(int64_t elements) {
+  thread_local std::vector<Col> storage;
   if (int64_t(storage.size()) < elements + 16)
-    storage.assign(size_t(elements + 16), 0);
+    storage.assign(size_t(elements + 16), Col(0));
   return storage.data();
 }
 
-template <typename In>
-void IntegerConv::Impl::padNHWC(const In *x, bool xNhwc, int64_t batch,
-                                int16_t *xp,
+/// An input value as the GEMM reads it: int16 as is; for the int8 dot
+/// product an unsigned byte, x + 128 (so padding, x = 0, is 128).
+template <typename Col, typename In> inline Col toCol(In v) {
+  if constexpr (std::is_same_v<Col, uint8_t>)
+    return uint8_t(int(v) + 128);
+  else
+    return int16_t(v);
+}
+
+template <typename Col, typename In>
+void IntegerConv::Impl::padNHWC(const In *x, bool xNhwc, int64_t batch, Col *xp,
                                 const ParallelFor &parallel) const {
   const int64_t C = s.channels, H = s.height, W = s.width;
+  const Col zero = toCol<Col>(In(0));
   runTasks(parallel, batch * Hp, [&](int64_t task) {
     const int64_t n = task / Hp, yp = task % Hp;
-    int16_t *dst = xp + (n * Hp + yp) * Wp * C;
+    Col *dst = xp + (n * Hp + yp) * Wp * C;
     const int64_t y = yp - s.padTop;
     if (y < 0 || y >= H) {
-      std::memset(dst, 0, size_t(Wp * C) * sizeof(int16_t));
+      std::fill(dst, dst + Wp * C, zero);
       return;
     }
     // Only the padding columns need zeros; the row is written below.
-    std::memset(dst, 0, size_t(s.padLeft * C) * sizeof(int16_t));
-    std::memset(dst + (s.padLeft + W) * C, 0,
-                size_t((Wp - s.padLeft - W) * C) * sizeof(int16_t));
+    std::fill(dst, dst + s.padLeft * C, zero);
+    std::fill(dst + (s.padLeft + W) * C, dst + Wp * C, zero);
     dst += s.padLeft * C;
     if (xNhwc) {
-      // Already channels-innermost: one widening copy of the row.
+      // Already channels-innermost: one converting copy of the row.
       const In *src = x + (n * H + y) * W * C;
       for (int64_t e = 0; e < W * C; ++e)
-        dst[e] = int16_t(src[e]);
+        dst[e] = toCol<Col>(src[e]);
       return;
     }
     const In *src = x + n * C * H * W + y * W;
     for (int64_t c = 0; c < C; ++c, src += H * W)
       for (int64_t xx = 0; xx < W; ++xx)
-        dst[xx * C + c] = int16_t(src[xx]);
+        dst[xx * C + c] = toCol<Col>(src[xx]);
   });
 }
 
-template <typename In, typename Out>
+template <typename Col, typename In, typename Out>
 void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
                                 const ParallelFor &parallel,
                                 const ConvLayouts &layouts) const {
+  // Col = int16_t: the o16k2 int16 kernels; uint8_t: GemmU8's o16k4 int8
+  // dot product on inputs + 128.
+  constexpr bool u8 = std::is_same_v<Col, uint8_t>;
   const int64_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
   const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
                 dw = s.dilationW;
-  int16_t *xp = paddedInput(batch * Hp * Wp * C);
+  Col *xp = paddedInput<Col>(batch * Hp * Wp * C);
   padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
 
   const bool split = method == Method::GemmSplit16;
   const bool rowRuns = s.groups == 1 && dw == 1;
-  const int64_t ld = 2 * k2, total = batch * P;
+  // K values per kernel step (a pair of int16, four bytes) and steps.
+  const int64_t group = u8 ? 4 : 2, steps = u8 ? k4 : k2;
+  const int64_t ld = group * steps, total = batch * P;
+  const Col padValue = toCol<Col>(In(0));
   // ~128 KiB of im2col per tile keeps it in L2 while every block reuses it.
-  int64_t tile = (int64_t(128) << 10) / (ld * 2);
+  int64_t tile = (int64_t(128) << 10) / (ld * int64_t(sizeof(Col)));
   tile = std::clamp<int64_t>(tile / kPixelStep * kPixelStep, kPixelStep, 256);
   tile = std::min(tile, roundUp(total, kPixelStep));
   const int64_t chunks = (total + tile - 1) / tile;
   const bool inPlace = KH == 1 && KW == 1 && sh == 1 && sw == 1 &&
                        s.padTop == 0 && s.padLeft == 0 && s.padBottom == 0 &&
-                       s.padRight == 0 && s.groups == 1 && !split && C % 2 == 0;
+                       s.padRight == 0 && s.groups == 1 && !split &&
+                       C % group == 0;
   // The GEMM of one tile's im2col rows (col, and colLow with the int16
   // split) with every block of the group's output channels, then the
   // requantizing store.
   auto storeTile = [&](int64_t g, int64_t q0, int64_t nq, int64_t npad,
-                       const int16_t *col, const int16_t *colLow,
-                       int64_t blockBegin, int64_t blockEnd, Scratch &sc) {
+                       const Col *col, const Col *colLow, int64_t blockBegin,
+                       int64_t blockEnd, Scratch &sc) {
     for (int64_t ob = blockBegin; ob < blockEnd;) {
       const int64_t nb = ob + 1 < blockEnd ? 2 : 1;
-      const int16_t *wb = packed.data() + (g * blocks + ob) * k2 * 32;
       int32_t *acc = sc.acc.data();
       int32_t *accLow = split ? sc.accLow.data() : nullptr;
-      if (nb == 2) {
-        gemm2(wb, col, k2, npad, acc, acc + tile * 16);
-        if (split)
-          gemm2(wb, colLow, k2, npad, accLow, accLow + tile * 16);
+      if constexpr (u8) {
+        const int8_t *wb = packedU8.data() + (g * blocks + ob) * k4 * 64;
+        if (nb == 2)
+          gemm2U8(wb, col, k4, npad, acc, acc + tile * 16);
+        else
+          gemmU8(wb, col, k4, npad, acc);
       } else {
-        gemm(wb, col, k2, npad, acc);
-        if (split)
-          gemm(wb, colLow, k2, npad, accLow);
+        const int16_t *wb = packed.data() + (g * blocks + ob) * k2 * 32;
+        if (nb == 2) {
+          gemm2(wb, col, k2, npad, acc, acc + tile * 16);
+          if (split)
+            gemm2(wb, colLow, k2, npad, accLow, accLow + tile * 16);
+        } else {
+          gemm(wb, col, k2, npad, acc);
+          if (split)
+            gemm(wb, colLow, k2, npad, accLow);
+        }
       }
       for (int64_t b = 0; b < nb; ++b, ++ob) {
         const int32_t *accB = acc + b * tile * 16;
@@ -826,8 +891,9 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
     const int64_t q0 = chunk * tile, nq = std::min(tile, total - q0);
     const int64_t npad = roundUp(nq, kPixelStep);
     Scratch &sc = scratch;
-    if (int64_t(sc.col.size()) < tile * ld)
-      sc.col.resize(size_t(tile * ld));
+    std::vector<Col> &colStore = colBuffer<Col>(sc);
+    if (int64_t(colStore.size()) < tile * ld)
+      colStore.resize(size_t(tile * ld));
     if (int64_t(sc.acc.size()) < tile * 32)
       sc.acc.resize(size_t(tile * 32));
     if (split) {
@@ -846,34 +912,35 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
                 sc);
       return;
     }
-    int16_t *col = sc.col.data();
+    Col *col = colStore.data();
     for (int64_t qi = 0, q = q0; qi < nq; ++qi, ++q) {
       const int64_t n = q / P, pix = q % P, oy = pix / OW, ox = pix % OW;
-      int16_t *row = col + qi * ld;
-      const int16_t *base =
-          xp + ((n * Hp + oy * sh) * Wp + ox * sw) * C + g * cg;
+      Col *row = col + qi * ld;
+      const Col *base = xp + ((n * Hp + oy * sh) * Wp + ox * sw) * C + g * cg;
       for (int64_t ky = 0; ky < KH; ++ky) {
-        const int16_t *src = base + ky * dh * Wp * C;
+        const Col *src = base + ky * dh * Wp * C;
         if (rowRuns) {
-          std::memcpy(row, src, size_t(KW * C) * sizeof(int16_t));
+          std::memcpy(row, src, size_t(KW * C) * sizeof(Col));
           row += KW * C;
           continue;
         }
         for (int64_t kx = 0; kx < KW; ++kx, row += cg)
-          std::memcpy(row, src + kx * dw * C, size_t(cg) * sizeof(int16_t));
+          std::memcpy(row, src + kx * dw * C, size_t(cg) * sizeof(Col));
       }
-      if (K & 1)
-        col[qi * ld + K] = 0;
+      // K padding up to the kernel step (zero weights there).
+      std::fill(col + qi * ld + K, col + (qi + 1) * ld, padValue);
     }
-    std::memset(col + nq * ld, 0, size_t((npad - nq) * ld) * sizeof(int16_t));
-    int16_t *colLow = split ? sc.colLow.data() : nullptr;
+    std::fill(col + nq * ld, col + npad * ld, padValue);
+    Col *colLow = nullptr;
+    if constexpr (!u8)
+      colLow = split ? sc.colLow.data() : nullptr;
     if (split) {
       // x = 256 * hi + lo with hi in [-128, 127] and lo in [0, 255]: both
       // halves keep every int32 partial sum exact up to kMaxKInt16Split.
       for (int64_t e = 0; e < npad * ld; ++e) {
-        const int16_t v = col[e];
-        colLow[e] = int16_t(v & 0xFF);
-        col[e] = int16_t(v >> 8);
+        const Col v = col[e];
+        colLow[e] = Col(v & 0xFF);
+        col[e] = Col(v >> 8);
       }
     }
     storeTile(g, q0, nq, npad, col, colLow, blockBegin, blockEnd, sc);
@@ -934,7 +1001,7 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
                                          const ParallelFor &parallel,
                                          const ConvLayouts &layouts) const {
   const int64_t C = s.channels;
-  int16_t *xp = paddedInput(batch * Hp * Wp * C);
+  int16_t *xp = paddedInput<int16_t>(batch * Hp * Wp * C);
   padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
   const int64_t channelBlocks = (C + 15) / 16;
   const DepthwiseRowFn rowFn = depthwiseRowFor(isa);
@@ -999,8 +1066,13 @@ void IntegerConv::Impl::dispatch(const In *x, int64_t batch, Out *y,
     runDepthwiseNhwc(x, batch, y, parallel, layouts);
     return;
   }
+  if (method == Method::GemmU8) {
+    if constexpr (std::is_same_v<In, int8_t>)
+      runGemm<uint8_t>(x, batch, y, parallel, layouts);
+    return; // create() chose GemmU8 for int8 inputs only
+  }
   if (method != Method::Depthwise) {
-    runGemm(x, batch, y, parallel, layouts);
+    runGemm<int16_t>(x, batch, y, parallel, layouts);
     return;
   }
   if (layouts.inputNhwc || layouts.outputNhwc) {

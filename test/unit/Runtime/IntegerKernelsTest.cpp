@@ -319,6 +319,21 @@ TEST_F(IntegerKernelsTest, PointwiseTiles) {
   check(l);
 }
 
+/// int8 inputs at the int8 dot product's exact bound (inputs + 128 times
+/// weights: K <= 65,793), at the type extremes so that the sums come close
+/// to 2^31, and just beyond it (the int16 kernels then).
+TEST_F(IntegerKernelsTest, Int8DotProductBound) {
+  Layer l;
+  l.shape = conv(7310, 3, 3, 4, 3, 1, 0); // K = 65,790: one output pixel
+  l.extreme = true;
+  l.outBits = 16;
+  l.shiftLo = 46;
+  l.shiftHi = 47;
+  check(l);
+  l.shape = conv(7311, 3, 3, 4, 3, 1, 0); // K = 65,799
+  check(l);
+}
+
 TEST_F(IntegerKernelsTest, Int16Inputs) {
   Layer l;
   l.shape = conv(9, 8, 7, 17, 3, 1, 1); // K = 81: one int32 sum
