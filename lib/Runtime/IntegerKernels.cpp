@@ -733,6 +733,24 @@ const char *IntegerConv::method() const {
 
 Isa IntegerConv::isa() const { return impl->isa; }
 
+/// Requantized [pixel][16] values to `pixels` NHWC pixels of `stride`
+/// channels: `lanes` channels each. Everything in parameters, so that the
+/// byte stores (which may alias anything) do not force reloads, and a
+/// whole block has a fixed trip count the compiler vectorizes.
+template <typename Out>
+static void storeNhwc(const int32_t *stored, int64_t pixels, int64_t lanes,
+                      int64_t stride, Out *dst) {
+  if (lanes == 16) {
+    for (int64_t p = 0; p < pixels; ++p, dst += stride, stored += 16)
+      for (int k = 0; k < 16; ++k)
+        dst[k] = Out(stored[k]);
+    return;
+  }
+  for (int64_t p = 0; p < pixels; ++p, dst += stride, stored += 16)
+    for (int64_t k = 0; k < lanes; ++k)
+      dst[k] = Out(stored[k]);
+}
+
 /// The calling thread's buffer for a padded NHWC copy of `elements`
 /// values, kept from call to call (a fresh allocation per layer costs more
 /// in page faults than the copy itself); padNHWC writes every value. 16
@@ -771,17 +789,20 @@ void IntegerConv::Impl::padNHWC(const In *x, bool xNhwc, int64_t batch, Col *xp,
     std::fill(dst, dst + s.padLeft * C, zero);
     std::fill(dst + (s.padLeft + W) * C, dst + Wp * C, zero);
     dst += s.padLeft * C;
+    // Bounds in locals: byte stores may alias anything, so values read
+    // through the lambda's references would be reloaded every element.
+    const int64_t rowValues = W * C, width = W, channels = C, plane = H * W;
     if (xNhwc) {
       // Already channels-innermost: one converting copy of the row.
-      const In *src = x + (n * H + y) * W * C;
-      for (int64_t e = 0; e < W * C; ++e)
+      const In *src = x + (n * H + y) * rowValues;
+      for (int64_t e = 0; e < rowValues; ++e)
         dst[e] = toCol<Col>(src[e]);
       return;
     }
-    const In *src = x + n * C * H * W + y * W;
-    for (int64_t c = 0; c < C; ++c, src += H * W)
-      for (int64_t xx = 0; xx < W; ++xx)
-        dst[xx * C + c] = toCol<Col>(src[xx]);
+    const In *src = x + n * channels * plane + y * width;
+    for (int64_t c = 0; c < channels; ++c, src += plane)
+      for (int64_t xx = 0; xx < width; ++xx)
+        dst[xx * channels + c] = toCol<Col>(src[xx]);
   });
 }
 
@@ -853,10 +874,7 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
         if (layouts.outputNhwc) {
           // Pixels are consecutive across images: each gets its oEnd
           // channels contiguously.
-          Out *dst = y + q0 * O + g * og + ob * 16;
-          for (int64_t qi = 0; qi < nq; ++qi, dst += O)
-            for (int64_t o = 0; o < oEnd; ++o)
-              dst[o] = Out(stored[qi * 16 + o]);
+          storeNhwc(stored, nq, oEnd, O, y + q0 * O + g * og + ob * 16);
           continue;
         }
         for (int64_t q = q0; q < q0 + nq;) {
@@ -1028,10 +1046,7 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
     storeBlock(a.acc, nullptr, OW, blockStores[size_t(cb)], stored);
     const int64_t lanes = std::min<int64_t>(16, C - cb * 16);
     if (layouts.outputNhwc) {
-      Out *dst = y + (n * OH + oy) * OW * O + cb * 16;
-      for (int64_t ox = 0; ox < OW; ++ox, dst += O)
-        for (int64_t k = 0; k < lanes; ++k)
-          dst[k] = Out(stored[ox * 16 + k]);
+      storeNhwc(stored, OW, lanes, O, y + (n * OH + oy) * OW * O + cb * 16);
       return;
     }
     for (int64_t k = 0; k < lanes; ++k) {

@@ -14,7 +14,8 @@
 namespace hat::runtime {
 
 /// Persistent workers (threads - 1 of them; the caller is the last one), so
-/// a layer costs a wake-up, not a thread creation.
+/// a layer costs a wake-up, not a thread creation; both sides spin briefly
+/// before sleeping (ThreadPool.cpp says why).
 class ThreadPool {
 public:
   explicit ThreadPool(int threads);
@@ -33,9 +34,11 @@ private:
   const std::function<void(int64_t, int)> *job = nullptr;
   int64_t jobSize = 0;
   std::atomic<int64_t> next{0};
-  uint64_t generation = 0;
-  int active = 0;
-  bool stopping = false;
+  /// Written under the mutex (so sleeping workers cannot miss it), polled
+  /// without it.
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> active{0};
+  std::atomic<bool> stopping{false};
 };
 
 } // namespace hat::runtime
