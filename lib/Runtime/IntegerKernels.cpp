@@ -370,6 +370,12 @@ depthwisePlaneAvx512(const int32_t *phased, const DepthwiseGeometry &g,
 struct DepthwiseRowArgs {
   const int16_t *x; // the first tap of output column 0, channel block start
   const int32_t *w; // [taps][16], padding lanes 0
+  /// AVX-512 VNNI: taps in pairs, [pairs][16 lanes][2] int16 with the lanes
+  /// in kPairLanes order, and each pair's two input offsets from a pixel
+  /// (an odd last tap pairs with itself and a zero weight).
+  const int16_t *wPairs;
+  const int64_t *pairOffsets; // [pairs][2]
+  int64_t pairs;
   int64_t KH, KW, OW;
   int64_t rowStep;   // elements between tap rows (dilationH * Wp * C)
   int64_t tapStep;   // between tap columns (dilationW * C)
@@ -436,6 +442,55 @@ depthwiseTapAvx512(const int16_t *src, const int32_t *w) {
                                 reinterpret_cast<const __m256i *>(src))));
 }
 
+/// The channel of each 32-bit lane after interleaving two taps' 16 int16
+/// values with unpacklo/unpackhi (which work within 128-bit halves): lanes
+/// 4-7 and 8-11 trade places. The order is its own inverse.
+constexpr int kPairLanes[16] = {0, 1, 2, 3, 8,  9,  10, 11,
+                                4, 5, 6, 7, 12, 13, 14, 15};
+
+/// Two taps' inputs of 16 channels as (tap 0, tap 1) int16 pairs per 32-bit
+/// lane, lanes in kPairLanes order.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"),
+               always_inline)) inline __m512i
+depthwisePairAvx512(const int16_t *x0, const int16_t *x1) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x0));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x1));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_unpacklo_epi16(a, b)),
+                            _mm256_unpackhi_epi16(a, b), 1);
+}
+
+/// Two taps per `vpdpwssd` (exact: int16 x int8 products, int32 sums
+/// within the caller's limit), two output pixels per step.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void
+depthwiseRowAvx512Vnni(const DepthwiseRowArgs &a) {
+  const __m512i order = _mm512_loadu_si512(kPairLanes);
+  int64_t ox = 0;
+  for (; ox + 2 <= a.OW; ox += 2) {
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    const int16_t *p0 = a.x + ox * a.pixelStep, *p1 = p0 + a.pixelStep;
+    for (int64_t q = 0; q < a.pairs; ++q) {
+      const __m512i w = _mm512_loadu_si512(a.wPairs + q * 32);
+      const int64_t o0 = a.pairOffsets[2 * q], o1 = a.pairOffsets[2 * q + 1];
+      s0 = _mm512_dpwssd_epi32(s0, depthwisePairAvx512(p0 + o0, p0 + o1), w);
+      s1 = _mm512_dpwssd_epi32(s1, depthwisePairAvx512(p1 + o0, p1 + o1), w);
+    }
+    _mm512_storeu_si512(a.acc + ox * 16, _mm512_permutexvar_epi32(order, s0));
+    _mm512_storeu_si512(a.acc + ox * 16 + 16,
+                        _mm512_permutexvar_epi32(order, s1));
+  }
+  for (; ox < a.OW; ++ox) {
+    __m512i s0 = _mm512_setzero_si512();
+    const int16_t *p0 = a.x + ox * a.pixelStep;
+    for (int64_t q = 0; q < a.pairs; ++q)
+      s0 = _mm512_dpwssd_epi32(
+          s0,
+          depthwisePairAvx512(p0 + a.pairOffsets[2 * q],
+                              p0 + a.pairOffsets[2 * q + 1]),
+          _mm512_loadu_si512(a.wPairs + q * 32));
+    _mm512_storeu_si512(a.acc + ox * 16, _mm512_permutexvar_epi32(order, s0));
+  }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
 depthwiseRowAvx512(const DepthwiseRowArgs &a) {
   int64_t ox = 0;
@@ -468,7 +523,7 @@ depthwiseRowAvx512(const DepthwiseRowArgs &a) {
 DepthwiseRowFn depthwiseRowFor(Isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (isa == Isa::Avx512Vnni)
-    return depthwiseRowAvx512;
+    return depthwiseRowAvx512Vnni;
   if (isa == Isa::Avx2)
     return depthwiseRowAvx2;
 #endif
@@ -512,6 +567,8 @@ struct IntegerConv::Impl {
   /// block of 16 channels.
   std::vector<BlockStore> blockStores;
   std::vector<int32_t> nhwcTaps; // DepthwiseNhwc: [blocks][taps][16]
+  /// DepthwiseNhwc on AVX-512 VNNI: [blocks][pairs][16][2] (kPairLanes).
+  std::vector<int16_t> nhwcPairs;
   int64_t O = 0, OH = 0, OW = 0, P = 0, cg = 0, og = 0, taps = 0, K = 0, k2 = 0,
           blocks = 0;
   /// Padded input extent covering every window (bottom/right padding and
@@ -645,6 +702,19 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
       for (int64_t t = 0; t < im.taps; ++t)
         im.nhwcTaps[size_t(((o / 16) * im.taps + t) * 16 + o % 16)] =
             weight[o * im.taps + t];
+    const int64_t pairs = (im.taps + 1) / 2;
+    im.nhwcPairs.assign(size_t(blocks * pairs * 32), 0);
+    for (int64_t cb = 0; cb < blocks; ++cb)
+      for (int64_t q = 0; q < pairs; ++q)
+        for (int lane = 0; lane < 16; ++lane) {
+          const int64_t o = cb * 16 + kPairLanes[lane];
+          for (int64_t half = 0; half < 2; ++half) {
+            const int64_t t = 2 * q + half;
+            if (o < im.O && t < im.taps)
+              im.nhwcPairs[size_t(((cb * pairs + q) * 16 + lane) * 2 + half)] =
+                  weight[o * im.taps + t];
+          }
+        }
   } else {
     // (c, ky, kx) -> (ky, kx, c) within each output channel, matching the
     // NHWC im2col rows (exact sums do not depend on the order).
@@ -1023,6 +1093,14 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
   padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
   const int64_t channelBlocks = (C + 15) / 16;
   const DepthwiseRowFn rowFn = depthwiseRowFor(isa);
+  // Each tap pair's input offsets from an output pixel's first tap.
+  const int64_t pairs = (taps + 1) / 2;
+  std::vector<int64_t> pairOffsets(size_t(2 * pairs));
+  for (int64_t t = 0; t < 2 * pairs; ++t) {
+    const int64_t tap = std::min(t, taps - 1);
+    pairOffsets[size_t(t)] = tap / s.kernelW * s.dilationH * Wp * C +
+                             tap % s.kernelW * s.dilationW * C;
+  }
   runTasks(parallel, batch * OH * channelBlocks, [&](int64_t task) {
     const int64_t cb = task % channelBlocks, oy = task / channelBlocks % OH,
                   n = task / channelBlocks / OH;
@@ -1034,6 +1112,9 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
     DepthwiseRowArgs a;
     a.x = xp + (n * Hp + oy * s.strideH) * Wp * C + cb * 16;
     a.w = nhwcTaps.data() + cb * taps * 16;
+    a.wPairs = nhwcPairs.data() + cb * pairs * 32;
+    a.pairOffsets = pairOffsets.data();
+    a.pairs = pairs;
     a.KH = s.kernelH;
     a.KW = s.kernelW;
     a.OW = OW;
