@@ -14,10 +14,11 @@ not depend on values). Prints one line per (threads, batch):
 which bench/int8-peer-bench.sh pairs with hat-runtime-bench's.
 """
 import argparse
-import time
 
 import torch
 from torch import nn
+
+from int8_peer import run_peer
 
 
 def network():
@@ -61,17 +62,6 @@ class ResidualCnn(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-def images_per_second(model, x, iters):
-    with torch.no_grad():
-        for _ in range(3):
-            model(x)
-        start = time.perf_counter()
-        for _ in range(iters):
-            model(x)
-        elapsed = time.perf_counter() - start
-    return x.shape[0] * iters / elapsed
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=96)
@@ -80,28 +70,9 @@ def main():
     if args.size < 8 or args.iters < 1:
         parser.error("--size must be >= 8 and --iters >= 1")
 
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-    torch.backends.quantized.engine = "onednn"
     torch.manual_seed(0)
-    model = ResidualCnn().eval()
-    example = torch.randn(1, 3, args.size, args.size)
-    prepared = prepare_fx(model, get_default_qconfig_mapping("onednn"),
-                          example_inputs=(example,))
-    with torch.no_grad():
-        for _ in range(8):
-            prepared(torch.randn(4, 3, args.size, args.size))
-    quantized = convert_fx(prepared)
-
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        for batch in (1, 8):
-            x = torch.randn(batch, 3, args.size, args.size)
-            fp32 = images_per_second(model, x, args.iters)
-            int8 = images_per_second(quantized, x, args.iters)
-            print(f"pytorch-fp32-eager {threads} {batch} {fp32:.1f}")
-            print(f"pytorch-int8-onednn {threads} {batch} {int8:.1f}")
+    run_peer(ResidualCnn().eval(), args.size, args.iters,
+             calibration_batches=8, calibration_size=4)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ values). Prints one line per (threads, batch):
 `pytorch-fp32-eager THREADS BATCH IMAGES_PER_S`.
 """
 import argparse
-import copy
-import time
 
 import torch
 from torch import nn
+
+from int8_peer import run_peer
 
 # (expand ratio, kernel, first stride, output channels, repeats), as the
 # builders' tables.
@@ -84,17 +84,6 @@ def build(name):
     raise SystemExit(f"unknown --model {name}")
 
 
-def images_per_second(model, x, iters):
-    with torch.no_grad():
-        for _ in range(3):
-            model(x)
-        start = time.perf_counter()
-        for _ in range(iters):
-            model(x)
-        elapsed = time.perf_counter() - start
-    return x.shape[0] * iters / elapsed
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True,
@@ -105,34 +94,8 @@ def main():
     if args.size < 32 or args.iters < 1:
         parser.error("--size must be >= 32 and --iters >= 1")
 
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-    torch.backends.quantized.engine = "onednn"
     torch.manual_seed(0)
-    model = build(args.model).eval()
-    example = torch.randn(1, 3, args.size, args.size)
-    prepared = prepare_fx(model, get_default_qconfig_mapping("onednn"),
-                          example_inputs=(example,))
-    with torch.no_grad():
-        for _ in range(4):
-            prepared(torch.randn(2, 3, args.size, args.size))
-
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        for batch in (1, 8):
-            # PyTorch 1.13's oneDNN int8 convolutions keep what their first
-            # call saw (input shape, threads): the same converted model run
-            # at another batch or thread count fails with "could not create
-            # a primitive descriptor for a reorder primitive" on these
-            # networks. A fresh conversion per (threads, batch) is what a
-            # deployment would have anyway.
-            quantized = convert_fx(copy.deepcopy(prepared))
-            x = torch.randn(batch, 3, args.size, args.size)
-            fp32 = images_per_second(model, x, args.iters)
-            int8 = images_per_second(quantized, x, args.iters)
-            print(f"pytorch-fp32-eager {threads} {batch} {fp32:.1f}")
-            print(f"pytorch-int8-onednn {threads} {batch} {int8:.1f}")
+    run_peer(build(args.model).eval(), args.size, args.iters)
 
 
 if __name__ == "__main__":
