@@ -233,6 +233,91 @@ storeBlockAvx512(const int32_t *acc, const int32_t *low, int64_t pixels,
     }
   }
 }
+
+/// A BlockStore's lanes as int64 vectors (two halves of 8 channels).
+struct BlockStoreAvx512 {
+  __m512i bias[2], mul[2], round[2], shift[2], lo, hi, min32, max32;
+};
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
+               always_inline)) inline BlockStoreAvx512
+loadBlockStore(const BlockStore &b) {
+  BlockStoreAvx512 v;
+  for (int h = 0; h < 2; ++h) {
+    v.bias[h] = _mm512_loadu_si512(b.bias + 8 * h);
+    v.mul[h] = _mm512_loadu_si512(b.multiplier + 8 * h);
+    v.round[h] = _mm512_loadu_si512(b.round + 8 * h);
+    v.shift[h] = _mm512_loadu_si512(b.shift + 8 * h);
+  }
+  v.lo = _mm512_set1_epi64(b.lo);
+  v.hi = _mm512_set1_epi64(b.hi);
+  v.min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
+  v.max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
+  return v;
+}
+
+/// storeBlockAvx512's arithmetic on 16 sums held in a register, written
+/// as 16 Out values at dst.
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
+               always_inline)) inline void
+requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
+  for (int h = 0; h < 2; ++h) {
+    __m512i v =
+        _mm512_cvtepi32_epi64(h == 0 ? _mm512_castsi512_si256(sums)
+                                     : _mm512_extracti64x4_epi64(sums, 1));
+    v = _mm512_add_epi64(v, s.bias[h]);
+    v = _mm512_max_epi64(_mm512_min_epi64(v, s.max32), s.min32);
+    v = _mm512_add_epi64(_mm512_mul_epi32(v, s.mul[h]), s.round[h]);
+    v = _mm512_srav_epi64(v, s.shift[h]);
+    v = _mm512_max_epi64(_mm512_min_epi64(v, s.hi), s.lo);
+    if constexpr (sizeof(Out) == 1)
+      _mm_storel_epi64(reinterpret_cast<__m128i *>(dst + 8 * h),
+                       _mm512_cvtepi64_epi8(v));
+    else
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + 8 * h),
+                       _mm512_cvtepi64_epi16(v));
+  }
+}
+
+/// The int8 dot-product GEMM of two full 16-channel blocks (o16k4 at w and
+/// w + 64 * k4) fused with their requantizing store: each pixel's 32 sums
+/// go from the accumulator registers straight to NHWC output (`stride`
+/// channels per pixel), with no int32 round trip through memory. col has
+/// `pixels` rows rounded up to 8; only the first `pixels` are stored.
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
+gemm2U8StoreNhwc(const int8_t *w, const uint8_t *col, int64_t k4,
+                 int64_t pixels, const BlockStore &store0,
+                 const BlockStore &store1, Out *dst, int64_t stride) {
+  const BlockStoreAvx512 s0 = loadBlockStore(store0),
+                         s1 = loadBlockStore(store1);
+  const int64_t ld = 4 * k4;
+  const int8_t *w1 = w + k4 * 64;
+  for (int64_t p = 0; p < pixels; p += 8) {
+    __m512i a[8], b[8];
+    for (int j = 0; j < 8; ++j)
+      a[j] = b[j] = _mm512_setzero_si512();
+    const uint8_t *x = col + p * ld;
+    for (int64_t kk = 0; kk < k4; ++kk) {
+      const __m512i wa = _mm512_loadu_si512(w + kk * 64);
+      const __m512i wb = _mm512_loadu_si512(w1 + kk * 64);
+      for (int j = 0; j < 8; ++j) {
+        int32_t v;
+        std::memcpy(&v, x + j * ld + 4 * kk, 4);
+        const __m512i bx = _mm512_set1_epi32(v);
+        a[j] = _mm512_dpbusd_epi32(a[j], bx, wa);
+        b[j] = _mm512_dpbusd_epi32(b[j], bx, wb);
+      }
+    }
+    const int64_t rows = std::min<int64_t>(8, pixels - p);
+    for (int64_t j = 0; j < rows; ++j) {
+      Out *out = dst + (p + j) * stride;
+      requantStore16(a[j], s0, out);
+      requantStore16(b[j], s1, out + 16);
+    }
+  }
+}
 #endif
 
 /// One output channel's store, held in locals: the int8 stores may alias
@@ -916,6 +1001,17 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
       int32_t *accLow = split ? sc.accLow.data() : nullptr;
       if constexpr (u8) {
         const int8_t *wb = packedU8.data() + (g * blocks + ob) * k4 * 64;
+#if defined(__x86_64__) || defined(_M_X64)
+        // Two full blocks into NHWC output: requantize in registers.
+        if (nb == 2 && layouts.outputNhwc && og - ob * 16 >= 32) {
+          gemm2U8StoreNhwc(wb, col, k4, nq,
+                           blockStores[size_t(g * blocks + ob)],
+                           blockStores[size_t(g * blocks + ob + 1)],
+                           y + q0 * O + g * og + ob * 16, O);
+          ob += 2;
+          continue;
+        }
+#endif
         if (nb == 2)
           gemm2U8(wb, col, k4, npad, acc, acc + tile * 16);
         else
