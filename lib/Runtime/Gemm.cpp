@@ -157,24 +157,9 @@ gemmU8Avx512Vnni(const int8_t *w, const uint8_t *col, int64_t k4,
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void
 gemm2U8Avx512Vnni(const int8_t *w, const uint8_t *col, int64_t k4,
                   int64_t pixels, int32_t *c0, int32_t *c1) {
-  const int64_t ld = 4 * k4;
-  const int8_t *w1 = w + k4 * 64;
   for (int64_t p = 0; p < pixels; p += 8) {
     __m512i a[8], b[8];
-    for (int j = 0; j < 8; ++j)
-      a[j] = b[j] = _mm512_setzero_si512();
-    const uint8_t *x = col + p * ld;
-    for (int64_t kk = 0; kk < k4; ++kk) {
-      const __m512i wa = _mm512_loadu_si512((const void *)(w + kk * 64));
-      const __m512i wb = _mm512_loadu_si512((const void *)(w1 + kk * 64));
-      for (int j = 0; j < 8; ++j) {
-        int32_t v;
-        std::memcpy(&v, x + j * ld + 4 * kk, 4);
-        const __m512i bx = _mm512_set1_epi32(v);
-        a[j] = _mm512_dpbusd_epi32(a[j], bx, wa);
-        b[j] = _mm512_dpbusd_epi32(b[j], bx, wb);
-      }
-    }
+    accumulate2U8Avx512(w, col + p * 4 * k4, k4, a, b);
     for (int j = 0; j < 8; ++j) {
       _mm512_storeu_si512((void *)(c0 + (p + j) * 16), a[j]);
       _mm512_storeu_si512((void *)(c1 + (p + j) * 16), b[j]);

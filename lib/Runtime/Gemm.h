@@ -14,6 +14,11 @@
 #include "hat/Runtime/Runtime.h"
 
 #include <cstdint>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 namespace hat::runtime {
 
@@ -45,6 +50,33 @@ GemmU8Fn gemmU8For(Isa isa);
 using Gemm2U8Fn = void (*)(const int8_t *w, const uint8_t *col, int64_t k4,
                            int64_t pixels, int32_t *c0, int32_t *c1);
 Gemm2U8Fn gemm2U8For(Isa isa);
+
+#if defined(__x86_64__) || defined(_M_X64)
+/// Gemm2U8Fn's inner product for 8 pixels (x: 8 rows of 4 * k4 bytes)
+/// against two o16k4 blocks (w and w + 64 * k4), into a[8] and b[8]
+/// (zeroed here). Inline, so that a fused kernel can requantize the sums
+/// while they are still in registers.
+__attribute__((target("avx512f,avx512bw,avx512vnni"),
+               always_inline)) inline void
+accumulate2U8Avx512(const int8_t *w, const uint8_t *x, int64_t k4, __m512i a[8],
+                    __m512i b[8]) {
+  const int64_t ld = 4 * k4;
+  const int8_t *w1 = w + k4 * 64;
+  for (int j = 0; j < 8; ++j)
+    a[j] = b[j] = _mm512_setzero_si512();
+  for (int64_t kk = 0; kk < k4; ++kk) {
+    const __m512i wa = _mm512_loadu_si512((const void *)(w + kk * 64));
+    const __m512i wb = _mm512_loadu_si512((const void *)(w1 + kk * 64));
+    for (int j = 0; j < 8; ++j) {
+      int32_t v;
+      std::memcpy(&v, x + j * ld + 4 * kk, 4);
+      const __m512i bx = _mm512_set1_epi32(v);
+      a[j] = _mm512_dpbusd_epi32(a[j], bx, wa);
+      b[j] = _mm512_dpbusd_epi32(b[j], bx, wb);
+    }
+  }
+}
+#endif
 
 } // namespace hat::runtime
 
