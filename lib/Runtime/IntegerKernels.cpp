@@ -198,42 +198,6 @@ storeBlockAvx2(const int32_t *acc, const int32_t *low, int64_t pixels,
   }
 }
 
-/// The same arithmetic in int64 lanes, written out: 16 sums as two vectors
-/// of 8. After the int32 clamp the sum fits the low half of each lane, so
-/// the signed 32 x 32 -> 64 multiply (vpmuldq) gives the exact product.
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
-storeBlockAvx512(const int32_t *acc, const int32_t *low, int64_t pixels,
-                 const BlockStore &b, int32_t *out) {
-  const __m512i bias[2] = {_mm512_loadu_si512(b.bias),
-                           _mm512_loadu_si512(b.bias + 8)};
-  const __m512i mul[2] = {_mm512_loadu_si512(b.multiplier),
-                          _mm512_loadu_si512(b.multiplier + 8)};
-  const __m512i round[2] = {_mm512_loadu_si512(b.round),
-                            _mm512_loadu_si512(b.round + 8)};
-  const __m512i shift[2] = {_mm512_loadu_si512(b.shift),
-                            _mm512_loadu_si512(b.shift + 8)};
-  const __m512i lo = _mm512_set1_epi64(b.lo), hi = _mm512_set1_epi64(b.hi);
-  const __m512i min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
-  const __m512i max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
-  for (int64_t p = 0; p < pixels; ++p) {
-    for (int h = 0; h < 2; ++h) {
-      __m512i v = _mm512_cvtepi32_epi64(
-          _mm256_loadu_si256((const __m256i *)(acc + p * 16 + h * 8)));
-      if (low)
-        v = _mm512_add_epi64(_mm512_slli_epi64(v, 8),
-                             _mm512_cvtepi32_epi64(_mm256_loadu_si256(
-                                 (const __m256i *)(low + p * 16 + h * 8))));
-      v = _mm512_add_epi64(v, bias[h]);
-      v = _mm512_max_epi64(_mm512_min_epi64(v, max32), min32);
-      v = _mm512_add_epi64(_mm512_mul_epi32(v, mul[h]), round[h]);
-      v = _mm512_srav_epi64(v, shift[h]);
-      v = _mm512_max_epi64(_mm512_min_epi64(v, hi), lo);
-      _mm256_storeu_si256((__m256i *)(out + p * 16 + h * 8),
-                          _mm512_cvtepi64_epi32(v));
-    }
-  }
-}
-
 /// A BlockStore's lanes as int64 vectors (two halves of 8 channels).
 struct BlockStoreAvx512 {
   __m512i bias[2], mul[2], round[2], shift[2], lo, hi, min32, max32;
@@ -256,6 +220,39 @@ loadBlockStore(const BlockStore &b) {
   return v;
 }
 
+/// The requantization of 8 int64 lanes (half `h` of a block's channels):
+/// applyRequant(clamp_int32(sum + bias)), ReLU folded into lo, saturation.
+/// After the int32 clamp the sum fits the low half of each lane, so the
+/// signed 32 x 32 -> 64 multiply (vpmuldq) gives the exact product.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
+               always_inline)) inline __m512i
+requantLanes(__m512i v, const BlockStoreAvx512 &s, int h) {
+  v = _mm512_add_epi64(v, s.bias[h]);
+  v = _mm512_max_epi64(_mm512_min_epi64(v, s.max32), s.min32);
+  v = _mm512_add_epi64(_mm512_mul_epi32(v, s.mul[h]), s.round[h]);
+  v = _mm512_srav_epi64(v, s.shift[h]);
+  return _mm512_max_epi64(_mm512_min_epi64(v, s.hi), s.lo);
+}
+
+/// The same arithmetic in int64 lanes: 16 sums as two vectors of 8.
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
+storeBlockAvx512(const int32_t *acc, const int32_t *low, int64_t pixels,
+                 const BlockStore &b, int32_t *out) {
+  const BlockStoreAvx512 s = loadBlockStore(b);
+  for (int64_t p = 0; p < pixels; ++p) {
+    for (int h = 0; h < 2; ++h) {
+      __m512i v = _mm512_cvtepi32_epi64(
+          _mm256_loadu_si256((const __m256i *)(acc + p * 16 + h * 8)));
+      if (low)
+        v = _mm512_add_epi64(_mm512_slli_epi64(v, 8),
+                             _mm512_cvtepi32_epi64(_mm256_loadu_si256(
+                                 (const __m256i *)(low + p * 16 + h * 8))));
+      _mm256_storeu_si256((__m256i *)(out + p * 16 + h * 8),
+                          _mm512_cvtepi64_epi32(requantLanes(v, s, h)));
+    }
+  }
+}
+
 /// storeBlockAvx512's arithmetic on 16 sums held in a register, written
 /// as 16 Out values at dst.
 template <typename Out>
@@ -263,14 +260,10 @@ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
                always_inline)) inline void
 requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
   for (int h = 0; h < 2; ++h) {
-    __m512i v =
+    const __m512i v = requantLanes(
         _mm512_cvtepi32_epi64(h == 0 ? _mm512_castsi512_si256(sums)
-                                     : _mm512_extracti64x4_epi64(sums, 1));
-    v = _mm512_add_epi64(v, s.bias[h]);
-    v = _mm512_max_epi64(_mm512_min_epi64(v, s.max32), s.min32);
-    v = _mm512_add_epi64(_mm512_mul_epi32(v, s.mul[h]), s.round[h]);
-    v = _mm512_srav_epi64(v, s.shift[h]);
-    v = _mm512_max_epi64(_mm512_min_epi64(v, s.hi), s.lo);
+                                     : _mm512_extracti64x4_epi64(sums, 1)),
+        s, h);
     if constexpr (sizeof(Out) == 1)
       _mm_storel_epi64(reinterpret_cast<__m128i *>(dst + 8 * h),
                        _mm512_cvtepi64_epi8(v));
