@@ -1,16 +1,22 @@
 //===- IntegerKernels.cpp - Integer conv / linear on plain arrays ---------===//
 //
 // Two ways through a layer:
-//  * gemm: a zero-padded NHWC int16 copy of the input, im2col tiles of
-//    pixels (rows of K values in the weights' (ky, kx, c) order), the o16k2
-//    micro-kernels of Gemm.h over blocks of 16 output channels, and the
-//    requantizing store. int16 inputs whose K exceeds kMaxKInt16 run the
-//    micro-kernels twice, on the high and the low byte of every value.
+//  * gemm: a zero-padded NHWC copy of the input (NCHW or NHWC in), im2col
+//    tiles of pixels (rows of K values in the weights' (ky, kx, c) order;
+//    a 1x1 stride-1 unpadded conv reads the copy in place), the micro-
+//    kernels of Gemm.h over blocks of 16 output channels, and the
+//    requantizing store (NCHW or NHWC out). int8 inputs on AVX-512 VNNI use
+//    the int8 dot product on o16k4 weights and inputs + 128 (two full
+//    blocks with NHWC output requantize in registers); everything else
+//    int16 pairs on o16k2 weights. int16 inputs whose K exceeds kMaxKInt16
+//    run the micro-kernels twice, on the high and the low byte of every
+//    value.
 //  * depthwise (one input channel per group), two direct kernels:
 //    - one output per input channel with int32-exact sums (every depthwise
 //      layer of MobileNet / EfficientNet): the padded NHWC copy, channels in
-//      blocks of 16 along the vector lanes, a row of output pixels per task,
-//      the GEMM path's requantizing block store;
+//      blocks of 16 along the vector lanes (two taps per vpdpwssd on
+//      AVX-512 VNNI), a row of output pixels per task, the GEMM path's
+//      requantizing block store;
 //    - otherwise (a channel multiplier, int64 sums): per output plane, the
 //      input split by column phase so that every tap's row is contiguous,
 //      accumulating whole output rows, vectorized along the row.
@@ -253,24 +259,30 @@ storeBlockAvx512(const int32_t *acc, const int32_t *low, int64_t pixels,
   }
 }
 
+/// 8 int64 lanes already within Out's range, stored as 8 Out values.
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
+               always_inline)) inline void
+storeNarrow8(__m512i v, Out *dst) {
+  if constexpr (sizeof(Out) == 1)
+    _mm_storel_epi64(reinterpret_cast<__m128i *>(dst), _mm512_cvtepi64_epi8(v));
+  else
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst),
+                     _mm512_cvtepi64_epi16(v));
+}
+
 /// storeBlockAvx512's arithmetic on 16 sums held in a register, written
 /// as 16 Out values at dst.
 template <typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
                always_inline)) inline void
 requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
-  for (int h = 0; h < 2; ++h) {
-    const __m512i v = requantLanes(
-        _mm512_cvtepi32_epi64(h == 0 ? _mm512_castsi512_si256(sums)
-                                     : _mm512_extracti64x4_epi64(sums, 1)),
-        s, h);
-    if constexpr (sizeof(Out) == 1)
-      _mm_storel_epi64(reinterpret_cast<__m128i *>(dst + 8 * h),
-                       _mm512_cvtepi64_epi8(v));
-    else
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + 8 * h),
-                       _mm512_cvtepi64_epi16(v));
-  }
+  for (int h = 0; h < 2; ++h)
+    storeNarrow8(requantLanes(_mm512_cvtepi32_epi64(
+                                  h == 0 ? _mm512_castsi512_si256(sums)
+                                         : _mm512_extracti64x4_epi64(sums, 1)),
+                              s, h),
+                 dst + 8 * h);
 }
 
 /// The int8 dot-product GEMM of two full 16-channel blocks (o16k4 at w and
@@ -379,36 +391,28 @@ depthwisePlaneAvx2(const int32_t *phased, const DepthwiseGeometry &g,
   depthwisePlaneBody(phased, g, w, store, row, dst, storeRowScalar<Acc, Out>);
 }
 
-/// The requantizing store of int32 sums, 8 int64 lanes at a time (the
-/// arithmetic of RequantChannel: after the int32 clamp the sum fits the low
-/// half of each lane, so vpmuldq gives the exact product).
+/// The requantizing store of one channel's int32 sums, 8 lanes at a time:
+/// requantLanes with the channel's values in every lane.
 template <typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
 storeRowAvx512(const int32_t *row, int64_t count, const RequantChannel &c,
                Out *dst) {
-  const __m512i bias = _mm512_set1_epi64(c.bias);
-  const __m512i multiplier = _mm512_set1_epi64(c.multiplier);
-  const __m512i round = _mm512_set1_epi64(c.round);
-  const __m128i shift = _mm_cvtsi32_si128(c.shift);
-  const __m512i lo = _mm512_set1_epi64(c.lo), hi = _mm512_set1_epi64(c.hi);
-  const __m512i min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
-  const __m512i max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
-  int64_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    __m512i v = _mm512_cvtepi32_epi64(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + i)));
-    v = _mm512_max_epi64(_mm512_min_epi64(_mm512_add_epi64(v, bias), max32),
-                         min32);
-    v = _mm512_sra_epi64(
-        _mm512_add_epi64(_mm512_mul_epi32(v, multiplier), round), shift);
-    v = _mm512_max_epi64(_mm512_min_epi64(v, hi), lo);
-    if constexpr (sizeof(Out) == 1)
-      _mm_storel_epi64(reinterpret_cast<__m128i *>(dst + i),
-                       _mm512_cvtepi64_epi8(v));
-    else
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i),
-                       _mm512_cvtepi64_epi16(v));
+  BlockStore b;
+  for (int k = 0; k < 16; ++k) {
+    b.bias[k] = c.bias;
+    b.multiplier[k] = c.multiplier;
+    b.round[k] = c.round;
+    b.shift[k] = c.shift;
   }
+  b.lo = c.lo;
+  b.hi = c.hi;
+  const BlockStoreAvx512 s = loadBlockStore(b);
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    storeNarrow8(requantLanes(_mm512_cvtepi32_epi64(_mm256_loadu_si256(
+                                  reinterpret_cast<const __m256i *>(row + i))),
+                              s, 0),
+                 dst + i);
   storeRowScalar(row + i, count - i, c, dst + i);
 }
 
@@ -423,6 +427,12 @@ depthwisePlaneAvx512(const int32_t *phased, const DepthwiseGeometry &g,
     depthwisePlaneBody(phased, g, w, store, row, dst, storeRowScalar<Acc, Out>);
 }
 #endif
+
+/// The channel of each 32-bit lane after interleaving two taps' 16 int16
+/// values with unpacklo/unpackhi (which work within 128-bit halves): lanes
+/// 4-7 and 8-11 trade places. The order is its own inverse.
+constexpr int kPairLanes[16] = {0, 1, 2, 3, 8,  9,  10, 11,
+                                4, 5, 6, 7, 12, 13, 14, 15};
 
 /// One output row of a depthwise layer with one output per input channel,
 /// for one block of 16 channels, over the zero-padded NHWC int16 input:
@@ -469,7 +479,7 @@ void depthwiseRowGeneric(const DepthwiseRowArgs &a) { depthwiseRowBody(a); }
 
 #if defined(__x86_64__) || defined(_M_X64)
 // Written with intrinsics: left to itself the compiler vectorizes across
-// the taps and shuffles. Two pixels per step for independent chains.
+// the taps and shuffles.
 /// w[0..8) * src[0..8), widened to int32 lanes.
 __attribute__((target("avx2"), always_inline)) inline __m256i
 depthwiseTapAvx2(const int16_t *src, const int32_t *w) {
@@ -495,21 +505,6 @@ depthwiseRowAvx2(const DepthwiseRowArgs &a) {
     _mm256_storeu_si256(reinterpret_cast<__m256i *>(a.acc + ox * 16 + 8), hi);
   }
 }
-
-/// w[0..16) * src[0..16), widened to int32 lanes.
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
-               always_inline)) inline __m512i
-depthwiseTapAvx512(const int16_t *src, const int32_t *w) {
-  return _mm512_mullo_epi32(_mm512_loadu_si512(w),
-                            _mm512_cvtepi16_epi32(_mm256_loadu_si256(
-                                reinterpret_cast<const __m256i *>(src))));
-}
-
-/// The channel of each 32-bit lane after interleaving two taps' 16 int16
-/// values with unpacklo/unpackhi (which work within 128-bit halves): lanes
-/// 4-7 and 8-11 trade places. The order is its own inverse.
-constexpr int kPairLanes[16] = {0, 1, 2, 3, 8,  9,  10, 11,
-                                4, 5, 6, 7, 12, 13, 14, 15};
 
 /// Two taps' inputs of 16 channels as (tap 0, tap 1) int16 pairs per 32-bit
 /// lane, lanes in kPairLanes order.
@@ -554,33 +549,6 @@ depthwiseRowAvx512Vnni(const DepthwiseRowArgs &a) {
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void
-depthwiseRowAvx512(const DepthwiseRowArgs &a) {
-  int64_t ox = 0;
-  for (; ox + 2 <= a.OW; ox += 2) {
-    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-    const int16_t *p0 = a.x + ox * a.pixelStep, *p1 = p0 + a.pixelStep;
-    const int32_t *w = a.w;
-    for (int64_t ky = 0; ky < a.KH; ++ky)
-      for (int64_t kx = 0; kx < a.KW; ++kx, w += 16) {
-        const int64_t at = ky * a.rowStep + kx * a.tapStep;
-        s0 = _mm512_add_epi32(s0, depthwiseTapAvx512(p0 + at, w));
-        s1 = _mm512_add_epi32(s1, depthwiseTapAvx512(p1 + at, w));
-      }
-    _mm512_storeu_si512(a.acc + ox * 16, s0);
-    _mm512_storeu_si512(a.acc + ox * 16 + 16, s1);
-  }
-  for (; ox < a.OW; ++ox) {
-    __m512i s0 = _mm512_setzero_si512();
-    const int16_t *p0 = a.x + ox * a.pixelStep;
-    const int32_t *w = a.w;
-    for (int64_t ky = 0; ky < a.KH; ++ky)
-      for (int64_t kx = 0; kx < a.KW; ++kx, w += 16)
-        s0 = _mm512_add_epi32(
-            s0, depthwiseTapAvx512(p0 + ky * a.rowStep + kx * a.tapStep, w));
-    _mm512_storeu_si512(a.acc + ox * 16, s0);
-  }
-}
 #endif
 
 DepthwiseRowFn depthwiseRowFor(Isa isa) {
@@ -760,12 +728,16 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
     im.direct.assign(weight, weight + im.O * im.taps);
   } else if (im.method == Method::DepthwiseNhwc) {
     const int64_t blocks = (im.O + 15) / 16;
-    im.nhwcTaps.assign(size_t(blocks * im.taps * 16), 0);
-    for (int64_t o = 0; o < im.O; ++o)
-      for (int64_t t = 0; t < im.taps; ++t)
-        im.nhwcTaps[size_t(((o / 16) * im.taps + t) * 16 + o % 16)] =
-            weight[o * im.taps + t];
-    const int64_t pairs = (im.taps + 1) / 2;
+    // AVX-512 VNNI reads the taps in pairs; the other kernels one by one.
+    if (im.isa != Isa::Avx512Vnni) {
+      im.nhwcTaps.assign(size_t(blocks * im.taps * 16), 0);
+      for (int64_t o = 0; o < im.O; ++o)
+        for (int64_t t = 0; t < im.taps; ++t)
+          im.nhwcTaps[size_t(((o / 16) * im.taps + t) * 16 + o % 16)] =
+              weight[o * im.taps + t];
+    }
+    const int64_t pairs =
+        im.isa == Isa::Avx512Vnni ? (im.taps + 1) / 2 : int64_t(0);
     im.nhwcPairs.assign(size_t(blocks * pairs * 32), 0);
     for (int64_t cb = 0; cb < blocks; ++cb)
       for (int64_t q = 0; q < pairs; ++q)

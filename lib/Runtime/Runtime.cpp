@@ -1,8 +1,8 @@
 //===- Runtime.cpp - Executes an HBM on the CPU, bit-exactly --------------===//
 //
 // Conv and linear layers run on hat::runtime::IntegerConv
-// (IntegerKernels.h: the int16 multiply-add GEMM micro-kernels, or the
-// direct depthwise kernel), the same kernels as int_infer's integer ops;
+// (IntegerKernels.h: the int8 dot-product or int16 GEMMs, or the direct
+// depthwise kernels), the same kernels as int_infer's integer ops;
 // they compute the reference kernels' integers by construction (exact sums,
 // applyRequant, ReLU, saturation). A fused residual epilogue is the
 // reference qadd (integerAdd) applied to the conv's saturated output. Same-
@@ -40,8 +40,8 @@ namespace {
 
 int bitsOf(eval::DType d) { return d == eval::DType::I16 ? 16 : 8; }
 
-/// A conv or linear layer: its integer kernel, or the reference path's
-/// weights when the kernel refuses it.
+/// A conv or linear layer: its integer kernel, or (kept only when the
+/// kernel refuses the layer) the reference path's weights.
 struct Prepared {
   eval::Tensor weight; // logical int8 [O, C / groups, KH, KW] or [M, K]
   eval::Tensor biasTensor;
@@ -284,6 +284,12 @@ void Session::Impl::prepare() {
       }
     }
     p.kernel = makeKernel(m, l, p, isa);
+    if (p.kernel) {
+      // The kernel packed its own copy; the int32-per-weight logical
+      // tensors only serve the reference path.
+      p.weight = eval::Tensor();
+      p.biasTensor = eval::Tensor();
+    }
   }
 }
 
