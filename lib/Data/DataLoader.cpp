@@ -113,6 +113,7 @@ Batch collate2d(std::vector<Sample> &samples) {
 struct DataLoader::Epoch {
   struct Result {
     Batch batch;
+    std::vector<std::string> skipReasons;
     std::exception_ptr error;
   };
   uint64_t number = 0;
@@ -170,7 +171,8 @@ std::size_t DataLoader::size() const {
 
 Batch DataLoader::buildBatch(const std::vector<std::size_t> &indices,
                              std::size_t first, std::size_t count,
-                             uint64_t epoch) {
+                             uint64_t epoch,
+                             std::vector<std::string> &skipReasons) {
   std::vector<Sample> samples;
   samples.reserve(count);
   std::size_t skipped = 0;
@@ -191,15 +193,10 @@ Batch DataLoader::buildBatch(const std::vector<std::size_t> &indices,
         throw DataError("dataset", recordKey(index), reason);
     }
     ++skipped;
-    std::lock_guard<std::mutex> lock(statsMutex_);
-    ++stats_.skipped;
-    if (stats_.errors.size() < 100)
-      stats_.errors.push_back(reason);
+    skipReasons.push_back(std::move(reason));
   }
   Batch batch = collate2d(samples);
   batch.skipped = skipped;
-  std::lock_guard<std::mutex> lock(statsMutex_);
-  stats_.samples += samples.size();
   return batch;
 }
 
@@ -252,7 +249,8 @@ void DataLoader::startEpoch(uint64_t epoch) {
           const std::size_t first = claimed * batchSize;
           const std::size_t count =
               std::min(batchSize, state.indices.size() - first);
-          result.batch = buildBatch(state.indices, first, count, state.number);
+          result.batch = buildBatch(state.indices, first, count, state.number,
+                                    result.skipReasons);
         } catch (...) {
           result.error = std::current_exception();
         }
@@ -281,7 +279,8 @@ bool DataLoader::next(Batch &batch) {
           std::min(batchSize, state.indices.size() - first);
       ++state.nextToYield;
       try {
-        result.batch = buildBatch(state.indices, first, count, state.number);
+        result.batch = buildBatch(state.indices, first, count, state.number,
+                                  result.skipReasons);
       } catch (...) {
         state.nextToYield = state.numBatches; // the epoch ends with the error
         throw;
@@ -311,13 +310,19 @@ bool DataLoader::next(Batch &batch) {
       state.nextToYield = state.numBatches; // later next() calls end the epoch
       std::rethrow_exception(result.error);
     }
+    {
+      std::lock_guard<std::mutex> lock(statsMutex_);
+      stats_.skipped += result.skipReasons.size();
+      for (std::string &reason : result.skipReasons)
+        if (stats_.errors.size() < 100)
+          stats_.errors.push_back(std::move(reason));
+      stats_.samples += static_cast<std::size_t>(result.batch.size());
+      if (result.batch.size() > 0)
+        ++stats_.batches;
+    }
     // Every sample of this batch was skipped: go on with the next one.
     if (result.batch.size() == 0)
       continue;
-    {
-      std::lock_guard<std::mutex> lock(statsMutex_);
-      ++stats_.batches;
-    }
     batch = std::move(result.batch);
     return true;
   }

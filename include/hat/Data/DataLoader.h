@@ -73,9 +73,12 @@ struct DataLoaderOptions {
   std::string on_error = "fail";
 };
 
+/// Counts of what the loader has yielded. Skips are counted when their
+/// batch is yielded, in sampler order, so the same epoch gives the same
+/// stats whatever num_workers is.
 struct LoaderStats {
   std::size_t samples = 0, skipped = 0, batches = 0;
-  std::vector<std::string> errors; // first 100 skip reasons
+  std::vector<std::string> errors; // first 100 skip reasons, in sample order
 };
 
 /// torch.utils.data.DataLoader over threads. Samples are decoded and
@@ -103,8 +106,12 @@ public:
 
 private:
   struct Epoch;
+  /// Builds one batch; under on_error=skip the reasons of the samples it
+  /// dropped go to skipReasons (the stats take them when the batch is
+  /// yielded, so they follow batch order for any num_workers).
   Batch buildBatch(const std::vector<std::size_t> &indices, std::size_t first,
-                   std::size_t count, uint64_t epoch);
+                   std::size_t count, uint64_t epoch,
+                   std::vector<std::string> &skipReasons);
   void stopEpoch();
 
   DataLoaderOptions options_;

@@ -272,6 +272,7 @@ TEST(DataLoader, ShardSamplerSplitsExactlyWithoutPadding) {
 }
 
 TEST(DataLoader, ErrorPolicyFailOrSkipAndCount) {
+  std::vector<std::string> serialErrors;
   for (int workers : {0, 2}) {
     DataLoaderOptions options;
     options.dataset = std::make_shared<SyntheticDataset>(
@@ -292,8 +293,14 @@ TEST(DataLoader, ErrorPolicyFailOrSkipAndCount) {
     EXPECT_EQ(skipped, 5u);
     EXPECT_EQ(skipping.stats().skipped, 5u);
     ASSERT_FALSE(skipping.stats().errors.empty());
+    // The reasons come in sample order, whichever worker met them first.
     EXPECT_NE(skipping.stats().errors[0].find("key '0000000006'"),
               std::string::npos);
+    EXPECT_EQ(skipping.stats().samples, 35u);
+    if (workers == 0)
+      serialErrors = skipping.stats().errors;
+    else
+      EXPECT_EQ(skipping.stats().errors, serialErrors);
 
     options.on_error = "fail";
     DataLoader failing(options);
