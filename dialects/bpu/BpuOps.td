@@ -129,6 +129,19 @@ def Bpu_MatmulOp : Bpu_LayerOp<"matmul",
   let results = (outs Bpu_IntTensor:$result);
 }
 
+def Bpu_LayerNormOp : Bpu_LayerOp<"layer_norm",
+    (ins Bpu_IntTensor:$input, RankedTensorOf<[I32]>:$bias, I64Attr:$eps_q,
+         DenseI32ArrayAttr:$multiplier, DenseI32ArrayAttr:$shift)> {
+  let summary = "integer layer norm over the last axis on the vector unit";
+  let description = [{
+    hat.qlayer_norm: per row, integer sums for the mean and variance, a
+    fixed-point reciprocal square root, a signed per-channel requantization
+    and the bias (hat::quant::layerNormRow). Three passes over each row:
+    sum, squared deviations, normalise.
+  }];
+  let results = (outs Bpu_IntTensor:$result);
+}
+
 def Bpu_PoolOp : Bpu_LayerOp<"pool",
     (ins Bpu_IntTensor:$input, StrAttr:$kind,
          OptionalAttr<DenseI64ArrayAttr>:$kernel,

@@ -95,6 +95,22 @@ def Hat_BatchNormOp : Hat_Op<"batch_norm", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+def Hat_LayerNormOp : Hat_Op<"layer_norm", [Pure, InferTypeOpAdaptor]> {
+  let summary = "layer normalization over the last axis (torch LayerNorm)";
+  let description = [{
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and the
+    biased variance taken over the last axis of each row and `weight`,
+    `bias` [C], C the last dimension (torch.nn.LayerNorm(C)). The
+    transformer blocks of Deformable DETR normalise [N, L, C] tokens.
+  }];
+  let arguments = (ins Hat_F32Tensor:$input, Hat_F32Tensor:$weight,
+                   Hat_F32Tensor:$bias, F32Attr:$eps);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//

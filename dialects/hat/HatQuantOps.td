@@ -123,6 +123,22 @@ def Hat_QMatmulOp : Hat_IntOp<"qmatmul"> {
   let results = (outs Hat_IntTensor:$result);
 }
 
+def Hat_QLayerNormOp : Hat_IntOp<"qlayer_norm"> {
+  let summary = "integer layer normalization over the last axis";
+  let description = [{
+    Each row of C integers is normalised with exact integer sums and a
+    fixed-point reciprocal square root (hat::quant::layerNormRow,
+    docs/quantization.md "Layer norm"): `eps_q` is eps * C^2 / s_in^2,
+    `multiplier[c]` * 2^-`shift[c]` is gamma[c] / s_out (the multiplier
+    carries gamma's sign) and `bias[c]` is beta[c] / s_out in 1/256 steps.
+    C is at most 32768.
+  }];
+  let arguments = (ins Hat_IntTensor:$input, Hat_I32Tensor:$bias,
+                   I64Attr:$eps_q, DenseI32ArrayAttr:$multiplier,
+                   DenseI32ArrayAttr:$shift);
+  let results = (outs Hat_IntTensor:$result);
+}
+
 def Hat_QConcatOp : Hat_IntOp<"qconcat"> {
   let summary = "integer concatenation, each input rescaled to the output";
   let arguments = (ins Variadic<Hat_IntTensor>:$inputs, I64Attr:$axis,

@@ -82,6 +82,14 @@ OpsReport countOps(func::FuncOp func) {
                                      : cast<QLinearOp>(op).getBias();
       l.params = add(numel(w, ok), numel(bias, ok), ok);
       l.name = nameOf(op->getOperand(1), fallback());
+    } else if (isa<LayerNormOp, QLayerNormOp>(op)) {
+      // gamma and beta (the integer form keeps beta as its bias, gamma in
+      // the multipliers): 2 C parameters; no multiply-accumulate.
+      const int64_t c =
+          cast<RankedTensorType>(op->getResult(0).getType()).getShape().back();
+      l.params = 2 * c;
+      auto layerName = op->getAttrOfType<StringAttr>("hat.layer_name");
+      l.name = layerName ? layerName.str() : fallback();
     } else if (isa<MatmulOp, QMatmulOp>(op)) {
       // [..., M, K] x [..., K, N]: K multiply-adds per result element; no
       // parameters (both operands are activations).

@@ -104,6 +104,10 @@ public:
                  m.name);
           scales({mm.getMultiplier()});
         })
+        .Case([&](QLayerNormOp) {
+          if (!m.layerNorm)
+            fail(std::string("layer norm is not supported on ") + m.name);
+        })
         .Case([&](QMulOp mu) {
           if (!m.elementwiseMul)
             fail(std::string("elementwise multiply is not supported on ") +

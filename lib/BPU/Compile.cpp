@@ -351,6 +351,21 @@ private:
           l.multiplier = {int32_t(mm.getMultiplier())};
           l.shift = {int32_t(mm.getShift())};
         })
+        .Case([&](LayerNormOp ln) {
+          l.kind = hbm::LayerKind::LayerNorm;
+          ok = addInput(ln.getInput());
+          if (failed(ok))
+            return;
+          auto b = addConstant(op, ln.getBias());
+          if (failed(b)) {
+            ok = failure();
+            return;
+          }
+          l.bias = *b;
+          l.normEps = int64_t(ln.getEpsQ());
+          l.multiplier = i32s(ln.getMultiplier());
+          l.shift = i32s(ln.getShift());
+        })
         .Case([&](MulOp mu) {
           l.kind = hbm::LayerKind::Mul;
           ok = succeeded(addInput(mu.getLhs())) ? addInput(mu.getRhs())

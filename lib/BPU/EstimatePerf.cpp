@@ -132,6 +132,10 @@ double computeCycles(Operation *op, const LayerShape &s, const March &m) {
     elems += double(cast<RankedTensorType>(v.getType()).getNumElements());
   if (isa<PoolOp>(op))
     elems += double(out.getNumElements()) * s.kernelH * s.kernelW;
+  // Layer norm reads each row three times: sum, squared deviations,
+  // normalise.
+  if (isa<LayerNormOp>(op))
+    elems += 2.0 * double(out.getNumElements());
   double cycles = std::ceil(elems / double(m.vectorElemsPerCycle));
   return isa<SoftmaxOp>(op) ? 8 * cycles : cycles;
 }

@@ -122,6 +122,11 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
                           op->getOperands(), resultType,
                           copied({"multiplier", "shift"}));
         })
+        .Case([&](hat::QLayerNormOp) {
+          repl = createOp(b, loc, bpu::LayerNormOp::getOperationName(),
+                          op->getOperands(), resultType,
+                          copied({"eps_q", "multiplier", "shift"}));
+        })
         .Case([&](hat::QMulOp) {
           repl = createOp(b, loc, bpu::MulOp::getOperationName(),
                           op->getOperands(), resultType,

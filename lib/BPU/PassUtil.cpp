@@ -125,6 +125,18 @@ LayerShape layerShape(Operation *op) {
         s.macs = rows * n * k;
         s.extraInputBytes = tensorBytes(mm.getRhs());
       })
+      .Case([&](LayerNormOp ln) {
+        // Rows of C values: the tiler splits rows (H), never a row, whose
+        // statistics need all of it. Per channel: the i32 bias, the
+        // multiplier and the shift.
+        const int64_t c =
+            cast<RankedTensorType>(ln.getType()).getShape().back();
+        const int64_t rows = out.getNumElements() / std::max<int64_t>(c, 1);
+        s.batch = 1, s.inChannels = s.outChannels = c;
+        s.inH = s.outH = rows, s.inW = s.outW = 1;
+        s.paramBytes = c * 12;
+        s.wholeChannels = true;
+      })
       .Case([&](PoolOp p) {
         if (p.getKind() != "global_avg") {
           s.kernelH = (*p.getKernel())[0], s.kernelW = (*p.getKernel())[1];
@@ -173,7 +185,7 @@ TileChoice evaluateTile(const LayerShape &s, int64_t rows, int64_t oc) {
   const int64_t extraPerRow =
       s.outH ? (s.extraInputBytes + s.outH - 1) / s.outH : 0;
   const int64_t paramTile =
-      s.hasWeights ? s.paramBytes / s.outChannels * oc : 0;
+      s.paramBytes ? s.paramBytes / s.outChannels * oc : 0;
   t.sramBytes = inRows * inRowBytes + paramTile + rows * outRowBytes +
                 rows * extraPerRow * oc / s.outChannels;
   // Halo: rows read by more than one tile are loaded once per tile.

@@ -41,13 +41,17 @@ struct LayerShape {
   int64_t outChannels = 1, outH = 1, outW = 1, outElemBytes = 1;
   int64_t kernelH = 1, kernelW = 1, strideH = 1, dilationH = 1, groups = 1;
   int64_t padH = 0;
-  /// Weight + bias + requantization bytes (conv/linear), 0 otherwise.
+  /// Weight + bias + requantization bytes (conv/linear; a layer norm's bias
+  /// and requantization), 0 otherwise.
   int64_t paramBytes = 0;
   /// Bytes of activation inputs other than the main one (add rhs,
   /// residual, other concat inputs), streamed along the rows.
   int64_t extraInputBytes = 0;
   int64_t macs = 0;
   bool hasWeights = false;
+  /// The output channels are one unit a tile cannot split (a layer norm's
+  /// statistics need the whole row).
+  bool wholeChannels = false;
 };
 LayerShape layerShape(mlir::Operation *op);
 

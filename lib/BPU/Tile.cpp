@@ -31,9 +31,12 @@ double tileCost(const TileChoice &t, const March &m) {
 }
 
 /// Output-channel slices tried: all, then halves rounded to the MAC array's
-/// channel group.
-std::vector<int64_t> channelSplits(int64_t channels, const March &m) {
+/// channel group (only all when the layer's channels are one unit).
+std::vector<int64_t> channelSplits(const LayerShape &s, const March &m) {
+  const int64_t channels = s.outChannels;
   std::vector<int64_t> splits{channels};
+  if (s.wholeChannels)
+    return splits;
   for (int64_t oc = channels / 2; oc >= m.channelAlign; oc /= 2)
     splits.push_back((oc + m.channelAlign - 1) / m.channelAlign *
                      m.channelAlign);
@@ -46,11 +49,11 @@ std::vector<int64_t> channelSplits(int64_t channels, const March &m) {
 /// slice. SRAM grows with rows and channels, so if this does not fit,
 /// nothing does.
 TileChoice smallestTile(const LayerShape &s, const March &m) {
-  return evaluateTile(s, 1, channelSplits(s.outChannels, m).back());
+  return evaluateTile(s, 1, channelSplits(s, m).back());
 }
 
 TileChoice halvingTile(const LayerShape &s, const March &m) {
-  for (int64_t oc : channelSplits(s.outChannels, m))
+  for (int64_t oc : channelSplits(s, m))
     for (int64_t rows = s.outH;; rows = (rows + 1) / 2) {
       TileChoice t = evaluateTile(s, rows, oc);
       if (t.sramBytes <= m.tileSramBytes())
@@ -64,7 +67,7 @@ TileChoice halvingTile(const LayerShape &s, const March &m) {
 
 TileChoice searchTile(const LayerShape &s, const March &m) {
   std::optional<TileChoice> best;
-  for (int64_t oc : channelSplits(s.outChannels, m))
+  for (int64_t oc : channelSplits(s, m))
     for (int64_t rows = 1; rows <= s.outH; ++rows) {
       TileChoice t = evaluateTile(s, rows, oc);
       if (t.sramBytes > m.tileSramBytes())

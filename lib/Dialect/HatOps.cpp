@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Dialect/HatOps.h"
+#include "hat/Quant/FixedPoint.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/OpImplementation.h"
@@ -354,6 +355,34 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx,
   }
   if (!(adaptor.getEps().convertToFloat() > 0.f))
     return err() << "'eps' must be > 0";
+  types.push_back(input);
+  return success();
+}
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &types) {
+  auto err = [&] {
+    return inferError(ctx, loc, LayerNormOp::getOperationName());
+  };
+  auto input = rankedType(adaptor.getInput());
+  if (input.getRank() < 1)
+    return err() << "input must have rank >= 1 (normalised over the last "
+                    "axis)";
+  const int64_t c = input.getShape().back();
+  Value params[] = {adaptor.getWeight(), adaptor.getBias()};
+  const char *names[] = {"weight", "bias"};
+  for (auto [v, name] : llvm::zip(params, names)) {
+    auto t = rankedType(v);
+    if (t.getRank() != 1 || t.getDimSize(0) != c)
+      return err() << "'" << name << "' must be [" << c
+                   << "] to match the last axis of "
+                   << shapeStr(input.getShape()) << ", got "
+                   << shapeStr(t.getShape());
+  }
+  if (!(adaptor.getEps().convertToFloat() >= 0.f))
+    return err() << "'eps' must be >= 0";
   types.push_back(input);
   return success();
 }
@@ -713,6 +742,37 @@ LogicalResult QLinearOp::verify() {
   if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
     return failure();
   return checkRequant(err, getMultiplier(), getShift(), shape->back());
+}
+
+LogicalResult QLayerNormOp::verify() {
+  auto err = [&] { return emitOpError(); };
+  auto input = rankedType(getInput());
+  if (input.getRank() < 1)
+    return err() << "input must have rank >= 1";
+  if (failed(checkResultShape(err, getResult(), input.getShape())))
+    return failure();
+  const int64_t c = input.getShape().back();
+  if (c < 1 || c > quant::kMaxLayerNormChannels)
+    return err() << "normalises rows of " << c << " values; 1.."
+                 << quant::kMaxLayerNormChannels << " are supported";
+  auto bias = rankedType(getBias());
+  if (bias.getRank() != 1 || bias.getDimSize(0) != c)
+    return err() << "'bias' must be [" << c << "], got "
+                 << shapeStr(bias.getShape());
+  if (static_cast<int64_t>(getEpsQ()) < 0)
+    return err() << "'eps_q' must be >= 0";
+  ArrayRef<int32_t> multiplier = getMultiplier(), shift = getShift();
+  if (int64_t(multiplier.size()) != c || int64_t(shift.size()) != c)
+    return err() << "'multiplier' and 'shift' must have " << c
+                 << " entries (one per channel), got " << multiplier.size()
+                 << " and " << shift.size();
+  // The multiplier is signed here (gamma's sign); the shift is checked as
+  // for every other requantization.
+  for (int32_t s : shift)
+    if (s < 0 || s > quant::kMaxShift)
+      return err() << "'shift' entries must be in [0, " << quant::kMaxShift
+                   << "], got " << s;
+  return success();
 }
 
 LogicalResult QAddOp::verify() {

@@ -162,6 +162,10 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
               return batchNorm(get(0), get(1), get(2), get(3), get(4),
                                cast<BatchNormOp>(op).getEps().convertToFloat());
             })
+            .Case([&](LayerNormOp l) {
+              return layerNorm(get(0), get(1), get(2),
+                               l.getEps().convertToFloat());
+            })
             .Case([&](ReluOp) { return unary(get(0), Unary::Relu); })
             .Case([&](Relu6Op) { return unary(get(0), Unary::Relu6); })
             .Case([&](SigmoidOp) { return unary(get(0), Unary::Sigmoid); })
@@ -259,6 +263,11 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
             .Case([&](QMatmulOp m) {
               return qmatmul(get(0), get(1), int32_t(m.getMultiplier()),
                              int32_t(m.getShift()), resultDType(op));
+            })
+            .Case([&](QLayerNormOp l) {
+              return qlayerNorm(get(0), get(1), int64_t(l.getEpsQ()),
+                                vec(l.getMultiplier()), vec(l.getShift()),
+                                resultDType(op));
             })
             .Case([&](QMulOp m) {
               return qmul(get(0), get(1), m.getMultiplier(), m.getShift(),

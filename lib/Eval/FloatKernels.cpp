@@ -351,6 +351,34 @@ Tensor batchNorm(const Tensor &in, const Tensor &gamma, const Tensor &beta,
   return out;
 }
 
+Tensor layerNorm(const Tensor &in, const Tensor &gamma, const Tensor &beta,
+                 float eps) {
+  checkF32(in, "layerNorm input must be f32");
+  HAT_KERNEL_CHECK(in.rank() >= 1, "layerNorm needs rank >= 1");
+  const int64_t c = in.shape.back();
+  for (const Tensor *p : {&gamma, &beta}) {
+    checkF32(*p, "layerNorm parameters must be f32");
+    HAT_KERNEL_CHECK(p->numel() == c, "layerNorm parameter size != C");
+  }
+  Tensor out = Tensor::f32(in.shape);
+  const int64_t rows = c ? in.numel() / c : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = in.f.data() + r * c;
+    float *y = out.f.data() + r * c;
+    double sum = 0.0;
+    for (int64_t k = 0; k < c; ++k)
+      sum += x[k];
+    const double mean = sum / double(c);
+    double squares = 0.0;
+    for (int64_t k = 0; k < c; ++k)
+      squares += (x[k] - mean) * (x[k] - mean);
+    const double inv = 1.0 / std::sqrt(squares / double(c) + double(eps));
+    for (int64_t k = 0; k < c; ++k)
+      y[k] = float((x[k] - mean) * inv) * gamma.f[k] + beta.f[k];
+  }
+  return out;
+}
+
 float unaryValue(float x, Unary op) {
   switch (op) {
   case Unary::Relu:

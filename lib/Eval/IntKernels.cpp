@@ -185,6 +185,33 @@ Tensor qmatmul(const Tensor &lhs, const Tensor &rhs, int32_t multiplier,
   return r;
 }
 
+Tensor qlayerNorm(const Tensor &in, const Tensor &bias, int64_t epsQ,
+                  const std::vector<int32_t> &multiplier,
+                  const std::vector<int32_t> &shift, DType out) {
+  checkActivation(in);
+  checkQOut(out);
+  HAT_KERNEL_CHECK(in.rank() >= 1, "qlayerNorm needs rank >= 1");
+  const int64_t c = in.shape.back();
+  HAT_KERNEL_CHECK(c >= 1 && c <= quant::kMaxLayerNormChannels,
+                   "qlayerNorm row length outside [1, 32768]");
+  HAT_KERNEL_CHECK(bias.dtype == DType::I32 && bias.numel() == c &&
+                       int64_t(bias.i.size()) == c,
+                   "qlayerNorm bias must be i32 [C]");
+  HAT_KERNEL_CHECK(int64_t(multiplier.size()) == c &&
+                       int64_t(shift.size()) == c,
+                   "qlayerNorm needs one multiplier/shift per channel");
+  for (int32_t s : shift)
+    checkShift(s);
+  HAT_KERNEL_CHECK(epsQ >= 0, "qlayerNorm eps_q must be >= 0");
+  Tensor r = Tensor::ints(out, in.shape);
+  const int64_t rows = in.numel() / c;
+  for (int64_t row = 0; row < rows; ++row)
+    quant::layerNormRow(in.i.data() + row * c, c, epsQ, multiplier.data(),
+                        shift.data(), bias.i.data(), dtypeBits(out),
+                        r.i.data() + row * c);
+  return r;
+}
+
 Tensor qconcat(const std::vector<const Tensor *> &ins, int64_t axis,
                const std::vector<int32_t> &multipliers,
                const std::vector<int32_t> &shifts, DType out) {

@@ -226,6 +226,9 @@ std::string ModuleExecutor::Impl::collectParams(mlir::func::FuncOp func) {
         mark(op->getOperand(i), ParamRole::Trainable);
     } else if (auto ws = llvm::dyn_cast<WeightedSumOp>(op)) {
       mark(ws.getWeights(), ParamRole::Trainable);
+    } else if (auto ln = llvm::dyn_cast<LayerNormOp>(op)) {
+      mark(ln.getWeight(), ParamRole::Trainable);
+      mark(ln.getBias(), ParamRole::Trainable);
     } else if (auto bn = llvm::dyn_cast<BatchNormOp>(op)) {
       mark(bn.getWeight(), ParamRole::Trainable);
       mark(bn.getBias(), ParamRole::Trainable);
@@ -465,6 +468,16 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
       else
         s[out] = at::batch_norm(s[in], s[w], s[b], s[mean], s[var], training,
                                 momentum, eps, cudnn);
+    });
+    return "";
+  }
+  if (auto ln = llvm::dyn_cast<LayerNormOp>(op)) {
+    const int in = operandSlot(0), w = operandSlot(1), b = operandSlot(2);
+    const double eps = ln.getEps().convertToFloat();
+    const std::vector<int64_t> normalized = {
+        rankedType(ln.getInput()).getShape().back()};
+    addStep("hat.layer_norm -> at::layer_norm", [=](Slots &s) {
+      s[out] = at::layer_norm(s[in], normalized, s[w], s[b], eps);
     });
     return "";
   }
@@ -879,6 +892,33 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
       at::Tensor acc =
           at::matmul(s[a].to(at::kDouble), s[b].to(at::kDouble)).to(at::kLong);
       s[out] = requant(detail::clampToInt32(acc));
+    });
+    return "";
+  }
+  if (auto qln = llvm::dyn_cast<QLayerNormOp>(op)) {
+    const int in = operandSlot(0), b = operandSlot(1);
+    const std::vector<int32_t> multiplier = toVector(qln.getMultiplier());
+    const std::vector<int32_t> shift = toVector(qln.getShift());
+    const at::Tensor bias = constantOf(qln.getBias(), [](at::Tensor t) {
+      return t.to(at::kInt).to(at::kCPU).contiguous();
+    });
+    const int64_t epsQ = int64_t(qln.getEpsQ());
+    const int bits = outBitsOf();
+    // The row arithmetic needs 128-bit integers LibTorch does not have: run
+    // the one definition (hat::quant::layerNormRow) on the CPU.
+    addStep("hat.qlayer_norm -> quant::layerNormRow per row", [=](Slots &s) {
+      const at::Tensor x = s[in].to(at::kCPU).to(at::kInt).contiguous();
+      const int64_t c = x.size(-1), rows = c ? x.numel() / c : 0;
+      at::Tensor y = at::empty_like(x);
+      const int32_t *src = x.data_ptr<int32_t>();
+      int32_t *dst = y.data_ptr<int32_t>();
+      const at::Tensor biasNow =
+          bias.defined() ? bias : s[b].to(at::kCPU).to(at::kInt).contiguous();
+      const int32_t *biasData = biasNow.data_ptr<int32_t>();
+      for (int64_t r = 0; r < rows; ++r)
+        quant::layerNormRow(src + r * c, c, epsQ, multiplier.data(),
+                            shift.data(), biasData, bits, dst + r * c);
+      s[out] = y.to(detail::intScalarType(bits)).to(s[in].device());
     });
     return "";
   }

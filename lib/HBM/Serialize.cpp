@@ -146,6 +146,7 @@ std::vector<uint8_t> serialize(const Model &m) {
     lb.add_scale(scale);
     lb.add_has_axis(l.hasAxis);
     lb.add_tile(tile);
+    lb.add_norm_eps(l.normEps);
     layers.push_back(lb.Finish());
   }
   std::vector<flatbuffers::Offset<fbs::LayerPerf>> perf;
@@ -335,6 +336,7 @@ bool deserializePayload(const uint8_t *data, size_t size, Model &m,
       x.perm = vec<int64_t>(l->perm());
       x.scale = vec<float>(l->scale());
       x.hasAxis = l->has_axis();
+      x.normEps = l->norm_eps();
       if (const fbs::Tile *t = l->tile())
         x.tile = {t->rows(), t->out_channels(), t->tiles(), t->sram_bytes()};
       m.layers.push_back(std::move(x));

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/HBM/Model.h"
+#include "hat/Quant/FixedPoint.h"
 
 #include <set>
 
@@ -17,10 +18,10 @@ namespace hat::hbm {
 
 const char *layerKindName(LayerKind kind) {
   static const char *names[kNumLayerKinds] = {
-      "quantize", "dequantize", "conv",     "linear",          "add",
-      "mul",      "max_pool",   "avg_pool", "global_avg_pool", "concat",
-      "resize",   "requantize", "lut",      "reshape",         "transpose",
-      "softmax",  "matmul"};
+      "quantize", "dequantize", "conv",      "linear",          "add",
+      "mul",      "max_pool",   "avg_pool",  "global_avg_pool", "concat",
+      "resize",   "requantize", "lut",       "reshape",         "transpose",
+      "softmax",  "matmul",     "layer_norm"};
   const unsigned k = unsigned(kind);
   return k < unsigned(kNumLayerKinds) ? names[k] : "unknown";
 }
@@ -474,6 +475,32 @@ struct Checker {
       }
       if (!expectShape(l, out, shape))
         return false;
+      break;
+    }
+    case LayerKind::LayerNorm: {
+      if (!need(1) || !act(*in[0]) || !act(out) || in[0]->shape.empty() ||
+          !expectShape(l, out, in[0]->shape))
+        return false;
+      const int64_t c = in[0]->shape.back();
+      if (c < 1 || c > quant::kMaxLayerNormChannels)
+        return err << "layer '" << l.name << "' normalises rows of " << c
+                   << " values (1.." << quant::kMaxLayerNormChannels << ")",
+               false;
+      if (l.bias < 0)
+        return err << "layer '" << l.name << "' (layer_norm) has no bias",
+               false;
+      if (!biasOk(l, c))
+        return false;
+      // Signed multipliers (gamma's sign): |a| < 2^93 in layerNormRow for
+      // any int32 value, so only the shifts are bounded.
+      if (int64_t(l.multiplier.size()) != c || int64_t(l.shift.size()) != c)
+        return err << "layer '" << l.name << "' needs one multiplier/shift "
+                   << "per channel (" << c << ")",
+               false;
+      if (!shiftsOk(l, l.shift))
+        return false;
+      if (l.normEps < 0)
+        return err << "layer '" << l.name << "' has a negative eps", false;
       break;
     }
     case LayerKind::Softmax:

@@ -283,6 +283,25 @@ Value NetBuilder::batchNorm(Value x, const std::string &name) {
                                      builder.getF32FloatAttr(bnMomentum));
 }
 
+Value NetBuilder::layerNorm(Value x, const std::string &name, float eps) {
+  if (failed())
+    return x;
+  ArrayRef<int64_t> s = shape(x);
+  if (s.empty()) {
+    fail(name, "layer norm needs an input of rank >= 1");
+    return x;
+  }
+  const int64_t c = s.back();
+  if (!admitParameters(name, {2, c}))
+    return x;
+  Value w = param(name + ".weight", {c}, std::vector<float>(c, 1.f), true);
+  Value b = param(name + ".bias", {c}, std::vector<float>(c, 0.f), true);
+  Value y = builder.create<LayerNormOp>(opLoc(name), x, w, b,
+                                        builder.getF32FloatAttr(eps));
+  nameLayer(y, name);
+  return y;
+}
+
 Value NetBuilder::activation(Value x, Activation act) {
   switch (act) {
   case Activation::None:

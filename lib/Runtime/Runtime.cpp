@@ -250,10 +250,30 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
   return s;
 }
 
+namespace {
+/// The int32 [C] bias constant `index` (validated: i32, C * 4 bytes) as a
+/// reference-kernel tensor.
+eval::Tensor biasOf(const hbm::Model &m, int32_t index) {
+  const hbm::Constant &bc = m.constants[size_t(index)];
+  const int64_t count = int64_t(bc.data.size() / 4);
+  eval::Tensor t = eval::Tensor::ints(eval::DType::I32, {count});
+  for (int64_t c = 0; c < count; ++c) {
+    int32_t v;
+    std::memcpy(&v, bc.data.data() + 4 * c, 4);
+    t.i[size_t(c)] = v;
+  }
+  return t;
+}
+} // namespace
+
 void Session::Impl::prepare() {
   prepared.resize(m.layers.size());
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const Layer &l = m.layers[i];
+    if (l.kind == LayerKind::LayerNorm) {
+      prepared[i].biasTensor = biasOf(m, l.bias);
+      continue;
+    }
     if (l.kind != LayerKind::Conv && l.kind != LayerKind::Linear)
       continue;
     Prepared &p = prepared[i];
@@ -274,15 +294,8 @@ void Session::Impl::prepare() {
       for (size_t e = 0; e < p.weight.i.size(); ++e)
         p.weight.i[e] = int8_t(wc.data[e]);
     }
-    p.biasTensor = eval::Tensor::ints(eval::DType::I32, {o});
-    if (l.bias >= 0) {
-      const hbm::Constant &bc = m.constants[size_t(l.bias)];
-      for (int64_t c = 0; c < o; ++c) {
-        int32_t v;
-        std::memcpy(&v, bc.data.data() + 4 * c, 4);
-        p.biasTensor.i[size_t(c)] = v;
-      }
-    }
+    p.biasTensor = l.bias >= 0 ? biasOf(m, l.bias)
+                               : eval::Tensor::ints(eval::DType::I32, {o});
     p.kernel = makeKernel(m, l, p, isa);
     if (p.kernel) {
       // The kernel packed its own copy; the int32-per-weight logical
@@ -503,6 +516,10 @@ eval::Tensor Session::Impl::referenceSlice(const Layer &l, const Prepared *p,
     break;
   case LayerKind::MatMul:
     r = qmatmul(in(0), in(1), l.multiplier[0], l.shift[0], outType);
+    break;
+  case LayerKind::LayerNorm:
+    r = qlayerNorm(in(0), p->biasTensor, l.normEps, l.multiplier, l.shift,
+                   outType);
     break;
   case LayerKind::MaxPool:
     r = maxPool2d(in(0), pair(l.kernel), pair(l.stride), quad(l.padding));

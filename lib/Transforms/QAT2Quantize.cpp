@@ -65,6 +65,8 @@ private:
   LogicalResult convertElementwise(Operation *op);
   FailureOr<Value> convertWeightedSum(WeightedSumOp op, double outScale,
                                       Type resultType, bool relu);
+  FailureOr<Value> convertLayerNorm(LayerNormOp op, double outScale,
+                                    Type resultType);
 
   func::FuncOp func;
   OpBuilder builder;
@@ -407,6 +409,11 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
     Value sm = builder.create<SoftmaxOp>(loc, deq, softmax.getAxisAttr());
     result = builder.create<QuantizeOp>(loc, resultType, sm,
                                         builder.getF32FloatAttr(outScale));
+  } else if (auto ln = dyn_cast<LayerNormOp>(op)) {
+    auto qln = convertLayerNorm(ln, outScale, resultType);
+    if (failed(qln))
+      return failure();
+    result = *qln;
   } else {
     return op->emitError("has no integer lowering");
   }
@@ -415,6 +422,54 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
   consumed.insert(*outFQ);
   define(outFQ->getResult(), result, outScale, outBits);
   return success();
+}
+
+/// gamma / s_out becomes a signed per-channel multiplier/shift, beta an
+/// int32 bias in 1/256 output steps, eps the integer eps_q of the input's
+/// scale (hat::quant::layerNormRow has the arithmetic).
+FailureOr<Value> Quantizer::convertLayerNorm(LayerNormOp op, double outScale,
+                                             Type resultType) {
+  auto in = lookup(op, op.getInput(), 0);
+  if (failed(in))
+    return failure();
+  ParamOp gammaParam = getParamDefiningOp(op.getWeight());
+  ParamOp betaParam = getParamDefiningOp(op.getBias());
+  auto gamma = readFloatParam(gammaParam), beta = readFloatParam(betaParam);
+  if (!gamma || !beta)
+    return op->emitError("layer_norm weight and bias must be float "
+                         "parameters to be quantized");
+  const int64_t channels = int64_t(gamma->size());
+  if (channels > quant::kMaxLayerNormChannels)
+    return op->emitError("layer_norm over ")
+           << channels << " channels has no integer form (at most "
+           << quant::kMaxLayerNormChannels << ")";
+  std::vector<int32_t> multipliers, shifts, bias;
+  for (int64_t c = 0; c < channels; ++c) {
+    const double g = (*gamma)[size_t(c)];
+    if (g == 0.0) {
+      multipliers.push_back(0);
+      shifts.push_back(0);
+    } else {
+      auto rq = requant(op, std::fabs(g) / outScale);
+      if (failed(rq))
+        return failure();
+      multipliers.push_back(g < 0 ? -rq->multiplier : rq->multiplier);
+      shifts.push_back(rq->shift);
+    }
+    bias.push_back(quant::layerNormBias((*beta)[size_t(c)], outScale));
+  }
+  const float eps = op.getEps().convertToFloat();
+  ParamOp biasInt = createIntParam(builder, op.getLoc(),
+                                   uniqueName(betaParam.getName().str()),
+                                   {channels}, 32, bias);
+  auto qln = builder.create<QLayerNormOp>(
+      op.getLoc(), resultType, in->value, biasInt,
+      builder.getI64IntegerAttr(quant::layerNormEps(eps, in->scale, channels)),
+      builder.getDenseI32ArrayAttr(multipliers),
+      builder.getDenseI32ArrayAttr(shifts));
+  if (Attribute name = op->getAttr("hat.layer_name"))
+    qln->setAttr("hat.layer_name", name);
+  return qln.getResult();
 }
 
 FailureOr<Value> Quantizer::convertWeightedSum(WeightedSumOp op,

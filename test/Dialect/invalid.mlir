@@ -484,3 +484,61 @@ func.func @qmatmul_shift(%a: tensor<3x4xi8>, %b: tensor<4x6xi8>) {
   %0 = hat.qmatmul %a, %b {multiplier = 1 : i32, shift = 70 : i32} : (tensor<3x4xi8>, tensor<4x6xi8>) -> tensor<3x6xi8>
   return
 }
+
+// -----
+
+func.func @layer_norm_weight(%x: tensor<2x5x8xf32>, %g: tensor<4xf32>, %b: tensor<8xf32>) {
+  // expected-error @+2 {{'weight' must be [8] to match the last axis of [2, 5, 8], got [4]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.layer_norm %x, %g, %b {eps = 1.0e-5 : f32} : (tensor<2x5x8xf32>, tensor<4xf32>, tensor<8xf32>) -> tensor<2x5x8xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_eps(%x: tensor<2x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+2 {{'eps' must be >= 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.layer_norm %x, %g, %b {eps = -1.0 : f32} : (tensor<2x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @qlayer_norm_channels(%x: tensor<2x4xi8>, %b: tensor<4xi32>) {
+  // expected-error @+1 {{'multiplier' and 'shift' must have 4 entries (one per channel), got 1 and 1}}
+  %0 = hat.qlayer_norm %x, %b {eps_q = 1 : i64, multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<2x4xi8>, tensor<4xi32>) -> tensor<2x4xi8>
+  return
+}
+
+// -----
+
+func.func @qlayer_norm_bias(%x: tensor<2x4xi8>, %b: tensor<2xi32>) {
+  // expected-error @+1 {{'bias' must be [4], got [2]}}
+  %0 = hat.qlayer_norm %x, %b {eps_q = 1 : i64, multiplier = array<i32: 1, 1, 1, 1>, shift = array<i32: 1, 1, 1, 1>} : (tensor<2x4xi8>, tensor<2xi32>) -> tensor<2x4xi8>
+  return
+}
+
+// -----
+
+func.func @qlayer_norm_shift(%x: tensor<2x2xi8>, %b: tensor<2xi32>) {
+  // expected-error @+1 {{'shift' entries must be in [0, 62], got 63}}
+  %0 = hat.qlayer_norm %x, %b {eps_q = 1 : i64, multiplier = array<i32: 1, 1>, shift = array<i32: 1, 63>} : (tensor<2x2xi8>, tensor<2xi32>) -> tensor<2x2xi8>
+  return
+}
+
+// -----
+
+func.func @qlayer_norm_eps(%x: tensor<2x2xi8>, %b: tensor<2xi32>) {
+  // expected-error @+1 {{'eps_q' must be >= 0}}
+  %0 = hat.qlayer_norm %x, %b {eps_q = -5 : i64, multiplier = array<i32: 1, 1>, shift = array<i32: 1, 1>} : (tensor<2x2xi8>, tensor<2xi32>) -> tensor<2x2xi8>
+  return
+}
+
+// -----
+
+func.func @qlayer_norm_long_rows(%x: tensor<1x40000xi8>, %b: tensor<40000xi32>) {
+  // expected-error @+1 {{normalises rows of 40000 values; 1..32768 are supported}}
+  %0 = hat.qlayer_norm %x, %b {eps_q = 1 : i64, multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<1x40000xi8>, tensor<40000xi32>) -> tensor<1x40000xi8>
+  return
+}

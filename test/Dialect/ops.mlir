@@ -97,3 +97,16 @@ func.func @quant_ops(%x: tensor<1x4x4x4xf32>) -> tensor<1x8xf32> {
   %d = hat.dequantize %lut {scale = array<f32: 0.5>} : (tensor<1x8xi8>) -> tensor<1x8xf32>
   return %d : tensor<1x8xf32>
 }
+
+// Layer norm over the last axis of [N, L, C] tokens and its integer form.
+// CHECK-LABEL: func @layer_norm
+// CHECK: hat.layer_norm {{.*}} {eps = 9.99999974E-6 : f32} : (tensor<2x5x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x5x8xf32>
+// CHECK: hat.qlayer_norm {{.*}} {eps_q = 42 : i64, multiplier = array<i32: {{.*}}>, shift = array<i32: {{.*}}>} : (tensor<2x5x8xi16>, tensor<8xi32>) -> tensor<2x5x8xi8>
+func.func @layer_norm(%x: tensor<2x5x8xf32>, %q: tensor<2x5x8xi16>) -> (tensor<2x5x8xf32>, tensor<2x5x8xi8>) {
+  %g = hat.param "norm1.weight" dense<1.0> : tensor<8xf32>
+  %b = hat.param "norm1.bias" dense<0.0> : tensor<8xf32>
+  %y = hat.layer_norm %x, %g, %b {eps = 1.0e-5 : f32} : (tensor<2x5x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<2x5x8xf32>
+  %bi = hat.param "norm1.bias.q" dense<3> : tensor<8xi32>
+  %z = hat.qlayer_norm %q, %bi {eps_q = 42 : i64, multiplier = array<i32: 1073741824, -1073741824, 0, 1, 2, 3, 4, 5>, shift = array<i32: 30, 30, 0, 1, 2, 3, 4, 62>} : (tensor<2x5x8xi16>, tensor<8xi32>) -> tensor<2x5x8xi8>
+  return %y, %z : tensor<2x5x8xf32>, tensor<2x5x8xi8>
+}

@@ -173,3 +173,22 @@ func.func @constants(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>) 
   %k = hat.mul %n, %a : (tensor<1xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
   return %m, %k : tensor<1x4xf32>, tensor<1x4xf32>
 }
+
+// -----
+
+// Layer norm produces a new scale: its output gets a fake_quant; gamma and
+// beta are not activations and stay float (qat2quantize folds them).
+// CHECK-LABEL: func @layer_norm
+// CHECK: %[[X:.*]] = hat.fake_quant %arg0
+// CHECK: %[[Y:.*]] = hat.layer_norm %[[X]], %{{.*}}, %{{.*}} {eps = 9.99999974E-6 : f32}
+// CHECK-NEXT: hat.fake_quant %[[Y]]
+// CHECK-NOT: hat.fake_quant
+// I16-LABEL: func @layer_norm
+// I16: hat.layer_norm
+// I16-NEXT: hat.fake_quant {{.*}}dtype = #hat<qdtype qint16>
+func.func @layer_norm(%x: tensor<1x6x8xf32>) -> tensor<1x6x8xf32> {
+  %g = hat.param "norm.weight" dense<1.0> : tensor<8xf32>
+  %b = hat.param "norm.bias" dense<0.0> : tensor<8xf32>
+  %y = hat.layer_norm %x, %g, %b {eps = 1.0e-5 : f32} : (tensor<1x6x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x6x8xf32>
+  return %y : tensor<1x6x8xf32>
+}

@@ -251,3 +251,36 @@ func.func @constant_operand(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
   %aq = hat.fake_quant %a {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.015625>} : tensor<1x4xf32>
   return %aq : tensor<1x4xf32>
 }
+
+// -----
+
+// Layer norm: gamma / s_out with s_out = 0.125 gives 8 = 2^30 * 2^-27,
+// -16 = -2^30 * 2^-26 (the multiplier keeps gamma's sign), 0 and 4 =
+// 2^30 * 2^-28; beta in 1/256 output steps: 0.25 / 0.125 * 256 = 512,
+// -1 / 0.125 * 256 = -2048; eps_q = eps * C^2 / s_in^2 = 0.25 * 16 / 0.25.
+// CHECK-LABEL: func @layer_norm
+// CHECK-DAG: %[[X:.*]] = hat.quantize %arg0 {scale = 5.000000e-01 : f32}
+// CHECK-DAG: %[[B:.*]] = hat.param "norm.bias" dense<[0, 512, -2048, 0]> : tensor<4xi32>
+// CHECK: %[[Y:.*]] = hat.qlayer_norm %[[X]], %[[B]] {eps_q = 16 : i64, hat.layer_name = "norm", multiplier = array<i32: 1073741824, -1073741824, 0, 1073741824>, shift = array<i32: 27, 26, 0, 28>} : (tensor<2x4xi8>, tensor<4xi32>) -> tensor<2x4xi8>
+// CHECK: hat.dequantize %[[Y]] {scale = array<f32: 1.250000e-01>}
+// CHECK-NOT: hat.layer_norm
+func.func @layer_norm(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<2x4xf32>
+  %g = hat.param "norm.weight" dense<[1.0, -2.0, 0.0, 0.5]> : tensor<4xf32>
+  %b = hat.param "norm.bias" dense<[0.0, 0.25, -1.0, 0.0]> : tensor<4xf32>
+  %y = hat.layer_norm %xq, %g, %b {eps = 0.25 : f32, hat.layer_name = "norm"} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.125>} : tensor<2x4xf32>
+  return %yq : tensor<2x4xf32>
+}
+
+// -----
+
+// A computed gamma has no integer form.
+func.func @layer_norm_computed_gamma(%x: tensor<2x4xf32>, %g: tensor<4xf32>) -> tensor<2x4xf32> {
+  %xq = hat.fake_quant %x {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<2x4xf32>
+  %b = hat.param "norm.bias" dense<0.0> : tensor<4xf32>
+  // expected-error @+1 {{layer_norm weight and bias must be float parameters to be quantized}}
+  %y = hat.layer_norm %xq, %g, %b {eps = 0.25 : f32} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.125>} : tensor<2x4xf32>
+  return %yq : tensor<2x4xf32>
+}

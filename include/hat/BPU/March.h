@@ -53,6 +53,9 @@ struct March {
   /// Bayes and Nash run attention (HAT's GaNet deploys on Journey 5), the
   /// Bernoulli2 generation has no such layer.
   bool matmul = true;
+  /// Integer layer norm on the vector unit (transformers: DETR); as for
+  /// matmul, the Bernoulli2 generation has none.
+  bool layerNorm = true;
 
   double peakMacsPerUs() const { return double(macsPerCycle) * clockMHz; }
   double ddrBytesPerUs() const { return ddrGBps * 1e3; }

@@ -53,6 +53,11 @@ float unaryValue(float x, Unary op);
 Tensor add(const Tensor &a, const Tensor &b);
 Tensor mul(const Tensor &a, const Tensor &b);
 
+/// torch.nn.LayerNorm over the last axis: per row, mean and biased variance
+/// accumulated in double, y = (x - mean) / sqrt(var + eps) * gamma + beta.
+Tensor layerNorm(const Tensor &in, const Tensor &gamma, const Tensor &beta,
+                 float eps);
+
 /// torch.matmul for ranks >= 2: [..., M, K] x [..., K, N] -> [..., M, N],
 /// batch dimensions broadcast; float accumulation in k order.
 Tensor matmul(const Tensor &lhs, const Tensor &rhs);
@@ -149,6 +154,10 @@ Tensor qmul(const Tensor &a, const Tensor &b, int32_t multiplier, int32_t shift,
 /// saturate(applyRequant(acc, multiplier, shift)).
 Tensor qmatmul(const Tensor &lhs, const Tensor &rhs, int32_t multiplier,
                int32_t shift, DType out);
+/// hat.qlayer_norm: quant::layerNormRow on every row of the last axis.
+Tensor qlayerNorm(const Tensor &in, const Tensor &bias, int64_t epsQ,
+                  const std::vector<int32_t> &multiplier,
+                  const std::vector<int32_t> &shift, DType out);
 /// Input i requantized by multipliers[i] / shifts[i] (identity: 2^30, 30).
 Tensor qconcat(const std::vector<const Tensor *> &ins, int64_t axis,
                const std::vector<int32_t> &multipliers,

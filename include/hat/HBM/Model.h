@@ -51,9 +51,10 @@ enum class LayerKind : uint8_t {
   Reshape,
   Transpose,
   Softmax,
-  MatMul
+  MatMul,
+  LayerNorm
 };
-constexpr int kNumLayerKinds = 17;
+constexpr int kNumLayerKinds = 18;
 const char *layerKindName(LayerKind kind);
 
 /// Bytes of one element.
@@ -109,6 +110,7 @@ struct Layer {
   std::vector<float> scale;
   bool hasAxis = false;
   Tile tile;
+  int64_t normEps = 0; // LayerNorm's eps_q
 };
 
 struct LayerPerf {

@@ -105,6 +105,10 @@ public:
   mlir::Value matmul(mlir::Value a, mlir::Value b,
                      const std::string &name = "matmul");
   mlir::Value softmax(mlir::Value x, int64_t axis);
+  /// torch.nn.LayerNorm(C) over the last axis: `<name>.weight` (ones) and
+  /// `<name>.bias` (zeros), the layer named `<name>`.
+  mlir::Value layerNorm(mlir::Value x, const std::string &name,
+                        float eps = 1e-5f);
   /// A float constant `<leaf>` that is not trained (a position embedding).
   mlir::Value constant(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
                        std::vector<float> data);

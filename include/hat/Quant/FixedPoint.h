@@ -106,6 +106,33 @@ float scaleFromAbsMax(float amax, int bits);
 /// saturated to int32. A NaN quotient (NaN input, or 0/0) gives 0.
 int32_t quantizeBias(double bias, double accScale);
 
+/// Integer layer norm (docs/quantization.md, "Layer norm"). The row's
+/// mean and variance are exact integer sums; 1/sqrt(var + eps) is a 30-bit
+/// fixed-point reciprocal square root; gamma / s_out is a signed per-channel
+/// multiplier/shift and beta is added in 1/256 of an output step, so every
+/// channel rounds once.
+constexpr int kLayerNormBiasFractionBits = 8;
+/// Longest normalised row: keeps C * q and the squared deviations inside the
+/// widths layerNormRow computes them in.
+constexpr int64_t kMaxLayerNormChannels = 32768;
+
+/// eps in the units layerNormRow's variance term uses:
+/// round(eps * C^2 / s_in^2), clamped to [0, 2^62].
+int64_t layerNormEps(double eps, double inputScale, int64_t channels);
+
+/// beta_c as layerNormRow adds it: quantizeBias(beta, s_out / 256).
+int32_t layerNormBias(double beta, double outputScale);
+
+/// Normalises `count` integers (1 <= count <= kMaxLayerNormChannels) and
+/// writes saturate(round(gamma_c * (x_c - mean) / sqrt(var + eps) / s_out +
+/// beta_c / s_out)) into `out` as `bits`-wide integers, where gamma_c / s_out
+/// = multiplier[c] * 2^-shift[c] (the multiplier carries gamma's sign, shift
+/// in [0, kMaxShift]) and bias[c] = layerNormBias(beta_c, s_out). The same
+/// arithmetic for the reference evaluator, int_infer and the runtime.
+void layerNormRow(const int32_t *in, int64_t count, int64_t epsQ,
+                  const int32_t *multiplier, const int32_t *shift,
+                  const int32_t *bias, int bits, int32_t *out);
+
 } // namespace hat::quant
 
 #endif // HAT_QUANT_FIXEDPOINT_H

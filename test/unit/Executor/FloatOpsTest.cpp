@@ -275,6 +275,51 @@ TEST_F(FloatOpsTest, MatmulBroadcastBatch) {
   EXPECT_EQ(out.sizes().vec(), (std::vector<int64_t>{2, 3, 5, 6}));
 }
 
+// hat.layer_norm forward and backward (input, gamma and beta gradients)
+// against at::layer_norm bit for bit, and against the formula written out
+// in LibTorch ops (biased variance over the last axis) to float rounding.
+TEST_F(FloatOpsTest, LayerNormLastAxis) {
+  FunctionBuilder fb(context);
+  auto args = fb.begin({fb.tensor({2, 7, 6}, fb.f32())});
+  mlir::Value gamma = fb.param("norm.weight", {6}, 0.5f, 1.f);
+  mlir::Value beta = fb.param("norm.bias", {6}, 0.3f);
+  mlir::Value y = fb.builder.create<LayerNormOp>(
+      fb.loc(), args[0], gamma, beta, fb.builder.getF32FloatAttr(1e-3f));
+  auto func = fb.finish({y});
+  at::Tensor input = randn({2, 7, 6}) * 3 + 1;
+  at::Tensor out = check(func, {input},
+                         [&](const std::vector<at::Tensor> &in, TensorMap &p) {
+                           return at::layer_norm(in[0], {6}, p["norm.weight"],
+                                                 p["norm.bias"], double(1e-3f));
+                         });
+  ASSERT_TRUE(out.defined());
+
+  ExecutorOptions options;
+  options.fakeQuantMode = FakeQuantMode::Float;
+  auto executor = makeExecutor(func, options);
+  ASSERT_TRUE(executor);
+  executor->train(true);
+  at::Tensor x = input.clone().set_requires_grad(true);
+  at::Tensor got = executor->forward({x})[0];
+  at::Tensor gradOut = randn({2, 7, 6});
+  (got * gradOut).sum().backward();
+  TensorMap p;
+  for (auto &[name, t] : executor->namedParameters())
+    p[name] = t.detach().clone().set_requires_grad(true);
+  at::Tensor xr = input.clone().set_requires_grad(true);
+  at::Tensor mean = xr.mean({-1}, /*keepdim=*/true);
+  at::Tensor var = (xr - mean).pow(2).mean({-1}, /*keepdim=*/true);
+  at::Tensor want =
+      (xr - mean) / at::sqrt(var + double(1e-3f)) * p["norm.weight"] +
+      p["norm.bias"];
+  (want * gradOut).sum().backward();
+  EXPECT_TRUE(allClose(got, want, 1e-5, 1e-5)) << "forward vs formula";
+  EXPECT_TRUE(allClose(x.grad(), xr.grad(), 1e-4, 1e-5)) << "input gradient";
+  for (auto &[name, t] : executor->namedParameters())
+    EXPECT_TRUE(allClose(t.grad(), p[name].grad(), 1e-4, 1e-5)) << name;
+  EXPECT_EQ(executor->namedParameters().size(), 2u);
+}
+
 TEST_F(FloatOpsTest, ConcatReshapeFlattenTransposeSoftmax) {
   FunctionBuilder fb(context);
   auto args = fb.begin(

@@ -219,6 +219,27 @@ TEST_F(IntegerTest, QMatmul) {
 // A constant integer operand (a quantized position embedding, GaNet's
 // attention) in qadd / qmul / qmatmul: the executor reads the int8 constant
 // as HatEval does.
+// qlayer_norm: the executor's step (quant::layerNormRow on the CPU) equals
+// HatEval, int16 -> int8 and int8 -> int16, with signed multipliers (gamma
+// of both signs), eps_q 0 and large.
+TEST_F(IntegerTest, QLayerNorm) {
+  for (auto [inBits, outBits, epsQ] :
+       std::vector<std::tuple<int, int, int64_t>>{{16, 8, 0},
+                                                  {8, 16, 123456789}}) {
+    FunctionBuilder fb(context, 12);
+    auto args = fb.begin({fb.tensor({2, 5, 24}, fb.i(inBits))});
+    mlir::Value b = fb.intParam("norm.bias", {24}, 32, -40000, 40000);
+    auto [m, s] = requant(24, 26, 30);
+    for (size_t k = 0; k < m.size(); k += 3)
+      m[k] = -m[k];
+    auto &bld = fb.builder;
+    mlir::Value y = bld.create<QLayerNormOp>(
+        fb.loc(), fb.tensor({2, 5, 24}, fb.i(outBits)), args[0], b,
+        bld.getI64IntegerAttr(epsQ), fb.i32s(m), fb.i32s(s));
+    checkExact(fb.finish({y}), {full(inBits, {2, 5, 24})});
+  }
+}
+
 TEST_F(IntegerTest, ConstantOperands) {
   FunctionBuilder fb(context, 11);
   auto args = fb.begin({fb.tensor({2, 3, 4, 4}, fb.i(8))});

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 
 using namespace hat;
@@ -441,6 +442,81 @@ TEST(Hbm, ConstantTensorsAreCheckedAndRoundTrip) {
               std::string::npos)
         << error;
   }
+}
+
+// The tiny model's "fc" layer as a layer norm over the 180 flattened values:
+// it validates, round-trips with its eps and signed multipliers, and each
+// malformed variant is refused with the layer's name and the reason.
+TEST(Hbm, LayerNormRoundTripsAndIsChecked) {
+  auto layerNormModel = [] {
+    hbm::Model m = tinyModel();
+    m.arenaBytes = 4096;
+    for (hbm::TensorDesc &t : m.tensors)
+      if (t.name == "fc" || t.name == "out") {
+        t.shape = {1, 180};
+        t.arenaOffset = t.name == "fc" ? 1024 : 2048;
+      }
+    hbm::Constant bias;
+    bias.name = "norm.bias";
+    bias.shape = {180};
+    bias.dtype = eval::DType::I32;
+    bias.layout = "plain";
+    for (int i = 0; i < 180; ++i) {
+      const uint32_t v = uint32_t(i * 37 - 3000);
+      for (int s = 0; s < 4; ++s)
+        bias.data.push_back(uint8_t(v >> (8 * s)));
+    }
+    m.constants.push_back(bias);
+    for (hbm::Layer &l : m.layers)
+      if (l.name == "fc") {
+        l.kind = hbm::LayerKind::LayerNorm;
+        l.weight = -1;
+        l.bias = int32_t(m.constants.size() - 1);
+        l.multiplier.clear();
+        l.shift.clear();
+        for (int i = 0; i < 180; ++i) {
+          l.multiplier.push_back((i % 2 ? -1 : 1) * (1 << 30));
+          l.shift.push_back(20 + i % 5);
+        }
+        l.normEps = 77;
+      }
+    return m;
+  };
+  std::string error;
+  hbm::Model m = layerNormModel();
+  ASSERT_TRUE(hbm::validate(m, error)) << error;
+  std::vector<uint8_t> bytes = hbm::serialize(m);
+  hbm::Model back;
+  ASSERT_TRUE(hbm::deserialize(bytes.data(), bytes.size(), back, error))
+      << error;
+  const hbm::Layer *norm = nullptr;
+  for (const hbm::Layer &l : back.layers)
+    if (l.name == "fc")
+      norm = &l;
+  ASSERT_TRUE(norm);
+  EXPECT_EQ(norm->kind, hbm::LayerKind::LayerNorm);
+  EXPECT_EQ(norm->normEps, 77);
+  EXPECT_EQ(norm->multiplier[1], -(1 << 30));
+  EXPECT_STREQ(hbm::layerKindName(hbm::LayerKind::LayerNorm), "layer_norm");
+
+  auto refused = [&](const std::function<void(hbm::Layer &)> &mutate,
+                     const std::string &why) {
+    hbm::Model bad = layerNormModel();
+    for (hbm::Layer &l : bad.layers)
+      if (l.name == "fc")
+        mutate(l);
+    std::string message;
+    EXPECT_FALSE(hbm::validate(bad, message)) << why;
+    EXPECT_NE(message.find(why), std::string::npos) << message;
+  };
+  refused([](hbm::Layer &l) { l.bias = -1; },
+          "layer 'fc' (layer_norm) has no bias");
+  refused([](hbm::Layer &l) { l.multiplier.pop_back(); },
+          "layer 'fc' needs one multiplier/shift per channel (180)");
+  refused([](hbm::Layer &l) { l.shift[3] = 63; },
+          "layer 'fc' has shift 63 outside [0, 62]");
+  refused([](hbm::Layer &l) { l.normEps = -1; },
+          "layer 'fc' has a negative eps");
 }
 
 // A matmul layer whose operands are not [..., M, K] x [..., K, N] (here

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -311,4 +312,134 @@ TEST(FixedPoint, QuantizeBias) {
   EXPECT_EQ(quantizeBias(std::nan(""), 1.0), 0);
   EXPECT_EQ(quantizeBias(0.0, 0.0), 0);
   EXPECT_EQ(quantizeBias(1.0, 0.0), std::numeric_limits<int32_t>::max());
+}
+
+namespace {
+
+/// One row through layerNormRow with one ratio for every channel.
+std::vector<int32_t> normRow(const std::vector<int32_t> &row, int64_t epsQ,
+                             double ratio, int32_t bias, int bits) {
+  const size_t c = row.size();
+  Requant rq = *computeRequant(std::fabs(ratio));
+  std::vector<int32_t> m(c, ratio < 0 ? -rq.multiplier : rq.multiplier),
+      s(c, rq.shift), b(c, bias), out(c);
+  layerNormRow(row.data(), int64_t(c), epsQ, m.data(), s.data(), b.data(), bits,
+               out.data());
+  return out;
+}
+
+} // namespace
+
+// [1, 2, 3, 4]: mean 2.5, variance 1.25, normalised -1.342, -0.447, 0.447,
+// 1.342. Times 10: -13.42 -> -13, -4.47 -> -4, 4.47 -> 4, 13.42 -> 13;
+// plus half a step of bias (128 / 256): -12.92 -> -13, -3.97 -> -4,
+// 4.97 -> 5, 13.92 -> 14; gamma negative mirrors them.
+TEST(LayerNormRow, HandComputedRow) {
+  const std::vector<int32_t> row{1, 2, 3, 4};
+  EXPECT_EQ(normRow(row, 0, 1.0, 0, 8), (std::vector<int32_t>{-1, 0, 0, 1}));
+  EXPECT_EQ(normRow(row, 0, 10.0, 0, 8),
+            (std::vector<int32_t>{-13, -4, 4, 13}));
+  EXPECT_EQ(normRow(row, 0, 10.0, 128, 8),
+            (std::vector<int32_t>{-13, -4, 5, 14}));
+  EXPECT_EQ(normRow(row, 0, -10.0, 0, 8),
+            (std::vector<int32_t>{13, 4, -4, -13}));
+  // eps: eps_q = eps * C^2 / s_in^2; with s_in = 1, eps = 1.25 doubles the
+  // variance: -1.342 / sqrt(2) * 10 = -9.49 -> -9, -3.16 -> -3.
+  EXPECT_EQ(layerNormEps(1.25, 1.0, 4), 20);
+  EXPECT_EQ(normRow(row, 20, 10.0, 0, 8), (std::vector<int32_t>{-9, -3, 3, 9}));
+  // Saturation into int8.
+  EXPECT_EQ(normRow(row, 0, 1000.0, 0, 8),
+            (std::vector<int32_t>{-128, -128, 127, 127}));
+}
+
+// A constant row has no deviation: the output is the bias alone (rounded
+// from 1/256 steps: 384 / 256 = 1.5 -> 2), with and without eps.
+TEST(LayerNormRow, ConstantRowGivesTheBias) {
+  const std::vector<int32_t> row(7, -45);
+  EXPECT_EQ(normRow(row, 0, 3.0, 384, 8), std::vector<int32_t>(7, 2));
+  EXPECT_EQ(normRow(row, 9, 3.0, -384, 16), std::vector<int32_t>(7, -1));
+  EXPECT_EQ(layerNormBias(0.1875, 0.125), 384);
+}
+
+// Random rows, int8 and int16, against the formula in long double: never
+// more than one step apart, and equal to round-half-up of the exact value
+// except where it lies within 1e-6 of a tie.
+TEST(LayerNormRow, RandomRowsMatchTheRealFormula) {
+  std::mt19937 rng(5);
+  for (int bits : {8, 16}) {
+    const int64_t hi = qmax(bits);
+    std::uniform_int_distribution<int32_t> value(int32_t(qmin(bits)),
+                                                 int32_t(hi));
+    std::uniform_real_distribution<double> ratio(-40.0, 40.0);
+    std::uniform_int_distribution<int32_t> biasDist(-5000, 5000);
+    for (int trial = 0; trial < 300; ++trial) {
+      const int64_t c = 1 + trial % 97;
+      const size_t n = static_cast<size_t>(c);
+      std::vector<int32_t> row(n), m(n), s(n), b(n), out(n);
+      // Narrow rows too: the variance then spans a few steps.
+      const int32_t spread = trial % 3 == 0 ? 3 : int32_t(hi);
+      for (int32_t &v : row)
+        v = std::clamp(value(rng), -spread, spread);
+      std::vector<double> r(n);
+      for (int64_t k = 0; k < c; ++k) {
+        r[k] = ratio(rng);
+        Requant rq = *computeRequant(std::fabs(r[k]));
+        m[k] = r[k] < 0 ? -rq.multiplier : rq.multiplier;
+        s[k] = rq.shift;
+        r[k] = double((r[k] < 0 ? -1 : 1) * valueOf(rq));
+        b[k] = biasDist(rng);
+      }
+      const int64_t epsQ = trial % 2 ? 0 : trial;
+      layerNormRow(row.data(), c, epsQ, m.data(), s.data(), b.data(), bits,
+                   out.data());
+      long double mean = 0, var = 0;
+      for (int32_t v : row)
+        mean += v;
+      mean /= c;
+      for (int32_t v : row)
+        var += (v - mean) * (v - mean);
+      var /= c;
+      const long double denom =
+          std::sqrt(var + (long double)epsQ / ((long double)c * c));
+      for (int64_t k = 0; k < c; ++k) {
+        const long double normed = denom > 0 ? (row[k] - mean) / denom : 0;
+        const long double exact = normed * r[k] + b[k] / 256.0L;
+        const long double clamped = std::clamp(
+            std::floor(exact + 0.5L), (long double)qmin(bits), (long double)hi);
+        const long double frac = exact - std::floor(exact);
+        ASSERT_LE(std::fabs(out[k] - clamped), 1.0L)
+            << "bits " << bits << " trial " << trial << " channel " << k;
+        if (std::fabs(frac - 0.5L) > 1e-6L)
+          EXPECT_EQ(out[k], int32_t(clamped))
+              << "bits " << bits << " trial " << trial << " channel " << k
+              << " exact " << double(exact);
+      }
+    }
+  }
+}
+
+// The widest rows and values the op admits: 32768 int16 values alternating
+// between the extremes, the largest multiplier, the largest eps_q. Nothing
+// overflows (the sanitized suite runs this under UBSan): the normalised
+// values are +-1 and saturate at any large ratio.
+TEST(LayerNormRow, ExtremeRowsDoNotOverflow) {
+  const int64_t c = kMaxLayerNormChannels;
+  const size_t n = static_cast<size_t>(c);
+  std::vector<int32_t> row(n), m(n, 2147483647), s(n, 0),
+      b(n, std::numeric_limits<int32_t>::max()), out(n);
+  for (int64_t k = 0; k < c; ++k)
+    row[size_t(k)] = k % 2 ? 32767 : -32768;
+  layerNormRow(row.data(), c, 0, m.data(), s.data(), b.data(), 16, out.data());
+  EXPECT_EQ(out[0], -32768); // about -2^31 + 2^31 / 256: saturates
+  EXPECT_EQ(out[1], 32767);
+  // eps_q at its largest swamps the variance: n ~ 0, the bias remains.
+  std::fill(b.begin(), b.end(), 256 * 5);
+  std::fill(m.begin(), m.end(), 1 << 30);
+  std::fill(s.begin(), s.end(), 30);
+  layerNormRow(row.data(), c, std::numeric_limits<int64_t>::max(), m.data(),
+               s.data(), b.data(), 16, out.data());
+  EXPECT_EQ(out[0], 5);
+  EXPECT_EQ(out[1], 5);
+  EXPECT_EQ(layerNormEps(1e30, 1e-30, c), int64_t(1) << 62);
+  EXPECT_EQ(layerNormEps(0.0, 0.5, c), 0);
 }
