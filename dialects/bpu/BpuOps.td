@@ -142,6 +142,22 @@ def Bpu_LayerNormOp : Bpu_LayerOp<"layer_norm",
   let results = (outs Bpu_IntTensor:$result);
 }
 
+def Bpu_MsDeformAttnOp : Bpu_LayerOp<"ms_deform_attn",
+    (ins Bpu_IntTensor:$value, Bpu_IntTensor:$locations,
+         Bpu_IntTensor:$weights, DenseI64ArrayAttr:$spatial_shapes,
+         DenseI32ArrayAttr:$loc_multiplier, DenseI32ArrayAttr:$loc_shift,
+         I32Attr:$multiplier, I32Attr:$shift)> {
+  let summary = "integer deformable attention sampling (grid-sample unit)";
+  let description = [{
+    hat.qms_deform_attn: per query, head, level and point, four gathers of
+    D channels weighted by 8-bit fractions, scaled by the attention weight
+    and summed; one requantization. Costed as 5 multiply-adds per sampled
+    channel value on the vector unit, the value maps re-read by every
+    query tile (the sampling positions are data-dependent).
+  }];
+  let results = (outs Bpu_IntTensor:$result);
+}
+
 def Bpu_PoolOp : Bpu_LayerOp<"pool",
     (ins Bpu_IntTensor:$input, StrAttr:$kind,
          OptionalAttr<DenseI64ArrayAttr>:$kernel,

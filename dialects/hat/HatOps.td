@@ -260,6 +260,28 @@ def Hat_MatmulOp : Hat_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+def Hat_MsDeformAttnOp : Hat_Op<"ms_deform_attn",
+                                [Pure, InferTypeOpAdaptor]> {
+  let summary = "multi-scale deformable attention sampling (Deformable DETR)";
+  let description = [{
+    `value` [N, S, M, D] holds the L levels' maps flattened and concatenated
+    (S = sum H_l * W_l, `spatial_shapes` = [H_0, W_0, H_1, W_1, ...]) for M
+    heads of D channels; `locations` [N, Lq, M, L, P, 2] are (x, y) in
+    [0, 1] per query, head, level and point; `weights` [N, Lq, M, L, P] are
+    the attention weights. Each point samples its level bilinearly at pixel
+    (x * W - 0.5, y * H - 0.5) with zeros outside (grid_sample,
+    align_corners=False); the result [N, Lq, M * D] is the weighted sum
+    over levels and points (Deformable DETR's
+    ms_deform_attn_core_pytorch).
+  }];
+  let arguments = (ins Hat_F32Tensor:$value, Hat_F32Tensor:$locations,
+                   Hat_F32Tensor:$weights, DenseI64ArrayAttr:$spatial_shapes);
+  let results = (outs Hat_F32Tensor:$result);
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 def Hat_SoftmaxOp : Hat_Op<"softmax", [Pure, InferTypeOpAdaptor]> {
   let summary = "softmax along `axis`";
   let arguments = (ins Hat_F32Tensor:$input, I64Attr:$axis);

@@ -139,6 +139,26 @@ def Hat_QLayerNormOp : Hat_IntOp<"qlayer_norm"> {
   let results = (outs Hat_IntTensor:$result);
 }
 
+def Hat_QMsDeformAttnOp : Hat_IntOp<"qms_deform_attn"> {
+  let summary = "integer multi-scale deformable attention sampling";
+  let description = [{
+    Shapes as hat.ms_deform_attn. A sampling position in 1/256 pixel is
+    applyRequant(q_x, loc_multiplier[2 l], loc_shift[2 l]) - 128 (and
+    entry 2 l + 1 for y), the ratios s_loc * W_l * 256 and s_loc * H_l *
+    256; the four bilinear weights are products of 8-bit fractions (they
+    sum to 65536); acc = sum over levels and points of q_weight * sum over
+    the corners inside the map of value * bilinear weight (int64), then
+    requantized once by multiplier / shift (s_value * s_weight / (65536 *
+    s_out), 128-bit product) and saturated. docs/quantization.md.
+  }];
+  let arguments = (ins Hat_IntTensor:$value, Hat_IntTensor:$locations,
+                   Hat_IntTensor:$weights, DenseI64ArrayAttr:$spatial_shapes,
+                   DenseI32ArrayAttr:$loc_multiplier,
+                   DenseI32ArrayAttr:$loc_shift, I32Attr:$multiplier,
+                   I32Attr:$shift);
+  let results = (outs Hat_IntTensor:$result);
+}
+
 def Hat_QConcatOp : Hat_IntOp<"qconcat"> {
   let summary = "integer concatenation, each input rescaled to the output";
   let arguments = (ins Variadic<Hat_IntTensor>:$inputs, I64Attr:$axis,

@@ -82,6 +82,15 @@ OpsReport countOps(func::FuncOp func) {
                                      : cast<QLinearOp>(op).getBias();
       l.params = add(numel(w, ok), numel(bias, ok), ok);
       l.name = nameOf(op->getOperand(1), fallback());
+    } else if (isa<MsDeformAttnOp, QMsDeformAttnOp>(op)) {
+      // Per output value, levels x points samples of 4 bilinear taps plus
+      // the attention weight: 5 multiply-adds each; no parameters.
+      auto loc = cast<RankedTensorType>(op->getOperand(1).getType());
+      l.macs = mul(mul(numel(op->getResult(0), ok),
+                       loc.getDimSize(3) * loc.getDimSize(4), ok),
+                   5, ok);
+      auto layerName = op->getAttrOfType<StringAttr>("hat.layer_name");
+      l.name = layerName ? layerName.str() : fallback();
     } else if (isa<LayerNormOp, QLayerNormOp>(op)) {
       // gamma and beta (the integer form keeps beta as its bias, gamma in
       // the multipliers): 2 C parameters; no multiply-accumulate.

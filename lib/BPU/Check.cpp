@@ -104,6 +104,12 @@ public:
                  m.name);
           scales({mm.getMultiplier()});
         })
+        .Case([&](QMsDeformAttnOp) {
+          if (!m.gridSample)
+            fail(std::string("deformable (grid-sample) attention is not "
+                             "supported on ") +
+                 m.name);
+        })
         .Case([&](QLayerNormOp) {
           if (!m.layerNorm)
             fail(std::string("layer norm is not supported on ") + m.name);

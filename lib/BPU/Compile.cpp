@@ -351,6 +351,20 @@ private:
           l.multiplier = {int32_t(mm.getMultiplier())};
           l.shift = {int32_t(mm.getShift())};
         })
+        .Case([&](MsDeformAttnOp a) {
+          l.kind = hbm::LayerKind::MsDeformAttn;
+          for (Value v : {a.getValue(), a.getLocations(), a.getWeights()})
+            if (succeeded(ok))
+              ok = addInput(v);
+          l.size = i64s(a.getSpatialShapes());
+          // The output requantization first, then x and y of each level.
+          l.multiplier = {int32_t(a.getMultiplier())};
+          l.shift = {int32_t(a.getShift())};
+          for (int32_t v : a.getLocMultiplier())
+            l.multiplier.push_back(v);
+          for (int32_t v : a.getLocShift())
+            l.shift.push_back(v);
+        })
         .Case([&](LayerNormOp ln) {
           l.kind = hbm::LayerKind::LayerNorm;
           ok = addInput(ln.getInput());

@@ -136,6 +136,13 @@ double computeCycles(Operation *op, const LayerShape &s, const March &m) {
   // normalise.
   if (isa<LayerNormOp>(op))
     elems += 2.0 * double(out.getNumElements());
+  // Deformable sampling: 4 bilinear taps and the attention weight per
+  // sampled channel value (outputs x levels x points of them).
+  if (auto attn = dyn_cast<MsDeformAttnOp>(op)) {
+    auto loc = cast<RankedTensorType>(attn.getLocations().getType());
+    elems += 5.0 * double(out.getNumElements()) * double(loc.getDimSize(3)) *
+             double(loc.getDimSize(4));
+  }
   double cycles = std::ceil(elems / double(m.vectorElemsPerCycle));
   return isa<SoftmaxOp>(op) ? 8 * cycles : cycles;
 }
@@ -184,6 +191,10 @@ SmallVector<Value> extraInputs(Operation *op) {
       .Case([&](AddOp a) { values.push_back(a.getRhs()); })
       .Case([&](MulOp m) { values.push_back(m.getRhs()); })
       .Case([&](MatmulOp m) { values.push_back(m.getRhs()); })
+      .Case([&](MsDeformAttnOp a) {
+        values.push_back(a.getLocations());
+        values.push_back(a.getWeights());
+      })
       .Case([&](ConcatOp c) {
         llvm::append_range(values, c.getInputs().drop_front());
       })

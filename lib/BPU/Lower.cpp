@@ -122,6 +122,12 @@ struct LowerPass : hat::bpu::impl::BpuLowerBase<LowerPass> {
                           op->getOperands(), resultType,
                           copied({"multiplier", "shift"}));
         })
+        .Case([&](hat::QMsDeformAttnOp) {
+          repl = createOp(b, loc, bpu::MsDeformAttnOp::getOperationName(),
+                          op->getOperands(), resultType,
+                          copied({"spatial_shapes", "loc_multiplier",
+                                  "loc_shift", "multiplier", "shift"}));
+        })
         .Case([&](hat::QLayerNormOp) {
           repl = createOp(b, loc, bpu::LayerNormOp::getOperationName(),
                           op->getOperands(), resultType,

@@ -40,6 +40,7 @@ std::vector<March> makeTable() {
                false,        false,       1.0,  1.0,    512 * KiB});
   t.back().matmul = false;
   t.back().layerNorm = false;
+  t.back().gridSample = false;
   t.push_back({"bayes", "Journey 5", 65536, 1000.0, 8 * MiB, 34.1, 3.0,    0.3,
                2048,    32,          true,  0.25,   false,   7,    4,      4,
                4096,    true,        true,  true,   1.0,     1.0,  4 * MiB});

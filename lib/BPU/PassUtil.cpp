@@ -125,6 +125,23 @@ LayerShape layerShape(Operation *op) {
         s.macs = rows * n * k;
         s.extraInputBytes = tensorBytes(mm.getRhs());
       })
+      .Case([&](MsDeformAttnOp a) {
+        // Query rows of M * D outputs. A tile of queries may sample
+        // anywhere in its heads' maps: the value is one "input row" of
+        // N * S pixels of M * D channels, read whole by every row tile
+        // (stride 0); a slice of output channels (heads) reads only its
+        // heads' channels. Locations and weights stream with the queries.
+        auto value = cast<RankedTensorType>(a.getValue().getType());
+        auto outShape = cast<RankedTensorType>(a.getType()).getShape();
+        s.batch = 1;
+        s.inChannels = outShape[2], s.inH = 1;
+        s.inW = value.getDimSize(0) * value.getDimSize(1);
+        s.strideH = 0;
+        s.outChannels = outShape[2], s.outH = outShape[0] * outShape[1];
+        s.outW = 1;
+        s.extraInputBytes =
+            tensorBytes(a.getLocations()) + tensorBytes(a.getWeights());
+      })
       .Case([&](LayerNormOp ln) {
         // Rows of C values: the tiler splits rows (H), never a row, whose
         // statistics need all of it. Per channel: the i32 bias, the

@@ -180,6 +180,42 @@ FailureOr<SmallVector<int64_t>> matmulShape(ErrorFn err, ArrayRef<int64_t> a,
   return out;
 }
 
+/// hat.ms_deform_attn: value [N, S, M, D], locations [N, Lq, M, L, P, 2],
+/// weights [N, Lq, M, L, P], S = sum of the levels' H * W -> [N, Lq, M * D].
+FailureOr<SmallVector<int64_t>>
+msDeformAttnShape(ErrorFn err, ArrayRef<int64_t> value, ArrayRef<int64_t> loc,
+                  ArrayRef<int64_t> weights, ArrayRef<int64_t> shapes) {
+  if (value.size() != 4)
+    return err() << "'value' must be [N, S, M, D], got " << shapeStr(value);
+  if (shapes.empty() || shapes.size() % 2)
+    return err() << "'spatial_shapes' must hold H, W per level, got "
+                 << shapes.size() << " entries";
+  const int64_t levels = int64_t(shapes.size() / 2);
+  int64_t positions = 0;
+  for (int64_t l = 0; l < levels; ++l) {
+    int64_t hw = 0;
+    if (shapes[2 * l] < 1 || shapes[2 * l + 1] < 1 ||
+        __builtin_mul_overflow(shapes[2 * l], shapes[2 * l + 1], &hw) ||
+        __builtin_add_overflow(positions, hw, &positions))
+      return err() << "'spatial_shapes' " << shapeStr(shapes)
+                   << " must be positive H, W pairs";
+  }
+  if (value[1] != positions)
+    return err() << "'value' has " << value[1] << " positions but the "
+                 << levels << " level(s) of 'spatial_shapes' "
+                 << shapeStr(shapes) << " hold " << positions;
+  const int64_t n = value[0], m = value[2], d = value[3];
+  if (loc.size() != 6 || loc[0] != n || loc[2] != m || loc[3] != levels ||
+      loc[5] != 2)
+    return err() << "'locations' must be [N, Lq, M, L, P, 2] = [" << n
+                 << ", Lq, " << m << ", " << levels << ", P, 2], got "
+                 << shapeStr(loc);
+  if (weights != loc.drop_back())
+    return err() << "'weights' must be [N, Lq, M, L, P] = "
+                 << shapeStr(loc.drop_back()) << ", got " << shapeStr(weights);
+  return SmallVector<int64_t>{n, loc[1], m * d};
+}
+
 /// `sameElementType` is false for qconcat, whose inputs may mix int8 and
 /// int16 (each is rescaled to the output).
 FailureOr<SmallVector<int64_t>> concatShape(ErrorFn err, ValueRange inputs,
@@ -356,6 +392,23 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx,
   if (!(adaptor.getEps().convertToFloat() > 0.f))
     return err() << "'eps' must be > 0";
   types.push_back(input);
+  return success();
+}
+
+LogicalResult MsDeformAttnOp::inferReturnTypes(MLIRContext *ctx,
+                                               std::optional<Location> loc,
+                                               Adaptor adaptor,
+                                               SmallVectorImpl<Type> &types) {
+  auto err = [&] {
+    return inferError(ctx, loc, MsDeformAttnOp::getOperationName());
+  };
+  auto value = rankedType(adaptor.getValue());
+  auto shape = msDeformAttnShape(
+      err, value.getShape(), rankedType(adaptor.getLocations()).getShape(),
+      rankedType(adaptor.getWeights()).getShape(), adaptor.getSpatialShapes());
+  if (failed(shape))
+    return failure();
+  types.push_back(tensorLike(*shape, value.getElementType()));
   return success();
 }
 
@@ -742,6 +795,27 @@ LogicalResult QLinearOp::verify() {
   if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
     return failure();
   return checkRequant(err, getMultiplier(), getShift(), shape->back());
+}
+
+LogicalResult QMsDeformAttnOp::verify() {
+  auto err = [&] { return emitOpError(); };
+  auto shape = msDeformAttnShape(err, rankedType(getValue()).getShape(),
+                                 rankedType(getLocations()).getShape(),
+                                 rankedType(getWeights()).getShape(),
+                                 getSpatialShapes());
+  if (failed(shape) || failed(checkResultShape(err, getResult(), *shape)))
+    return failure();
+  const size_t entries = getSpatialShapes().size();
+  if (getLocMultiplier().size() != entries || getLocShift().size() != entries)
+    return err() << "'loc_multiplier' and 'loc_shift' must have " << entries
+                 << " entries (x and y of each level), got "
+                 << getLocMultiplier().size() << " and "
+                 << getLocShift().size();
+  if (failed(checkRequant(err, getLocMultiplier(), getLocShift(),
+                          int64_t(entries))))
+    return failure();
+  return checkScalarRequant(err, static_cast<int32_t>(getMultiplier()),
+                            static_cast<int32_t>(getShift()));
 }
 
 LogicalResult QLayerNormOp::verify() {

@@ -219,6 +219,19 @@ FunctionEvaluator::run(const std::vector<Tensor> &inputs,
                                {t.getPerm().begin(), t.getPerm().end()});
             })
             .Case([&](SoftmaxOp s) { return softmax(get(0), s.getAxis()); })
+            .Case([&](MsDeformAttnOp a) {
+              ArrayRef<int64_t> shapes = a.getSpatialShapes();
+              return msDeformAttn(get(0), get(1), get(2),
+                                  {shapes.begin(), shapes.end()});
+            })
+            .Case([&](QMsDeformAttnOp a) {
+              ArrayRef<int64_t> shapes = a.getSpatialShapes();
+              return qmsDeformAttn(
+                  get(0), get(1), get(2), {shapes.begin(), shapes.end()},
+                  vec(a.getLocMultiplier()), vec(a.getLocShift()),
+                  int32_t(a.getMultiplier()), int32_t(a.getShift()),
+                  resultDType(op));
+            })
             .Case([&](FakeQuantOp fq) -> std::optional<Tensor> {
               if (options.onFakeQuantInput)
                 options.onFakeQuantInput(fq, get(0));

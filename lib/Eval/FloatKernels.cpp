@@ -78,6 +78,38 @@ MatmulGeometry matmulGeometry(const std::vector<int64_t> &lhs,
   return g;
 }
 
+MsDeformGeometry msDeformGeometry(const std::vector<int64_t> &value,
+                                  const std::vector<int64_t> &locations,
+                                  const std::vector<int64_t> &weights,
+                                  const std::vector<int64_t> &spatialShapes) {
+  HAT_KERNEL_CHECK(value.size() == 4, "ms_deform_attn value must be 4-d");
+  HAT_KERNEL_CHECK(!spatialShapes.empty() && spatialShapes.size() % 2 == 0,
+                   "ms_deform_attn spatial shapes must be H, W pairs");
+  MsDeformGeometry g;
+  g.n = value[0], g.s = value[1], g.m = value[2], g.d = value[3];
+  g.levels = int64_t(spatialShapes.size() / 2);
+  int64_t positions = 0;
+  for (int64_t l = 0; l < g.levels; ++l) {
+    g.height.push_back(spatialShapes[size_t(2 * l)]);
+    g.width.push_back(spatialShapes[size_t(2 * l + 1)]);
+    HAT_KERNEL_CHECK(g.height.back() >= 1 && g.width.back() >= 1,
+                     "ms_deform_attn level sizes must be positive");
+    g.start.push_back(positions);
+    positions += g.height.back() * g.width.back();
+  }
+  HAT_KERNEL_CHECK(positions == g.s,
+                   "ms_deform_attn value positions != sum of H * W");
+  HAT_KERNEL_CHECK(locations.size() == 6 && locations[0] == g.n &&
+                       locations[2] == g.m && locations[3] == g.levels &&
+                       locations[5] == 2,
+                   "ms_deform_attn locations must be [N, Lq, M, L, P, 2]");
+  g.lq = locations[1], g.points = locations[4];
+  HAT_KERNEL_CHECK(
+      weights == std::vector<int64_t>(locations.begin(), locations.end() - 1),
+      "ms_deform_attn weights must be [N, Lq, M, L, P]");
+  return g;
+}
+
 int64_t normAxis(int64_t axis, int64_t rank) {
   if (axis < 0)
     axis += rank;
@@ -348,6 +380,60 @@ Tensor batchNorm(const Tensor &in, const Tensor &gamma, const Tensor &beta,
         out.f[base + t] = in.f[base + t] * alpha + shift;
     }
   }
+  return out;
+}
+
+Tensor msDeformAttn(const Tensor &value, const Tensor &locations,
+                    const Tensor &weights,
+                    const std::vector<int64_t> &spatialShapes) {
+  checkF32(value, "ms_deform_attn value must be f32");
+  checkF32(locations, "ms_deform_attn locations must be f32");
+  checkF32(weights, "ms_deform_attn weights must be f32");
+  const MsDeformGeometry g = msDeformGeometry(value.shape, locations.shape,
+                                              weights.shape, spatialShapes);
+  Tensor out = Tensor::f32({g.n, g.lq, g.m * g.d});
+  for (int64_t b = 0; b < g.n; ++b)
+    for (int64_t q = 0; q < g.lq; ++q)
+      for (int64_t h = 0; h < g.m; ++h) {
+        float *o = out.f.data() + ((b * g.lq + q) * g.m + h) * g.d;
+        for (int64_t l = 0; l < g.levels; ++l) {
+          const int64_t height = g.height[size_t(l)],
+                        width = g.width[size_t(l)];
+          for (int64_t p = 0; p < g.points; ++p) {
+            const int64_t at = g.pointAt(b, q, h, l, p);
+            const float a = weights.f[size_t(at)];
+            // grid_sample, align_corners=False: pixel = loc * size - 0.5.
+            // Clamping first keeps floor() representable; anything beyond
+            // one pixel outside samples only zeros either way.
+            float x = locations.f[size_t(2 * at)] * float(width) - 0.5f;
+            float y = locations.f[size_t(2 * at + 1)] * float(height) - 0.5f;
+            if (!std::isfinite(x) || !std::isfinite(y))
+              continue;
+            x = std::min(std::max(x, -2.f), float(width) + 1.f);
+            y = std::min(std::max(y, -2.f), float(height) + 1.f);
+            const float fx0 = std::floor(x), fy0 = std::floor(y);
+            const float fx = x - fx0, fy = y - fy0;
+            const int64_t x0 = int64_t(fx0), y0 = int64_t(fy0);
+            const struct {
+              int64_t yy, xx;
+              float w;
+            } corners[4] = {{y0, x0, (1 - fx) * (1 - fy)},
+                            {y0, x0 + 1, fx * (1 - fy)},
+                            {y0 + 1, x0, (1 - fx) * fy},
+                            {y0 + 1, x0 + 1, fx * fy}};
+            for (const auto &c : corners) {
+              if (c.yy < 0 || c.yy >= height || c.xx < 0 || c.xx >= width)
+                continue;
+              const float *v =
+                  value.f.data() +
+                  g.valueAt(b, g.start[size_t(l)] + c.yy * width + c.xx, h);
+              const float k = a * c.w;
+              for (int64_t ch = 0; ch < g.d; ++ch)
+                o[ch] += k * v[ch];
+            }
+          }
+        }
+      }
   return out;
 }
 

@@ -185,6 +185,82 @@ Tensor qmatmul(const Tensor &lhs, const Tensor &rhs, int32_t multiplier,
   return r;
 }
 
+Tensor qmsDeformAttn(const Tensor &value, const Tensor &locations,
+                     const Tensor &weights,
+                     const std::vector<int64_t> &spatialShapes,
+                     const std::vector<int32_t> &locMultiplier,
+                     const std::vector<int32_t> &locShift, int32_t multiplier,
+                     int32_t shift, DType out) {
+  checkActivation(value);
+  checkActivation(locations);
+  checkActivation(weights);
+  checkQOut(out);
+  checkShift(shift);
+  const MsDeformGeometry g = msDeformGeometry(value.shape, locations.shape,
+                                              weights.shape, spatialShapes);
+  HAT_KERNEL_CHECK(int64_t(locMultiplier.size()) == 2 * g.levels &&
+                       int64_t(locShift.size()) == 2 * g.levels,
+                   "qms_deform_attn needs an x and a y requantization per "
+                   "level");
+  for (size_t k = 0; k < locShift.size(); ++k) {
+    checkShift(locShift[k]);
+    HAT_KERNEL_CHECK(locMultiplier[k] >= 0,
+                     "qms_deform_attn location multipliers must be >= 0");
+  }
+  HAT_KERNEL_CHECK(multiplier >= 0, "multiplier must be >= 0");
+  Tensor r = Tensor::ints(out, {g.n, g.lq, g.m * g.d});
+  std::vector<int64_t> acc(size_t(g.d));
+  for (int64_t b = 0; b < g.n; ++b)
+    for (int64_t q = 0; q < g.lq; ++q)
+      for (int64_t h = 0; h < g.m; ++h) {
+        std::fill(acc.begin(), acc.end(), 0);
+        for (int64_t l = 0; l < g.levels; ++l) {
+          const int64_t height = g.height[size_t(l)],
+                        width = g.width[size_t(l)];
+          for (int64_t p = 0; p < g.points; ++p) {
+            const int64_t at = g.pointAt(b, q, h, l, p);
+            const int64_t a = weights.i[size_t(at)];
+            // Positions in 1/256 pixel: loc * size * 256 - 128 (|q| <= 2^15
+            // and multiplier < 2^31 keep applyRequant inside int64).
+            const int64_t px = applyRequant(locations.i[size_t(2 * at)],
+                                            locMultiplier[size_t(2 * l)],
+                                            locShift[size_t(2 * l)]) -
+                               128;
+            const int64_t py = applyRequant(locations.i[size_t(2 * at + 1)],
+                                            locMultiplier[size_t(2 * l + 1)],
+                                            locShift[size_t(2 * l + 1)]) -
+                               128;
+            const int64_t x0 = px >> 8, y0 = py >> 8; // floor
+            const int64_t fx = px & 255, fy = py & 255;
+            const struct {
+              int64_t yy, xx, w;
+            } corners[4] = {{y0, x0, (256 - fx) * (256 - fy)},
+                            {y0, x0 + 1, fx * (256 - fy)},
+                            {y0 + 1, x0, (256 - fx) * fy},
+                            {y0 + 1, x0 + 1, fx * fy}};
+            for (const auto &c : corners) {
+              if (c.w == 0 || c.yy < 0 || c.yy >= height || c.xx < 0 ||
+                  c.xx >= width)
+                continue;
+              const int32_t *v =
+                  value.i.data() +
+                  g.valueAt(b, g.start[size_t(l)] + c.yy * width + c.xx, h);
+              // |v * w| <= 2^31, times |a| <= 2^15: 2^46 per term.
+              const int64_t k = a * c.w;
+              for (int64_t ch = 0; ch < g.d; ++ch)
+                acc[size_t(ch)] += k * v[ch];
+            }
+          }
+        }
+        int32_t *o = r.i.data() + ((b * g.lq + q) * g.m + h) * g.d;
+        for (int64_t ch = 0; ch < g.d; ++ch)
+          o[ch] = finish(
+              quant::applyRequantWide(acc[size_t(ch)], multiplier, shift),
+              false, out);
+      }
+  return r;
+}
+
 Tensor qlayerNorm(const Tensor &in, const Tensor &bias, int64_t epsQ,
                   const std::vector<int32_t> &multiplier,
                   const std::vector<int32_t> &shift, DType out) {

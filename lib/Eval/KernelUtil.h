@@ -49,6 +49,26 @@ struct MatmulGeometry {
 MatmulGeometry matmulGeometry(const std::vector<int64_t> &lhs,
                               const std::vector<int64_t> &rhs);
 
+/// Operands of hat.ms_deform_attn (validated: aborts on a mismatch) and the
+/// element offsets the kernels index with.
+struct MsDeformGeometry {
+  int64_t n = 0, s = 0, m = 0, d = 0, lq = 0, levels = 0, points = 0;
+  std::vector<int64_t> height, width, start; // per level; start in S
+  /// Element offset of (n, s, m, 0) in value.
+  int64_t valueAt(int64_t batch, int64_t pos, int64_t head) const {
+    return ((batch * s + pos) * m + head) * d;
+  }
+  /// Index of (n, q, m, l, p) in weights (times 2: in locations).
+  int64_t pointAt(int64_t batch, int64_t q, int64_t head, int64_t level,
+                  int64_t point) const {
+    return (((batch * lq + q) * m + head) * levels + level) * points + point;
+  }
+};
+MsDeformGeometry msDeformGeometry(const std::vector<int64_t> &value,
+                                  const std::vector<int64_t> &locations,
+                                  const std::vector<int64_t> &weights,
+                                  const std::vector<int64_t> &spatialShapes);
+
 /// Normalises a possibly negative axis; aborts when out of range.
 int64_t normAxis(int64_t axis, int64_t rank);
 

@@ -14,6 +14,7 @@
 
 #include "hat/Executor/ModuleExecutor.h"
 
+#include "AttentionOps.h"
 #include "IntegerOps.h"
 #include "hat/Dialect/HatOps.h"
 #include "hat/Eval/Kernels.h"
@@ -471,6 +472,15 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
     });
     return "";
   }
+  if (auto attn = llvm::dyn_cast<MsDeformAttnOp>(op)) {
+    const int value = operandSlot(0), loc = operandSlot(1),
+              weights = operandSlot(2);
+    const std::vector<int64_t> shapes = toVector(attn.getSpatialShapes());
+    addStep("hat.ms_deform_attn -> at::grid_sampler per level", [=](Slots &s) {
+      s[out] = detail::msDeformAttn(s[value], s[loc], s[weights], shapes);
+    });
+    return "";
+  }
   if (auto ln = llvm::dyn_cast<LayerNormOp>(op)) {
     const int in = operandSlot(0), w = operandSlot(1), b = operandSlot(2);
     const double eps = ln.getEps().convertToFloat();
@@ -893,6 +903,29 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
           at::matmul(s[a].to(at::kDouble), s[b].to(at::kDouble)).to(at::kLong);
       s[out] = requant(detail::clampToInt32(acc));
     });
+    return "";
+  }
+  if (auto qattn = llvm::dyn_cast<QMsDeformAttnOp>(op)) {
+    const int value = operandSlot(0), loc = operandSlot(1),
+              weights = operandSlot(2);
+    const std::vector<int64_t> shapes = toVector(qattn.getSpatialShapes());
+    const std::vector<int32_t> locMultiplier =
+        toVector(qattn.getLocMultiplier());
+    const std::vector<int32_t> locShift = toVector(qattn.getLocShift());
+    const int32_t multiplier = int32_t(qattn.getMultiplier());
+    const int32_t shift = int32_t(qattn.getShift());
+    const int bits = outBitsOf();
+    // Gathers at computed positions with int64 sums: the reference kernel
+    // (the one definition the runtime shares) on the CPU.
+    addStep("hat.qms_deform_attn -> eval::qmsDeformAttn on the CPU",
+            [=](Slots &s) {
+              eval::Tensor r = eval::qmsDeformAttn(
+                  detail::toEvalInts(s[value]), detail::toEvalInts(s[loc]),
+                  detail::toEvalInts(s[weights]), shapes, locMultiplier,
+                  locShift, multiplier, shift,
+                  bits == 16 ? eval::DType::I16 : eval::DType::I8);
+              s[out] = detail::fromEvalInts(r, bits).to(s[value].device());
+            });
     return "";
   }
   if (auto qln = llvm::dyn_cast<QLayerNormOp>(op)) {

@@ -18,10 +18,10 @@ namespace hat::hbm {
 
 const char *layerKindName(LayerKind kind) {
   static const char *names[kNumLayerKinds] = {
-      "quantize", "dequantize", "conv",      "linear",          "add",
-      "mul",      "max_pool",   "avg_pool",  "global_avg_pool", "concat",
-      "resize",   "requantize", "lut",       "reshape",         "transpose",
-      "softmax",  "matmul",     "layer_norm"};
+      "quantize", "dequantize", "conv",       "linear",          "add",
+      "mul",      "max_pool",   "avg_pool",   "global_avg_pool", "concat",
+      "resize",   "requantize", "lut",        "reshape",         "transpose",
+      "softmax",  "matmul",     "layer_norm", "ms_deform_attn"};
   const unsigned k = unsigned(kind);
   return k < unsigned(kNumLayerKinds) ? names[k] : "unknown";
 }
@@ -474,6 +474,41 @@ struct Checker {
         shape.push_back(in[0]->shape[size_t(p)]);
       }
       if (!expectShape(l, out, shape))
+        return false;
+      break;
+    }
+    case LayerKind::MsDeformAttn: {
+      if (!need(3) || !act(*in[0]) || !act(*in[1]) || !act(*in[2]) || !act(out))
+        return false;
+      const auto &value = in[0]->shape, &loc = in[1]->shape,
+                 &weights = in[2]->shape;
+      const size_t levels = l.size.size() / 2;
+      int64_t positions = 0;
+      bool sizesOk = !l.size.empty() && l.size.size() % 2 == 0;
+      for (size_t k = 0; sizesOk && k < levels; ++k) {
+        int64_t hw = 0;
+        sizesOk =
+            l.size[2 * k] >= 1 && l.size[2 * k + 1] >= 1 &&
+            !__builtin_mul_overflow(l.size[2 * k], l.size[2 * k + 1], &hw) &&
+            !__builtin_add_overflow(positions, hw, &positions);
+      }
+      if (!sizesOk || value.size() != 4 || value[1] != positions ||
+          loc.size() != 6 || loc[0] != value[0] || loc[2] != value[2] ||
+          loc[3] != int64_t(levels) || loc[5] != 2 ||
+          weights != std::vector<int64_t>(loc.begin(), loc.end() - 1))
+        return err << "layer '" << l.name
+                   << "' (ms_deform_attn) operands are not value [N, S, M, "
+                      "D], locations [N, Lq, M, L, P, 2] and weights [N, Lq, "
+                      "M, L, P] with S the sum of its levels' H * W",
+               false;
+      if (!expectShape(l, out, {value[0], loc[1], value[2] * value[3]}))
+        return false;
+      if (l.multiplier.size() != 1 + 2 * levels ||
+          l.shift.size() != l.multiplier.size())
+        return err << "layer '" << l.name << "' needs 1 + 2 x " << levels
+                   << " multipliers/shifts (output, then x and y per level)",
+               false;
+      if (!shiftsOk(l, l.shift) || !multipliersOk(l, l.multiplier))
         return false;
       break;
     }

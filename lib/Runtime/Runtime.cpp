@@ -517,6 +517,13 @@ eval::Tensor Session::Impl::referenceSlice(const Layer &l, const Prepared *p,
   case LayerKind::MatMul:
     r = qmatmul(in(0), in(1), l.multiplier[0], l.shift[0], outType);
     break;
+  case LayerKind::MsDeformAttn:
+    r = qmsDeformAttn(
+        in(0), in(1), in(2), l.size,
+        std::vector<int32_t>(l.multiplier.begin() + 1, l.multiplier.end()),
+        std::vector<int32_t>(l.shift.begin() + 1, l.shift.end()),
+        l.multiplier[0], l.shift[0], outType);
+    break;
   case LayerKind::LayerNorm:
     r = qlayerNorm(in(0), p->biasTensor, l.normEps, l.multiplier, l.shift,
                    outType);

@@ -49,7 +49,7 @@ bool producesNewScale(Operation *op) {
     return resize.getMode() == ResizeMode::bilinear;
   return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp, MulOp, MatmulOp,
              ConcatOp, AvgPool2dOp, GlobalAvgPoolOp, ReluOp, Relu6Op, SigmoidOp,
-             SiluOp, HardswishOp, SoftmaxOp, LayerNormOp>(op);
+             SiluOp, HardswishOp, SoftmaxOp, LayerNormOp, MsDeformAttnOp>(op);
 }
 
 /// Ops a following relu/relu6 is fused into.
@@ -98,7 +98,8 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
         for (auto &kv : byName)
           if (isa<Conv2dOp, LinearOp, AddOp, MulOp, MatmulOp, ConcatOp,
                   AvgPool2dOp, GlobalAvgPoolOp, SigmoidOp, SiluOp, HardswishOp,
-                  SoftmaxOp, LayerNormOp, ResizeOp>(kv.second) &&
+                  SoftmaxOp, LayerNormOp, MsDeformAttnOp, ResizeOp>(
+                  kv.second) &&
               shown++ < 8)
             known += (known.empty() ? "" : ", ") + kv.first().str();
         return func.emitError("layer-dtypes names layer '")

@@ -67,6 +67,8 @@ private:
                                       Type resultType, bool relu);
   FailureOr<Value> convertLayerNorm(LayerNormOp op, double outScale,
                                     Type resultType);
+  FailureOr<Value> convertMsDeformAttn(MsDeformAttnOp op, double outScale,
+                                       Type resultType);
 
   func::FuncOp func;
   OpBuilder builder;
@@ -409,6 +411,11 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
     Value sm = builder.create<SoftmaxOp>(loc, deq, softmax.getAxisAttr());
     result = builder.create<QuantizeOp>(loc, resultType, sm,
                                         builder.getF32FloatAttr(outScale));
+  } else if (auto attn = dyn_cast<MsDeformAttnOp>(op)) {
+    auto qattn = convertMsDeformAttn(attn, outScale, resultType);
+    if (failed(qattn))
+      return failure();
+    result = *qattn;
   } else if (auto ln = dyn_cast<LayerNormOp>(op)) {
     auto qln = convertLayerNorm(ln, outScale, resultType);
     if (failed(qln))
@@ -422,6 +429,42 @@ LogicalResult Quantizer::convertElementwise(Operation *op) {
   consumed.insert(*outFQ);
   define(outFQ->getResult(), result, outScale, outBits);
   return success();
+}
+
+/// Locations become positions in 1/256 pixel (ratios s_loc * W_l * 256 and
+/// s_loc * H_l * 256 per level); the weighted bilinear sums, whose
+/// bilinear weights total 65536, requantize by s_value * s_weight /
+/// (65536 * s_out).
+FailureOr<Value> Quantizer::convertMsDeformAttn(MsDeformAttnOp op,
+                                                double outScale,
+                                                Type resultType) {
+  auto value = lookup(op, op.getValue(), 0);
+  auto loc = lookup(op, op.getLocations(), 1);
+  auto weights = lookup(op, op.getWeights(), 2);
+  if (failed(value) || failed(loc) || failed(weights))
+    return failure();
+  ArrayRef<int64_t> shapes = op.getSpatialShapes();
+  std::vector<int32_t> locMultiplier, locShift;
+  for (size_t l = 0; l < shapes.size(); l += 2)
+    for (int64_t size : {shapes[l + 1], shapes[l]}) { // x scales by W
+      auto rq = requant(op, loc->scale * double(size) * 256.0);
+      if (failed(rq))
+        return failure();
+      locMultiplier.push_back(rq->multiplier);
+      locShift.push_back(rq->shift);
+    }
+  auto rq = requant(op, value->scale * weights->scale / (65536.0 * outScale));
+  if (failed(rq))
+    return failure();
+  auto qattn = builder.create<QMsDeformAttnOp>(
+      op.getLoc(), resultType, value->value, loc->value, weights->value,
+      op.getSpatialShapesAttr(), builder.getDenseI32ArrayAttr(locMultiplier),
+      builder.getDenseI32ArrayAttr(locShift),
+      builder.getI32IntegerAttr(rq->multiplier),
+      builder.getI32IntegerAttr(rq->shift));
+  if (Attribute name = op->getAttr("hat.layer_name"))
+    qattn->setAttr("hat.layer_name", name);
+  return qattn.getResult();
 }
 
 /// gamma / s_out becomes a signed per-channel multiplier/shift, beta an

@@ -542,3 +542,47 @@ func.func @qlayer_norm_long_rows(%x: tensor<1x40000xi8>, %b: tensor<40000xi32>) 
   %0 = hat.qlayer_norm %x, %b {eps_q = 1 : i64, multiplier = array<i32: 1>, shift = array<i32: 1>} : (tensor<1x40000xi8>, tensor<40000xi32>) -> tensor<1x40000xi8>
   return
 }
+
+// -----
+
+func.func @ms_deform_attn_positions(%v: tensor<1x9x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>, %w: tensor<1x3x2x2x2xf32>) {
+  // expected-error @+2 {{'value' has 9 positions but the 2 level(s) of 'spatial_shapes' [2, 4, 1, 2] hold 10}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x9x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @ms_deform_attn_locations(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x3x2x2xf32>, %w: tensor<1x3x2x3x2xf32>) {
+  // expected-error @+2 {{'locations' must be [N, Lq, M, L, P, 2] = [1, Lq, 2, 2, P, 2], got [1, 3, 2, 3, 2, 2]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x3x2x2xf32>, tensor<1x3x2x3x2xf32>) -> tensor<1x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @ms_deform_attn_weights(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>, %w: tensor<1x3x2x2x4xf32>) {
+  // expected-error @+2 {{'weights' must be [N, Lq, M, L, P] = [1, 3, 2, 2, 2], got [1, 3, 2, 2, 4]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x4xf32>) -> tensor<1x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @ms_deform_attn_shapes(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>, %w: tensor<1x3x2x2x2xf32>) {
+  // expected-error @+2 {{'spatial_shapes' must hold H, W per level, got 3 entries}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @qms_deform_attn_loc_requant(%v: tensor<1x10x2x4xi8>, %l: tensor<1x3x2x2x2x2xi16>, %w: tensor<1x3x2x2x2xi8>) {
+  // expected-error @+1 {{'loc_multiplier' and 'loc_shift' must have 4 entries (x and y of each level), got 2 and 2}}
+  %0 = hat.qms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>, loc_multiplier = array<i32: 1, 1>, loc_shift = array<i32: 1, 1>, multiplier = 1 : i32, shift = 1 : i32} : (tensor<1x10x2x4xi8>, tensor<1x3x2x2x2x2xi16>, tensor<1x3x2x2x2xi8>) -> tensor<1x3x8xi8>
+  return
+}

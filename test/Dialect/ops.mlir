@@ -110,3 +110,14 @@ func.func @layer_norm(%x: tensor<2x5x8xf32>, %q: tensor<2x5x8xi16>) -> (tensor<2
   %z = hat.qlayer_norm %q, %bi {eps_q = 42 : i64, multiplier = array<i32: 1073741824, -1073741824, 0, 1, 2, 3, 4, 5>, shift = array<i32: 30, 30, 0, 1, 2, 3, 4, 62>} : (tensor<2x5x8xi16>, tensor<8xi32>) -> tensor<2x5x8xi8>
   return %y, %z : tensor<2x5x8xf32>, tensor<2x5x8xi8>
 }
+
+// Deformable sampling over two levels (2x4 and 1x2: S = 10) for 3 queries,
+// 2 heads of 4 channels, 2 points; and its integer form.
+// CHECK-LABEL: func @ms_deform_attn
+// CHECK: hat.ms_deform_attn {{.*}} {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32>
+// CHECK: hat.qms_deform_attn {{.*}} -> tensor<1x3x8xi8>
+func.func @ms_deform_attn(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>, %w: tensor<1x3x2x2x2xf32>, %qv: tensor<1x10x2x4xi8>, %ql: tensor<1x3x2x2x2x2xi16>, %qw: tensor<1x3x2x2x2xi8>) -> (tensor<1x3x8xf32>, tensor<1x3x8xi8>) {
+  %y = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32>
+  %z = hat.qms_deform_attn %qv, %ql, %qw {spatial_shapes = array<i64: 2, 4, 1, 2>, loc_multiplier = array<i32: 1073741824, 1073741824, 1073741824, 1073741824>, loc_shift = array<i32: 28, 29, 29, 30>, multiplier = 1073741824 : i32, shift = 52 : i32} : (tensor<1x10x2x4xi8>, tensor<1x3x2x2x2x2xi16>, tensor<1x3x2x2x2xi8>) -> tensor<1x3x8xi8>
+  return %y, %z : tensor<1x3x8xf32>, tensor<1x3x8xi8>
+}

@@ -192,3 +192,18 @@ func.func @layer_norm(%x: tensor<1x6x8xf32>) -> tensor<1x6x8xf32> {
   %y = hat.layer_norm %x, %g, %b {eps = 1.0e-5 : f32} : (tensor<1x6x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x6x8xf32>
   return %y : tensor<1x6x8xf32>
 }
+
+// -----
+
+// Deformable sampling produces a new scale: a fake_quant after it; its
+// three operands are quantized where they enter.
+// CHECK-LABEL: func @ms_deform_attn
+// CHECK-DAG: %[[V:.*]] = hat.fake_quant %arg0
+// CHECK-DAG: %[[L:.*]] = hat.fake_quant %arg1
+// CHECK-DAG: %[[W:.*]] = hat.fake_quant %arg2
+// CHECK: %[[Y:.*]] = hat.ms_deform_attn %[[V]], %[[L]], %[[W]]
+// CHECK-NEXT: hat.fake_quant %[[Y]]
+func.func @ms_deform_attn(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>, %w: tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32> {
+  %y = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32>
+  return %y : tensor<1x3x8xf32>
+}

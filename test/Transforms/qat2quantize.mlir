@@ -284,3 +284,21 @@ func.func @layer_norm_computed_gamma(%x: tensor<2x4xf32>, %g: tensor<4xf32>) -> 
   %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.125>} : tensor<2x4xf32>
   return %yq : tensor<2x4xf32>
 }
+
+// -----
+
+// Deformable sampling: locations at s_loc = 2^-8 give position ratios
+// s_loc * size * 256 = size: x of level 0 (W = 4) 2^30 * 2^-28, y (H = 2)
+// 2^30 * 2^-29, level 1 (H = 1, W = 2) x 2^-29 and y 2^-30; the output
+// ratio 0.5 * 2^-7 / (65536 * 0.25) = 2^-22 = 2^30 * 2^-52.
+// CHECK-LABEL: func @ms_deform_attn
+// CHECK: hat.qms_deform_attn %{{.*}}, %{{.*}}, %{{.*}} {hat.layer_name = "attn.sampling", loc_multiplier = array<i32: 1073741824, 1073741824, 1073741824, 1073741824>, loc_shift = array<i32: 28, 29, 29, 30>, multiplier = 1073741824 : i32, shift = 52 : i32, spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xi8>, tensor<1x3x2x2x2x2xi16>, tensor<1x3x2x2x2xi8>) -> tensor<1x3x8xi8>
+// CHECK-NOT: hat.ms_deform_attn
+func.func @ms_deform_attn(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>, %w: tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32> {
+  %vq = hat.fake_quant %v {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.5>} : tensor<1x10x2x4xf32>
+  %lq = hat.fake_quant %l {dtype = #hat<qdtype qint16>, observer = #hat<observer minmax>, scale = array<f32: 0.00390625>} : tensor<1x3x2x2x2x2xf32>
+  %wq = hat.fake_quant %w {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.0078125>} : tensor<1x3x2x2x2xf32>
+  %y = hat.ms_deform_attn %vq, %lq, %wq {hat.layer_name = "attn.sampling", spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32>
+  %yq = hat.fake_quant %y {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>, scale = array<f32: 0.25>} : tensor<1x3x8xf32>
+  return %yq : tensor<1x3x8xf32>
+}

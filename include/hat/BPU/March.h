@@ -56,6 +56,9 @@ struct March {
   /// Integer layer norm on the vector unit (transformers: DETR); as for
   /// matmul, the Bernoulli2 generation has none.
   bool layerNorm = true;
+  /// Bilinear sampling at computed positions (hat.qms_deform_attn,
+  /// Deformable DETR); none on Bernoulli2.
+  bool gridSample = true;
 
   double peakMacsPerUs() const { return double(macsPerCycle) * clockMHz; }
   double ddrBytesPerUs() const { return ddrGBps * 1e3; }

@@ -53,6 +53,14 @@ float unaryValue(float x, Unary op);
 Tensor add(const Tensor &a, const Tensor &b);
 Tensor mul(const Tensor &a, const Tensor &b);
 
+/// hat.ms_deform_attn: value [N, S, M, D], locations [N, Lq, M, L, P, 2],
+/// weights [N, Lq, M, L, P], spatialShapes [H_0, W_0, ...] -> [N, Lq, M * D]
+/// (grid_sample bilinear, align_corners=False, zeros outside; a non-finite
+/// location samples nothing).
+Tensor msDeformAttn(const Tensor &value, const Tensor &locations,
+                    const Tensor &weights,
+                    const std::vector<int64_t> &spatialShapes);
+
 /// torch.nn.LayerNorm over the last axis: per row, mean and biased variance
 /// accumulated in double, y = (x - mean) / sqrt(var + eps) * gamma + beta.
 Tensor layerNorm(const Tensor &in, const Tensor &gamma, const Tensor &beta,
@@ -154,6 +162,15 @@ Tensor qmul(const Tensor &a, const Tensor &b, int32_t multiplier, int32_t shift,
 /// saturate(applyRequant(acc, multiplier, shift)).
 Tensor qmatmul(const Tensor &lhs, const Tensor &rhs, int32_t multiplier,
                int32_t shift, DType out);
+/// hat.qms_deform_attn (docs/quantization.md): positions in 1/256 pixel
+/// from locMultiplier / locShift (x then y per level), bilinear weights in
+/// 1/65536, int64 sums, one requantization by multiplier / shift.
+Tensor qmsDeformAttn(const Tensor &value, const Tensor &locations,
+                     const Tensor &weights,
+                     const std::vector<int64_t> &spatialShapes,
+                     const std::vector<int32_t> &locMultiplier,
+                     const std::vector<int32_t> &locShift, int32_t multiplier,
+                     int32_t shift, DType out);
 /// hat.qlayer_norm: quant::layerNormRow on every row of the last axis.
 Tensor qlayerNorm(const Tensor &in, const Tensor &bias, int64_t epsQ,
                   const std::vector<int32_t> &multiplier,

@@ -52,9 +52,10 @@ enum class LayerKind : uint8_t {
   Transpose,
   Softmax,
   MatMul,
-  LayerNorm
+  LayerNorm,
+  MsDeformAttn
 };
-constexpr int kNumLayerKinds = 18;
+constexpr int kNumLayerKinds = 19;
 const char *layerKindName(LayerKind kind);
 
 /// Bytes of one element.

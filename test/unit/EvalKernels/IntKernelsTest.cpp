@@ -444,3 +444,101 @@ TEST_P(IntVsFakeQuant, QLutSigmoid) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, IntVsFakeQuant, ::testing::Values(1, 2, 3));
+
+// Deformable sampling on a 2 x 2 map [[10, 20], [30, 40]] (one head, one
+// channel) and a 1 x 2 second level [[100, 200]]:
+// - (0.5, 0.5) lies between the four level-0 pixels: average 25;
+// - (1.0, 0.5) is pixel (1.5, 0.5): half of column 1, half outside: 15;
+// - level 1 at (0.25, 0.5) is pixel (0, 0): 100.
+// Integer: locations q / 256 (s_loc = 2^-8), so the position ratio is
+// s_loc * size * 256 = size; weights q / 64; one output step per unit.
+TEST(MsDeformAttn, HandComputedFloatAndInteger) {
+  const std::vector<int64_t> shapes{2, 2, 1, 2};
+  Tensor value = Tensor::f32({1, 6, 1, 1});
+  value.f = {10, 20, 30, 40, 100, 200};
+  Tensor loc = Tensor::f32({1, 3, 1, 2, 1, 2});
+  Tensor w = Tensor::f32({1, 3, 1, 2, 1});
+  // Query 0: level 0 at the centre (weight 1), level 1 ignored (weight 0).
+  // Query 1: level 0 at (1.0, 0.5). Query 2: level 1 at (0.25, 0.5), 0.5.
+  loc.f = {0.5, 0.5, 0.5, 0.5, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.5};
+  w.f = {1, 0, 1, 0, 0, 0.5};
+  Tensor out = msDeformAttn(value, loc, w, shapes);
+  ASSERT_EQ(out.shape, (std::vector<int64_t>{1, 3, 1}));
+  EXPECT_FLOAT_EQ(out.f[0], 25.f);
+  EXPECT_FLOAT_EQ(out.f[1], 15.f);
+  EXPECT_FLOAT_EQ(out.f[2], 50.f);
+
+  Tensor qv = Tensor::ints(DType::I16, {1, 6, 1, 1});
+  qv.i = {10, 20, 30, 40, 100, 200};
+  Tensor ql = Tensor::ints(DType::I16, {1, 3, 1, 2, 1, 2});
+  for (size_t k = 0; k < loc.f.size(); ++k)
+    ql.i[k] = int32_t(loc.f[k] * 256);
+  Tensor qw = Tensor::ints(DType::I8, {1, 3, 1, 2, 1});
+  for (size_t k = 0; k < w.f.size(); ++k)
+    qw.i[k] = int32_t(w.f[k] * 64);
+  // x, y of level 0 (W = H = 2), then of level 1 (W = 2, H = 1).
+  std::vector<int32_t> lm, ls;
+  for (double ratio : {2.0, 2.0, 2.0, 1.0}) {
+    lm.push_back(rq(ratio).multiplier);
+    ls.push_back(rq(ratio).shift);
+  }
+  const Requant outRq = rq(1.0 / (64.0 * 65536.0));
+  Tensor q = qmsDeformAttn(qv, ql, qw, shapes, lm, ls, outRq.multiplier,
+                           outRq.shift, DType::I16);
+  EXPECT_EQ(q.i, (std::vector<int32_t>{25, 15, 50}));
+}
+
+// Random int8 / int16 operands against the float op on the dequantized
+// inputs. The locations sit on the 1/256-pixel grid the integer form rounds
+// positions to (s_loc = 2^-12, integers multiples of 16: q * size * 256 *
+// 2^-12 is whole), so the only differences are float rounding and the
+// output's: within one step everywhere, equal on most. (Off the grid, the
+// position rounding moves a sample by up to 1/512 pixel, which
+// PipelineTest.MsDeformAttnIntegerMatchesFakeQuant bounds in a model.)
+TEST(MsDeformAttn, IntegerFollowsTheFloatOp) {
+  std::mt19937 rng(21);
+  const std::vector<int64_t> shapes{4, 5, 2, 3};
+  for (DType dt : {DType::I8, DType::I16}) {
+    Tensor qv = randInts(dt, {2, 26, 2, 3}, rng);
+    Tensor ql = Tensor::ints(DType::I16, {2, 7, 2, 2, 3, 2});
+    // Locations in [-0.1, 1.2]: some points sample partly or wholly
+    // outside the maps.
+    std::uniform_int_distribution<int32_t> grid(-26, 307);
+    for (int32_t &v : ql.i)
+      v = 16 * grid(rng);
+    Tensor qw = randInts(DType::I8, {2, 7, 2, 2, 3}, rng);
+    const double sl = 1.0 / 4096, sw = 1.0 / 127;
+    const double sv = dt == DType::I8 ? 0.05 : 0.0005;
+    const double so = dt == DType::I8 ? 0.2 : 0.004;
+    std::vector<int32_t> lm, ls;
+    for (size_t l = 0; l < shapes.size(); l += 2)
+      for (int64_t size : {shapes[l + 1], shapes[l]}) {
+        lm.push_back(rq(sl * double(size) * 256).multiplier);
+        ls.push_back(rq(sl * double(size) * 256).shift);
+      }
+    const Requant o = rq(sv * sw / (65536.0 * so));
+    Tensor q =
+        qmsDeformAttn(qv, ql, qw, shapes, lm, ls, o.multiplier, o.shift, dt);
+    auto dequant = [](const Tensor &t, double scale) {
+      Tensor f = Tensor::f32(t.shape);
+      for (size_t k = 0; k < t.i.size(); ++k)
+        f.f[k] = float(t.i[k] * scale);
+      return f;
+    };
+    Tensor ref =
+        msDeformAttn(dequant(qv, sv), dequant(ql, sl), dequant(qw, sw), shapes);
+    size_t equal = 0, saturated = 0;
+    const double hi = double(qmax(dtypeBits(dt))),
+                 lo = double(qmin(dtypeBits(dt)));
+    for (size_t k = 0; k < q.i.size(); ++k) {
+      const double want = std::clamp(std::nearbyint(ref.f[k] / so), lo, hi);
+      ASSERT_LE(std::fabs(q.i[k] - want), 1.0)
+          << "bits " << dtypeBits(dt) << " element " << k << ": " << q.i[k]
+          << " vs " << want << " (float " << ref.f[k] << ")";
+      equal += q.i[k] == want;
+      saturated += want == lo || want == hi;
+    }
+    EXPECT_GE(equal, q.i.size() * 8 / 10) << equal << " of " << q.i.size();
+    EXPECT_LE(saturated, q.i.size() / 5) << "a vacuous comparison";
+  }
+}

@@ -320,6 +320,104 @@ TEST_F(FloatOpsTest, LayerNormLastAxis) {
   EXPECT_EQ(executor->namedParameters().size(), 2u);
 }
 
+// hat.ms_deform_attn forward and backward (value, locations and weights all
+// get gradients) against ms_deform_attn_core_pytorch written in ATen (bit
+// for bit), and against bilinear sampling written out with gathers (to
+// float rounding), and HatEval.
+TEST_F(FloatOpsTest, MsDeformAttnTwoLevels) {
+  const std::vector<int64_t> shapes{4, 6, 2, 3};
+  const int64_t n = 2, s = 30, m = 2, d = 4, lq = 5, levels = 2, points = 3;
+  FunctionBuilder fb(context);
+  auto args = fb.begin({fb.tensor({n, s, m, d}, fb.f32()),
+                        fb.tensor({n, lq, m, levels, points, 2}, fb.f32()),
+                        fb.tensor({n, lq, m, levels, points}, fb.f32())});
+  mlir::Value y = fb.builder.create<MsDeformAttnOp>(
+      fb.loc(), args[0], args[1], args[2],
+      fb.builder.getDenseI64ArrayAttr(shapes));
+  auto func = fb.finish({y});
+  // Locations in [-0.1, 1.1]: some points sample partly outside the maps.
+  const std::vector<at::Tensor> inputs{
+      randn({n, s, m, d}), at::rand({n, lq, m, levels, points, 2}) * 1.2 - 0.1,
+      at::softmax(randn({n, lq, m, levels, points}), -1)};
+  auto composition = [&](const std::vector<at::Tensor> &in, TensorMap &) {
+    const at::Tensor grids = in[1] * 2 - 1;
+    std::vector<at::Tensor> sampled;
+    int64_t start = 0;
+    for (int64_t l = 0; l < levels; ++l) {
+      const int64_t h = shapes[size_t(2 * l)], w = shapes[size_t(2 * l + 1)];
+      at::Tensor map = in[0]
+                           .narrow(1, start, h * w)
+                           .flatten(2)
+                           .transpose(1, 2)
+                           .reshape({n * m, d, h, w});
+      at::Tensor grid = grids.select(3, l).transpose(1, 2).flatten(0, 1);
+      sampled.push_back(at::grid_sampler(map, grid, 0, 0, false));
+      start += h * w;
+    }
+    at::Tensor attention =
+        in[2].transpose(1, 2).reshape({n * m, 1, lq, levels * points});
+    return (at::stack(sampled, -2).flatten(-2) * attention)
+        .sum(-1)
+        .view({n, m * d, lq})
+        .transpose(1, 2)
+        .contiguous();
+  };
+  at::Tensor out = check(func, inputs, composition);
+  ASSERT_EQ(out.sizes().vec(), (std::vector<int64_t>{n, lq, m * d}));
+
+  // Bilinear sampling spelled out: four gathered corners per point, zero
+  // outside, weights (1 - fx)(1 - fy) ...; gradients through autograd.
+  std::vector<at::Tensor> mine, theirs;
+  for (const at::Tensor &t : inputs) {
+    mine.push_back(t.clone().set_requires_grad(true));
+    theirs.push_back(t.clone().set_requires_grad(true));
+  }
+  ExecutorOptions options;
+  options.fakeQuantMode = FakeQuantMode::Float;
+  auto executor = makeExecutor(func, options);
+  ASSERT_TRUE(executor);
+  at::Tensor got = executor->forward(mine)[0];
+  at::Tensor gradOut = randn(got.sizes().vec());
+  (got * gradOut).sum().backward();
+  at::Tensor result = at::zeros({n, lq, m, d});
+  int64_t start = 0;
+  for (int64_t l = 0; l < levels; ++l) {
+    const int64_t h = shapes[size_t(2 * l)], w = shapes[size_t(2 * l + 1)];
+    at::Tensor level = theirs[0].narrow(1, start, h * w); // [N, HW, M, D]
+    at::Tensor x = theirs[1].select(3, l).select(-1, 0) * w - 0.5;
+    at::Tensor yv = theirs[1].select(3, l).select(-1, 1) * h - 0.5;
+    at::Tensor x0 = x.floor().detach(), y0 = yv.floor().detach();
+    at::Tensor fx = x - x0, fy = yv - y0; // [N, Lq, M, P]
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx) {
+        at::Tensor xx = x0 + dx, yy = y0 + dy;
+        at::Tensor inside = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h);
+        at::Tensor pos =
+            (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).to(at::kLong);
+        at::Tensor cw = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) *
+                        inside.to(at::kFloat) *
+                        theirs[2].select(3, l); // [N, Lq, M, P]
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t head = 0; head < m; ++head) {
+            at::Tensor map = level[b].select(1, head); // [HW, D]
+            at::Tensor idx = pos[b].select(1, head);   // [Lq, P]
+            at::Tensor gathered =
+                map.index_select(0, idx.flatten()).view({lq, points, d});
+            at::Tensor contribution =
+                (gathered * cw[b].select(1, head).unsqueeze(-1)).sum(1);
+            result.select(0, b).select(1, head).add_(contribution);
+          }
+      }
+    start += h * w;
+  }
+  at::Tensor want = result.reshape({n, lq, m * d});
+  (want * gradOut).sum().backward();
+  EXPECT_TRUE(allClose(got, want, 1e-5, 1e-5)) << "forward vs gathers";
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_TRUE(allClose(mine[i].grad(), theirs[i].grad(), 1e-4, 1e-5))
+        << "gradient of input " << i;
+}
+
 TEST_F(FloatOpsTest, ConcatReshapeFlattenTransposeSoftmax) {
   FunctionBuilder fb(context);
   auto args = fb.begin(

@@ -240,6 +240,30 @@ TEST_F(IntegerTest, QLayerNorm) {
   }
 }
 
+// qms_deform_attn: the executor's step (the reference kernel on the CPU)
+// equals HatEval, int8 and int16 values, locations spread over and beyond
+// the maps.
+TEST_F(IntegerTest, QMsDeformAttn) {
+  for (int valueBits : {8, 16}) {
+    FunctionBuilder fb(context, 13);
+    auto args = fb.begin({fb.tensor({1, 23, 2, 4}, fb.i(valueBits)),
+                          fb.tensor({1, 6, 2, 2, 2, 2}, fb.i(16)),
+                          fb.tensor({1, 6, 2, 2, 2}, fb.i(8))});
+    auto &bld = fb.builder;
+    // Location ratios s_loc * size * 256 with s_loc = 1 / 32767: a
+    // multiplier of about 2^30.5 and shift 30 - log2(size * 256 / 32767).
+    mlir::Value y = bld.create<QMsDeformAttnOp>(
+        fb.loc(), fb.tensor({1, 6, 8}, fb.i(8)), args[0], args[1], args[2],
+        bld.getDenseI64ArrayAttr({4, 5, 1, 3}),
+        fb.i32s({1600000000, 1280000000, 1920000000, 1280000000}),
+        fb.i32s({37, 37, 38, 39}), bld.getI32IntegerAttr(1500000000),
+        bld.getI32IntegerAttr(valueBits == 8 ? 40 : 48));
+    checkExact(fb.finish({y}),
+               {full(valueBits, {1, 23, 2, 4}), full(16, {1, 6, 2, 2, 2, 2}),
+                full(8, {1, 6, 2, 2, 2})});
+  }
+}
+
 TEST_F(IntegerTest, ConstantOperands) {
   FunctionBuilder fb(context, 11);
   auto args = fb.begin({fb.tensor({2, 3, 4, 4}, fb.i(8))});

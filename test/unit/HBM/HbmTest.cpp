@@ -519,6 +519,27 @@ TEST(Hbm, LayerNormRoundTripsAndIsChecked) {
           "layer 'fc' has a negative eps");
 }
 
+// A deformable sampling layer must see value / locations / weights of
+// matching shapes and 1 + 2 x levels requantizations.
+TEST(Hbm, MsDeformAttnShapesAreChecked) {
+  std::string error;
+  hbm::Model m = tinyModel();
+  for (hbm::Layer &l : m.layers)
+    if (l.name == "fc") {
+      l.kind = hbm::LayerKind::MsDeformAttn;
+      l.inputs = {l.inputs[0], l.inputs[0], l.inputs[0]};
+      l.weight = l.bias = -1;
+      l.size = {2, 2};
+    }
+  EXPECT_FALSE(hbm::validate(m, error));
+  EXPECT_NE(error.find("layer 'fc' (ms_deform_attn) operands are not value "
+                       "[N, S, M, D]"),
+            std::string::npos)
+      << error;
+  EXPECT_STREQ(hbm::layerKindName(hbm::LayerKind::MsDeformAttn),
+               "ms_deform_attn");
+}
+
 // A matmul layer whose operands are not [..., M, K] x [..., K, N] (here
 // [1, 180] x [1, 180]) is refused with the layer's name.
 TEST(Hbm, MatmulShapesAreChecked) {
