@@ -349,7 +349,12 @@ config::Expected<std::any> buildLoopFromArgs(const config::BuildArgs &args) {
       if (loop->kind != Loop::Kind::Trainer)
         return args.error("a " + args.typeName() + " takes no optimizer");
       auto factory = buildAs<OptimizerFactory>(optimizer, "optimizer");
-      loop->optimizer = factory(loop->model->executor().namedParameters());
+      loop->optimizer = factory(loop->model->executor().namedParameters(),
+                                loop->model->executor().normParameterNames());
+      // What each parameter group got, so a custom_param_mapper can be
+      // checked before the first step.
+      if (Logger *log = runContext().logger.get())
+        log->info(describeOptimizer(*loop->optimizer));
     }
     config::Value loader = args.get("data_loader");
     // HAT's Predictor takes a list of loaders (the seed passes

@@ -141,8 +141,11 @@ void BatchProcessor::run(LoopState &state, const config::Value &batch) {
     total += value;
     outputs.push_back(out);
   }
-  if (train && stepsNow)
+  if (train && stepsNow) {
+    for (const CallbackPtr &callback : loop.callbacks)
+      callback->beforeOptimizerStep(state);
     loop.optimizer->step();
+  }
   state.outputs =
       outputs.size() == 1 ? outputs[0] : config::Value::tuple(outputs);
   state.loss = total;

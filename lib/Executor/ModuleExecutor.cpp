@@ -26,6 +26,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
 
 #include <ATen/ATen.h>
@@ -52,6 +53,8 @@ struct ParamEntry {
   at::Tensor tensor;
   ParamRole role = ParamRole::Constant;
   int slot = -1;
+  /// A batch or layer norm's weight or bias (optimizer "norm_types").
+  bool normalisation = false;
 };
 
 struct FakeQuantEntry {
@@ -201,6 +204,11 @@ std::string ModuleExecutor::Impl::collectParams(mlir::func::FuncOp func) {
   // Roles from the uses: conv/linear weight or bias (directly or through
   // fake_quants) and BN affine parameters train; BN statistics are buffers.
   llvm::DenseMap<mlir::Operation *, ParamRole> roles;
+  llvm::DenseSet<mlir::Operation *> norms;
+  auto markNorm = [&](mlir::Value v) {
+    if (auto p = v.getDefiningOp<ParamOp>())
+      norms.insert(p);
+  };
   auto mark = [&](mlir::Value v, ParamRole role) {
     while (v) {
       if (auto fq = v.getDefiningOp<FakeQuantOp>()) {
@@ -230,9 +238,13 @@ std::string ModuleExecutor::Impl::collectParams(mlir::func::FuncOp func) {
     } else if (auto ln = llvm::dyn_cast<LayerNormOp>(op)) {
       mark(ln.getWeight(), ParamRole::Trainable);
       mark(ln.getBias(), ParamRole::Trainable);
+      markNorm(ln.getWeight());
+      markNorm(ln.getBias());
     } else if (auto bn = llvm::dyn_cast<BatchNormOp>(op)) {
       mark(bn.getWeight(), ParamRole::Trainable);
       mark(bn.getBias(), ParamRole::Trainable);
+      markNorm(bn.getWeight());
+      markNorm(bn.getBias());
       mark(bn.getMean(), ParamRole::Buffer);
       mark(bn.getVar(), ParamRole::Buffer);
     }
@@ -277,6 +289,7 @@ std::string ModuleExecutor::Impl::collectParams(mlir::func::FuncOp func) {
     ParamEntry entry;
     entry.op = p;
     entry.role = roles.lookup(p);
+    entry.normalisation = norms.contains(p);
     if (entry.role != ParamRole::Constant && !element.isF32())
       entry.role = ParamRole::Constant;
     // Names are unique in a valid module; keep them unique regardless so the
@@ -1340,6 +1353,14 @@ NamedTensors ModuleExecutor::namedParameters() const {
   for (const ParamEntry &p : impl->params)
     if (p.role == ParamRole::Trainable)
       out.emplace_back(p.name, p.tensor);
+  return out;
+}
+
+std::set<std::string> ModuleExecutor::normParameterNames() const {
+  std::set<std::string> out;
+  for (const ParamEntry &p : impl->params)
+    if (p.role == ParamRole::Trainable && p.normalisation)
+      out.insert(p.name);
   return out;
 }
 

@@ -9,13 +9,20 @@
 
 #include <algorithm>
 #include <any>
+#include <set>
 
 namespace hat::engine {
 
 /// An optimizer config applied to the model's named parameters (param
-/// groups select parameters by name).
+/// groups select parameters by name; custom_param_optimizer's "norm_types"
+/// by the second argument, the names of normalisation layers' weights and
+/// biases).
 using OptimizerFactory = std::function<std::unique_ptr<torch::optim::Optimizer>(
-    const exec::NamedTensors &)>;
+    const exec::NamedTensors &, const std::set<std::string> &)>;
+
+/// "optimizer AdamW: 3 param groups: 12 tensors lr=0.0002
+/// weight_decay=0.0001; ..." for the log.
+std::string describeOptimizer(torch::optim::Optimizer &optimizer);
 
 /// One step of a model_convert_pipeline.
 using Converter = std::function<void(EngineModel &)>;

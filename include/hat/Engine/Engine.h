@@ -235,6 +235,10 @@ public:
   virtual void onLoopBegin(LoopState &) {}
   virtual void onEpochBegin(LoopState &) {}
   virtual void onStepBegin(LoopState &) {}
+  /// A training step's gradients are complete (accumulated over
+  /// grad_accumulation_step batches and all-reduced across ranks) and the
+  /// optimizer is about to apply them (GradClip).
+  virtual void beforeOptimizerStep(LoopState &) {}
   virtual void onStepEnd(LoopState &) {}
   virtual void onEpochEnd(LoopState &) {}
   virtual void onLoopEnd(LoopState &) {}

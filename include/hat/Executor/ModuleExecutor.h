@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -129,6 +130,9 @@ public:
   /// named by their hat.param, in program order.
   NamedTensors namedParameters() const;
   std::vector<at::Tensor> parameters() const;
+  /// The trainable parameters that are a batch or layer norm's weight or
+  /// bias (custom_param_optimizer's "norm_types").
+  std::set<std::string> normParameterNames() const;
   /// BN running mean/var (by param name) and fake-quant state
   /// (`<fq>.scale`, `<fq>.min`, `<fq>.max`).
   NamedTensors namedBuffers();

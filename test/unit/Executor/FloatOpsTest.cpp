@@ -318,6 +318,8 @@ TEST_F(FloatOpsTest, LayerNormLastAxis) {
   for (auto &[name, t] : executor->namedParameters())
     EXPECT_TRUE(allClose(t.grad(), p[name].grad(), 1e-4, 1e-5)) << name;
   EXPECT_EQ(executor->namedParameters().size(), 2u);
+  EXPECT_EQ(executor->normParameterNames(),
+            (std::set<std::string>{"norm.bias", "norm.weight"}));
 }
 
 // hat.ms_deform_attn forward and backward (value, locations and weights all

@@ -52,6 +52,13 @@ TEST_F(StateTest, ParametersAndBuffersAreNamedInProgramOrder) {
   EXPECT_FALSE(buffers[0].second.requires_grad());
   EXPECT_EQ(executor->stateDict().size(), params.size() + buffers.size());
   EXPECT_EQ(executor->numSteps(), 20u);
+  // The BN affine parameters are the norm parameters (custom_param_
+  // optimizer's "norm_types"); conv and head weights are not.
+  std::set<std::string> norms = executor->normParameterNames();
+  EXPECT_EQ(norms.size(), 4u * 2);
+  EXPECT_TRUE(norms.count("bn.weight.1"));
+  EXPECT_FALSE(norms.count("conv.weight.0"));
+  EXPECT_FALSE(norms.count("head.bias.21"));
   EXPECT_NE(executor->describe().find("hat.conv2d -> at::conv2d"),
             std::string::npos);
 
