@@ -248,6 +248,20 @@ protected:
     ASSERT_TRUE(succeeded(verify(module)));
   }
 
+  /// At least 99% of the integer model's outputs lie within one output
+  /// step of the fake-quant model's.
+  void expectWithinOneStep(const eval::Tensor &fakeQuant,
+                           const eval::Tensor &integer, float step,
+                           const std::string &what) {
+    ASSERT_EQ(fakeQuant.f.size(), integer.f.size()) << what;
+    size_t within = 0;
+    for (size_t i = 0; i < integer.f.size(); ++i)
+      within += std::fabs(integer.f[i] - fakeQuant.f[i]) <= step * 1.0001f;
+    EXPECT_GE(within, (size_t)std::ceil(0.99 * integer.f.size()))
+        << what << ": " << within << " of " << integer.f.size()
+        << " outputs within one step (" << step << ")";
+  }
+
   std::string tempDir() {
     SmallString<128> dir;
     EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory("hat-pipeline", dir));
@@ -313,13 +327,8 @@ TEST_F(PipelineTest, IntegerModelMatchesFakeQuantModel) {
     });
     EXPECT_EQ(floatLayers, 0);
     eval::Tensor integer = run(*module, input);
-    ASSERT_EQ(fakeQuant.f.size(), integer.f.size());
-    size_t within = 0;
-    for (size_t i = 0; i < integer.f.size(); ++i)
-      within += std::fabs(integer.f[i] - fakeQuant.f[i]) <= step * 1.0001f;
-    EXPECT_GE(within, (size_t)std::ceil(0.99 * integer.f.size()))
-        << "seed " << seed << ": " << within << " of " << integer.f.size()
-        << " outputs within one step (" << step << ")";
+    expectWithinOneStep(fakeQuant, integer, step,
+                        "seed " + std::to_string(seed));
   }
   llvm::sys::fs::remove_directories(dir);
 }
@@ -368,16 +377,10 @@ TEST_F(PipelineTest, WeightedSumIntegerMatchesFakeQuant) {
     auto integer = eval::FunctionEvaluator(func).run({input});
     ASSERT_TRUE(succeeded(integer));
     ASSERT_EQ(integer->size(), 2u);
-    for (size_t r = 0; r < 2; ++r) {
-      const eval::Tensor &fq = (*fakeQuant)[r], &iq = (*integer)[r];
-      ASSERT_EQ(fq.f.size(), iq.f.size());
-      size_t within = 0;
-      for (size_t i = 0; i < iq.f.size(); ++i)
-        within += std::fabs(iq.f[i] - fq.f[i]) <= steps[r] * 1.0001f;
-      EXPECT_GE(within, (size_t)std::ceil(0.99 * iq.f.size()))
-          << "seed " << seed << " result " << r << ": " << within << " of "
-          << iq.f.size() << " within one step (" << steps[r] << ")";
-    }
+    for (size_t r = 0; r < 2; ++r)
+      expectWithinOneStep((*fakeQuant)[r], (*integer)[r], steps[r],
+                          "seed " + std::to_string(seed) + " result " +
+                              std::to_string(r));
   }
   llvm::sys::fs::remove_directories(dir);
 }
@@ -417,13 +420,7 @@ TEST_F(PipelineTest, LayerNormIntegerMatchesFakeQuant) {
     EXPECT_EQ(norms, 2);
     EXPECT_EQ(floatOps, 0);
     eval::Tensor integer = run(*module, input);
-    ASSERT_EQ(fakeQuant.f.size(), integer.f.size());
-    size_t within = 0;
-    for (size_t i = 0; i < integer.f.size(); ++i)
-      within += std::fabs(integer.f[i] - fakeQuant.f[i]) <= step * 1.0001f;
-    EXPECT_GE(within, (size_t)std::ceil(0.99 * integer.f.size()))
-        << dtype << ": " << within << " of " << integer.f.size()
-        << " outputs within one step (" << step << ")";
+    expectWithinOneStep(fakeQuant, integer, step, dtype);
   }
   llvm::sys::fs::remove_directories(dir);
 }
@@ -465,13 +462,7 @@ TEST_F(PipelineTest, MsDeformAttnIntegerMatchesFakeQuant) {
   func = eval::findEntryFunction(*module, "");
   auto integer = eval::FunctionEvaluator(func).run(in);
   ASSERT_TRUE(succeeded(integer));
-  const eval::Tensor &fq = (*fakeQuant)[0], &iq = (*integer)[0];
-  ASSERT_EQ(fq.f.size(), iq.f.size());
-  size_t within = 0;
-  for (size_t i = 0; i < iq.f.size(); ++i)
-    within += std::fabs(iq.f[i] - fq.f[i]) <= step * 1.0001f;
-  EXPECT_GE(within, (size_t)std::ceil(0.99 * iq.f.size()))
-      << within << " of " << iq.f.size() << " within one step (" << step << ")";
+  expectWithinOneStep((*fakeQuant)[0], (*integer)[0], step, "deformable");
   llvm::sys::fs::remove_directories(dir);
 }
 
