@@ -268,7 +268,9 @@ def Hat_MsDeformAttnOp : Hat_Op<"ms_deform_attn",
     (S = sum H_l * W_l, `spatial_shapes` = [H_0, W_0, H_1, W_1, ...]) for M
     heads of D channels; `locations` [N, Lq, M, L, P, 2] are (x, y) in
     [0, 1] per query, head, level and point; `weights` [N, Lq, M, L, P] are
-    the attention weights. Each point samples its level bilinearly at pixel
+    the attention weights. Locations and weights of batch 1 serve every
+    image (a decoder's first layer, whose learned queries are the same for
+    all). Each point samples its level bilinearly at pixel
     (x * W - 0.5, y * H - 0.5) with zeros outside (grid_sample,
     align_corners=False); the result [N, Lq, M * D] is the weighted sum
     over levels and points (Deformable DETR's

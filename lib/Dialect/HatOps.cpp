@@ -205,11 +205,13 @@ msDeformAttnShape(ErrorFn err, ArrayRef<int64_t> value, ArrayRef<int64_t> loc,
                  << levels << " level(s) of 'spatial_shapes' "
                  << shapeStr(shapes) << " hold " << positions;
   const int64_t n = value[0], m = value[2], d = value[3];
-  if (loc.size() != 6 || loc[0] != n || loc[2] != m || loc[3] != levels ||
-      loc[5] != 2)
+  // Batch 1 locations and weights serve every image (the decoder's first
+  // layer, whose learned queries do not depend on the image).
+  if (loc.size() != 6 || (loc[0] != n && loc[0] != 1) || loc[2] != m ||
+      loc[3] != levels || loc[5] != 2)
     return err() << "'locations' must be [N, Lq, M, L, P, 2] = [" << n
-                 << ", Lq, " << m << ", " << levels << ", P, 2], got "
-                 << shapeStr(loc);
+                 << (n != 1 ? " or 1" : "") << ", Lq, " << m << ", " << levels
+                 << ", P, 2], got " << shapeStr(loc);
   if (weights != loc.drop_back())
     return err() << "'weights' must be [N, Lq, M, L, P] = "
                  << shapeStr(loc.drop_back()) << ", got " << shapeStr(weights);

@@ -99,11 +99,12 @@ MsDeformGeometry msDeformGeometry(const std::vector<int64_t> &value,
   }
   HAT_KERNEL_CHECK(positions == g.s,
                    "ms_deform_attn value positions != sum of H * W");
-  HAT_KERNEL_CHECK(locations.size() == 6 && locations[0] == g.n &&
-                       locations[2] == g.m && locations[3] == g.levels &&
-                       locations[5] == 2,
-                   "ms_deform_attn locations must be [N, Lq, M, L, P, 2]");
+  HAT_KERNEL_CHECK(
+      locations.size() == 6 && (locations[0] == g.n || locations[0] == 1) &&
+          locations[2] == g.m && locations[3] == g.levels && locations[5] == 2,
+      "ms_deform_attn locations must be [N, Lq, M, L, P, 2]");
   g.lq = locations[1], g.points = locations[4];
+  g.locBatch = locations[0];
   HAT_KERNEL_CHECK(
       weights == std::vector<int64_t>(locations.begin(), locations.end() - 1),
       "ms_deform_attn weights must be [N, Lq, M, L, P]");

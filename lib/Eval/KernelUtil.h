@@ -53,6 +53,8 @@ MatmulGeometry matmulGeometry(const std::vector<int64_t> &lhs,
 /// element offsets the kernels index with.
 struct MsDeformGeometry {
   int64_t n = 0, s = 0, m = 0, d = 0, lq = 0, levels = 0, points = 0;
+  /// Batch of locations and weights: n, or 1 when every image shares them.
+  int64_t locBatch = 0;
   std::vector<int64_t> height, width, start; // per level; start in S
   /// Element offset of (n, s, m, 0) in value.
   int64_t valueAt(int64_t batch, int64_t pos, int64_t head) const {
@@ -61,7 +63,8 @@ struct MsDeformGeometry {
   /// Index of (n, q, m, l, p) in weights (times 2: in locations).
   int64_t pointAt(int64_t batch, int64_t q, int64_t head, int64_t level,
                   int64_t point) const {
-    return (((batch * lq + q) * m + head) * levels + level) * points + point;
+    const int64_t b = locBatch == 1 ? 0 : batch;
+    return (((b * lq + q) * m + head) * levels + level) * points + point;
   }
 };
 MsDeformGeometry msDeformGeometry(const std::vector<int64_t> &value,

@@ -12,7 +12,9 @@ at::Tensor msDeformAttn(const at::Tensor &value, const at::Tensor &locations,
   const int64_t n = value.size(0), m = value.size(2), d = value.size(3);
   const int64_t lq = locations.size(1), levels = locations.size(3),
                 points = locations.size(4);
-  const at::Tensor grids = locations * 2 - 1;
+  // Batch 1 locations and weights serve every image.
+  const at::Tensor grids = (locations * 2 - 1).expand({n, -1, -1, -1, -1, -1});
+  const at::Tensor perImage = weights.expand({n, -1, -1, -1, -1});
   std::vector<at::Tensor> sampled;
   int64_t start = 0;
   for (int64_t l = 0; l < levels; ++l) {
@@ -32,7 +34,7 @@ at::Tensor msDeformAttn(const at::Tensor &value, const at::Tensor &locations,
   // [N * M, D, Lq, L, P] -> [N * M, D, Lq, L * P]
   at::Tensor stacked = at::stack(sampled, -2).flatten(-2);
   at::Tensor attention =
-      weights.transpose(1, 2).reshape({n * m, 1, lq, levels * points});
+      perImage.transpose(1, 2).reshape({n * m, 1, lq, levels * points});
   return (stacked * attention)
       .sum(-1)
       .view({n, m * d, lq})

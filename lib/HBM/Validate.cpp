@@ -493,8 +493,8 @@ struct Checker {
             !__builtin_add_overflow(positions, hw, &positions);
       }
       if (!sizesOk || value.size() != 4 || value[1] != positions ||
-          loc.size() != 6 || loc[0] != value[0] || loc[2] != value[2] ||
-          loc[3] != int64_t(levels) || loc[5] != 2 ||
+          loc.size() != 6 || (loc[0] != value[0] && loc[0] != 1) ||
+          loc[2] != value[2] || loc[3] != int64_t(levels) || loc[5] != 2 ||
           weights != std::vector<int64_t>(loc.begin(), loc.end() - 1))
         return err << "layer '" << l.name
                    << "' (ms_deform_attn) operands are not value [N, S, M, "

@@ -295,8 +295,9 @@ Value NetBuilder::msDeformAttn(Value value, Value locations, Value weights,
   for (size_t k = 0; k + 1 < shapes.size(); k += 2)
     positions += shapes[k] * shapes[k + 1];
   if (v.size() != 4 || shapes.empty() || shapes.size() % 2 ||
-      v[1] != positions || l.size() != 6 || l[0] != v[0] || l[2] != v[2] ||
-      l[3] != int64_t(shapes.size() / 2) || l[5] != 2 || w != l.drop_back()) {
+      v[1] != positions || l.size() != 6 || (l[0] != v[0] && l[0] != 1) ||
+      l[2] != v[2] || l[3] != int64_t(shapes.size() / 2) || l[5] != 2 ||
+      w != l.drop_back()) {
     fail(name, "deformable attention needs value [N, S, M, D], locations "
                "[N, Lq, M, L, P, 2] and weights [N, Lq, M, L, P] with S the "
                "sum of the levels' H * W");

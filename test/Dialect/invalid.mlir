@@ -586,3 +586,12 @@ func.func @qms_deform_attn_loc_requant(%v: tensor<1x10x2x4xi8>, %l: tensor<1x3x2
   %0 = hat.qms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>, loc_multiplier = array<i32: 1, 1>, loc_shift = array<i32: 1, 1>, multiplier = 1 : i32, shift = 1 : i32} : (tensor<1x10x2x4xi8>, tensor<1x3x2x2x2x2xi16>, tensor<1x3x2x2x2xi8>) -> tensor<1x3x8xi8>
   return
 }
+
+// -----
+
+func.func @ms_deform_attn_batch(%v: tensor<2x10x2x4xf32>, %l: tensor<3x3x2x2x2x2xf32>, %w: tensor<3x3x2x2x2xf32>) {
+  // expected-error @+2 {{'locations' must be [N, Lq, M, L, P, 2] = [2 or 1, Lq, 2, 2, P, 2], got [3, 3, 2, 2, 2, 2]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<2x10x2x4xf32>, tensor<3x3x2x2x2x2xf32>, tensor<3x3x2x2x2xf32>) -> tensor<2x3x8xf32>
+  return
+}

@@ -121,3 +121,11 @@ func.func @ms_deform_attn(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>,
   %z = hat.qms_deform_attn %qv, %ql, %qw {spatial_shapes = array<i64: 2, 4, 1, 2>, loc_multiplier = array<i32: 1073741824, 1073741824, 1073741824, 1073741824>, loc_shift = array<i32: 28, 29, 29, 30>, multiplier = 1073741824 : i32, shift = 52 : i32} : (tensor<1x10x2x4xi8>, tensor<1x3x2x2x2x2xi16>, tensor<1x3x2x2x2xi8>) -> tensor<1x3x8xi8>
   return %y, %z : tensor<1x3x8xf32>, tensor<1x3x8xi8>
 }
+
+// Batch 1 locations and weights serve a batch of 2 (shared queries).
+// CHECK-LABEL: func @ms_deform_attn_shared_queries
+// CHECK: hat.ms_deform_attn {{.*}} -> tensor<2x3x8xf32>
+func.func @ms_deform_attn_shared_queries(%v: tensor<2x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>, %w: tensor<1x3x2x2x2xf32>) -> tensor<2x3x8xf32> {
+  %y = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<2x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<2x3x8xf32>
+  return %y : tensor<2x3x8xf32>
+}

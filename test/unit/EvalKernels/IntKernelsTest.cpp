@@ -542,3 +542,42 @@ TEST(MsDeformAttn, IntegerFollowsTheFloatOp) {
     EXPECT_LE(saturated, q.i.size() / 5) << "a vacuous comparison";
   }
 }
+
+// Locations and weights of batch 1 serve every image: the same as giving
+// each image a copy, in float and in integers.
+TEST(MsDeformAttn, BatchOneLocationsServeEveryImage) {
+  std::mt19937 rng(8);
+  const std::vector<int64_t> shapes{3, 4, 2, 2};
+  Tensor qv = randInts(DType::I8, {3, 16, 2, 4}, rng);
+  Tensor ql = randInts(DType::I16, {1, 5, 2, 2, 2, 2}, rng);
+  Tensor qw = randInts(DType::I8, {1, 5, 2, 2, 2}, rng);
+  auto repeat = [](const Tensor &t, int64_t times) {
+    Tensor r = t;
+    r.shape[0] = times;
+    for (int64_t k = 1; k < times; ++k) {
+      r.i.insert(r.i.end(), t.i.begin(), t.i.end());
+      r.f.insert(r.f.end(), t.f.begin(), t.f.end());
+    }
+    return r;
+  };
+  const std::vector<int32_t> lm{1 << 30, 1 << 30, 1 << 30, 1 << 30},
+      ls{43, 43, 44, 44};
+  Tensor shared =
+      qmsDeformAttn(qv, ql, qw, shapes, lm, ls, 1 << 30, 40, DType::I8);
+  Tensor copied = qmsDeformAttn(qv, repeat(ql, 3), repeat(qw, 3), shapes, lm,
+                                ls, 1 << 30, 40, DType::I8);
+  EXPECT_EQ(shared.i, copied.i);
+  EXPECT_EQ(shared.shape, (std::vector<int64_t>{3, 5, 8}));
+
+  Tensor fv = Tensor::f32({3, 16, 2, 4}), fl = Tensor::f32({1, 5, 2, 2, 2, 2}),
+         fw = Tensor::f32({1, 5, 2, 2, 2});
+  std::uniform_real_distribution<float> u(-0.1f, 1.1f);
+  for (float &v : fv.f)
+    v = u(rng);
+  for (float &v : fl.f)
+    v = u(rng);
+  for (float &v : fw.f)
+    v = u(rng);
+  EXPECT_EQ(msDeformAttn(fv, fl, fw, shapes).f,
+            msDeformAttn(fv, repeat(fl, 3), repeat(fw, 3), shapes).f);
+}

@@ -420,6 +420,53 @@ TEST_F(FloatOpsTest, MsDeformAttnTwoLevels) {
         << "gradient of input " << i;
 }
 
+// Locations and weights of batch 1 (a decoder's learned queries) serve a
+// batch of 3: the same forward as copies for each image, and their
+// gradients are the sums of the copies' gradients.
+TEST_F(FloatOpsTest, MsDeformAttnSharedLocations) {
+  const std::vector<int64_t> shapes{4, 6, 2, 3};
+  // The builders own their modules: both stay alive for the test.
+  std::vector<std::unique_ptr<FunctionBuilder>> builders;
+  auto build = [&](int64_t locBatch) {
+    builders.push_back(std::make_unique<FunctionBuilder>(context));
+    FunctionBuilder &fb = *builders.back();
+    auto args = fb.begin({fb.tensor({3, 30, 2, 4}, fb.f32()),
+                          fb.tensor({locBatch, 5, 2, 2, 3, 2}, fb.f32()),
+                          fb.tensor({locBatch, 5, 2, 2, 3}, fb.f32())});
+    mlir::Value y = fb.builder.create<MsDeformAttnOp>(
+        fb.loc(), args[0], args[1], args[2],
+        fb.builder.getDenseI64ArrayAttr(shapes));
+    return fb.finish({y});
+  };
+  mlir::func::FuncOp sharedFunc = build(1), copiedFunc = build(3);
+  ExecutorOptions options;
+  options.fakeQuantMode = FakeQuantMode::Float;
+  auto sharedExec = makeExecutor(sharedFunc, options);
+  auto copiedExec = makeExecutor(copiedFunc, options);
+  ASSERT_TRUE(sharedExec && copiedExec);
+  at::Tensor value = randn({3, 30, 2, 4});
+  at::Tensor loc = at::rand({1, 5, 2, 2, 3, 2}).set_requires_grad(true);
+  at::Tensor w = at::rand({1, 5, 2, 2, 3}).set_requires_grad(true);
+  at::Tensor locCopies = loc.detach().repeat({3, 1, 1, 1, 1, 1});
+  at::Tensor wCopies = w.detach().repeat({3, 1, 1, 1, 1});
+  locCopies.set_requires_grad(true);
+  wCopies.set_requires_grad(true);
+  at::Tensor shared = sharedExec->forward({value, loc, w})[0];
+  at::Tensor copied = copiedExec->forward({value, locCopies, wCopies})[0];
+  EXPECT_TRUE(allClose(shared, copied, 1e-6, 1e-6)) << "forward";
+  at::Tensor gradOut = randn({3, 5, 8});
+  (shared * gradOut).sum().backward();
+  (copied * gradOut).sum().backward();
+  EXPECT_TRUE(allClose(loc.grad(), locCopies.grad().sum(0, true), 1e-4, 1e-5))
+      << "location gradient";
+  EXPECT_TRUE(allClose(w.grad(), wCopies.grad().sum(0, true), 1e-4, 1e-5))
+      << "weight gradient";
+  // HatEval agrees.
+  std::vector<at::Tensor> evalOut = runEval(sharedFunc, {value, loc, w});
+  ASSERT_EQ(evalOut.size(), 1u);
+  EXPECT_TRUE(allClose(shared, evalOut[0], 1e-4, 1e-5)) << "vs HatEval";
+}
+
 TEST_F(FloatOpsTest, ConcatReshapeFlattenTransposeSoftmax) {
   FunctionBuilder fb(context);
   auto args = fb.begin(

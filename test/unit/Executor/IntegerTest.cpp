@@ -262,6 +262,21 @@ TEST_F(IntegerTest, QMsDeformAttn) {
                {full(valueBits, {1, 23, 2, 4}), full(16, {1, 6, 2, 2, 2, 2}),
                 full(8, {1, 6, 2, 2, 2})});
   }
+  // Batch 1 locations and weights for a batch of 3 images.
+  FunctionBuilder fb(context, 14);
+  auto args = fb.begin({fb.tensor({3, 23, 2, 4}, fb.i(8)),
+                        fb.tensor({1, 6, 2, 2, 2, 2}, fb.i(16)),
+                        fb.tensor({1, 6, 2, 2, 2}, fb.i(8))});
+  auto &bld = fb.builder;
+  mlir::Value y = bld.create<QMsDeformAttnOp>(
+      fb.loc(), fb.tensor({3, 6, 8}, fb.i(8)), args[0], args[1], args[2],
+      bld.getDenseI64ArrayAttr({4, 5, 1, 3}),
+      fb.i32s({1600000000, 1280000000, 1920000000, 1280000000}),
+      fb.i32s({37, 37, 38, 39}), bld.getI32IntegerAttr(1500000000),
+      bld.getI32IntegerAttr(40));
+  checkExact(fb.finish({y}),
+             {full(8, {3, 23, 2, 4}), full(16, {1, 6, 2, 2, 2, 2}),
+              full(8, {1, 6, 2, 2, 2})});
 }
 
 TEST_F(IntegerTest, ConstantOperands) {
