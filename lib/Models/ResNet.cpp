@@ -41,11 +41,13 @@ struct ResNet : Module {
     return nb.activation(nb.add(y, identity), Activation::Relu);
   }
 
-  Value forward(NetBuilder &nb, Value x) override {
+  /// The outputs of layer1 .. layer4 (strides 4, 8, 16, 32).
+  std::vector<Value> stages(NetBuilder &nb, Value x) {
     nb.setBatchNormKwargs(bn.eps, bn.momentum);
     x = nb.conv2d(x, 64, 7, 2, 3, 1, false, 1, "conv1");
     x = nb.activation(nb.batchNorm(x, "bn1"), Activation::Relu);
     x = nb.maxPool(x, 3, 2, 1);
+    std::vector<Value> outputs;
     int64_t planes = 64;
     for (size_t stage = 0; stage < blocks.size(); ++stage, planes *= 2) {
       NetBuilder::Scope layer(nb, "layer" + std::to_string(stage + 1));
@@ -55,11 +57,33 @@ struct ResNet : Module {
         x = bottleneck ? bottleneckBlock(nb, x, planes, stride)
                        : basicBlock(nb, x, planes, stride);
       }
+      outputs.push_back(x);
     }
+    return outputs;
+  }
+
+  /// With the top: the logits; without: the stride-32 feature
+  /// (forwardMulti() gives every stage's).
+  Value forward(NetBuilder &nb, Value x) override {
+    x = stages(nb, x).back();
     if (!includeTop)
       return x;
     x = nb.flatten(nb.globalAvgPool(x));
     return nb.linear(x, numClasses, true, "fc");
+  }
+
+  /// Without the top, one feature per stage, strides 4, 8, 16, 32 (64 to
+  /// 512 channels for ResNet18/34, 256 to 2048 for ResNet50), as a
+  /// multi-scale detector (Deformable DETR) reads them.
+  std::vector<Value> forwardMulti(NetBuilder &nb,
+                                  const std::vector<Value> &inputs) override {
+    if (inputs.size() != 1) {
+      nb.fail(name, "takes one input");
+      return inputs;
+    }
+    if (includeTop)
+      return {forward(nb, inputs[0])};
+    return stages(nb, inputs[0]);
   }
 };
 

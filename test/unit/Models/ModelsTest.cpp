@@ -236,6 +236,26 @@ TEST(Models, EfficientNetFeaturesWithoutTop) {
   }
 }
 
+TEST(Models, ResNetStagesWithoutTop) {
+  // include_top=False gives layer1 .. layer4 at strides 4 .. 32.
+  struct Case {
+    std::string type;
+    std::vector<int64_t> channels;
+  };
+  for (const Case &c :
+       std::vector<Case>{{"ResNet18", {64, 128, 256, 512}},
+                         {"ResNet50", {256, 512, 1024, 2048}}}) {
+    auto types = loweredResults("model = dict(type='" + c.type +
+                                    "', include_top=False)\n",
+                                64, "backbone");
+    ASSERT_EQ(types.size(), 4u) << c.type;
+    for (size_t i = 0; i < 4; ++i) {
+      EXPECT_EQ(types[i][1], c.channels[i]) << c.type << " #" << i;
+      EXPECT_EQ(types[i][2], 64 >> (i + 2)) << c.type << " #" << i;
+    }
+  }
+}
+
 TEST(Models, FcosOutputsPerLevel) {
   // A BiFPN + FCOSHead at 96x96 (odd extra levels: 3 -> 2 -> 1): 3 branches
   // x 5 levels, each map at its stride; num_classes / 4 / 1 channels.
