@@ -213,9 +213,10 @@ private:
       return user->emitError("constant operand '")
                  << p.getName() << "' must be i8 or i16, got " << type,
              failure();
-    if (!isa<AddOp, MulOp, MatmulOp, ConcatOp>(user))
+    if (!isa<AddOp, MulOp, MatmulOp, ConcatOp, ConvOp, LinearOp>(user))
       return user->emitError("this layer cannot read the constant '")
-                 << p.getName() << "' (only add, mul, matmul and concat can)",
+                 << p.getName()
+                 << "' (only add, mul, matmul, concat, conv and linear can)",
              failure();
     hbm::Constant c;
     c.name = p.getName().str();

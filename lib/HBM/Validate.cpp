@@ -259,14 +259,16 @@ struct Checker {
                false;
       // Constant activations feed only layers that read their inputs
       // through the reference kernels (the runtime's fast paths address
-      // the arena).
+      // the arena; a conv or linear with a constant input runs on the
+      // reference kernel).
       if (t->constant >= 0 && l.kind != LayerKind::Add &&
           l.kind != LayerKind::Mul && l.kind != LayerKind::MatMul &&
-          l.kind != LayerKind::Concat)
+          l.kind != LayerKind::Concat && l.kind != LayerKind::Conv &&
+          l.kind != LayerKind::Linear)
         return err << "layer '" << l.name << "' (" << layerKindName(l.kind)
                    << ") cannot read the constant "
                    << "tensor '" << t->name
-                   << "' (only add, mul, matmul and concat can)",
+                   << "' (only add, mul, matmul, concat, conv and linear can)",
                false;
       in.push_back(t);
     }

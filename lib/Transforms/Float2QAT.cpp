@@ -261,8 +261,11 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
       SmallVector<OpOperand *> activationUses;
       for (OpOperand &use : p.getResult().getUses()) {
         Operation *user = use.getOwner();
+        // The data input of a conv/linear too: a transformer decoder's
+        // learned queries (`tgt`) enter its projections directly.
         if (isa<AddOp, MatmulOp, ConcatOp>(user) ||
-            (isa<MulOp>(user) && !isConstantScale(user)))
+            (isa<MulOp>(user) && !isConstantScale(user)) ||
+            (isa<Conv2dOp, LinearOp>(user) && use.getOperandNumber() == 0))
           activationUses.push_back(&use);
       }
       if (activationUses.empty())

@@ -207,3 +207,21 @@ func.func @ms_deform_attn(%v: tensor<1x10x2x4xf32>, %l: tensor<1x3x2x2x2x2xf32>,
   %y = hat.ms_deform_attn %v, %l, %w {spatial_shapes = array<i64: 2, 4, 1, 2>} : (tensor<1x10x2x4xf32>, tensor<1x3x2x2x2x2xf32>, tensor<1x3x2x2x2xf32>) -> tensor<1x3x8xf32>
   return %y : tensor<1x3x8xf32>
 }
+
+// -----
+
+// A learned query tensor (a decoder's `tgt`) entering a linear projection
+// as its data is quantized like an activation: a fake_quant after the
+// parameter, named after it. The linear's weight gets its per-channel one.
+// CHECK-LABEL: func @param_into_linear
+// CHECK: %[[T:.*]] = hat.param "tgt"
+// CHECK: %[[TQ:.*]] = hat.fake_quant %[[T]] {dtype = #hat<qdtype qint8>, observer = #hat<observer minmax>} : tensor<1x4x8xf32>
+// CHECK: hat.linear %[[TQ]], %{{.*}}, %{{.*}}
+func.func @param_into_linear(%x: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  %t = hat.param "tgt" dense<0.5> : tensor<1x4x8xf32>
+  %w = hat.param "proj.weight" dense<0.1> : tensor<8x8xf32>
+  %b = hat.param "proj.bias" dense<0.0> : tensor<8xf32>
+  %v = hat.linear %t, %w, %b : (tensor<1x4x8xf32>, tensor<8x8xf32>, tensor<8xf32>) -> tensor<1x4x8xf32>
+  %y = hat.add %x, %v : (tensor<2x4x8xf32>, tensor<1x4x8xf32>) -> tensor<2x4x8xf32>
+  return %y : tensor<2x4x8xf32>
+}
