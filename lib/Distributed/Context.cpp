@@ -18,6 +18,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -199,6 +200,10 @@ std::unique_ptr<Context> Context::create(const InitOptions &options) {
     throw DistributedError("rank " + std::to_string(options.rank) +
                            " is not in [0, " +
                            std::to_string(options.worldSize) + ")");
+  // A peer that dies mid-collective leaves a broken socket: writing to it
+  // must be an error Gloo reports (collectiveFailed then lets the watchdog
+  // name the rank), not a SIGPIPE that ends this rank without a word.
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Context> context(new Context());
   Impl &im = *context->implPtr;
   im.options = options;
