@@ -244,39 +244,28 @@ TEST_F(IntegerTest, QLayerNorm) {
 // equals HatEval, int8 and int16 values, locations spread over and beyond
 // the maps.
 TEST_F(IntegerTest, QMsDeformAttn) {
-  for (int valueBits : {8, 16}) {
+  // (value bits, images, batch of the locations and weights): the last
+  // shares batch 1 locations and weights among 3 images.
+  for (auto [valueBits, images, locBatch] :
+       std::vector<std::tuple<int, int64_t, int64_t>>{
+           {8, 1, 1}, {16, 1, 1}, {8, 3, 1}}) {
     FunctionBuilder fb(context, 13);
-    auto args = fb.begin({fb.tensor({1, 23, 2, 4}, fb.i(valueBits)),
-                          fb.tensor({1, 6, 2, 2, 2, 2}, fb.i(16)),
-                          fb.tensor({1, 6, 2, 2, 2}, fb.i(8))});
+    auto args = fb.begin({fb.tensor({images, 23, 2, 4}, fb.i(valueBits)),
+                          fb.tensor({locBatch, 6, 2, 2, 2, 2}, fb.i(16)),
+                          fb.tensor({locBatch, 6, 2, 2, 2}, fb.i(8))});
     auto &bld = fb.builder;
     // Location ratios s_loc * size * 256 with s_loc = 1 / 32767: a
     // multiplier of about 2^30.5 and shift 30 - log2(size * 256 / 32767).
     mlir::Value y = bld.create<QMsDeformAttnOp>(
-        fb.loc(), fb.tensor({1, 6, 8}, fb.i(8)), args[0], args[1], args[2],
+        fb.loc(), fb.tensor({images, 6, 8}, fb.i(8)), args[0], args[1], args[2],
         bld.getDenseI64ArrayAttr({4, 5, 1, 3}),
         fb.i32s({1600000000, 1280000000, 1920000000, 1280000000}),
         fb.i32s({37, 37, 38, 39}), bld.getI32IntegerAttr(1500000000),
         bld.getI32IntegerAttr(valueBits == 8 ? 40 : 48));
-    checkExact(fb.finish({y}),
-               {full(valueBits, {1, 23, 2, 4}), full(16, {1, 6, 2, 2, 2, 2}),
-                full(8, {1, 6, 2, 2, 2})});
+    checkExact(fb.finish({y}), {full(valueBits, {images, 23, 2, 4}),
+                                full(16, {locBatch, 6, 2, 2, 2, 2}),
+                                full(8, {locBatch, 6, 2, 2, 2})});
   }
-  // Batch 1 locations and weights for a batch of 3 images.
-  FunctionBuilder fb(context, 14);
-  auto args = fb.begin({fb.tensor({3, 23, 2, 4}, fb.i(8)),
-                        fb.tensor({1, 6, 2, 2, 2, 2}, fb.i(16)),
-                        fb.tensor({1, 6, 2, 2, 2}, fb.i(8))});
-  auto &bld = fb.builder;
-  mlir::Value y = bld.create<QMsDeformAttnOp>(
-      fb.loc(), fb.tensor({3, 6, 8}, fb.i(8)), args[0], args[1], args[2],
-      bld.getDenseI64ArrayAttr({4, 5, 1, 3}),
-      fb.i32s({1600000000, 1280000000, 1920000000, 1280000000}),
-      fb.i32s({37, 37, 38, 39}), bld.getI32IntegerAttr(1500000000),
-      bld.getI32IntegerAttr(40));
-  checkExact(fb.finish({y}),
-             {full(8, {3, 23, 2, 4}), full(16, {1, 6, 2, 2, 2, 2}),
-              full(8, {1, 6, 2, 2, 2})});
 }
 
 TEST_F(IntegerTest, ConstantOperands) {
