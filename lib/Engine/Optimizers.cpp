@@ -67,16 +67,15 @@ struct KwargsDelta {
   }
 };
 
-/// Reads the options of `dict` (skipping `type`, `params` and any key in
-/// `skip`); unknown options and bad values are errors.
-config::Expected<KwargsDelta>
-parseKwargs(const config::BuildArgs &args, const config::DictData &dict,
-            bool isSGD, const std::vector<std::string> &skip = {}) {
+/// Reads the options of `dict` (skipping `type` and `params`); unknown
+/// options and bad values are errors.
+config::Expected<KwargsDelta> parseKwargs(const config::BuildArgs &args,
+                                          const config::DictData &dict,
+                                          bool isSGD) {
   KwargsDelta delta;
   for (auto &[key, value] : dict.entries) {
     std::string k = key.str();
-    if (k == "type" || k == "params" ||
-        std::find(skip.begin(), skip.end(), k) != skip.end())
+    if (k == "type" || k == "params")
       continue;
     if (k == "nesterov" && isSGD) {
       if (!value.isBool())

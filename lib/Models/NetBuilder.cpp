@@ -283,52 +283,6 @@ Value NetBuilder::batchNorm(Value x, const std::string &name) {
                                      builder.getF32FloatAttr(bnMomentum));
 }
 
-Value NetBuilder::msDeformAttn(Value value, Value locations, Value weights,
-                               ArrayRef<int64_t> shapes,
-                               const std::string &name) {
-  if (failed())
-    return value;
-  // The op infers its type: refuse inconsistent operands here, by name,
-  // instead of failing inside the builder.
-  ArrayRef<int64_t> v = shape(value), l = shape(locations), w = shape(weights);
-  int64_t positions = 0;
-  for (size_t k = 0; k + 1 < shapes.size(); k += 2)
-    positions += shapes[k] * shapes[k + 1];
-  if (v.size() != 4 || shapes.empty() || shapes.size() % 2 ||
-      v[1] != positions || l.size() != 6 || (l[0] != v[0] && l[0] != 1) ||
-      l[2] != v[2] || l[3] != int64_t(shapes.size() / 2) || l[5] != 2 ||
-      w != l.drop_back()) {
-    fail(name, "deformable attention needs value [N, S, M, D], locations "
-               "[N, Lq, M, L, P, 2] and weights [N, Lq, M, L, P] with S the "
-               "sum of the levels' H * W");
-    return value;
-  }
-  auto op =
-      builder.create<MsDeformAttnOp>(opLoc(name), value, locations, weights,
-                                     builder.getDenseI64ArrayAttr(shapes));
-  nameLayer(op, name);
-  return op;
-}
-
-Value NetBuilder::layerNorm(Value x, const std::string &name, float eps) {
-  if (failed())
-    return x;
-  ArrayRef<int64_t> s = shape(x);
-  if (s.empty()) {
-    fail(name, "layer norm needs an input of rank >= 1");
-    return x;
-  }
-  const int64_t c = s.back();
-  if (!admitParameters(name, {2, c}))
-    return x;
-  Value w = param(name + ".weight", {c}, std::vector<float>(c, 1.f), true);
-  Value b = param(name + ".bias", {c}, std::vector<float>(c, 0.f), true);
-  Value y = builder.create<LayerNormOp>(opLoc(name), x, w, b,
-                                        builder.getF32FloatAttr(eps));
-  nameLayer(y, name);
-  return y;
-}
-
 Value NetBuilder::activation(Value x, Activation act) {
   switch (act) {
   case Activation::None:

@@ -105,16 +105,6 @@ public:
   mlir::Value matmul(mlir::Value a, mlir::Value b,
                      const std::string &name = "matmul");
   mlir::Value softmax(mlir::Value x, int64_t axis);
-  /// Deformable DETR's multi-scale sampling: value [N, S, M, D], locations
-  /// [N, Lq, M, L, P, 2] in [0, 1], weights [N, Lq, M, L, P]; `shapes` the
-  /// levels' H, W pairs -> [N, Lq, M * D], the layer named `name`.
-  mlir::Value msDeformAttn(mlir::Value value, mlir::Value locations,
-                           mlir::Value weights, llvm::ArrayRef<int64_t> shapes,
-                           const std::string &name);
-  /// torch.nn.LayerNorm(C) over the last axis: `<name>.weight` (ones) and
-  /// `<name>.bias` (zeros), the layer named `<name>`.
-  mlir::Value layerNorm(mlir::Value x, const std::string &name,
-                        float eps = 1e-5f);
   /// A float constant `<leaf>` that is not trained (a position embedding).
   mlir::Value constant(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
                        std::vector<float> data);
