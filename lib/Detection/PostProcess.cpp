@@ -44,13 +44,37 @@ DetectionPostProcessor::fromJson(const std::string &json) {
   if (j.is_discarded() || !j.is_object())
     throw FcosDecodeError("post_process: not a JSON object");
   auto type = j.find("type");
-  if (type == j.end() || !type->is_string() ||
-      type->get<std::string>() != "FCOSMultiStrideFilter")
+  const std::string typeName =
+      type != j.end() && type->is_string() ? type->get<std::string>() : "";
+  if (typeName != "FCOSMultiStrideFilter" &&
+      typeName != "DeformableDETRPostProcess")
     throw FcosDecodeError(
         "post_process: unsupported \"type\" " +
         (type == j.end() ? std::string("(none)") : type->dump()) +
-        "; this build decodes FCOSMultiStrideFilter");
+        "; this build decodes FCOSMultiStrideFilter and "
+        "DeformableDETRPostProcess");
   DetectionPostProcessor pp;
+  if (typeName == "DeformableDETRPostProcess") {
+    pp.kind_ = Kind::Detr;
+    pp.numClasses_ = -1;
+    pp.detrOptions_ = detrDecodeOptionsFromJson(json, &pp.numClasses_);
+    if (pp.numClasses_ <= 0)
+      throw FcosDecodeError("post_process: \"num_classes\" must be given "
+                            "and positive");
+    auto outputs = j.find("outputs");
+    auto name = [&](const char *key) {
+      if (outputs == j.end() || !outputs->is_object() ||
+          !outputs->contains(key) || !(*outputs)[key].is_string())
+        throw FcosDecodeError(std::string("post_process: needs an "
+                                          "\"outputs\" object naming the "
+                                          "\"") +
+                              key + "\" output");
+      return (*outputs)[key].get<std::string>();
+    };
+    pp.logits_ = name("logits");
+    pp.boxes_ = name("boxes");
+    return pp;
+  }
   pp.numClasses_ = -1;
   pp.options_ = fcosDecodeOptionsFromJson(json, &pp.numClasses_);
   if (pp.numClasses_ <= 0)
@@ -67,8 +91,40 @@ DetectionPostProcessor::fromJson(const std::string &json) {
   return pp;
 }
 
+std::vector<ImageDetections> DetectionPostProcessor::decodeDetrOutputs(
+    const std::vector<NamedOutput> &outputs) const {
+  auto find = [&](const std::string &name) -> const NamedOutput & {
+    auto it =
+        std::find_if(outputs.begin(), outputs.end(),
+                     [&](const NamedOutput &o) { return o.name == name; });
+    if (it == outputs.end())
+      throw FcosDecodeError("post_process: the network has no output '" + name +
+                            "'");
+    return *it;
+  };
+  const NamedOutput &logits = find(logits_);
+  const NamedOutput &boxes = find(boxes_);
+  if (logits.shape.size() != 3 || logits.shape[2] != numClasses_ ||
+      !logits.data)
+    throw FcosDecodeError("post_process: output '" + logits.name +
+                          "' has shape " + shapeText(logits.shape) +
+                          ", expected [N, Q, " + std::to_string(numClasses_) +
+                          "]");
+  if (boxes.shape.size() != 3 || boxes.shape[0] != logits.shape[0] ||
+      boxes.shape[1] != logits.shape[1] || boxes.shape[2] != 4 || !boxes.data)
+    throw FcosDecodeError("post_process: output '" + boxes.name +
+                          "' has shape " + shapeText(boxes.shape) +
+                          ", expected [" + std::to_string(logits.shape[0]) +
+                          ", " + std::to_string(logits.shape[1]) + ", 4]");
+  return decodeDetr(logits.data, boxes.data, static_cast<int>(logits.shape[0]),
+                    static_cast<int>(logits.shape[1]), numClasses_,
+                    detrOptions_);
+}
+
 std::vector<ImageDetections>
 DetectionPostProcessor::decode(const std::vector<NamedOutput> &outputs) const {
+  if (kind_ == Kind::Detr)
+    return decodeDetrOutputs(outputs);
   auto find = [&](const std::string &name, int64_t channels,
                   int64_t batch) -> const NamedOutput & {
     auto it =

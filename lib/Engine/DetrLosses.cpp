@@ -2,11 +2,14 @@
 
 #include "hat/Engine/DetrLosses.h"
 
+#include "hat/Config/Registry.h"
 #include "hat/Detection/Assignment.h"
+#include "hat/Engine/Builders.h"
 #include "hat/Engine/DetectionLosses.h"
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <stdexcept>
 
 namespace hat::engine {
@@ -195,6 +198,128 @@ std::vector<std::pair<std::string, at::Tensor>> SetCriterion::operator()(
                         options_.lossGiou * (1 - giou).sum() / numBoxes);
   }
   return losses;
+}
+
+SetTargets setTargetsFromBoxes(const std::vector<at::Tensor> &boxes,
+                               const std::vector<at::Tensor> &labels,
+                               int64_t height, int64_t width) {
+  if (boxes.size() != labels.size())
+    throw std::invalid_argument(
+        "DETR targets: " + std::to_string(boxes.size()) + " box and " +
+        std::to_string(labels.size()) + " label tensors");
+  if (height < 1 || width < 1)
+    throw std::invalid_argument("DETR targets: the input size must be "
+                                "positive");
+  SetTargets targets;
+  const at::Tensor scale =
+      at::tensor({1.f / float(width), 1.f / float(height), 1.f / float(width),
+                  1.f / float(height)});
+  for (size_t n = 0; n < boxes.size(); ++n) {
+    at::Tensor b = boxes[n].to(at::kCPU, at::kFloat).reshape({-1, 4});
+    at::Tensor l = labels[n].to(at::kCPU, at::kLong).reshape({-1});
+    if (b.size(0) != l.size(0))
+      throw std::invalid_argument("DETR targets of image " + std::to_string(n) +
+                                  ": " + std::to_string(b.size(0)) +
+                                  " boxes and " + std::to_string(l.size(0)) +
+                                  " labels");
+    const at::Tensor keep = l.ge(0).nonzero().reshape({-1});
+    b = b.index_select(0, keep) * scale;
+    l = l.index_select(0, keep);
+    const at::Tensor x1 = b.select(1, 0), y1 = b.select(1, 1),
+                     x2 = b.select(1, 2), y2 = b.select(1, 3);
+    targets.boxes.push_back(
+        at::stack({(x1 + x2) * 0.5, (y1 + y2) * 0.5, x2 - x1, y2 - y1}, 1));
+    targets.labels.push_back(l);
+  }
+  return targets;
+}
+
+namespace {
+using MatcherPtr = std::shared_ptr<const HungarianMatcher>;
+using CriterionPtr = std::shared_ptr<const SetCriterion>;
+
+double nonNegative(const config::BuildArgs &args, const std::string &name,
+                   double fallback) {
+  const double v = numberKwarg(args, name, fallback);
+  if (!(v >= 0) || !std::isfinite(v))
+    throw EngineError(
+        args.error("'" + name + "' must be a finite number >= 0").str());
+  return v;
+}
+
+config::Expected<std::any> buildMatcher(const config::BuildArgs &args) {
+  try {
+    HungarianMatcherOptions o;
+    o.costClass = nonNegative(args, "cost_class", o.costClass);
+    o.costBbox = nonNegative(args, "cost_bbox", o.costBbox);
+    o.costGiou = nonNegative(args, "cost_giou", o.costGiou);
+    o.focalAlpha = nonNegative(args, "focal_alpha", o.focalAlpha);
+    o.focalGamma = nonNegative(args, "focal_gamma", o.focalGamma);
+    return std::any(MatcherPtr(std::make_shared<HungarianMatcher>(o)));
+  } catch (const EngineError &e) {
+    return config::Diagnostic(e.what());
+  } catch (const std::invalid_argument &e) {
+    return args.error(e.what());
+  }
+}
+
+config::Expected<std::any> buildCriterion(const config::BuildArgs &args) {
+  try {
+    MatcherPtr matcher =
+        args.has("matcher")
+            ? buildAs<MatcherPtr>(args.get("matcher"), "matcher")
+            : std::make_shared<HungarianMatcher>(HungarianMatcherOptions{});
+    SetCriterionOptions o;
+    o.lossCe = nonNegative(args, "loss_ce", o.lossCe);
+    o.lossBbox = nonNegative(args, "loss_bbox", o.lossBbox);
+    o.lossGiou = nonNegative(args, "loss_giou", o.lossGiou);
+    o.focalAlpha = nonNegative(args, "focal_alpha", o.focalAlpha);
+    o.focalGamma = nonNegative(args, "focal_gamma", o.focalGamma);
+    if (o.focalAlpha > 1)
+      throw EngineError(args.error("'focal_alpha' must be in [0, 1]").str());
+    return std::any(CriterionPtr(std::make_shared<SetCriterion>(*matcher, o)));
+  } catch (const EngineError &e) {
+    return config::Diagnostic(e.what());
+  } catch (const std::invalid_argument &e) {
+    return args.error(e.what());
+  }
+}
+} // namespace
+
+HAT_REGISTER("matcher", {"HungarianMatcher"},
+             config::KwargSpec{{},
+                               {"cost_class", "cost_bbox", "cost_giou",
+                                "focal_alpha", "focal_gamma"}},
+             buildMatcher);
+
+HAT_REGISTER("criterion", {"SetCriterion"},
+             config::KwargSpec{{},
+                               {"matcher", "loss_ce", "loss_bbox", "loss_giou",
+                                "focal_alpha", "focal_gamma"}},
+             buildCriterion);
+
+config::Expected<std::shared_ptr<const SetCriterion>>
+buildSetCriterion(const config::Value &detrModelConfig) {
+  if (!detrModelConfig.isDict())
+    return config::Diagnostic("a DeformableDETR model config must be a dict, "
+                              "got " +
+                              detrModelConfig.repr());
+  const config::DictData &dict = detrModelConfig.asDict();
+  const config::Value *criterion = dict.find("criterion");
+  if (!criterion || criterion->isNone())
+    return dict.loc.valid()
+               ? config::Diagnostic(dict.loc, "DeformableDETR needs "
+                                              "'criterion' to train")
+               : config::Diagnostic("DeformableDETR needs 'criterion' to "
+                                    "train");
+  auto built = config::Registry::instance().build(*criterion, "criterion");
+  if (!built)
+    return built.error();
+  if (auto *c = std::any_cast<CriterionPtr>(&*built))
+    return *c;
+  return config::Diagnostic("DeformableDETR 'criterion' must be a "
+                            "SetCriterion, got " +
+                            criterion->repr());
 }
 
 } // namespace hat::engine

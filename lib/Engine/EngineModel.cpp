@@ -9,6 +9,7 @@
 
 #include "hat/Engine/Builders.h"
 #include "hat/Engine/DetectionLosses.h"
+#include "hat/Engine/DetrLosses.h"
 #include "hat/Engine/Engine.h"
 #include "hat/Engine/FcosTarget.h"
 #include "hat/Engine/GaNetLoss.h"
@@ -232,6 +233,15 @@ EngineModelPtr EngineModel::fromConfig(const config::Value &modelConfig) {
       if (!loss)
         throw EngineError(diagnosticText(loss.error()));
       model->ganetLoss = *loss;
+    }
+  }
+  if ((*module)->typeName() == "DeformableDETR" && modelConfig.isDict()) {
+    const config::Value *criterion = modelConfig.asDict().find("criterion");
+    if (criterion && !criterion->isNone()) {
+      auto built = buildSetCriterion(modelConfig);
+      if (!built)
+        throw EngineError(diagnosticText(built.error()));
+      model->detrCriterion = *built;
     }
   }
   model->rebuild(exec::FakeQuantMode::Float, {});
@@ -564,7 +574,34 @@ EngineModel::detectionForward(const config::Value &batch,
   auto byName = [&](const std::string &name) -> const at::Tensor & {
     return outputByName(outputNames_, outputs, name);
   };
-  const int64_t images = metrics::asTensor(*batch.asDict().find("img")).size(0);
+  const at::Tensor imageBatch = metrics::asTensor(*batch.asDict().find("img"));
+  const int64_t images = imageBatch.size(0);
+  if (training && detrCriterion) {
+    // Every decoder layer's (logits, boxes), the last layer last: the aux
+    // outputs are named aux_logits_<j> / aux_boxes_<j> (DeformableDETR).
+    std::vector<std::pair<at::Tensor, at::Tensor>> layers;
+    for (size_t j = 0;; ++j) {
+      const std::string suffix = "_" + std::to_string(j);
+      auto it = std::find(outputNames_.begin(), outputNames_.end(),
+                          "aux_logits" + suffix);
+      if (it == outputNames_.end())
+        break;
+      layers.emplace_back(byName("aux_logits" + suffix),
+                          byName("aux_boxes" + suffix));
+    }
+    layers.emplace_back(byName("pred_logits"), byName("pred_boxes"));
+    std::vector<std::pair<std::string, at::Tensor>> losses;
+    try {
+      const SetTargets targets =
+          setTargetsFromBoxes(tensorList(batch, "gt_bboxes", images),
+                              tensorList(batch, "gt_classes", images),
+                              imageBatch.size(2), imageBatch.size(3));
+      losses = (*detrCriterion)(layers, targets);
+    } catch (const std::invalid_argument &e) {
+      throw EngineError(std::string("DETR losses: ") + e.what());
+    }
+    return lossDict(losses);
+  }
   if (training && fcosLoss) {
     if (!postProcessor_)
       throw EngineError("training FCOS needs the model's post_process "

@@ -17,6 +17,7 @@
 #include "AttentionOps.h"
 #include "IntegerOps.h"
 #include "hat/Dialect/HatOps.h"
+#include "hat/Dialect/LayerName.h"
 #include "hat/Eval/Kernels.h"
 #include "hat/Executor/QuantKernels.h"
 #include "hat/Quant/FixedPoint.h"
@@ -332,8 +333,14 @@ std::string ModuleExecutor::Impl::collectFakeQuants(mlir::func::FuncOp func) {
     if (auto p = op.getInput().getDefiningOp<ParamOp>(); p && fq->axis >= 0) {
       fq->weightParam = paramIndexOf.lookup(p);
       name = weightFakeQuantName(params[size_t(fq->weightParam)].name);
-    } else
+    } else if (auto layer = layerNameOf(op.getLoc())) {
+      // Named after the layer whose output it quantizes, so a checkpoint
+      // loads into a model whose other layers differ (a deploy model
+      // without a training model's auxiliary heads).
+      name = *layer + ".fake_quant";
+    } else {
       name = "fake_quant." + std::to_string(activationIndex++);
+    }
     std::string unique = name;
     for (int k = 1; used.contains(unique); ++k)
       unique = name + "__" + std::to_string(k);

@@ -283,6 +283,52 @@ Value NetBuilder::batchNorm(Value x, const std::string &name) {
                                      builder.getF32FloatAttr(bnMomentum));
 }
 
+Value NetBuilder::msDeformAttn(Value value, Value locations, Value weights,
+                               ArrayRef<int64_t> shapes,
+                               const std::string &name) {
+  if (failed())
+    return value;
+  // The op infers its type: refuse inconsistent operands here, by name,
+  // instead of failing inside the builder.
+  ArrayRef<int64_t> v = shape(value), l = shape(locations), w = shape(weights);
+  int64_t positions = 0;
+  for (size_t k = 0; k + 1 < shapes.size(); k += 2)
+    positions += shapes[k] * shapes[k + 1];
+  if (v.size() != 4 || shapes.empty() || shapes.size() % 2 ||
+      v[1] != positions || l.size() != 6 || (l[0] != v[0] && l[0] != 1) ||
+      l[2] != v[2] || l[3] != int64_t(shapes.size() / 2) || l[5] != 2 ||
+      w != l.drop_back()) {
+    fail(name, "deformable attention needs value [N, S, M, D], locations "
+               "[N, Lq, M, L, P, 2] and weights [N, Lq, M, L, P] with S the "
+               "sum of the levels' H * W");
+    return value;
+  }
+  auto op =
+      builder.create<MsDeformAttnOp>(opLoc(name), value, locations, weights,
+                                     builder.getDenseI64ArrayAttr(shapes));
+  nameLayer(op, name);
+  return op;
+}
+
+Value NetBuilder::layerNorm(Value x, const std::string &name, float eps) {
+  if (failed())
+    return x;
+  ArrayRef<int64_t> s = shape(x);
+  if (s.empty()) {
+    fail(name, "layer norm needs an input of rank >= 1");
+    return x;
+  }
+  const int64_t c = s.back();
+  if (!admitParameters(name, {2, c}))
+    return x;
+  Value w = param(name + ".weight", {c}, std::vector<float>(c, 1.f), true);
+  Value b = param(name + ".bias", {c}, std::vector<float>(c, 0.f), true);
+  Value y = builder.create<LayerNormOp>(opLoc(name), x, w, b,
+                                        builder.getF32FloatAttr(eps));
+  nameLayer(y, name);
+  return y;
+}
+
 Value NetBuilder::activation(Value x, Activation act) {
   switch (act) {
   case Activation::None:
@@ -325,6 +371,70 @@ Value NetBuilder::linear(Value x, int64_t outFeatures, bool bias,
   if (bias)
     b = param(name + ".bias", {outFeatures}, uniform(outFeatures, bound), true);
   return builder.create<LinearOp>(opLoc(name), x, w, b);
+}
+
+NetBuilder::LinearParams NetBuilder::linearParams(int64_t inFeatures,
+                                                  int64_t outFeatures,
+                                                  std::vector<float> weight,
+                                                  std::vector<float> bias,
+                                                  const std::string &name) {
+  LinearParams p;
+  if (failed())
+    return p;
+  if (int64_t(weight.size()) != outFeatures * inFeatures ||
+      (!bias.empty() && int64_t(bias.size()) != outFeatures)) {
+    fail(name, "initial weight or bias of the wrong size");
+    return p;
+  }
+  if (!admitParameters(name + ".weight", {outFeatures, inFeatures}) ||
+      (!bias.empty() && !admitParameters(name + ".bias", {outFeatures})))
+    return p;
+  p.weight = param(name + ".weight", {outFeatures, inFeatures},
+                   std::move(weight), true);
+  if (!bias.empty())
+    p.bias = param(name + ".bias", {outFeatures}, std::move(bias), true);
+  return p;
+}
+
+Value NetBuilder::linear(Value x, const LinearParams &p,
+                         const std::string &name) {
+  if (failed() || !p.weight)
+    return x;
+  const int64_t in = shape(p.weight)[1];
+  if (shape(x).empty() || shape(x).back() != in) {
+    fail(name, "the input's last dimension is " +
+                   std::to_string(shape(x).empty() ? 0 : shape(x).back()) +
+                   ", the linear takes " + std::to_string(in));
+    return x;
+  }
+  return builder.create<LinearOp>(opLoc(name), x, p.weight, p.bias);
+}
+
+Value NetBuilder::linearInit(Value x, int64_t outFeatures,
+                             std::vector<float> weight, std::vector<float> bias,
+                             const std::string &name) {
+  if (failed())
+    return x;
+  LinearParams p = linearParams(shape(x).back(), outFeatures, std::move(weight),
+                                std::move(bias), name);
+  return linear(x, p, name);
+}
+
+Value NetBuilder::embedding(int64_t count, int64_t dim,
+                            const std::string &name) {
+  if (failed())
+    return Value();
+  if (count < 1 || dim < 1 || count > (int64_t(1) << 14)) {
+    fail(name, "an embedding needs 1 to 16384 entries of width >= 1");
+    return Value();
+  }
+  std::vector<float> identity(size_t(count * count), 0.f);
+  for (int64_t i = 0; i < count; ++i)
+    identity[size_t(i * count + i)] = 1.f;
+  Value index = constant(name + ".index", {1, count, count}, identity);
+  if (!index)
+    return Value();
+  return linearInit(index, dim, normal(dim * count, 1.0), {}, name);
 }
 
 Value NetBuilder::add(Value a, Value b) {

@@ -16,6 +16,7 @@
 #ifndef HAT_DETECTION_POSTPROCESS_H
 #define HAT_DETECTION_POSTPROCESS_H
 
+#include "hat/Detection/DetrDecode.h"
 #include "hat/Detection/FcosDecode.h"
 
 #include <array>
@@ -49,15 +50,20 @@ struct ImageMeta {
 
 class DetectionPostProcessor {
 public:
-  /// Parses a `hat.post_process` JSON object. Its "type" must be
-  /// "FCOSMultiStrideFilter" (the only detector post-process so far) and its
-  /// "outputs" must name the cls, bbox and centerness outputs per stride.
-  /// Throws FcosDecodeError naming the key on a malformed description.
+  /// The detector family the description decodes.
+  enum class Kind { Fcos, Detr };
+
+  /// Parses a `hat.post_process` JSON object. Its "type" is
+  /// "FCOSMultiStrideFilter", whose "outputs" name the cls, bbox and
+  /// centerness outputs per stride, or "DeformableDETRPostProcess", whose
+  /// "outputs" name the "logits" and "boxes" outputs (DetrDecode.h). Throws
+  /// FcosDecodeError naming the key on a malformed description.
   static DetectionPostProcessor fromJson(const std::string &json);
 
   /// Decodes a batch; `outputs` must contain every output the description
-  /// names, each [N, C, H, W] with the same N. Throws FcosDecodeError
-  /// naming the output for a missing one or a wrong shape.
+  /// names, with the same N (FCOS: each [N, C, H, W]; DETR: [N, Q, C] and
+  /// [N, Q, 4]). Throws FcosDecodeError naming the output for a missing one
+  /// or a wrong shape.
   std::vector<ImageDetections>
   decode(const std::vector<NamedOutput> &outputs) const;
 
@@ -67,6 +73,7 @@ public:
   static void toOriginalImage(ImageDetections &detections,
                               const ImageMeta &meta);
 
+  Kind kind() const { return kind_; }
   int numClasses() const { return numClasses_; }
   const FcosDecodeOptions &options() const { return options_; }
   FcosDecodeOptions &options() { return options_; }
@@ -76,9 +83,19 @@ public:
   const std::vector<std::string> &centernessOutputs() const {
     return centerness_;
   }
+  /// DETR: the class logits and box outputs of the last decoder layer.
+  const std::string &logitsOutput() const { return logits_; }
+  const std::string &boxesOutput() const { return boxes_; }
+  const DetrDecodeOptions &detrOptions() const { return detrOptions_; }
 
 private:
+  std::vector<ImageDetections>
+  decodeDetrOutputs(const std::vector<NamedOutput> &outputs) const;
+
+  Kind kind_ = Kind::Fcos;
   FcosDecodeOptions options_;
+  DetrDecodeOptions detrOptions_;
+  std::string logits_, boxes_;
   int numClasses_ = 0;
   std::vector<std::string> cls_, bbox_, centerness_;
 };

@@ -29,7 +29,12 @@
 #ifndef HAT_ENGINE_DETRLOSSES_H
 #define HAT_ENGINE_DETRLOSSES_H
 
+#include "hat/Config/Diagnostic.h"
+#include "hat/Config/Value.h"
+
 #include <ATen/core/Tensor.h>
+
+#include <memory>
 
 #include <string>
 #include <utility>
@@ -89,6 +94,22 @@ private:
   HungarianMatcher matcher_;
   SetCriterionOptions options_;
 };
+
+/// The set criterion of a DeformableDETR model config: its `criterion`
+/// kwarg, `dict(type="SetCriterion", matcher=dict(type="HungarianMatcher",
+/// cost_class=2.0, cost_bbox=5.0, cost_giou=2.0), loss_ce=2.0,
+/// loss_bbox=5.0, loss_giou=2.0, focal_alpha=0.25, focal_gamma=2.0)` (the
+/// values shown are the defaults). An error names the config line.
+config::Expected<std::shared_ptr<const SetCriterion>>
+buildSetCriterion(const config::Value &detrModelConfig);
+
+/// The set targets of a collated detection batch for a network input of
+/// `height` x `width`: boxes (x1, y1, x2, y2 in input pixels) become
+/// normalised (cx, cy, w, h); objects with a negative label (crowd, ignore)
+/// are left out, as DETR trains on non-crowd objects only.
+SetTargets setTargetsFromBoxes(const std::vector<at::Tensor> &boxes,
+                               const std::vector<at::Tensor> &labels,
+                               int64_t height, int64_t width);
 
 } // namespace hat::engine
 

@@ -81,6 +81,7 @@ struct Loss {
 
 class FcosLoss;
 class GaNetLoss;
+class SetCriterion;
 
 /// The model a loop trains: its hat IR, the executor running it, and the
 /// config's losses. forward() follows HAT's models:
@@ -153,6 +154,7 @@ private:
   std::vector<Loss> lossFns;
   std::shared_ptr<const FcosLoss> fcosLoss;
   std::shared_ptr<const GaNetLoss> ganetLoss;
+  std::shared_ptr<const SetCriterion> detrCriterion;
   std::vector<std::string> outputNames_;
   std::shared_ptr<detection::DetectionPostProcessor> postProcessor_;
   std::shared_ptr<lane::GaNetPostProcessor> lanePostProcessor_;

@@ -87,6 +87,31 @@ public:
   /// Linear with weights and bias uniform in +-1/sqrt(fan_in) (PyTorch).
   mlir::Value linear(mlir::Value x, int64_t outFeatures, bool bias = true,
                      const std::string &name = "fc");
+  /// Linear with the given initial weight [out, in] (row-major) and bias
+  /// ([out], or empty for none); `outFeatures` rows.
+  mlir::Value linearInit(mlir::Value x, int64_t outFeatures,
+                         std::vector<float> weight, std::vector<float> bias,
+                         const std::string &name);
+  /// Parameters of a linear created once and applied several times (Deformable
+  /// DETR's class and box heads, shared by every decoder layer).
+  struct LinearParams {
+    mlir::Value weight, bias;
+  };
+  /// `<name>.weight` [out, in] and `<name>.bias` [out] (none when `bias` is
+  /// empty) with the given initial values.
+  LinearParams linearParams(int64_t inFeatures, int64_t outFeatures,
+                            std::vector<float> weight, std::vector<float> bias,
+                            const std::string &name);
+  /// Applies shared parameters; the op is named `name`.
+  mlir::Value linear(mlir::Value x, const LinearParams &p,
+                     const std::string &name);
+  /// torch.nn.Embedding(count, dim)'s table as a [1, count, dim] value: a
+  /// linear without bias (`<name>.weight` [dim, count], normal(0, 1) as
+  /// nn.Embedding draws it) applied to the constant identity
+  /// `<name>.index`. Every use of the table is then an activation, which
+  /// adds, matmuls and the BPU take like any other, instead of a parameter
+  /// that only a conv or linear may read.
+  mlir::Value embedding(int64_t count, int64_t dim, const std::string &name);
   mlir::Value add(mlir::Value a, mlir::Value b);
   mlir::Value mul(mlir::Value a, mlir::Value b);
   mlir::Value concat(mlir::ValueRange inputs, int64_t axis = 1);
@@ -105,6 +130,16 @@ public:
   mlir::Value matmul(mlir::Value a, mlir::Value b,
                      const std::string &name = "matmul");
   mlir::Value softmax(mlir::Value x, int64_t axis);
+  /// Deformable DETR's multi-scale sampling: value [N, S, M, D], locations
+  /// [N, Lq, M, L, P, 2] in [0, 1], weights [N, Lq, M, L, P]; `shapes` the
+  /// levels' H, W pairs -> [N, Lq, M * D], the layer named `name`.
+  mlir::Value msDeformAttn(mlir::Value value, mlir::Value locations,
+                           mlir::Value weights, llvm::ArrayRef<int64_t> shapes,
+                           const std::string &name);
+  /// torch.nn.LayerNorm(C) over the last axis: `<name>.weight` (ones) and
+  /// `<name>.bias` (zeros), the layer named `<name>`.
+  mlir::Value layerNorm(mlir::Value x, const std::string &name,
+                        float eps = 1e-5f);
   /// A float constant `<leaf>` that is not trained (a position embedding).
   mlir::Value constant(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
                        std::vector<float> data);
@@ -123,6 +158,10 @@ public:
   /// Channels (dim 1) and spatial extent of an NCHW value.
   static int64_t channels(mlir::Value x);
   static llvm::ArrayRef<int64_t> shape(mlir::Value x);
+
+  /// `n` draws from the builder's seeded generator (custom initialisers).
+  std::vector<float> normal(int64_t n, double stddev);
+  std::vector<float> uniform(int64_t n, double bound);
 
   /// Number of parameter elements created (trainable weights and biases;
   /// BN running statistics are buffers and are not counted, as PyTorch's
@@ -159,8 +198,6 @@ private:
   bool admitParameters(const std::string &leaf, llvm::ArrayRef<int64_t> shape);
   mlir::Value param(const std::string &leaf, llvm::ArrayRef<int64_t> shape,
                     std::vector<float> data, bool trainable);
-  std::vector<float> normal(int64_t n, double stddev);
-  std::vector<float> uniform(int64_t n, double bound);
 
   mlir::OpBuilder &builder;
   mlir::Location loc;
