@@ -226,3 +226,106 @@ TEST(CocoAccumulator, RefusesUnknownImagesLabelsAndNaNScores) {
 }
 
 } // namespace
+
+namespace {
+
+const char *kDetr = R"({"type": "DeformableDETRPostProcess", "num_classes": 2,
+  "num_select": 3, "input_size": [100, 200],
+  "outputs": {"logits": "pred_logits", "boxes": "pred_boxes"}})";
+
+TEST(DetrPostProcess, KeepsTheTopScoresOverQueriesAndClasses) {
+  DetectionPostProcessor pp = DetectionPostProcessor::fromJson(kDetr);
+  EXPECT_EQ(pp.kind(), DetectionPostProcessor::Kind::Detr);
+  EXPECT_EQ(pp.numClasses(), 2);
+  // 1 image, 3 queries x 2 classes. The two logits of 1.0 tie: the lower
+  // flat index (query 0, class 1 = 1) ranks before (query 2, class 0 = 4).
+  const float logits[] = {-3.f, 1.f, 2.f, -1.f, 1.f, -5.f};
+  const float boxes[] = {0.5f,  0.5f,  0.2f, 0.4f,  // query 0
+                         0.25f, 0.75f, 0.5f, 0.5f,  // query 1
+                         0.1f,  0.1f,  0.2f, 0.2f}; // query 2
+  auto dets = pp.decode({{"pred_boxes", {1, 3, 4}, boxes},
+                         {"aux_logits_0", {1, 3, 2}, boxes},
+                         {"pred_logits", {1, 3, 2}, logits}});
+  ASSERT_EQ(dets.size(), 1u);
+  ASSERT_EQ(dets[0].size(), 3u);
+  EXPECT_EQ(dets[0].labels, (std::vector<int>{0, 1, 0}));
+  EXPECT_FLOAT_EQ(dets[0].scores[0], 1.f / (1.f + std::exp(-2.f)));
+  EXPECT_FLOAT_EQ(dets[0].scores[1], 1.f / (1.f + std::exp(-1.f)));
+  EXPECT_FLOAT_EQ(dets[0].scores[2], dets[0].scores[1]);
+  // Query 1: (0.25, 0.75, 0.5, 0.5) of a 200 x 100 input.
+  EXPECT_FLOAT_EQ(dets[0].boxes[0].x1, 0.f);
+  EXPECT_FLOAT_EQ(dets[0].boxes[0].y1, 50.f);
+  EXPECT_FLOAT_EQ(dets[0].boxes[0].x2, 100.f);
+  EXPECT_FLOAT_EQ(dets[0].boxes[0].y2, 100.f);
+  // Query 0 then query 2.
+  EXPECT_FLOAT_EQ(dets[0].boxes[1].x1, 80.f);
+  EXPECT_FLOAT_EQ(dets[0].boxes[1].y2, 70.f);
+  EXPECT_FLOAT_EQ(dets[0].boxes[2].x2, 40.f);
+  EXPECT_FLOAT_EQ(dets[0].boxes[2].y1, 0.f);
+}
+
+TEST(DetrPostProcess, KeepsEveryCandidateWhenFewerThanNumSelectAndNaNLast) {
+  DetrDecodeOptions options;
+  options.numSelect = 100;
+  options.inputHeight = options.inputWidth = 10;
+  const float logits[] = {std::nanf(""), 0.f, -1.f, 3.f};
+  const float boxes[] = {0.5f, 0.5f, 1.f, 1.f, 0.5f, 0.5f, 0.5f, 0.5f};
+  // 2 images of 1 query x 2 classes.
+  auto dets = decodeDetr(logits, boxes, 2, 1, 2, options);
+  ASSERT_EQ(dets.size(), 2u);
+  ASSERT_EQ(dets[0].size(), 2u);
+  EXPECT_EQ(dets[0].labels, (std::vector<int>{1, 0}));
+  EXPECT_TRUE(std::isnan(dets[0].scores[1]));
+  EXPECT_EQ(dets[1].labels, (std::vector<int>{1, 0}));
+  EXPECT_FLOAT_EQ(dets[1].boxes[0].x1, 2.5f);
+  EXPECT_FLOAT_EQ(dets[1].boxes[0].x2, 7.5f);
+}
+
+TEST(DetrPostProcess, RefusesMalformedDescriptionsAndShapes) {
+  auto refused = [](const std::string &json, const std::string &what) {
+    try {
+      DetectionPostProcessor::fromJson(json);
+      ADD_FAILURE() << "accepted " << json;
+    } catch (const FcosDecodeError &e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos)
+          << e.what();
+    }
+  };
+  refused(R"({"type": "DeformableDETRPostProcess", "num_classes": 2,
+    "outputs": {"logits": "l", "boxes": "b"}})",
+          "\"input_size\" must be the network input's [height, width]");
+  refused(R"({"type": "DeformableDETRPostProcess", "num_classes": 2,
+    "input_size": [8, 8], "num_select": 0,
+    "outputs": {"logits": "l", "boxes": "b"}})",
+          "\"num_select\" must be an integer");
+  refused(R"({"type": "DeformableDETRPostProcess", "input_size": [8, 8],
+    "outputs": {"logits": "l", "boxes": "b"}})",
+          "\"num_classes\" must be given");
+  refused(R"({"type": "DeformableDETRPostProcess", "num_classes": 2,
+    "input_size": [8, 8], "outputs": {"logits": "l"}})",
+          "naming the \"boxes\" output");
+
+  DetectionPostProcessor pp = DetectionPostProcessor::fromJson(kDetr);
+  const float data[24] = {};
+  auto decodeError = [&](const std::vector<NamedOutput> &outputs) {
+    try {
+      pp.decode(outputs);
+    } catch (const FcosDecodeError &e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_NE(decodeError({{"pred_logits", {1, 3, 2}, data}})
+                .find("no output 'pred_boxes'"),
+            std::string::npos);
+  EXPECT_NE(decodeError({{"pred_logits", {1, 3, 3}, data},
+                         {"pred_boxes", {1, 3, 4}, data}})
+                .find("'pred_logits' has shape [1, 3, 3], expected [N, Q, 2]"),
+            std::string::npos);
+  EXPECT_NE(decodeError({{"pred_logits", {1, 3, 2}, data},
+                         {"pred_boxes", {1, 2, 4}, data}})
+                .find("'pred_boxes' has shape [1, 2, 4], expected [1, 3, 4]"),
+            std::string::npos);
+}
+
+} // namespace

@@ -117,3 +117,24 @@ TEST(HungarianMatcher, RefusesBadShapesAndLabels) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(SetTargets, NormalisedCentreBoxesWithoutIgnoredObjects) {
+  // A 100 (high) x 200 (wide) input; the second object is a crowd region.
+  const SetTargets t = setTargetsFromBoxes(
+      {at::tensor({20.f, 10.f, 60.f, 50.f, 0.f, 0.f, 10.f, 10.f}).view({2, 4}),
+       at::zeros({0, 4})},
+      {at::tensor({3, -1}, at::kLong), at::zeros({0}, at::kLong)}, 100, 200);
+  ASSERT_EQ(t.boxes.size(), 2u);
+  ASSERT_EQ(t.boxes[0].size(0), 1);
+  EXPECT_TRUE(at::allclose(t.boxes[0],
+                           at::tensor({0.2f, 0.3f, 0.2f, 0.4f}).view({1, 4})));
+  EXPECT_EQ(t.labels[0].item<int64_t>(), 3);
+  EXPECT_EQ(t.boxes[1].size(0), 0);
+  EXPECT_THROW(setTargetsFromBoxes({at::zeros({2, 4})},
+                                   {at::zeros({3}, at::kLong)}, 8, 8),
+               std::invalid_argument);
+}
+
+} // namespace
