@@ -20,8 +20,8 @@ void collectUnknownTypes(const config::Value &v, const std::string &path,
       std::string k = key.isStr() ? key.asStr() : key.repr();
       // Losses and training targets are built by the engine, not lowered
       // into the network (a classifier's `losses`, a detector's `targets`
-      // and `loss_cls`/`loss_reg`/...).
-      if (k == "losses" || k == "targets" ||
+      // and `loss_cls`/`loss_reg`/..., DETR's set `criterion`).
+      if (k == "losses" || k == "targets" || k == "criterion" ||
           llvm::StringRef(k).starts_with("loss_"))
         continue;
       if (k == "type") {

@@ -1,0 +1,508 @@
+# Deformable DETR, ResNet50 + ChannelMapper, on MS COCO: the Deformable-DETR
+# tutorial's setup in HAT's layout (../shared/seeds/002_deformable_detr_tutorial.txt):
+# CocoFromLMDB data, distributed_data_parallel_trainer on 8 devices,
+# AdamW wrapped by custom_param_optimizer (backbone at a tenth of the lr,
+# sampling offsets and reference points at a tenth, no weight decay on
+# norms), gradient clipping at 0.1, StepDecayLrUpdater at epoch 40 of 50;
+# calibration with the MSE observer through Float2Calibration, then QAT from
+# the calibration checkpoint at a tenth of the float lr. Input 800x1332
+# (the tutorial's deploy shape), 4 levels (strides 8-64), 6 encoder and 6
+# decoder layers, 300 queries, 91-way COCO category ids mapped to 80 labels
+# by the dataset.
+#
+# What HAT implements differently from the PyTorch reference (all in
+# docs/detection.md, "Deformable DETR"): BN instead of GroupNorm in the
+# input projections, no dropout (the executor has none; the reference uses
+# 0.1), no iterative box refinement or two-stage variant.
+#
+#   hat-pack --format coco --src ./tmp_data/mscoco --split train --out ./tmp_data/mscoco/train_lmdb
+#   hat-pack --format coco --src ./tmp_data/mscoco --split val --out ./tmp_data/mscoco/val_lmdb
+#   hat-train --config configs/detection/deform_detr_resnet50_mscoco.py --stage float
+import copy
+import os
+
+import torch
+from horizon_plugin_pytorch.march import March
+
+import hat
+from hat.utils.config import ConfigVersion
+
+VERSION = ConfigVersion.v2
+training_step = os.environ.get("HAT_TRAINING_STEP", "float")
+task_name = "deform_detr_resnet50_mscoco"
+num_classes = 80
+batch_size_per_gpu = 4
+device_ids = [0, 1, 2, 3, 4, 5, 6, 7]
+ckpt_dir = "./tmp_models/%s" % task_name
+cudnn_benchmark = True
+seed = None
+log_rank_zero_only = True
+bn_kwargs = {}
+data_root = "./tmp_data/mscoco"
+image_height, image_width = 800, 1332
+float_epochs = 50
+qat_epochs = 5
+num_workers = 4
+embed_dims = 256
+num_levels = 4
+march = March.NASH_E
+
+
+def make_model(aux_loss):
+    return dict(
+        type="DeformableDETR",
+        backbone=dict(
+            type="ResNet50",
+            num_classes=1000,
+            include_top=False,  # layer1..layer4 (strides 4..32)
+            bn_kwargs=bn_kwargs,
+        ),
+        neck=dict(  # the input projections: 1x1 conv + BN per level
+            type="ChannelMapper",
+            in_channels=[512, 1024, 2048],  # layer2..layer4: strides 8, 16, 32
+            out_channels=embed_dims,
+            kernel_size=1,
+            num_outs=num_levels,  # one extra 3x3 stride-2 level (stride 64)
+        ),
+        position_embedding=dict(
+            type="PositionEmbeddingSine",
+            num_feats=embed_dims // 2,
+            temperature=10000,
+            normalize=True,
+        ),
+        transformer=dict(
+            type="DeformableDetrTransformer",
+            embed_dims=embed_dims,
+            num_heads=8,
+            num_levels=num_levels,
+            num_points=4,
+            num_encoder_layers=6,
+            num_decoder_layers=6,
+            feedforward_channels=1024,
+        ),
+        head=dict(
+            type="DeformableDETRHead",
+            num_classes=num_classes,
+            num_queries=300,
+            aux_loss=aux_loss,
+        ),
+        criterion=dict(
+            type="SetCriterion",
+            matcher=dict(
+                type="HungarianMatcher", cost_class=2.0, cost_bbox=5.0, cost_giou=2.0
+            ),
+            loss_ce=2.0,
+            loss_bbox=5.0,
+            loss_giou=2.0,
+            focal_alpha=0.25,
+        ),
+        post_process=dict(type="DeformableDETRPostProcess", num_select=100),
+    )
+
+
+model = make_model(aux_loss=True)
+# The deployed network ends at the last decoder layer's predictions.
+deploy_model = make_model(aux_loss=False)
+deploy_model.pop("criterion")
+deploy_inputs = dict(img=torch.randn((1, 3, image_height, image_width)))
+deploy_model_convert_pipeline = dict(
+    type="ModelConvertPipeline",
+    qat_mode="fuse_bn",
+    converters=[dict(type="Float2QAT"), dict(type="QAT2Quantize")],
+)
+data_loader = dict(
+    type=torch.utils.data.DataLoader,  # Use torch's native DataLoader
+    dataset=dict(  # Process of obtaining datasets
+        type="CocoFromLMDB",  # Corresponding to coco's dataset obtaining interface
+        data_path=os.path.join(data_root, "train_lmdb"),
+        transforms=[  # Data transformation process
+            dict(
+                type="Resize",  # Resizing operation
+                img_scale=(image_height, image_width),
+                ratio_range=(0.6, 1.0),
+                keep_ratio=True,  # Whether to maintain the aspect ratio during scaling
+            ),
+            dict(type="RandomCrop", size=(image_height, image_width)),
+            dict(  # Padding operation
+                type="Pad",
+                size=(image_height, image_width),
+            ),
+            dict(  # Random flipping operation
+                type="RandomFlip",
+                px=0.5,  # Probability of flipping in the x direction
+                py=0,  # Probability of flipping in the y direction
+            ),
+            dict(
+                type="AugmentHSV", hgain=0.015, sgain=0.7, vgain=0.4
+            ),  # AugmentHSV operation
+            dict(
+                type="ToTensor",  # Convert numpy to tensor
+                to_yuv=True,  # Whether the image is converted to yuv format
+            ),
+            dict(  # Normalization operation, from [0,255] to [-1,1]
+                type="Normalize",
+                mean=128.0,
+                std=128.0,
+            ),
+        ],
+    ),
+    sampler=dict(
+        type=torch.utils.data.DistributedSampler
+    ),  # Sampling method of the dataset in DDP training mode
+    batch_size=batch_size_per_gpu,  # Batch_size of a single device
+    shuffle=True,  # Whether to shuffle the data
+    num_workers=num_workers,
+    pin_memory=True,
+    collate_fn=hat.data.collates.collate_2d,  # Method to collate and pack multiple images in batches
+)  # PS:For a detailed explanation of each parameter of DataLoader, refer to torch's official documentation # Loading process of the validation dataset, similar to the training dataset
+val_data_loader = dict(
+    type=torch.utils.data.DataLoader,
+    dataset=dict(
+        type="CocoFromLMDB",
+        data_path=os.path.join(data_root, "val_lmdb"),
+        transforms=[
+            dict(
+                type="Resize",
+                img_scale=(image_height, image_width),
+                keep_ratio=True,
+            ),
+            dict(
+                type="Pad",
+                size=(image_height, image_width),
+            ),
+            dict(
+                type="ToTensor",
+                to_yuv=True,
+            ),
+            dict(
+                type="Normalize",
+                mean=128.0,
+                std=128.0,
+            ),
+        ],
+    ),
+    batch_size=batch_size_per_gpu,
+    shuffle=False,
+    num_workers=num_workers,
+    pin_memory=True,
+    collate_fn=hat.data.collates.collate_2d,
+)  # This function usually outputs the model output, to be specific, the loss part of the model outputs for the later gradient update
+
+
+def loss_collector(outputs: dict):
+    losses = []
+    for _, loss in outputs.items():
+        losses.append(loss)
+    return losses
+
+
+# This function updates the loss. Usually used to print loss during model training. It can be understood together with the following places that are called
+def update_loss(metrics, batch, model_outs):
+    for metric in metrics:
+        metric.update(model_outs)
+
+
+# Definiton of the function that prints the loss during the training
+loss_show_update = dict(
+    type="MetricUpdater",
+    metric_update_func=update_loss,
+    step_log_freq=1,
+    epoch_log_freq=1,
+    log_prefix="loss_ " + task_name,
+)  # Processing method of the training dataset for each iteration
+batch_processor = dict(
+    type="MultiBatchProcessor",
+    need_grad_update=True,  # Whether to perform gradient update
+    loss_collector=loss_collector,  # Method to get the loss
+)  # Processing method of the validation dataset for each iteration
+val_batch_processor = dict(
+    type="MultiBatchProcessor",
+    need_grad_update=False,  # Whether to perform gradient update
+)  # Update method of the model metrics, here the metric is mAP
+
+
+def update_metric(metrics, batch, model_outs):
+    for metric in metrics:
+        metric.update(model_outs)
+
+
+# Update method of the validation metrics during model validation process
+val_metric_updater = dict(
+    type="MetricUpdater",
+    metric_update_func=update_metric,
+    step_log_freq=100,
+    epoch_log_freq=1,
+    log_prefix="Validation " + task_name,
+)  # Set the frequency as per which the training logs are printed
+stat_callback = dict(
+    type="StatsMonitor",
+    log_freq=1,
+)  # Trace the model and save the corresponding pt file
+trace_callback = dict(
+    type="SaveTraced",
+    save_dir=ckpt_dir,
+    trace_inputs=deploy_inputs,
+)  # Save the weights of the model
+ckpt_callback = dict(
+    type="Checkpoint",
+    save_dir=ckpt_dir,
+    name_prefix=training_step + "-",
+    save_interval=1,
+    strict_match=True,
+    mode="max",
+    monitor_metric_key="mAP",
+)  # Validate the model after training
+val_callback = dict(
+    type="Validation",
+    data_loader=val_data_loader,
+    batch_processor=val_batch_processor,
+    callbacks=[val_metric_updater],
+    val_model=None,
+    init_with_train_model=False,
+    val_interval=1,
+    val_on_train_end=True,
+)  # Settings for floating-point model training
+float_trainer = dict(
+    type="distributed_data_parallel_trainer",  # DDP training
+    model=model,  # Model involved in the training
+    data_loader=data_loader,  # Dataset involved in the training
+    optimizer=dict(  # AdamW with per-parameter rules (the tutorial's optimizer)
+        type="custom_param_optimizer",
+        optim_cls=torch.optim.AdamW,
+        optim_cfgs=dict(lr=2e-4, weight_decay=1e-4),
+        custom_param_mapper={
+            "backbone": dict(lr=2e-5),  # ImageNet-pretrained: a tenth
+            "sampling_offsets": dict(lr=2e-5),
+            "reference_points": dict(lr=2e-5),
+            "norm_types": dict(weight_decay=0.0),
+        },
+    ),
+    batch_processor=batch_processor,  # How each iteration of the training dataset is processed
+    num_epochs=float_epochs,
+    device=None,  # Device for model training
+    callbacks=[  # Callbacks that will be called during model training
+        stat_callback,
+        loss_show_update,
+        dict(type="GradClip", max_norm=0.1, log_interval=100),
+        dict(
+            type="StepDecayLrUpdater",
+            lr_decay_id=[float_epochs * 4 // 5],  # Deformable DETR: decay at 40 of 50
+            lr_decay_factor=0.1,
+            step_log_interval=500,
+        ),
+        val_callback,
+        ckpt_callback,
+    ],
+    train_metrics=dict(  # Metrics in the training process, used to print loss
+        type="LossShow",
+    ),
+    sync_bn=True,  # Whether to synchronize BN
+    val_metrics=dict(  # Metrics in the validation process, used to print the metrics
+        type="COCODetectionMetric",
+        ann_file=os.path.join(data_root, "annotations/instances_val2017.json"),
+    ),
+)
+calibration_data_loader = copy.deepcopy(
+    data_loader
+)  # Dataset involved in the calibration
+calibration_data_loader.pop(
+    "sampler"
+)  # Calibration can only run on a single device, so no sample is required
+calibration_batch_processor = copy.deepcopy(
+    val_batch_processor
+)  # How each iteration of the calibration dataset is processed # Settings for Calibration model training
+calibration_trainer = dict(
+    type="Calibrator",
+    model=model,
+    model_convert_pipeline=dict(  # Convert the model from float to the one for calibration
+        type="ModelConvertPipeline",
+        qat_mode="fuse_bn",
+        converters=[
+            dict(
+                type="LoadCheckpoint",  # Loads the float checkpoint before calibration
+                checkpoint_path=os.path.join(ckpt_dir, "float-checkpoint-best.pth.tar"),
+            ),
+            dict(type="Float2Calibration", observer="mse"),  # MSE calibration  # Converts the model from float to the one for calibration
+        ],
+    ),
+    data_loader=calibration_data_loader,
+    batch_processor=calibration_batch_processor,
+    num_steps=10,  # Number of steps of calibration
+    device=None,
+    callbacks=[
+        stat_callback,
+        val_callback,
+        ckpt_callback,
+    ],
+    val_metrics=dict(
+        type="COCODetectionMetric",
+        ann_file=os.path.join(data_root, "annotations/instances_val2017.json"),
+    ),
+    log_interval=1,
+)  # Settings for the QAT model training. For parameter meanings, refer to float_trainer
+qat_trainer = dict(
+    type="distributed_data_parallel_trainer",
+    model=model,
+    model_convert_pipeline=dict(  # Converts the model from float to qat
+        type="ModelConvertPipeline",
+        qat_mode="fuse_bn",
+        converters=[
+            dict(type="Float2QAT"),  # Converts the model from a float model to qat
+            dict(  # Loads Calibration checkpoint after conversion
+                type="LoadCheckpoint",
+                checkpoint_path=os.path.join(  #
+                    ckpt_dir, "calibration-checkpoint-best.pth.tar"
+                ),
+            ),
+        ],
+    ),
+    data_loader=data_loader,
+    optimizer=dict(
+        type="custom_param_optimizer",
+        optim_cls=torch.optim.AdamW,
+        optim_cfgs=dict(lr=2e-5, weight_decay=1e-4),  # a tenth of the float lr
+        custom_param_mapper={
+            "backbone": dict(lr=2e-6),
+            "sampling_offsets": dict(lr=2e-6),
+            "reference_points": dict(lr=2e-6),
+            "norm_types": dict(weight_decay=0.0),
+        },
+    ),
+    batch_processor=batch_processor,
+    num_epochs=qat_epochs,
+    device=None,
+    callbacks=[
+        stat_callback,
+        loss_show_update,
+        dict(type="GradClip", max_norm=0.1, log_interval=100),
+        dict(
+            type="StepDecayLrUpdater",
+            lr_decay_id=[4],
+            step_log_interval=500,
+        ),
+        val_callback,
+        ckpt_callback,
+    ],
+    train_metrics=dict(
+        type="LossShow",
+    ),
+    val_metrics=dict(
+        type="COCODetectionMetric",
+        ann_file=os.path.join(data_root, "annotations/instances_val2017.json"),
+    ),
+)  # Settings for quantized model training. Usually, no training is performed at this stage # Only the model parameters of quantize and the pt file of the model are saved by callbacks
+int_infer_trainer = dict(
+    type="Trainer",
+    model=deploy_model,  # Deploy_model
+    model_convert_pipeline=dict(  # Converts model from float to quantized
+        type="ModelConvertPipeline",
+        qat_mode="fuse_bn",
+        converters=[
+            dict(type="Float2QAT"),  # Converts model from float to qat
+            dict(  # Loads qat checkpoint
+                type="LoadCheckpoint",
+                checkpoint_path=os.path.join(ckpt_dir, "qat-checkpoint-best.pth.tar"),
+                ignore_extra=True,
+            ),
+            dict(type="QAT2Quantize"),  # Converts model from qat to quantize
+        ],
+    ),
+    data_loader=None,
+    optimizer=None,
+    batch_processor=None,
+    num_epochs=0,  # Epoch=0 to skip the training
+    device=None,
+    callbacks=[
+        ckpt_callback,  # Saves quantized model parameters
+        trace_callback,  # Saves quantized model pt file
+    ],
+)  # Model compilation settings
+compile_dir = os.path.join(ckpt_dir, "compile")
+compile_cfg = dict(
+    march=march,
+    name="deform_detr_r50_mscoco",
+    out_dir=compile_dir,
+    hbm=os.path.join(compile_dir, "model.hbm"),
+    layer_details=True,
+    input_source=["pyramid"],
+    opt="O3",
+)  # Settings for float model predictor
+float_predictor = dict(
+    type="Predictor",  # Predictor
+    model=model,  # Model involved in the predict
+    model_convert_pipeline=dict(  # Loads float model checkpoint before predicting
+        type="ModelConvertPipeline",
+        converters=[
+            dict(
+                type="LoadCheckpoint",
+                checkpoint_path=os.path.join(ckpt_dir, "float-checkpoint-best.pth.tar"),
+            ),
+        ],
+    ),
+    data_loader=[val_data_loader],  # Dataset involved in the prediction
+    batch_processor=val_batch_processor,  # How each iteration of the validation dataset is processed
+    device=None,
+    metrics=dict(  # Metrics to print
+        type="COCODetectionMetric",
+        ann_file=os.path.join(data_root, "annotations/instances_val2017.json"),
+    ),
+    callbacks=[
+        val_metric_updater,
+    ],
+    log_interval=50,
+)  # Settings for qat model predictor
+qat_predictor = dict(
+    type="Predictor",
+    model=model,
+    model_convert_pipeline=dict(  # Converts the model from float to qat
+        type="ModelConvertPipeline",
+        qat_mode="fuse_bn",
+        converters=[
+            dict(type="Float2QAT"),  # Converts the model from float to qat
+            dict(  # Loads qat checkpoint
+                type="LoadCheckpoint",
+                checkpoint_path=os.path.join(ckpt_dir, "qat-checkpoint-best.pth.tar"),
+                ignore_extra=True,
+            ),
+        ],
+    ),
+    data_loader=[val_data_loader],
+    batch_processor=val_batch_processor,
+    device=None,
+    metrics=dict(
+        type="COCODetectionMetric",
+        ann_file=os.path.join(data_root, "annotations/instances_val2017.json"),
+    ),
+    callbacks=[
+        val_metric_updater,
+    ],
+    log_interval=50,
+)  # Settings for quantized model predictor
+int_infer_predictor = dict(
+    type="Predictor",
+    model=model,
+    model_convert_pipeline=dict(  # Converts the model from float to quantized
+        type="ModelConvertPipeline",
+        qat_mode="fuse_bn",
+        converters=[
+            dict(type="Float2QAT"),  # Converts the model from float to qat
+            dict(  # Loads the qat checkpoint
+                type="LoadCheckpoint",
+                checkpoint_path=os.path.join(ckpt_dir, "qat-checkpoint-best.pth.tar"),
+                ignore_extra=True,
+            ),
+            dict(type="QAT2Quantize"),  # Converts the model from qat to quantized
+        ],
+    ),
+    data_loader=[val_data_loader],
+    batch_processor=val_batch_processor,
+    device=None,
+    metrics=dict(
+        type="COCODetectionMetric",
+        ann_file=os.path.join(data_root, "annotations/instances_val2017.json"),
+    ),
+    callbacks=[
+        val_metric_updater,
+    ],
+    log_interval=50,
+)
