@@ -287,3 +287,115 @@ model = dict(
       EXPECT_EQ(t[3], sizes[l]) << b << " " << l;
     }
 }
+
+namespace {
+
+/// The float data of parameter `name` of the lowered module.
+std::vector<float> paramData(mlir::ModuleOp module, const std::string &name) {
+  std::vector<float> out;
+  module.walk([&](hat::ParamOp p) {
+    if (p.getName() != name)
+      return;
+    auto dense = llvm::cast<mlir::DenseElementsAttr>(p.getValue());
+    for (float v : dense.getValues<float>())
+      out.push_back(v);
+  });
+  return out;
+}
+
+TEST(Models, DeformableDetrConstantsFollowTheReference) {
+  // 64x64 input: neck levels at strides 16 (4x4) and 32 (2x2); width 8 (4
+  // sine features per axis), 2 heads, 2 levels, 2 points.
+  auto source = config::loadConfigSource(R"(
+model = dict(
+    type="DeformableDETR",
+    backbone=dict(type="ResNet18", include_top=False),
+    neck=dict(type="ChannelMapper", in_channels=[256, 512], out_channels=8,
+              num_outs=2),
+    position_embedding=dict(type="PositionEmbeddingSine", num_feats=4),
+    transformer=dict(type="DeformableDetrTransformer", embed_dims=8,
+                     num_heads=2, num_levels=2, num_points=2,
+                     num_encoder_layers=1, num_decoder_layers=1,
+                     feedforward_channels=16),
+    head=dict(type="DeformableDETRHead", num_classes=3, num_queries=5),
+)
+)",
+                                         "test_config.py");
+  ASSERT_TRUE(source.ok()) << source.error().str();
+  auto model = models::buildModule(*(*source)->get("model"), "model");
+  ASSERT_TRUE(model.ok()) << model.error().str();
+  mlir::MLIRContext context;
+  auto module = models::lowerModel(context, *model, {{"img", {1, 3, 64, 64}}});
+  ASSERT_TRUE(module.ok()) << module.error().str();
+  const int levels[2][2] = {{4, 4}, {2, 2}}; // H, W
+  const int positions = 16 + 4, feats = 4, samples = 2 * 2 * 2;
+
+  // PositionEmbeddingSine(normalize=True) on an all-valid mask: e = (index
+  // + 1 - 0.5) / (extent + 1e-6) * 2 pi, channel i of a half sin / cos of
+  // e / 10000^(2 floor(i/2) / F); y half first.
+  std::vector<float> pos = paramData(**module, "pos_embed");
+  ASSERT_EQ(pos.size(), size_t(positions * 2 * feats));
+  int at = 0;
+  for (auto [h, w] : levels)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x, ++at)
+        for (int half = 0; half < 2; ++half)
+          for (int i = 0; i < feats; ++i) {
+            const double e =
+                ((half ? x : y) + 0.5) / ((half ? w : h) + 1e-6) * 2 * M_PI;
+            const double t = std::pow(10000.0, 2.0 * (i / 2) / feats);
+            const double want = i % 2 ? std::cos(e / t) : std::sin(e / t);
+            EXPECT_NEAR(pos[(at * 2 + half) * feats + i], want, 1e-6)
+                << "position " << at << " channel " << half * feats + i;
+          }
+
+  // Encoder reference points: the cell centre, normalised, for every
+  // (head, level, point) sample.
+  std::vector<float> ref = paramData(**module, "encoder.reference_points");
+  ASSERT_EQ(ref.size(), size_t(positions * samples * 2));
+  at = 0;
+  for (auto [h, w] : levels)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x, ++at)
+        for (int k = 0; k < samples; ++k) {
+          EXPECT_FLOAT_EQ(ref[(at * samples + k) * 2], (x + 0.5f) / w);
+          EXPECT_FLOAT_EQ(ref[(at * samples + k) * 2 + 1], (y + 0.5f) / h);
+        }
+
+  // Sampling offsets start on Deformable DETR's grid: head m in direction
+  // 2 pi m / M scaled to the unit square's border, point p at p + 1 pixels,
+  // here divided by the level's width and height; weights zero.
+  std::vector<float> bias =
+      paramData(**module, "encoder.layers.0.self_attn.sampling_offsets.bias");
+  ASSERT_EQ(bias.size(), size_t(samples * 2));
+  const float direction[2][2] = {{1, 0}, {-1, 0}}; // cos/sin of 0 and pi
+  for (int m = 0; m < 2; ++m)
+    for (int l = 0; l < 2; ++l)
+      for (int p = 0; p < 2; ++p) {
+        const int k = (m * 2 + l) * 2 + p;
+        EXPECT_NEAR(bias[k * 2], direction[m][0] * (p + 1) / levels[l][1],
+                    1e-6);
+        EXPECT_NEAR(bias[k * 2 + 1], direction[m][1] * (p + 1) / levels[l][0],
+                    1e-6);
+      }
+  for (float v : paramData(
+           **module, "encoder.layers.0.self_attn.sampling_offsets.weight"))
+    ASSERT_EQ(v, 0.f);
+
+  // The query embedding is a linear over the identity: row q of
+  // `query_embed.pos.index` selects column q of its weight.
+  std::vector<float> index = paramData(**module, "query_embed.pos.index");
+  ASSERT_EQ(index.size(), 25u);
+  for (int r = 0; r < 5; ++r)
+    for (int c = 0; c < 5; ++c)
+      EXPECT_EQ(index[r * 5 + c], r == c ? 1.f : 0.f);
+  EXPECT_EQ(paramData(**module, "query_embed.pos.weight").size(), 8u * 5u);
+  // The class bias starts at the focal prior 0.01, the boxes' (w, h) at
+  // sigmoid(-2).
+  for (float v : paramData(**module, "class_embed.bias"))
+    EXPECT_NEAR(1.0 / (1.0 + std::exp(-v)), 0.01, 1e-6);
+  EXPECT_EQ(paramData(**module, "bbox_embed.wh.bias"),
+            (std::vector<float>{-2.f, -2.f}));
+}
+
+} // namespace
