@@ -249,8 +249,7 @@ struct DeformableDETR : Module {
   /// nn.MultiheadAttention(q, k, v) with separate projections: [B, Q, D].
   Value selfAttn(NetBuilder &nb, Value qk, Value v) {
     const int64_t d = tf.embedDims, m = tf.numHeads, dh = headDims();
-    ArrayRef<int64_t> s = NetBuilder::shape(qk);
-    const int64_t b = s[0], q = s[1];
+    const int64_t q = NetBuilder::shape(qk)[1];
     auto heads = [&](Value x, const std::string &name) {
       Value y = nb.linear(x, d, true, name);
       return nb.transpose(nb.reshape(y, {NetBuilder::shape(y)[0], q, m, dh}),
@@ -264,7 +263,6 @@ struct DeformableDETR : Module {
     Value ctx = nb.matmul(scores, vh, "context");
     const int64_t cb = NetBuilder::shape(ctx)[0];
     ctx = nb.reshape(nb.transpose(ctx, {0, 2, 1, 3}), {cb, q, d});
-    (void)b;
     return nb.linear(ctx, d, true, "out_proj");
   }
 
