@@ -687,6 +687,24 @@ std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
   if (auto softmax = llvm::dyn_cast<SoftmaxOp>(op)) {
     const int in = operandSlot(0);
     const int64_t axis = int64_t(softmax.getAxis());
+    // In an integer model the softmax runs in float between a dequantize
+    // and a quantize; its result must round exactly as the reference
+    // evaluator's and the HBM runtime's (std::exp, double sum), or a value
+    // on a rounding boundary quantizes differently than in the HBM
+    // (at::softmax's vectorized exp differs in the last bit). No gradient
+    // flows there.
+    if (op->getOperand(0).getDefiningOp<DequantizeOp>()) {
+      addStep("hat.softmax (integer model) -> eval::softmax", [=](Slots &s) {
+        const at::Tensor x = s[in].detach().to(at::kCPU).contiguous();
+        eval::Tensor e = eval::Tensor::f32(x.sizes().vec());
+        std::copy_n(x.data_ptr<float>(), x.numel(), e.f.data());
+        eval::Tensor r = eval::softmax(e, axis);
+        s[out] = at::from_blob(r.f.data(), x.sizes(), at::kFloat)
+                     .clone()
+                     .to(s[in].device());
+      });
+      return "";
+    }
     addStep("hat.softmax -> at::softmax",
             [=](Slots &s) { s[out] = at::softmax(s[in], axis); });
     return "";

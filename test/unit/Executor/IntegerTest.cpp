@@ -439,6 +439,29 @@ TEST_F(IntegerTest, QuantizeDequantizeAndLayoutOps) {
   checkExact(fb.finish({q8, q16, pooled16, f, cat, deq, deqAxis}), {x, wide});
 }
 
+// The float softmax of an integer model (dequantize -> softmax, then
+// quantize): the executor's float result is the reference evaluator's bit
+// for bit (std::exp, double sum), so the quantized attention weights agree
+// with the HBM's even on rounding boundaries (with at::softmax, whose
+// vectorized exp differs in the last bit, the two float results here
+// differ).
+TEST_F(IntegerTest, SoftmaxBetweenDequantizeAndQuantize) {
+  FunctionBuilder fb(context, 16);
+  auto args = fb.begin({fb.tensor({2, 7, 3, 24}, fb.i(8))});
+  auto &bld = fb.builder;
+  mlir::Value deq = bld.create<DequantizeOp>(
+      fb.loc(), fb.tensor({2, 7, 3, 24}, fb.f32()), args[0],
+      bld.getDenseF32ArrayAttr({0.0731f}), mlir::IntegerAttr());
+  mlir::Value sm =
+      bld.create<SoftmaxOp>(fb.loc(), deq, bld.getI64IntegerAttr(3));
+  mlir::Value smInner =
+      bld.create<SoftmaxOp>(fb.loc(), deq, bld.getI64IntegerAttr(1));
+  mlir::Value q =
+      bld.create<QuantizeOp>(fb.loc(), fb.tensor({2, 7, 3, 24}, fb.i(8)), sm,
+                             bld.getF32FloatAttr(1.f / 127));
+  checkExact(fb.finish({sm, smInner, q}), {full(8, {2, 7, 3, 24})});
+}
+
 TEST_F(IntegerTest, RandomIntegerModelsMatchHatEval) {
   // The whole pipeline on random networks (int8 and int16 activations,
   // nearest and bilinear resize): the executor is the reference's twin.
