@@ -312,7 +312,8 @@ TEST_F(QuantTest, UncalibratedQatIsAnError) {
     executor->forwardOne(randn({2, 3, 12, 12}));
     FAIL() << "expected an ExecutorError";
   } catch (const ExecutorError &e) {
-    EXPECT_NE(std::string(e.what()).find("fake_quant.0"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("input.0.fake_quant"),
+              std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("calibrate"), std::string::npos)
         << e.what();
@@ -344,7 +345,7 @@ TEST_F(QuantTest, CalibrationOnNonFiniteDataIsAnError) {
     FAIL() << "calibrated on NaN";
   } catch (const ExecutorError &e) {
     const std::string what = e.what();
-    EXPECT_EQ(what.rfind("fake_quant.", 0), 0u) << what;
+    EXPECT_EQ(what.rfind("input.0.fake_quant", 0), 0u) << what;
     EXPECT_NE(what.find(": the calibration observer saw "), std::string::npos)
         << what;
     EXPECT_NE(what.find("values and none was finite (NaN/Inf)"),
