@@ -160,7 +160,6 @@ struct DeformableDETR : Module {
   TransformerOptions tf;
   HeadOptions head;
   PostProcessOptions post;
-  config::Value criterion;
   /// The lowered input's height and width (boxes are normalised to it).
   int64_t inputHeight = 0, inputWidth = 0;
 
@@ -449,13 +448,6 @@ struct DeformableDETR : Module {
     j["num_select"] = post.numSelect;
     j["input_size"] = {inputHeight, inputWidth};
     j["outputs"] = {{"logits", "pred_logits"}, {"boxes", "pred_boxes"}};
-    std::vector<std::string> aux;
-    if (head.auxLoss)
-      for (int64_t k = 0; k + 1 < tf.decoderLayers; ++k) {
-        aux.push_back("aux_logits_" + std::to_string(k));
-        aux.push_back("aux_boxes_" + std::to_string(k));
-      }
-    j["aux_outputs"] = aux;
     NamedAttrList attrs;
     attrs.append("hat.post_process", b.getStringAttr(j.dump()));
     return attrs;
@@ -651,9 +643,8 @@ config::Expected<std::any> buildDeformableDETR(const config::BuildArgs &args) {
         ") maps of embed_dims (" + std::to_string(net->tf.embedDims) +
         ") channels; it gives " + std::to_string(mapper.numOuts) + " of " +
         std::to_string(mapper.outChannels));
-  // Kept for the engine: the set criterion is applied to the outputs during
-  // training, not lowered into the network.
-  net->criterion = args.get("criterion");
+  // `criterion` is the engine's (EngineModel reads it from the config): the
+  // set criterion is applied to the outputs during training, not lowered.
   return moduleResult(net);
 }
 

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "hat/Dialect/HatOps.h"
+#include "hat/Dialect/LayerName.h"
 #include "hat/Transforms/ParamUtils.h"
 #include "hat/Transforms/Passes.h"
 
@@ -57,17 +58,6 @@ bool fusesActivation(Operation *op) {
   return isa<Conv2dOp, LinearOp, AddOp, WeightedSumOp>(op);
 }
 
-/// The layer name of an op: its NameLoc (through fused/callsite wrappers).
-std::optional<std::string> layerName(Location loc) {
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location inner : fused.getLocations())
-      if (auto n = layerName(inner))
-        return n;
-  return std::nullopt;
-}
-
 struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
   using HatFloat2QATBase::HatFloat2QATBase;
 
@@ -79,7 +69,7 @@ struct Float2QATPass : hat::impl::HatFloat2QATBase<Float2QATPass> {
     func.walk([&](Operation *op) {
       if (isa<ParamOp, FakeQuantOp>(op) || op->getNumResults() != 1)
         return;
-      if (auto name = layerName(op->getLoc()))
+      if (auto name = layerNameOf(op->getLoc()))
         byName.try_emplace(*name, op);
     });
     for (const std::string &entry : layerDTypes) {
