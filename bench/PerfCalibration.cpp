@@ -282,10 +282,11 @@ int main(int argc, char **argv) {
       llvm::outs() << buf;
       std::snprintf(buf, sizeof buf,
                     "%-16s %-7s   peak DDR = weights %.2f + activations %.2f "
-                    "+ I/O %.2f MB\n",
+                    "+ I/O %.2f + runtime %.2f MB\n",
                     "", "", double(hbm->perf.weightBytes) / 1e6,
                     double(hbm->perf.ddrActivationBytes) / 1e6,
-                    double(hbm->perf.ioBytes) / 1e6);
+                    double(hbm->perf.ioBytes) / 1e6,
+                    double(hbm->perf.runtimeBytes) / 1e6);
       llvm::outs() << buf;
       if (!jsonFile.empty()) {
         const hat::bpu::March &march = *hat::bpu::findMarch(marchName);
@@ -325,23 +326,27 @@ int main(int argc, char **argv) {
                                {"layout", c.layout},
                                {"groups", c.groups},
                                {"bytes", c.data.size()}});
-        dump.push_back({{"model", board->name},
-                        {"tensors", tensors},
-                        {"constants", constants},
-                        {"model_inputs", hbm->inputs},
-                        {"model_outputs", hbm->outputs},
-                        {"march", marchName},
-                        {"input_source", reference->inputSource},
-                        {"clock_mhz", march.clockMHz},
-                        {"ddr_bytes_per_us", march.ddrBytesPerUs()},
-                        {"board_ms", boardMs},
-                        {"estimate_ms", estMs},
-                        {"peak_ddr_mb", ddrMB},
-                        {"weight_bytes", hbm->perf.weightBytes},
-                        {"ddr_activation_bytes", hbm->perf.ddrActivationBytes},
-                        {"io_bytes", hbm->perf.ioBytes},
-                        {"arena_bytes", hbm->arenaBytes},
-                        {"layers", layers}});
+        dump.push_back(
+            {{"model", board->name},
+             {"tensors", tensors},
+             {"constants", constants},
+             {"model_inputs", hbm->inputs},
+             {"model_outputs", hbm->outputs},
+             {"march", marchName},
+             {"input_source", reference->inputSource},
+             {"clock_mhz", march.clockMHz},
+             {"ddr_bytes_per_us", march.ddrBytesPerUs()},
+             {"board_ms", boardMs},
+             {"estimate_ms", estMs},
+             {"peak_ddr_mb", ddrMB},
+             {"weight_bytes", hbm->perf.weightBytes},
+             {"ddr_activation_bytes", hbm->perf.ddrActivationBytes},
+             {"io_bytes", hbm->perf.ioBytes},
+             {"runtime_bytes", hbm->perf.runtimeBytes},
+             {"board_peak_ddr_mb",
+              nashM ? nlohmann::json(board->nashMPeakDdrMB) : nlohmann::json()},
+             {"arena_bytes", hbm->arenaBytes},
+             {"layers", layers}});
       }
     }
   }

@@ -17,6 +17,15 @@ tile_us0, mac_eff, ddr_eff. They minimise the sum of squared log errors
 (relative errors) against the board latencies. Prints the fit, the residuals
 and a leave-one-model-out check (fit without a model, predict it).
 
+Peak DDR (nash-m, the only march with board figures) is
+
+    peak = weights + activation homes + I/O + runtime_bytes
+
+where runtime_bytes, the DDR the runtime holds per loaded model
+(instructions, descriptors), is the one fitted parameter, shared by every
+model; it minimises the squared log errors of the peak DDR figures, with
+the same leave-one-model-out check.
+
 Plain Python (no numpy): a coarse grid, then coordinate refinement.
 """
 
@@ -87,6 +96,47 @@ def show(runs, p, title):
                  100 * (est - r["board_ms"]) / r["board_ms"]))
 
 
+def graph_ddr_mb(run):
+    """Peak DDR without the runtime's part: what the graph determines."""
+    return (run["weight_bytes"] + run["ddr_activation_bytes"]
+            + run["io_bytes"]) / 1e6
+
+
+def fit_runtime_mb(runs):
+    """The runtime constant (MB) minimising the squared log errors: a 1 KB
+    grid over 0-10 MB (the loss is convex in it)."""
+    def ddr_loss(c):
+        return sum(math.log((graph_ddr_mb(r) + c) / r["board_peak_ddr_mb"]) ** 2
+                   for r in runs)
+    return min((i / 1000 for i in range(10001)), key=ddr_loss)
+
+
+def show_ddr(runs, excluded):
+    ddr = [r for r in runs if r.get("board_peak_ddr_mb")]
+    train = [r for r in ddr if r["model"] not in excluded]
+    if not train:
+        return
+    c = fit_runtime_mb(train)
+    print("peak DDR fit on %s: runtime_bytes %.3f MB"
+          % (", ".join(sorted(r["model"] for r in train)), c))
+    for r in ddr:
+        est = graph_ddr_mb(r) + c
+        print("  %-16s %-7s graph %.2f + runtime = %.2f MB  board %.2f MB"
+              "  err %+6.1f%%" % (r["model"], r["march"], graph_ddr_mb(r), est,
+                                 r["board_peak_ddr_mb"],
+                                 100 * (est / r["board_peak_ddr_mb"] - 1)))
+    if len(train) > 2:
+        print("leave-one-model-out (peak DDR):")
+        for r in train:
+            q = fit_runtime_mb([o for o in train if o is not r])
+            est = graph_ddr_mb(r) + q
+            print("  %-16s pred %.2f MB  board %.2f MB  err %+6.1f%%"
+                  "   (runtime %.3f MB)" % (r["model"], est,
+                                           r["board_peak_ddr_mb"],
+                                           100 * (est / r["board_peak_ddr_mb"]
+                                                  - 1), q))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("json")
@@ -116,6 +166,7 @@ def main():
                           "   (params %.2f, %.2f, %.3f, %.3f)"
                           % (m, r["march"], est, r["board_ms"],
                              100 * (est - r["board_ms"]) / r["board_ms"], *q))
+    show_ddr(runs, excluded)
 
 
 if __name__ == "__main__":

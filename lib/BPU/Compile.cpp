@@ -137,6 +137,7 @@ public:
       m.perf.ddrActivationBytes = i64(perf, "ddr_activation_bytes");
       m.perf.ioBytes = i64(perf, "io_bytes");
       m.perf.peakDdrBytes = i64(perf, "peak_ddr_bytes");
+      m.perf.runtimeBytes = i64(perf, "runtime_bytes");
     }
     return std::move(m);
   }

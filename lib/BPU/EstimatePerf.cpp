@@ -328,8 +328,10 @@ struct EstimatePerfPass
         b.getNamedAttr("weight_bytes", b.getI64IntegerAttr(weightBytes)),
         b.getNamedAttr("ddr_activation_bytes", b.getI64IntegerAttr(ddrArena)),
         b.getNamedAttr("io_bytes", b.getI64IntegerAttr(ioBytes)),
+        b.getNamedAttr("runtime_bytes", b.getI64IntegerAttr(m.runtimeDdrBytes)),
         b.getNamedAttr("peak_ddr_bytes",
-                       b.getI64IntegerAttr(weightBytes + ddrArena + ioBytes))};
+                       b.getI64IntegerAttr(weightBytes + ddrArena + ioBytes +
+                                           m.runtimeDdrBytes))};
     module->setAttr(kPerfAttr, b.getDictionaryAttr(summary));
     module->setAttr(kInputSourceAttr, b.getStringAttr(inputSource));
   }

@@ -22,11 +22,14 @@ constexpr int64_t KiB = 1024, MiB = 1024 * 1024;
 /// the nash-m and nash-p board latencies of the model cards in issue 16.
 /// Per-layer overhead (µs, dispatch by the BPU's controller), per extra
 /// tile (µs, DMA setup latency), sustained fractions of the padded MAC
-/// rate and of the nominal DDR bandwidth.
+/// rate and of the nominal DDR bandwidth; and the DDR the runtime holds per
+/// loaded model beyond weights, activation homes and I/O (bytes, fitted to
+/// the nash-m peak DDR figures).
 struct NashFit {
   double layerUs, tileUs, macEff, ddrEff;
+  int64_t runtimeDdrBytes;
 };
-constexpr NashFit kNash{6.05, 0.0, 1.0, 0.89};
+constexpr NashFit kNash{6.05, 0.0, 1.0, 0.89, 1500000};
 
 std::vector<March> makeTable() {
   std::vector<March> t;
@@ -59,6 +62,10 @@ std::vector<March> makeTable() {
                true,         0.5,           false,        15,     8,
                16,           8192,          true,         true,   true,
                kNash.macEff, kNash.ddrEff,  12 * MiB});
+  // Only the nash-m cards give a peak DDR; the other marches' runtimes are
+  // assumed to hold as much (docs/bpu.md, "Peak DDR").
+  for (March &m : t)
+    m.runtimeDdrBytes = kNash.runtimeDdrBytes;
   return t;
 }
 } // namespace

@@ -73,6 +73,7 @@ std::string perfJson(const Model &m) {
         {"weight_bytes", m.perf.weightBytes},
         {"ddr_activation_bytes", m.perf.ddrActivationBytes},
         {"io_bytes", m.perf.ioBytes},
+        {"runtime_bytes", m.perf.runtimeBytes},
         {"layers", m.layerPerf.size()},
         {"arena_bytes", m.arenaBytes}}},
       {"layers", layers}};
@@ -101,11 +102,12 @@ std::string perfHtml(const Model &m) {
   row("latency (&micro;s)", num(m.perf.latencyUs));
   row("FPS", num(m.perf.fps, 1));
   row("DDR bytes per frame", std::to_string(m.perf.ddrBytesPerFrame));
-  row("peak DDR (bytes)", std::to_string(m.perf.peakDdrBytes) + " (weights " +
-                              std::to_string(m.perf.weightBytes) +
-                              ", activations " +
-                              std::to_string(m.perf.ddrActivationBytes) +
-                              ", I/O " + std::to_string(m.perf.ioBytes) + ")");
+  row("peak DDR (bytes)",
+      std::to_string(m.perf.peakDdrBytes) + " (weights " +
+          std::to_string(m.perf.weightBytes) + ", activations " +
+          std::to_string(m.perf.ddrActivationBytes) + ", I/O " +
+          std::to_string(m.perf.ioBytes) + ", runtime " +
+          std::to_string(m.perf.runtimeBytes) + ")");
   row("MACs", std::to_string(m.perf.macs));
   row("MAC utilisation", num(100 * m.perf.macUtilisation, 2) + " %");
   row("layers", std::to_string(m.layerPerf.size()));
@@ -150,7 +152,8 @@ std::string perfSummaryText(const Model &m) {
     << "  peak DDR     " << m.perf.peakDdrBytes
     << " bytes = " << num(double(m.perf.peakDdrBytes) / 1e6, 2)
     << " MB (weights " << m.perf.weightBytes << ", activations "
-    << m.perf.ddrActivationBytes << ", I/O " << m.perf.ioBytes << ")\n"
+    << m.perf.ddrActivationBytes << ", I/O " << m.perf.ioBytes << ", runtime "
+    << m.perf.runtimeBytes << ")\n"
     << "  MACs         " << m.perf.macs << "\n"
     << "  MAC util     " << num(100 * m.perf.macUtilisation, 2) << " %\n"
     << "  layers       " << m.layerPerf.size() << ", arena " << m.arenaBytes

@@ -158,7 +158,8 @@ std::vector<uint8_t> serialize(const Model &m) {
   auto summary = fbs::CreatePerfSummary(
       b, m.perf.latencyUs, m.perf.fps, m.perf.ddrBytesPerFrame, m.perf.macs,
       m.perf.macUtilisation, m.perf.batch, m.perf.weightBytes,
-      m.perf.ddrActivationBytes, m.perf.ioBytes, m.perf.peakDdrBytes);
+      m.perf.ddrActivationBytes, m.perf.ioBytes, m.perf.peakDdrBytes,
+      m.perf.runtimeBytes);
   std::vector<flatbuffers::Offset<flatbuffers::String>> outputNames;
   for (const std::string &n : m.outputNames)
     outputNames.push_back(b.CreateString(n));
@@ -357,7 +358,8 @@ bool deserializePayload(const uint8_t *data, size_t size, Model &m,
               s->weight_bytes(),
               s->ddr_activation_bytes(),
               s->io_bytes(),
-              s->peak_ddr_bytes()};
+              s->peak_ddr_bytes(),
+              s->runtime_bytes()};
   return validate(m, error);
 }
 

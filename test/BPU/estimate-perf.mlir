@@ -13,7 +13,7 @@
 
 // Without bpu-plan-arena every activation counts in DDR once (1439 bytes);
 // weights 1116, input + output 1036.
-// CHECK: bpu.march = "nash-e", bpu.perf = {batch = 1 : i64, ddr_activation_bytes = 1439 : i64, ddr_bytes_per_frame = {{[0-9]+}} : i64, fps = {{.*}}, io_bytes = 1036 : i64, latency_us = {{.*}}, mac_utilisation = {{.*}}, macs = 55320 : i64, peak_ddr_bytes = 3591 : i64, weight_bytes = 1116 : i64}
+// CHECK: bpu.march = "nash-e", bpu.perf = {batch = 1 : i64, ddr_activation_bytes = 1439 : i64, ddr_bytes_per_frame = {{[0-9]+}} : i64, fps = {{.*}}, io_bytes = 1036 : i64, latency_us = {{.*}}, mac_utilisation = {{.*}}, macs = 55320 : i64, peak_ddr_bytes = 1503591 : i64, runtime_bytes = 1500000 : i64, weight_bytes = 1116 : i64}
 // CHECK: bpu.quantize {{.*}}perf = {compute_us = {{.*}}, load_bytes = 1024 : i64, mac_utilisation = 0.000000e+00 : f64, macs = 0 : i64, memory_us = {{.*}}, share = {{.*}}, sram_bytes = {{.*}}, store_bytes = 256 : i64, total_us = {{.*}}}
 // c1: 8 x 8x8 x 4*3*3 = 18432 MACs; c2: 36864; fc: 3 x 8 = 24.
 // CHECK: bpu.conv {{.*}}name = "c1"{{.*}}macs = 18432 : i64

@@ -59,6 +59,11 @@ struct March {
   /// Bilinear sampling at computed positions (hat.qms_deform_attn,
   /// Deformable DETR); none on Bernoulli2.
   bool gridSample = true;
+  /// DDR the runtime holds for a loaded model beyond its weights,
+  /// activation homes and I/O buffers: the instruction stream, task
+  /// descriptors and the runtime's own buffers. Not derivable from the
+  /// graph; fitted to the nash-m cards' peak DDR (docs/bpu.md, "Peak DDR").
+  int64_t runtimeDdrBytes = 0;
 
   double peakMacsPerUs() const { return double(macsPerCycle) * clockMHz; }
   double ddrBytesPerUs() const { return ddrGBps * 1e3; }

@@ -132,10 +132,13 @@ struct PerfSummary {
   /// DDR footprint: constants (weights, biases, requantization), the DDR
   /// homes of the intermediate activations (reserved even where the BPU
   /// keeps a tensor in SRAM; docs/bpu.md, "Peak DDR"), the caller's input
-  /// buffers (as the input source delivers them) and output buffers; peak =
-  /// their sum (the model cards' "memory" column).
+  /// buffers (as the input source delivers them) and output buffers, and
+  /// what the runtime holds per loaded model (instructions, descriptors; the
+  /// march table's fitted runtimeDdrBytes); peak = their sum (the model
+  /// cards' "memory" column).
   int64_t weightBytes = 0, ddrActivationBytes = 0, ioBytes = 0;
   int64_t peakDdrBytes = 0;
+  int64_t runtimeBytes = 0;
 };
 
 struct Model {

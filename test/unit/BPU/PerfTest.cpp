@@ -215,7 +215,7 @@ TEST_F(PerfTest, MonotoneInBatch) {
   }
 }
 
-TEST_F(PerfTest, PeakDdrIsWeightsActivationsAndIo) {
+TEST_F(PerfTest, PeakDdrIsWeightsActivationsIoAndRuntime) {
   for (unsigned seed : {0u, 1u, 2u, 3u}) {
     test::RandomModel rm = test::makeRandomIntegerModel(context, seed, dir);
     ASSERT_TRUE(rm.module);
@@ -254,8 +254,13 @@ TEST_F(PerfTest, PeakDdrIsWeightsActivationsAndIo) {
       }
       EXPECT_LE(m.perf.ddrActivationBytes, sumHomes) << seed << march;
       EXPECT_GE(m.perf.ddrActivationBytes, largestHome) << seed << march;
-      EXPECT_EQ(m.perf.peakDdrBytes,
-                m.perf.weightBytes + m.perf.ddrActivationBytes + m.perf.ioBytes)
+      // The runtime's part is the march table's constant, whatever the model.
+      EXPECT_EQ(m.perf.runtimeBytes, bpu::findMarch(march)->runtimeDdrBytes)
+          << seed << march;
+      EXPECT_GT(m.perf.runtimeBytes, 0) << seed << march;
+      EXPECT_EQ(m.perf.peakDdrBytes, m.perf.weightBytes +
+                                         m.perf.ddrActivationBytes +
+                                         m.perf.ioBytes + m.perf.runtimeBytes)
           << seed << march;
     }
   }
