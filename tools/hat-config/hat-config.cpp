@@ -18,6 +18,7 @@
 #include "hat/Dialect/HatDialect.h"
 #include "hat/Models/Module.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Support/ToolError.h"
 #include "hat/Support/WriteFile.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
@@ -400,7 +401,7 @@ int main(int argc, char **argv) {
     std::cerr << "hat-config: error: out of memory (is a size in the config "
                  "far too large?)\n";
   } catch (const std::exception &error) {
-    std::cerr << "hat-config: error: " << error.what() << "\n";
+    std::cerr << hat::toolErrorLine("hat-config", error.what()) << "\n";
   }
   return kExitConfigError;
 }

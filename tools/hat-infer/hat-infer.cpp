@@ -17,6 +17,7 @@
 #include "hat/Engine/Engine.h"
 #include "hat/Engine/Prediction.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Support/ToolError.h"
 
 #include <ATen/Parallel.h>
 
@@ -127,7 +128,7 @@ int main(int argc, char **argv) {
     std::cout << line << number << std::endl;
   } catch (const std::exception &e) {
     hat::engine::runContext().logger->progressEnd();
-    std::cerr << "hat-infer: error: " << e.what() << "\n";
+    std::cerr << hat::toolErrorLine("hat-infer", e.what()) << "\n";
     return 1;
   }
   return 0;

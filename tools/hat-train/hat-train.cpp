@@ -20,6 +20,7 @@
 #include "hat/Engine/Engine.h"
 #include "hat/Engine/TensorBoard.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Support/ToolError.h"
 #include "hat/Telemetry/RunReport.h"
 
 #include <ATen/Context.h>
@@ -425,7 +426,7 @@ int main(int argc, char **argv) {
       distContext = &dist::Context::init(init);
       data::setDistributedDefaults(init.rank, init.worldSize);
     } catch (const std::exception &e) {
-      std::cerr << "hat-train: error: " << e.what() << "\n";
+      std::cerr << hat::toolErrorLine("hat-train", e.what()) << "\n";
       return kExitError;
     }
   }
@@ -447,7 +448,7 @@ int main(int argc, char **argv) {
     std::string who =
         distContext ? "[rank " + std::to_string(distContext->rank()) + "] "
                     : "";
-    std::cerr << "hat-train: error: " << who << e.what() << "\n";
+    std::cerr << hat::toolErrorLine("hat-train", who + e.what()) << "\n";
     if (!distContext)
       return kExitError;
     distContext->reportFailure(e.what());

@@ -3,6 +3,7 @@
 #include "hat/Support/Checksum.h"
 #include "hat/Support/ParseMlir.h"
 #include "hat/Support/ParseNumber.h"
+#include "hat/Support/ToolError.h"
 
 #include <gtest/gtest.h>
 
@@ -68,6 +69,24 @@ TEST(ParseMlir, NestingBound) {
   for (int i = 0; i < 10000; ++i)
     flat += "module { } ";
   EXPECT_EQ(findExcessiveNesting(flat), llvm::StringRef::npos);
+}
+
+TEST(ToolError, OneSeverityPerLine) {
+  // A plain message gets the severity; a located diagnostic keeps its own.
+  EXPECT_EQ(toolErrorLine("hat-train", "missing --config"),
+            "hat-train: error: missing --config");
+  EXPECT_EQ(toolErrorLine("hat-train", "a.py:3:7: error: bad lr\n  lr=x\n"),
+            "hat-train: a.py:3:7: error: bad lr\n  lr=x\n");
+  EXPECT_EQ(toolErrorLine("hat-infer", "/x.py: error: cannot open config file"),
+            "hat-infer: /x.py: error: cannot open config file");
+  EXPECT_EQ(toolErrorLine("hat-train", "error: no stage"),
+            "hat-train: error: no stage");
+  // Only the first line decides: a later "error:" is part of the text.
+  EXPECT_EQ(toolErrorLine("hat-train", "stopping\nrank 1: error: x"),
+            "hat-train: error: stopping\nrank 1: error: x");
+  // "error" inside a word or without the colon and space is not a severity.
+  EXPECT_FALSE(carriesSeverity("the terror: x"));
+  EXPECT_FALSE(carriesSeverity("error:x"));
 }
 
 } // namespace
