@@ -29,6 +29,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -171,6 +172,56 @@ struct ModuleExecutor::Impl {
 
   std::string compile(mlir::func::FuncOp func);
   std::string compileOp(mlir::Operation *op);
+  /// One function per op kind, dispatched by compileOp: adds the step that
+  /// writes the op's result to slot `out`; "" or why the op cannot run.
+  std::string compileStep(Conv2dOp op, int out);
+  std::string compileStep(LinearOp op, int out);
+  std::string compileStep(BatchNormOp op, int out);
+  std::string compileStep(MsDeformAttnOp op, int out);
+  std::string compileStep(LayerNormOp op, int out);
+  std::string compileStep(AddOp op, int out);
+  std::string compileStep(MulOp op, int out);
+  std::string compileStep(MatmulOp op, int out);
+  std::string compileStep(ConcatOp op, int out);
+  std::string compileStep(WeightedSumOp op, int out);
+  std::string compileStep(MaxPool2dOp op, int out);
+  std::string compileStep(AvgPool2dOp op, int out);
+  std::string compileStep(GlobalAvgPoolOp op, int out);
+  std::string compileStep(ResizeOp op, int out);
+  std::string compileStep(TransposeOp op, int out);
+  std::string compileStep(SoftmaxOp op, int out);
+  std::string compileStep(FakeQuantOp op, int out);
+  std::string compileStep(QuantizeOp op, int out);
+  std::string compileStep(DequantizeOp op, int out);
+  std::string compileStep(QConv2dOp op, int out);
+  std::string compileStep(QLinearOp op, int out);
+  std::string compileStep(QAddOp op, int out);
+  std::string compileStep(QMulOp op, int out);
+  std::string compileStep(QMatmulOp op, int out);
+  std::string compileStep(QMsDeformAttnOp op, int out);
+  std::string compileStep(QLayerNormOp op, int out);
+  std::string compileStep(QConcatOp op, int out);
+  std::string compileStep(QAvgPool2dOp op, int out);
+  std::string compileStep(QGlobalAvgPoolOp op, int out);
+  std::string compileStep(QResizeOp op, int out);
+  std::string compileStep(RequantizeOp op, int out);
+  std::string compileStep(QLutOp op, int out);
+  using UnaryFn = at::Tensor (*)(const at::Tensor &);
+  std::string compileUnary(mlir::Operation *op, int out, const char *what,
+                           UnaryFn fn);
+  std::string compileReshape(mlir::Operation *op, int out);
+  std::shared_ptr<const detail::IntegerKernelLayer>
+  integerKernel(mlir::Operation *op, std::string &notOnKernels,
+                const runtime::ConvShape &shape, mlir::Value input,
+                mlir::Value weight, mlir::Value bias,
+                const std::vector<int32_t> &multiplier,
+                const std::vector<int32_t> &shift, bool relu);
+  int operandSlot(mlir::Operation *op, unsigned i) const {
+    return slot(op->getOperand(i));
+  }
+  static int resultBits(mlir::Operation *op) {
+    return intBits(op->getResult(0));
+  }
   int newSlot(mlir::Value v) { return slotOf[v] = numSlots++; }
   int slot(mlir::Value v) const { return v ? slotOf.lookup(v) : -1; }
   void addStep(std::string what, std::function<void(Slots &)> fn) {
@@ -438,678 +489,755 @@ void ModuleExecutor::Impl::computeReleases() {
 // Op -> step
 //===----------------------------------------------------------------------===//
 
+// compileOp dispatches on the op kind (TypeSwitch) to one function per op;
+// each adds the step that computes the op's one result into slot `out` and
+// returns "" or why the op cannot run.
+
 std::string ModuleExecutor::Impl::compileOp(mlir::Operation *op) {
-  const at::Device device = options.device;
-  auto operandSlot = [&](unsigned i) { return slot(op->getOperand(i)); };
   const int out = op->getNumResults() == 1 ? newSlot(op->getResult(0)) : -1;
   if (out < 0)
     return "op '" + op->getName().getStringRef().str() +
            "' must have one result";
-
-  // Float layers.
-  if (auto conv = llvm::dyn_cast<Conv2dOp>(op)) {
-    const int in = operandSlot(0), w = operandSlot(1), b = slot(conv.getBias());
-    const std::vector<int64_t> stride = toVector(conv.getStride());
-    const std::vector<int64_t> dilation = toVector(conv.getDilation());
-    const Quad pad = toQuad(conv.getPadding());
-    const int64_t groups = int64_t(conv.getGroups());
-    if (detail::isSymmetric(pad)) {
-      const std::vector<int64_t> padding{pad[0], pad[1]};
-      addStep("hat.conv2d -> at::conv2d", [=](Slots &s) {
-        s[out] = at::conv2d(s[in], s[w], b >= 0 ? s[b] : at::Tensor(), stride,
-                            padding, dilation, groups);
-      });
-    } else {
-      addStep("hat.conv2d -> at::constant_pad_nd + at::conv2d", [=](Slots &s) {
-        s[out] = at::conv2d(detail::padNCHW(s[in], pad, 0.0), s[w],
-                            b >= 0 ? s[b] : at::Tensor(), stride,
-                            std::vector<int64_t>{0, 0}, dilation, groups);
-      });
-    }
-    return "";
-  }
-  if (auto linear = llvm::dyn_cast<LinearOp>(op)) {
-    const int in = operandSlot(0), w = operandSlot(1),
-              b = slot(linear.getBias());
-    addStep("hat.linear -> at::linear", [=](Slots &s) {
-      s[out] = at::linear(s[in], s[w], b >= 0 ? s[b] : at::Tensor());
-    });
-    return "";
-  }
-  if (auto bn = llvm::dyn_cast<BatchNormOp>(op)) {
-    const int in = operandSlot(0), w = operandSlot(1), b = operandSlot(2),
-              mean = operandSlot(3), var = operandSlot(4);
-    const double eps = bn.getEps().convertToFloat();
-    const double momentum = bn.getMomentum().convertToFloat();
-    const bool cudnn = at::globalContext().userEnabledCuDNN();
-    addStep("hat.batch_norm -> at::batch_norm", [=](Slots &s) {
-      if (batchNormFn)
-        s[out] = batchNormFn(s[in], s[w], s[b], s[mean], s[var], training,
-                             momentum, eps);
-      else
-        s[out] = at::batch_norm(s[in], s[w], s[b], s[mean], s[var], training,
-                                momentum, eps, cudnn);
-    });
-    return "";
-  }
-  if (auto attn = llvm::dyn_cast<MsDeformAttnOp>(op)) {
-    const int value = operandSlot(0), loc = operandSlot(1),
-              weights = operandSlot(2);
-    const std::vector<int64_t> shapes = toVector(attn.getSpatialShapes());
-    addStep("hat.ms_deform_attn -> at::grid_sampler per level", [=](Slots &s) {
-      s[out] = detail::msDeformAttn(s[value], s[loc], s[weights], shapes);
-    });
-    return "";
-  }
-  if (auto ln = llvm::dyn_cast<LayerNormOp>(op)) {
-    const int in = operandSlot(0), w = operandSlot(1), b = operandSlot(2);
-    const double eps = ln.getEps().convertToFloat();
-    const std::vector<int64_t> normalized = {
-        rankedType(ln.getInput()).getShape().back()};
-    addStep("hat.layer_norm -> at::layer_norm", [=](Slots &s) {
-      s[out] = at::layer_norm(s[in], normalized, s[w], s[b], eps);
-    });
-    return "";
-  }
-  if (llvm::isa<ReluOp, Relu6Op, SigmoidOp, SiluOp, HardswishOp>(op)) {
-    const int in = operandSlot(0);
-    if (llvm::isa<ReluOp>(op))
-      addStep("hat.relu -> at::relu",
-              [=](Slots &s) { s[out] = at::relu(s[in]); });
-    else if (llvm::isa<Relu6Op>(op))
-      addStep("hat.relu6 -> at::hardtanh(0, 6)",
-              [=](Slots &s) { s[out] = at::hardtanh(s[in], 0.0, 6.0); });
-    else if (llvm::isa<SigmoidOp>(op))
-      addStep("hat.sigmoid -> at::sigmoid",
-              [=](Slots &s) { s[out] = at::sigmoid(s[in]); });
-    else if (llvm::isa<SiluOp>(op))
-      addStep("hat.silu -> at::silu",
-              [=](Slots &s) { s[out] = at::silu(s[in]); });
-    else
-      addStep("hat.hardswish -> at::hardswish",
-              [=](Slots &s) { s[out] = at::hardswish(s[in]); });
-    return "";
-  }
-  if (llvm::isa<AddOp, MulOp>(op)) {
-    const int a = operandSlot(0), b = operandSlot(1);
-    if (llvm::isa<AddOp>(op))
-      addStep("hat.add -> at::add", [=](Slots &s) { s[out] = s[a] + s[b]; });
-    else
-      addStep("hat.mul -> at::mul", [=](Slots &s) { s[out] = s[a] * s[b]; });
-    return "";
-  }
-  if (llvm::isa<MatmulOp>(op)) {
-    const int a = operandSlot(0), b = operandSlot(1);
-    addStep("hat.matmul -> at::matmul",
-            [=](Slots &s) { s[out] = at::matmul(s[a], s[b]); });
-    return "";
-  }
-  if (auto concat = llvm::dyn_cast<ConcatOp>(op)) {
-    std::vector<int> ins;
-    for (mlir::Value v : concat.getInputs())
-      ins.push_back(slot(v));
-    const int64_t axis = int64_t(concat.getAxis());
-    addStep("hat.concat -> at::cat", [=](Slots &s) {
-      std::vector<at::Tensor> tensors;
-      tensors.reserve(ins.size());
-      for (int i : ins)
-        tensors.push_back(s[i]);
-      s[out] = at::cat(tensors, axis);
-    });
-    return "";
-  }
-  if (auto ws = llvm::dyn_cast<WeightedSumOp>(op)) {
-    std::vector<int> ins;
-    for (mlir::Value v : ws.getInputs())
-      ins.push_back(slot(v));
-    const int w = slot(ws.getWeights());
-    const double eps = ws.getEps().convertToFloat();
-    // Fast normalised fusion; autograd carries the gradient to the inputs
-    // and to the raw (pre-ReLU) fusion weights.
-    addStep("hat.weighted_sum -> relu(w) / (sum + eps), weighted at::add",
-            [=](Slots &s) {
-              at::Tensor pos = at::relu(s[w]);
-              at::Tensor norm = pos / (pos.sum() + eps);
-              at::Tensor acc = s[ins[0]] * norm[0];
-              for (size_t i = 1; i < ins.size(); ++i)
-                acc = acc + s[ins[i]] * norm[int64_t(i)];
-              s[out] = acc;
-            });
-    return "";
-  }
-  if (auto pool = llvm::dyn_cast<MaxPool2dOp>(op)) {
-    const int in = operandSlot(0);
-    const std::vector<int64_t> kernel = toVector(pool.getKernel());
-    const std::vector<int64_t> stride = toVector(pool.getStride());
-    const Quad pad = toQuad(pool.getPadding());
-    // torch wants symmetric padding of at most half the kernel; otherwise pad
-    // with -inf, which never wins either.
-    const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
-                        2 * pad[1] <= kernel[1];
-    const std::vector<int64_t> padding =
-        direct ? std::vector<int64_t>{pad[0], pad[1]}
-               : std::vector<int64_t>{0, 0};
-    const bool isFloat = rankedType(pool.getInput()).getElementType().isF32();
-    auto maxPool = [=](const at::Tensor &x) {
-      at::Tensor padded =
-          direct ? x
-                 : detail::padNCHW(x, pad,
-                                   -std::numeric_limits<double>::infinity());
-      return at::max_pool2d(padded, kernel, stride, padding);
-    };
-    if (isFloat) {
-      addStep("hat.max_pool2d -> at::max_pool2d",
-              [=](Slots &s) { s[out] = maxPool(s[in]); });
-    } else {
-      // ATen has no integer max pooling on CPU; int8/int16 values are exact
-      // in float and max never rounds.
-      addStep("hat.max_pool2d (int) -> at::max_pool2d on float", [=](Slots &s) {
-        s[out] = maxPool(s[in].to(at::kFloat)).to(s[in].scalar_type());
-      });
-    }
-    return "";
-  }
-  if (auto pool = llvm::dyn_cast<AvgPool2dOp>(op)) {
-    const int in = operandSlot(0);
-    const std::vector<int64_t> kernel = toVector(pool.getKernel());
-    const std::vector<int64_t> stride = toVector(pool.getStride());
-    const Quad pad = toQuad(pool.getPadding());
-    const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
-                        2 * pad[1] <= kernel[1];
-    if (direct) {
-      const std::vector<int64_t> padding{pad[0], pad[1]};
-      addStep("hat.avg_pool2d -> at::avg_pool2d(count_include_pad)",
-              [=](Slots &s) {
-                s[out] =
-                    at::avg_pool2d(s[in], kernel, stride, padding, false, true);
-              });
-    } else {
-      addStep("hat.avg_pool2d -> at::constant_pad_nd + at::avg_pool2d",
-              [=](Slots &s) {
-                s[out] = at::avg_pool2d(
-                    detail::padNCHW(s[in], pad, 0.0), kernel, stride,
-                    std::vector<int64_t>{0, 0}, false, true);
-              });
-    }
-    return "";
-  }
-  if (llvm::isa<GlobalAvgPoolOp>(op)) {
-    const int in = operandSlot(0);
-    addStep("hat.global_avg_pool -> at::mean({2, 3}, keepdim)", [=](Slots &s) {
-      s[out] = at::mean(s[in], {2, 3}, /*keepdim=*/true);
-    });
-    return "";
-  }
-  if (auto resize = llvm::dyn_cast<ResizeOp>(op)) {
-    const int in = operandSlot(0);
-    auto inType = rankedType(resize.getInput());
-    const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
-    if (resize.getMode() == hat::ResizeMode::nearest) {
-      const at::TensorOptions opts(at::kLong);
-      at::Tensor rows =
-          at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
-              .to(device);
-      at::Tensor cols =
-          at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
-              .to(device);
-      addStep("hat.resize nearest -> at::index_select", [=](Slots &s) {
-        s[out] = detail::nearestResize(s[in], rows, cols);
-      });
-    } else {
-      const bool alignCorners = resize.getAlignCorners();
-      const std::vector<int64_t> size{outH, outW};
-      addStep("hat.resize bilinear -> at::upsample_bilinear2d", [=](Slots &s) {
-        s[out] = at::upsample_bilinear2d(s[in], size, alignCorners);
-      });
-    }
-    return "";
-  }
-  if (llvm::isa<ReshapeOp, FlattenOp>(op)) {
-    const int in = operandSlot(0);
-    auto inType = rankedType(op->getOperand(0));
-    std::vector<int64_t> shape =
-        toVector(rankedType(op->getResult(0)).getShape());
-    // A reshape that keeps dim 0 keeps the batch, whatever its size.
-    if (options.dynamicBatch && !shape.empty() && inType.getRank() > 0 &&
-        inType.getDimSize(0) == shape[0])
-      shape[0] = -1;
-    addStep(std::string(op->getName().getStringRef()) + " -> at::reshape",
-            [=](Slots &s) { s[out] = at::reshape(s[in], shape); });
-    return "";
-  }
-  if (auto transpose = llvm::dyn_cast<TransposeOp>(op)) {
-    const int in = operandSlot(0);
-    const std::vector<int64_t> perm = toVector(transpose.getPerm());
-    addStep("hat.transpose -> at::permute",
-            [=](Slots &s) { s[out] = at::permute(s[in], perm); });
-    return "";
-  }
-  if (auto softmax = llvm::dyn_cast<SoftmaxOp>(op)) {
-    const int in = operandSlot(0);
-    const int64_t axis = int64_t(softmax.getAxis());
-    // In an integer model the softmax runs in float between a dequantize
-    // and a quantize; its result must round exactly as the reference
-    // evaluator's and the HBM runtime's (std::exp, double sum), or a value
-    // on a rounding boundary quantizes differently than in the HBM
-    // (at::softmax's vectorized exp differs in the last bit). No gradient
-    // flows there.
-    if (op->getOperand(0).getDefiningOp<DequantizeOp>()) {
-      addStep("hat.softmax (integer model) -> eval::softmax", [=](Slots &s) {
-        const at::Tensor x = s[in].detach().to(at::kCPU).contiguous();
-        eval::Tensor e = eval::Tensor::f32(x.sizes().vec());
-        std::copy_n(x.data_ptr<float>(), x.numel(), e.f.data());
-        eval::Tensor r = eval::softmax(e, axis);
-        s[out] = at::from_blob(r.f.data(), x.sizes(), at::kFloat)
-                     .clone()
-                     .to(s[in].device());
-      });
-      return "";
-    }
-    addStep("hat.softmax -> at::softmax",
-            [=](Slots &s) { s[out] = at::softmax(s[in], axis); });
-    return "";
-  }
-
-  // Quantization boundaries.
-  if (auto fqOp = llvm::dyn_cast<FakeQuantOp>(op)) {
-    FakeQuantEntry *fq = nullptr;
-    for (auto &entry : fakeQuants)
-      if (entry->op == fqOp)
-        fq = entry.get();
-    const int in = operandSlot(0);
-    addStep(
-        "hat.fake_quant -> " + fq->name + " (mode-dependent)",
-        [this, fq, in, out](Slots &s) { s[out] = runFakeQuant(*fq, s[in]); });
-    return "";
-  }
-  if (auto q = llvm::dyn_cast<QuantizeOp>(op)) {
-    const int in = operandSlot(0);
-    const float scale = q.getScale().convertToFloat();
-    const int bits = intBits(q.getResult());
-    addStep("hat.quantize -> fused quantize kernel",
-            [=](Slots &s) { s[out] = quantizeTensor(s[in], scale, bits); });
-    return "";
-  }
-  if (auto dq = llvm::dyn_cast<DequantizeOp>(op)) {
-    const int in = operandSlot(0);
-    std::vector<float> scales(dq.getScale().begin(), dq.getScale().end());
-    const int64_t rank = rankedType(dq.getInput()).getRank();
-    std::vector<int64_t> shape;
-    if (auto axis = dq.getAxis()) {
-      shape.assign(size_t(rank), 1);
-      shape[size_t(*axis)] = int64_t(scales.size());
-    }
-    at::Tensor scale = floatTensor(scales, device).reshape(shape);
-    // float(q) * scale in float32, as section 3.
-    addStep("hat.dequantize -> to(float) * scale",
-            [=](Slots &s) { s[out] = s[in].to(at::kFloat) * scale; });
-    return "";
-  }
-
-  // Integer ops.
-  auto outBitsOf = [&]() { return intBits(op->getResult(0)); };
-  // qconv2d / qlinear: HatRuntime's integer kernels when the weight (and
-  // bias) are constants and the kernels take the layer; otherwise, or with
-  // the test-only atenIntegerOps, the exact float64 ATen path.
-  // Why the kernels were not used, for describe().
-  std::string notOnKernels = "shapes not static";
-  auto integerKernel =
-      [&](const runtime::ConvShape &shape, mlir::Value input,
-          mlir::Value weight, mlir::Value bias,
-          const std::vector<int32_t> &multiplier,
-          const std::vector<int32_t> &shift,
-          bool relu) -> std::shared_ptr<const detail::IntegerKernelLayer> {
-    if (options.atenIntegerOps || !device.is_cpu()) {
-      notOnKernels = options.atenIntegerOps ? "atenIntegerOps" : "not on CPU";
-      return nullptr;
-    }
-    auto identity = [](at::Tensor t) { return t; };
-    const at::Tensor w = constantOf(weight, identity);
-    const at::Tensor b = bias ? constantOf(bias, identity) : at::Tensor();
-    if (!w.defined() || (bias && !b.defined())) {
-      notOnKernels = "weight or bias not a constant param";
-      return nullptr;
-    }
-    return detail::IntegerKernelLayer::create(shape, intBits(input), w, b,
-                                              multiplier, shift, relu,
-                                              outBitsOf(), notOnKernels);
+  auto unary = [&](mlir::Operation *o, const char *what, UnaryFn fn) {
+    return compileUnary(o, out, what, fn);
   };
-  if (auto qconv = llvm::dyn_cast<QConv2dOp>(op)) {
-    const int in = operandSlot(0), w = operandSlot(1);
-    const int b = slot(qconv.getBias());
-    const std::vector<int64_t> stride = toVector(qconv.getStride());
-    const std::vector<int64_t> dilation = toVector(qconv.getDilation());
-    const Quad pad = toQuad(qconv.getPadding());
-    const int64_t groups = int64_t(qconv.getGroups());
-    const std::vector<int32_t> multiplier = toVector(qconv.getMultiplier());
-    const std::vector<int32_t> shift = toVector(qconv.getShift());
-    auto inType = rankedType(qconv.getInput());
-    auto wType = rankedType(qconv.getWeight());
-    if (inType.getRank() == 4 && wType.getRank() == 4 &&
-        wType.hasStaticShape() && !inType.isDynamicDim(1) &&
-        !inType.isDynamicDim(2) && !inType.isDynamicDim(3)) {
-      runtime::ConvShape shape;
-      shape.channels = inType.getDimSize(1);
-      shape.height = inType.getDimSize(2);
-      shape.width = inType.getDimSize(3);
-      shape.outChannels = wType.getDimSize(0);
-      shape.kernelH = wType.getDimSize(2);
-      shape.kernelW = wType.getDimSize(3);
-      shape.strideH = stride.at(0);
-      shape.strideW = stride.at(1);
-      shape.padTop = pad[0];
-      shape.padLeft = pad[1];
-      shape.padBottom = pad[2];
-      shape.padRight = pad[3];
-      shape.dilationH = dilation.at(0);
-      shape.dilationW = dilation.at(1);
-      shape.groups = groups;
-      if (auto layer = integerKernel(shape, qconv.getInput(), qconv.getWeight(),
-                                     qconv.getBias(), multiplier, shift,
-                                     qconv.getRelu())) {
-        addStep("hat.qconv2d -> HatRuntime integer conv (" + layer->what() +
-                    "), requantized in the store",
-                [=](Slots &s) { s[out] = layer->conv(s[in]); });
-        return "";
-      }
-    }
-    auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
-    auto toBias = [](at::Tensor t) {
-      return t.to(at::kLong).reshape({1, -1, 1, 1});
-    };
-    const at::Tensor weight = constantOf(qconv.getWeight(), toDouble);
-    const at::Tensor bias =
-        qconv.getBias() ? constantOf(qconv.getBias(), toBias) : at::Tensor();
-    const detail::Requantizer requant(multiplier, shift, qconv.getRelu(),
-                                      outBitsOf(), 1, 4, device);
-    addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize (" +
-                notOnKernels + ")",
-            [=](Slots &s) {
-              at::Tensor acc = detail::integerConvAccumulate(
-                  s[in], weight.defined() ? weight : toDouble(s[w]), stride,
-                  pad, dilation, groups);
-              if (b >= 0)
-                acc.add_(bias.defined() ? bias : toBias(s[b]));
-              s[out] = requant(detail::clampToInt32(acc));
-            });
-    return "";
-  }
-  if (auto qlinear = llvm::dyn_cast<QLinearOp>(op)) {
-    const int in = operandSlot(0), w = operandSlot(1);
-    const int b = slot(qlinear.getBias());
-    const std::vector<int32_t> multiplier = toVector(qlinear.getMultiplier());
-    const std::vector<int32_t> shift = toVector(qlinear.getShift());
-    auto wType = rankedType(qlinear.getWeight());
-    if (wType.hasStaticShape() && wType.getRank() == 2) {
-      const runtime::ConvShape shape =
-          runtime::ConvShape::linear(wType.getDimSize(1), wType.getDimSize(0));
-      if (auto layer = integerKernel(shape, qlinear.getInput(),
-                                     qlinear.getWeight(), qlinear.getBias(),
-                                     multiplier, shift, qlinear.getRelu())) {
-        addStep("hat.qlinear -> HatRuntime integer linear (" + layer->what() +
-                    "), requantized in the store",
-                [=](Slots &s) { s[out] = layer->linear(s[in]); });
-        return "";
-      }
-    }
-    auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
-    auto toBias = [](at::Tensor t) { return t.to(at::kLong); };
-    const at::Tensor weight = constantOf(qlinear.getWeight(), toDouble);
-    const at::Tensor bias = qlinear.getBias()
-                                ? constantOf(qlinear.getBias(), toBias)
-                                : at::Tensor();
-    const int64_t rank = rankedType(qlinear.getResult()).getRank();
-    const detail::Requantizer requant(multiplier, shift, qlinear.getRelu(),
-                                      outBitsOf(), rank - 1, rank, device);
-    addStep("hat.qlinear -> at::linear (f64, exact) + requantize (" +
-                notOnKernels + ")",
-            [=](Slots &s) {
-              at::Tensor acc = detail::integerLinearAccumulate(
-                  s[in], weight.defined() ? weight : toDouble(s[w]));
-              if (b >= 0)
-                acc.add_(bias.defined() ? bias : toBias(s[b]));
-              s[out] = requant(detail::clampToInt32(acc));
-            });
-    return "";
-  }
-  if (auto qadd = llvm::dyn_cast<QAddOp>(op)) {
-    const int a = operandSlot(0), b = operandSlot(1);
-    const int64_t ma = int32_t(qadd.getLhsMultiplier());
-    const int64_t mb = int32_t(qadd.getRhsMultiplier());
-    const int32_t shift = int32_t(qadd.getShift());
-    const bool relu = qadd.getRelu();
-    const int outBits = outBitsOf();
-    // One shared shift: (a * ma + b * mb + 2^(shift-1)) >> shift, i.e. a
-    // requantization of the combined sum with multiplier 1.
-    const detail::Requantizer requant({1}, {shift}, relu, outBits, 0, 1,
-                                      device);
-    auto atenAdd = [=](const at::Tensor &x, const at::Tensor &y) {
-      at::Tensor sum = x.to(at::kLong) * ma;
-      sum = sum + y.to(at::kLong) * mb;
-      return requant(std::move(sum));
-    };
-    if (options.atenIntegerOps || !device.is_cpu()) {
-      addStep("hat.qadd -> int64 a*ma + b*mb, shift",
-              [=](Slots &s) { s[out] = atenAdd(s[a], s[b]); });
-      return "";
-    }
-    // Same-shape operands (residual adds) on the fused integer kernel;
-    // broadcasting ones keep the int64 tensors.
-    const at::ScalarType outType = detail::intScalarType(outBits);
-    addStep("hat.qadd -> HatRuntime integer add (same shapes; int64 ATen "
-            "when broadcasting)",
-            [=](Slots &s) {
-              const at::Tensor &x = s[a], &y = s[b];
-              if (x.sizes() != y.sizes()) {
-                s[out] = atenAdd(x, y);
-                return;
-              }
-              const at::Tensor xc = x.contiguous(), yc = y.contiguous();
-              at::Tensor result =
-                  at::empty(x.sizes(), at::TensorOptions(outType));
-              if (!runtime::integerAdd(
-                      xc.data_ptr(), int(xc.element_size() * 8), yc.data_ptr(),
-                      int(yc.element_size() * 8), xc.numel(), int32_t(ma),
-                      int32_t(mb), shift, relu, outBits, result.data_ptr(),
-                      detail::atenParallelFor)) {
-                s[out] = atenAdd(x, y);
-                return;
-              }
-              s[out] = std::move(result);
-            });
-    return "";
-  }
-  if (auto qmul = llvm::dyn_cast<QMulOp>(op)) {
-    const int a = operandSlot(0), b = operandSlot(1);
-    const detail::Requantizer requant({int32_t(qmul.getMultiplier())},
-                                      {int32_t(qmul.getShift())}, false,
-                                      outBitsOf(), 0, 1, device);
-    addStep("hat.qmul -> int64 a*b + requantize", [=](Slots &s) {
-      s[out] = requant(s[a].to(at::kLong) * s[b].to(at::kLong));
-    });
-    return "";
-  }
-  if (auto qmatmul = llvm::dyn_cast<QMatmulOp>(op)) {
-    const int a = operandSlot(0), b = operandSlot(1);
-    const detail::Requantizer requant({int32_t(qmatmul.getMultiplier())},
-                                      {int32_t(qmatmul.getShift())}, false,
-                                      outBitsOf(), 0, 1, device);
-    // float64 sums of int8/int16 products are exact (|a * b| <= 2^30 per
-    // term, far below 2^53 for any K this side of 2^23), then int32 clamp.
-    addStep("hat.qmatmul -> exact float64 matmul + requantize", [=](Slots &s) {
-      at::Tensor acc =
-          at::matmul(s[a].to(at::kDouble), s[b].to(at::kDouble)).to(at::kLong);
-      s[out] = requant(detail::clampToInt32(acc));
-    });
-    return "";
-  }
-  if (auto qattn = llvm::dyn_cast<QMsDeformAttnOp>(op)) {
-    const int value = operandSlot(0), loc = operandSlot(1),
-              weights = operandSlot(2);
-    const std::vector<int64_t> shapes = toVector(qattn.getSpatialShapes());
-    const std::vector<int32_t> locMultiplier =
-        toVector(qattn.getLocMultiplier());
-    const std::vector<int32_t> locShift = toVector(qattn.getLocShift());
-    const int32_t multiplier = int32_t(qattn.getMultiplier());
-    const int32_t shift = int32_t(qattn.getShift());
-    const int bits = outBitsOf();
-    // Gathers at computed positions with int64 sums: the reference kernel
-    // (the one definition the runtime shares) on the CPU.
-    addStep("hat.qms_deform_attn -> eval::qmsDeformAttn on the CPU",
-            [=](Slots &s) {
-              eval::Tensor r = eval::qmsDeformAttn(
-                  detail::toEvalInts(s[value]), detail::toEvalInts(s[loc]),
-                  detail::toEvalInts(s[weights]), shapes, locMultiplier,
-                  locShift, multiplier, shift,
-                  bits == 16 ? eval::DType::I16 : eval::DType::I8);
-              s[out] = detail::fromEvalInts(r, bits).to(s[value].device());
-            });
-    return "";
-  }
-  if (auto qln = llvm::dyn_cast<QLayerNormOp>(op)) {
-    const int in = operandSlot(0), b = operandSlot(1);
-    const std::vector<int32_t> multiplier = toVector(qln.getMultiplier());
-    const std::vector<int32_t> shift = toVector(qln.getShift());
-    const at::Tensor bias = constantOf(qln.getBias(), [](at::Tensor t) {
-      return t.to(at::kInt).to(at::kCPU).contiguous();
-    });
-    const int64_t epsQ = int64_t(qln.getEpsQ());
-    const int bits = outBitsOf();
-    // The row arithmetic needs 128-bit integers LibTorch does not have: run
-    // the one definition (hat::quant::layerNormRow) on the CPU.
-    addStep("hat.qlayer_norm -> quant::layerNormRow per row", [=](Slots &s) {
-      const at::Tensor x = s[in].to(at::kCPU).to(at::kInt).contiguous();
-      const int64_t c = x.size(-1), rows = c ? x.numel() / c : 0;
-      at::Tensor y = at::empty_like(x);
-      const int32_t *src = x.data_ptr<int32_t>();
-      int32_t *dst = y.data_ptr<int32_t>();
-      const at::Tensor biasNow =
-          bias.defined() ? bias : s[b].to(at::kCPU).to(at::kInt).contiguous();
-      const int32_t *biasData = biasNow.data_ptr<int32_t>();
-      for (int64_t r = 0; r < rows; ++r)
-        quant::layerNormRow(src + r * c, c, epsQ, multiplier.data(),
-                            shift.data(), biasData, bits, dst + r * c);
-      s[out] = y.to(detail::intScalarType(bits)).to(s[in].device());
-    });
-    return "";
-  }
-  if (auto qconcat = llvm::dyn_cast<QConcatOp>(op)) {
-    std::vector<int> ins;
-    std::vector<detail::Requantizer> requants;
-    const int bits = outBitsOf();
-    const std::vector<int32_t> m = toVector(qconcat.getMultiplier());
-    const std::vector<int32_t> sh = toVector(qconcat.getShift());
-    for (auto [i, v] : llvm::enumerate(qconcat.getInputs())) {
-      ins.push_back(slot(v));
-      requants.emplace_back(std::vector<int32_t>{m[i]},
-                            std::vector<int32_t>{sh[i]}, false, bits, 0, 1,
-                            device);
-    }
-    const int64_t axis = int64_t(qconcat.getAxis());
-    addStep("hat.qconcat -> requantize each + at::cat", [=](Slots &s) {
-      std::vector<at::Tensor> tensors;
-      tensors.reserve(ins.size());
-      for (size_t i = 0; i < ins.size(); ++i)
-        tensors.push_back(requants[i](s[ins[i]].to(at::kLong)));
-      s[out] = at::cat(tensors, axis);
-    });
-    return "";
-  }
-  if (auto pool = llvm::dyn_cast<QAvgPool2dOp>(op)) {
-    const int in = operandSlot(0);
-    const std::vector<int64_t> kernel = toVector(pool.getKernel());
-    const std::vector<int64_t> stride = toVector(pool.getStride());
-    const Quad pad = toQuad(pool.getPadding());
-    const detail::Requantizer requant({int32_t(pool.getMultiplier())},
-                                      {int32_t(pool.getShift())}, false,
-                                      outBitsOf(), 0, 1, device);
-    addStep("hat.qavg_pool2d -> at::avg_pool2d(f64, divisor 1) + requantize",
-            [=](Slots &s) {
-              at::Tensor acc =
-                  detail::integerWindowSum(s[in], kernel, stride, pad);
-              s[out] = requant(detail::clampToInt32(acc));
-            });
-    return "";
-  }
-  if (auto pool = llvm::dyn_cast<QGlobalAvgPoolOp>(op)) {
-    const int in = operandSlot(0);
-    const detail::Requantizer requant({int32_t(pool.getMultiplier())},
-                                      {int32_t(pool.getShift())}, false,
-                                      outBitsOf(), 0, 1, device);
-    addStep("hat.qglobal_avg_pool -> int64 sum({2, 3}) + requantize",
-            [=](Slots &s) {
-              at::Tensor acc = s[in].to(at::kLong).sum({2, 3}, true);
-              s[out] = requant(detail::clampToInt32(acc));
-            });
-    return "";
-  }
-  if (auto resize = llvm::dyn_cast<QResizeOp>(op)) {
-    const int in = operandSlot(0);
-    auto inType = rankedType(resize.getInput());
-    const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
-    if (resize.getMode() == hat::ResizeMode::nearest) {
-      const at::TensorOptions opts(at::kLong);
-      at::Tensor rows =
-          at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
-              .to(device);
-      at::Tensor cols =
-          at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
-              .to(device);
-      addStep("hat.qresize nearest -> at::index_select", [=](Slots &s) {
-        s[out] = detail::nearestResize(s[in], rows, cols);
+  return llvm::TypeSwitch<mlir::Operation *, std::string>(op)
+      .Case<Conv2dOp, LinearOp, BatchNormOp, MsDeformAttnOp, LayerNormOp, AddOp,
+            MulOp, MatmulOp, ConcatOp, WeightedSumOp, MaxPool2dOp, AvgPool2dOp,
+            GlobalAvgPoolOp, ResizeOp, TransposeOp, SoftmaxOp, FakeQuantOp,
+            QuantizeOp, DequantizeOp, QConv2dOp, QLinearOp, QAddOp, QMulOp,
+            QMatmulOp, QMsDeformAttnOp, QLayerNormOp, QConcatOp, QAvgPool2dOp,
+            QGlobalAvgPoolOp, QResizeOp, RequantizeOp, QLutOp>(
+          [&](auto typed) { return compileStep(typed, out); })
+      .Case<ReshapeOp, FlattenOp>(
+          [&](mlir::Operation *o) { return compileReshape(o, out); })
+      .Case([&](ReluOp o) {
+        return unary(o, "hat.relu -> at::relu",
+                     [](const at::Tensor &x) { return at::relu(x); });
+      })
+      .Case([&](Relu6Op o) {
+        return unary(
+            o, "hat.relu6 -> at::hardtanh(0, 6)",
+            [](const at::Tensor &x) { return at::hardtanh(x, 0.0, 6.0); });
+      })
+      .Case([&](SigmoidOp o) {
+        return unary(o, "hat.sigmoid -> at::sigmoid",
+                     [](const at::Tensor &x) { return at::sigmoid(x); });
+      })
+      .Case([&](SiluOp o) {
+        return unary(o, "hat.silu -> at::silu",
+                     [](const at::Tensor &x) { return at::silu(x); });
+      })
+      .Case([&](HardswishOp o) {
+        return unary(o, "hat.hardswish -> at::hardswish",
+                     [](const at::Tensor &x) { return at::hardswish(x); });
+      })
+      .Default([](mlir::Operation *o) {
+        return "the executor cannot run '" + o->getName().getStringRef().str() +
+               "'";
       });
-      return "";
-    }
-    if (!resize.getMultiplier() || !resize.getShift())
-      return "hat.qresize bilinear needs multiplier and shift";
-    const detail::BilinearResizer resizer(inType.getDimSize(2),
-                                          inType.getDimSize(3), outH, outW,
-                                          resize.getAlignCorners(), device);
-    const int32_t multiplier = int32_t(*resize.getMultiplier());
-    const int32_t shift = int32_t(*resize.getShift());
-    const int bits = outBitsOf();
-    const bool wide = intBits(resize.getInput()) > 8;
-    const detail::Requantizer requant({multiplier}, {shift}, false, bits, 0, 1,
-                                      device);
-    addStep("hat.qresize bilinear -> Q10 taps (int64) + requantize",
+}
+
+// Float layers.
+
+std::string ModuleExecutor::Impl::compileStep(Conv2dOp conv, int out) {
+  const int in = operandSlot(conv, 0), w = operandSlot(conv, 1),
+            b = slot(conv.getBias());
+  const std::vector<int64_t> stride = toVector(conv.getStride());
+  const std::vector<int64_t> dilation = toVector(conv.getDilation());
+  const Quad pad = toQuad(conv.getPadding());
+  const int64_t groups = int64_t(conv.getGroups());
+  if (detail::isSymmetric(pad)) {
+    const std::vector<int64_t> padding{pad[0], pad[1]};
+    addStep("hat.conv2d -> at::conv2d", [=](Slots &s) {
+      s[out] = at::conv2d(s[in], s[w], b >= 0 ? s[b] : at::Tensor(), stride,
+                          padding, dilation, groups);
+    });
+  } else {
+    addStep("hat.conv2d -> at::constant_pad_nd + at::conv2d", [=](Slots &s) {
+      s[out] = at::conv2d(detail::padNCHW(s[in], pad, 0.0), s[w],
+                          b >= 0 ? s[b] : at::Tensor(), stride,
+                          std::vector<int64_t>{0, 0}, dilation, groups);
+    });
+  }
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(LinearOp linear, int out) {
+  const int in = operandSlot(linear, 0), w = operandSlot(linear, 1),
+            b = slot(linear.getBias());
+  addStep("hat.linear -> at::linear", [=](Slots &s) {
+    s[out] = at::linear(s[in], s[w], b >= 0 ? s[b] : at::Tensor());
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(BatchNormOp bn, int out) {
+  const int in = operandSlot(bn, 0), w = operandSlot(bn, 1),
+            b = operandSlot(bn, 2), mean = operandSlot(bn, 3),
+            var = operandSlot(bn, 4);
+  const double eps = bn.getEps().convertToFloat();
+  const double momentum = bn.getMomentum().convertToFloat();
+  const bool cudnn = at::globalContext().userEnabledCuDNN();
+  addStep("hat.batch_norm -> at::batch_norm", [=](Slots &s) {
+    if (batchNormFn)
+      s[out] = batchNormFn(s[in], s[w], s[b], s[mean], s[var], training,
+                           momentum, eps);
+    else
+      s[out] = at::batch_norm(s[in], s[w], s[b], s[mean], s[var], training,
+                              momentum, eps, cudnn);
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(MsDeformAttnOp attn, int out) {
+  const int value = operandSlot(attn, 0), loc = operandSlot(attn, 1),
+            weights = operandSlot(attn, 2);
+  const std::vector<int64_t> shapes = toVector(attn.getSpatialShapes());
+  addStep("hat.ms_deform_attn -> at::grid_sampler per level", [=](Slots &s) {
+    s[out] = detail::msDeformAttn(s[value], s[loc], s[weights], shapes);
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(LayerNormOp ln, int out) {
+  const int in = operandSlot(ln, 0), w = operandSlot(ln, 1),
+            b = operandSlot(ln, 2);
+  const double eps = ln.getEps().convertToFloat();
+  const std::vector<int64_t> normalized = {
+      rankedType(ln.getInput()).getShape().back()};
+  addStep("hat.layer_norm -> at::layer_norm", [=](Slots &s) {
+    s[out] = at::layer_norm(s[in], normalized, s[w], s[b], eps);
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileUnary(mlir::Operation *op, int out,
+                                               const char *what, UnaryFn fn) {
+  const int in = operandSlot(op, 0);
+  addStep(what, [=](Slots &s) { s[out] = fn(s[in]); });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(AddOp add, int out) {
+  const int a = operandSlot(add, 0), b = operandSlot(add, 1);
+  addStep("hat.add -> at::add", [=](Slots &s) { s[out] = s[a] + s[b]; });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(MulOp mul, int out) {
+  const int a = operandSlot(mul, 0), b = operandSlot(mul, 1);
+  addStep("hat.mul -> at::mul", [=](Slots &s) { s[out] = s[a] * s[b]; });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(MatmulOp matmul, int out) {
+  const int a = operandSlot(matmul, 0), b = operandSlot(matmul, 1);
+  addStep("hat.matmul -> at::matmul",
+          [=](Slots &s) { s[out] = at::matmul(s[a], s[b]); });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(ConcatOp concat, int out) {
+  std::vector<int> ins;
+  for (mlir::Value v : concat.getInputs())
+    ins.push_back(slot(v));
+  const int64_t axis = int64_t(concat.getAxis());
+  addStep("hat.concat -> at::cat", [=](Slots &s) {
+    std::vector<at::Tensor> tensors;
+    tensors.reserve(ins.size());
+    for (int i : ins)
+      tensors.push_back(s[i]);
+    s[out] = at::cat(tensors, axis);
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(WeightedSumOp ws, int out) {
+  std::vector<int> ins;
+  for (mlir::Value v : ws.getInputs())
+    ins.push_back(slot(v));
+  const int w = slot(ws.getWeights());
+  const double eps = ws.getEps().convertToFloat();
+  // Fast normalised fusion; autograd carries the gradient to the inputs
+  // and to the raw (pre-ReLU) fusion weights.
+  addStep("hat.weighted_sum -> relu(w) / (sum + eps), weighted at::add",
+          [=](Slots &s) {
+            at::Tensor pos = at::relu(s[w]);
+            at::Tensor norm = pos / (pos.sum() + eps);
+            at::Tensor acc = s[ins[0]] * norm[0];
+            for (size_t i = 1; i < ins.size(); ++i)
+              acc = acc + s[ins[i]] * norm[int64_t(i)];
+            s[out] = acc;
+          });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(MaxPool2dOp pool, int out) {
+  const int in = operandSlot(pool, 0);
+  const std::vector<int64_t> kernel = toVector(pool.getKernel());
+  const std::vector<int64_t> stride = toVector(pool.getStride());
+  const Quad pad = toQuad(pool.getPadding());
+  // torch wants symmetric padding of at most half the kernel; otherwise pad
+  // with -inf, which never wins either.
+  const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
+                      2 * pad[1] <= kernel[1];
+  const std::vector<int64_t> padding =
+      direct ? std::vector<int64_t>{pad[0], pad[1]}
+             : std::vector<int64_t>{0, 0};
+  const bool isFloat = rankedType(pool.getInput()).getElementType().isF32();
+  auto maxPool = [=](const at::Tensor &x) {
+    at::Tensor padded =
+        direct
+            ? x
+            : detail::padNCHW(x, pad, -std::numeric_limits<double>::infinity());
+    return at::max_pool2d(padded, kernel, stride, padding);
+  };
+  if (isFloat) {
+    addStep("hat.max_pool2d -> at::max_pool2d",
+            [=](Slots &s) { s[out] = maxPool(s[in]); });
+  } else {
+    // ATen has no integer max pooling on CPU; int8/int16 values are exact
+    // in float and max never rounds.
+    addStep("hat.max_pool2d (int) -> at::max_pool2d on float", [=](Slots &s) {
+      s[out] = maxPool(s[in].to(at::kFloat)).to(s[in].scalar_type());
+    });
+  }
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(AvgPool2dOp pool, int out) {
+  const int in = operandSlot(pool, 0);
+  const std::vector<int64_t> kernel = toVector(pool.getKernel());
+  const std::vector<int64_t> stride = toVector(pool.getStride());
+  const Quad pad = toQuad(pool.getPadding());
+  const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
+                      2 * pad[1] <= kernel[1];
+  if (direct) {
+    const std::vector<int64_t> padding{pad[0], pad[1]};
+    addStep(
+        "hat.avg_pool2d -> at::avg_pool2d(count_include_pad)", [=](Slots &s) {
+          s[out] = at::avg_pool2d(s[in], kernel, stride, padding, false, true);
+        });
+  } else {
+    addStep("hat.avg_pool2d -> at::constant_pad_nd + at::avg_pool2d",
             [=](Slots &s) {
-              at::Tensor acc = resizer.accumulate(s[in]);
-              // int8: |acc| <= 2^27, the plain int64 rule suffices.
-              s[out] = wide ? detail::requantWide(acc, multiplier, shift, bits)
-                            : requant(std::move(acc));
+              s[out] = at::avg_pool2d(detail::padNCHW(s[in], pad, 0.0), kernel,
+                                      stride, std::vector<int64_t>{0, 0}, false,
+                                      true);
             });
-    return "";
   }
-  if (auto rq = llvm::dyn_cast<RequantizeOp>(op)) {
-    const int in = operandSlot(0);
-    const int64_t rank = rankedType(rq.getInput()).getRank();
-    const detail::Requantizer requant(
-        toVector(rq.getMultiplier()), toVector(rq.getShift()), rq.getRelu(),
-        outBitsOf(), std::min<int64_t>(1, rank - 1), rank, device);
-    addStep("hat.requantize -> int64 requantize",
-            [=](Slots &s) { s[out] = requant(s[in].to(at::kLong)); });
-    return "";
-  }
-  if (auto lut = llvm::dyn_cast<QLutOp>(op)) {
-    const int in = operandSlot(0);
-    const int inBits = intBits(lut.getInput());
-    const int bits = outBitsOf();
-    std::vector<int64_t> table;
-    for (int32_t v : lut.getTable())
-      table.push_back(quant::saturate(v, bits)); // saturate_out, once
-    const at::Tensor tableTensor =
-        at::tensor(table, at::TensorOptions(at::kLong))
-            .to(detail::intScalarType(bits))
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(GlobalAvgPoolOp globalAvgPool,
+                                              int out) {
+  const int in = operandSlot(globalAvgPool, 0);
+  addStep("hat.global_avg_pool -> at::mean({2, 3}, keepdim)", [=](Slots &s) {
+    s[out] = at::mean(s[in], {2, 3}, /*keepdim=*/true);
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(ResizeOp resize, int out) {
+  const at::Device device = options.device;
+  const int in = operandSlot(resize, 0);
+  auto inType = rankedType(resize.getInput());
+  const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
+  if (resize.getMode() == hat::ResizeMode::nearest) {
+    const at::TensorOptions opts(at::kLong);
+    at::Tensor rows =
+        at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
             .to(device);
-    const int64_t offset = -quant::qmin(inBits);
-    addStep("hat.qlut -> at::index_select on the table", [=](Slots &s) {
-      const at::Tensor &x = s[in];
-      at::Tensor index = (x.to(at::kLong) + offset).reshape({-1});
-      s[out] = tableTensor.index_select(0, index).reshape(x.sizes());
+    at::Tensor cols =
+        at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
+            .to(device);
+    addStep("hat.resize nearest -> at::index_select", [=](Slots &s) {
+      s[out] = detail::nearestResize(s[in], rows, cols);
+    });
+  } else {
+    const bool alignCorners = resize.getAlignCorners();
+    const std::vector<int64_t> size{outH, outW};
+    addStep("hat.resize bilinear -> at::upsample_bilinear2d", [=](Slots &s) {
+      s[out] = at::upsample_bilinear2d(s[in], size, alignCorners);
+    });
+  }
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileReshape(mlir::Operation *op, int out) {
+  const int in = operandSlot(op, 0);
+  auto inType = rankedType(op->getOperand(0));
+  std::vector<int64_t> shape =
+      toVector(rankedType(op->getResult(0)).getShape());
+  // A reshape that keeps dim 0 keeps the batch, whatever its size.
+  if (options.dynamicBatch && !shape.empty() && inType.getRank() > 0 &&
+      inType.getDimSize(0) == shape[0])
+    shape[0] = -1;
+  addStep(std::string(op->getName().getStringRef()) + " -> at::reshape",
+          [=](Slots &s) { s[out] = at::reshape(s[in], shape); });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(TransposeOp transpose, int out) {
+  const int in = operandSlot(transpose, 0);
+  const std::vector<int64_t> perm = toVector(transpose.getPerm());
+  addStep("hat.transpose -> at::permute",
+          [=](Slots &s) { s[out] = at::permute(s[in], perm); });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(SoftmaxOp softmax, int out) {
+  const int in = operandSlot(softmax, 0);
+  const int64_t axis = int64_t(softmax.getAxis());
+  // In an integer model the softmax runs in float between a dequantize
+  // and a quantize; its result must round exactly as the reference
+  // evaluator's and the HBM runtime's (std::exp, double sum), or a value
+  // on a rounding boundary quantizes differently than in the HBM
+  // (at::softmax's vectorized exp differs in the last bit). No gradient
+  // flows there.
+  if (softmax.getInput().getDefiningOp<DequantizeOp>()) {
+    addStep("hat.softmax (integer model) -> eval::softmax", [=](Slots &s) {
+      const at::Tensor x = s[in].detach().to(at::kCPU).contiguous();
+      eval::Tensor e = eval::Tensor::f32(x.sizes().vec());
+      std::copy_n(x.data_ptr<float>(), x.numel(), e.f.data());
+      eval::Tensor r = eval::softmax(e, axis);
+      s[out] = at::from_blob(r.f.data(), x.sizes(), at::kFloat)
+                   .clone()
+                   .to(s[in].device());
     });
     return "";
   }
-  return "the executor cannot run '" + op->getName().getStringRef().str() + "'";
+  addStep("hat.softmax -> at::softmax",
+          [=](Slots &s) { s[out] = at::softmax(s[in], axis); });
+  return "";
+}
+
+// Quantization boundaries.
+
+std::string ModuleExecutor::Impl::compileStep(FakeQuantOp fqOp, int out) {
+  FakeQuantEntry *fq = nullptr;
+  for (auto &entry : fakeQuants)
+    if (entry->op == fqOp)
+      fq = entry.get();
+  const int in = operandSlot(fqOp, 0);
+  addStep("hat.fake_quant -> " + fq->name + " (mode-dependent)",
+          [this, fq, in, out](Slots &s) { s[out] = runFakeQuant(*fq, s[in]); });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QuantizeOp q, int out) {
+  const int in = operandSlot(q, 0);
+  const float scale = q.getScale().convertToFloat();
+  const int bits = intBits(q.getResult());
+  addStep("hat.quantize -> fused quantize kernel",
+          [=](Slots &s) { s[out] = quantizeTensor(s[in], scale, bits); });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(DequantizeOp dq, int out) {
+  const at::Device device = options.device;
+  const int in = operandSlot(dq, 0);
+  std::vector<float> scales(dq.getScale().begin(), dq.getScale().end());
+  const int64_t rank = rankedType(dq.getInput()).getRank();
+  std::vector<int64_t> shape;
+  if (auto axis = dq.getAxis()) {
+    shape.assign(size_t(rank), 1);
+    shape[size_t(*axis)] = int64_t(scales.size());
+  }
+  at::Tensor scale = floatTensor(scales, device).reshape(shape);
+  // float(q) * scale in float32, as section 3.
+  addStep("hat.dequantize -> to(float) * scale",
+          [=](Slots &s) { s[out] = s[in].to(at::kFloat) * scale; });
+  return "";
+}
+
+// Integer ops.
+
+// qconv2d / qlinear: HatRuntime's integer kernels when the weight (and bias)
+// are constants and the kernels take the layer; otherwise, or with the
+// test-only atenIntegerOps, the exact float64 ATen path (then null, and
+// `notOnKernels` says why, for describe()).
+std::shared_ptr<const detail::IntegerKernelLayer>
+ModuleExecutor::Impl::integerKernel(
+    mlir::Operation *op, std::string &notOnKernels,
+    const runtime::ConvShape &shape, mlir::Value input, mlir::Value weight,
+    mlir::Value bias, const std::vector<int32_t> &multiplier,
+    const std::vector<int32_t> &shift, bool relu) {
+  if (options.atenIntegerOps || !options.device.is_cpu()) {
+    notOnKernels = options.atenIntegerOps ? "atenIntegerOps" : "not on CPU";
+    return nullptr;
+  }
+  auto identity = [](at::Tensor t) { return t; };
+  const at::Tensor w = constantOf(weight, identity);
+  const at::Tensor b = bias ? constantOf(bias, identity) : at::Tensor();
+  if (!w.defined() || (bias && !b.defined())) {
+    notOnKernels = "weight or bias not a constant param";
+    return nullptr;
+  }
+  return detail::IntegerKernelLayer::create(shape, intBits(input), w, b,
+                                            multiplier, shift, relu,
+                                            resultBits(op), notOnKernels);
+}
+
+std::string ModuleExecutor::Impl::compileStep(QConv2dOp qconv, int out) {
+  const at::Device device = options.device;
+  // Why the integer kernels were not used, for describe().
+  std::string notOnKernels = "shapes not static";
+  const int in = operandSlot(qconv, 0), w = operandSlot(qconv, 1);
+  const int b = slot(qconv.getBias());
+  const std::vector<int64_t> stride = toVector(qconv.getStride());
+  const std::vector<int64_t> dilation = toVector(qconv.getDilation());
+  const Quad pad = toQuad(qconv.getPadding());
+  const int64_t groups = int64_t(qconv.getGroups());
+  const std::vector<int32_t> multiplier = toVector(qconv.getMultiplier());
+  const std::vector<int32_t> shift = toVector(qconv.getShift());
+  auto inType = rankedType(qconv.getInput());
+  auto wType = rankedType(qconv.getWeight());
+  if (inType.getRank() == 4 && wType.getRank() == 4 && wType.hasStaticShape() &&
+      !inType.isDynamicDim(1) && !inType.isDynamicDim(2) &&
+      !inType.isDynamicDim(3)) {
+    runtime::ConvShape shape;
+    shape.channels = inType.getDimSize(1);
+    shape.height = inType.getDimSize(2);
+    shape.width = inType.getDimSize(3);
+    shape.outChannels = wType.getDimSize(0);
+    shape.kernelH = wType.getDimSize(2);
+    shape.kernelW = wType.getDimSize(3);
+    shape.strideH = stride.at(0);
+    shape.strideW = stride.at(1);
+    shape.padTop = pad[0];
+    shape.padLeft = pad[1];
+    shape.padBottom = pad[2];
+    shape.padRight = pad[3];
+    shape.dilationH = dilation.at(0);
+    shape.dilationW = dilation.at(1);
+    shape.groups = groups;
+    if (auto layer = integerKernel(qconv, notOnKernels, shape, qconv.getInput(),
+                                   qconv.getWeight(), qconv.getBias(),
+                                   multiplier, shift, qconv.getRelu())) {
+      addStep("hat.qconv2d -> HatRuntime integer conv (" + layer->what() +
+                  "), requantized in the store",
+              [=](Slots &s) { s[out] = layer->conv(s[in]); });
+      return "";
+    }
+  }
+  auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
+  auto toBias = [](at::Tensor t) {
+    return t.to(at::kLong).reshape({1, -1, 1, 1});
+  };
+  const at::Tensor weight = constantOf(qconv.getWeight(), toDouble);
+  const at::Tensor bias =
+      qconv.getBias() ? constantOf(qconv.getBias(), toBias) : at::Tensor();
+  const detail::Requantizer requant(multiplier, shift, qconv.getRelu(),
+                                    resultBits(qconv), 1, 4, device);
+  addStep("hat.qconv2d -> at::_convolution (f64, exact) + requantize (" +
+              notOnKernels + ")",
+          [=](Slots &s) {
+            at::Tensor acc = detail::integerConvAccumulate(
+                s[in], weight.defined() ? weight : toDouble(s[w]), stride, pad,
+                dilation, groups);
+            if (b >= 0)
+              acc.add_(bias.defined() ? bias : toBias(s[b]));
+            s[out] = requant(detail::clampToInt32(acc));
+          });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QLinearOp qlinear, int out) {
+  const at::Device device = options.device;
+  // Why the integer kernels were not used, for describe().
+  std::string notOnKernels = "shapes not static";
+  const int in = operandSlot(qlinear, 0), w = operandSlot(qlinear, 1);
+  const int b = slot(qlinear.getBias());
+  const std::vector<int32_t> multiplier = toVector(qlinear.getMultiplier());
+  const std::vector<int32_t> shift = toVector(qlinear.getShift());
+  auto wType = rankedType(qlinear.getWeight());
+  if (wType.hasStaticShape() && wType.getRank() == 2) {
+    const runtime::ConvShape shape =
+        runtime::ConvShape::linear(wType.getDimSize(1), wType.getDimSize(0));
+    if (auto layer =
+            integerKernel(qlinear, notOnKernels, shape, qlinear.getInput(),
+                          qlinear.getWeight(), qlinear.getBias(), multiplier,
+                          shift, qlinear.getRelu())) {
+      addStep("hat.qlinear -> HatRuntime integer linear (" + layer->what() +
+                  "), requantized in the store",
+              [=](Slots &s) { s[out] = layer->linear(s[in]); });
+      return "";
+    }
+  }
+  auto toDouble = [](at::Tensor t) { return t.to(at::kDouble); };
+  auto toBias = [](at::Tensor t) { return t.to(at::kLong); };
+  const at::Tensor weight = constantOf(qlinear.getWeight(), toDouble);
+  const at::Tensor bias =
+      qlinear.getBias() ? constantOf(qlinear.getBias(), toBias) : at::Tensor();
+  const int64_t rank = rankedType(qlinear.getResult()).getRank();
+  const detail::Requantizer requant(multiplier, shift, qlinear.getRelu(),
+                                    resultBits(qlinear), rank - 1, rank,
+                                    device);
+  addStep("hat.qlinear -> at::linear (f64, exact) + requantize (" +
+              notOnKernels + ")",
+          [=](Slots &s) {
+            at::Tensor acc = detail::integerLinearAccumulate(
+                s[in], weight.defined() ? weight : toDouble(s[w]));
+            if (b >= 0)
+              acc.add_(bias.defined() ? bias : toBias(s[b]));
+            s[out] = requant(detail::clampToInt32(acc));
+          });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QAddOp qadd, int out) {
+  const at::Device device = options.device;
+  const int a = operandSlot(qadd, 0), b = operandSlot(qadd, 1);
+  const int64_t ma = int32_t(qadd.getLhsMultiplier());
+  const int64_t mb = int32_t(qadd.getRhsMultiplier());
+  const int32_t shift = int32_t(qadd.getShift());
+  const bool relu = qadd.getRelu();
+  const int outBits = resultBits(qadd);
+  // One shared shift: (a * ma + b * mb + 2^(shift-1)) >> shift, i.e. a
+  // requantization of the combined sum with multiplier 1.
+  const detail::Requantizer requant({1}, {shift}, relu, outBits, 0, 1, device);
+  auto atenAdd = [=](const at::Tensor &x, const at::Tensor &y) {
+    at::Tensor sum = x.to(at::kLong) * ma;
+    sum = sum + y.to(at::kLong) * mb;
+    return requant(std::move(sum));
+  };
+  if (options.atenIntegerOps || !device.is_cpu()) {
+    addStep("hat.qadd -> int64 a*ma + b*mb, shift",
+            [=](Slots &s) { s[out] = atenAdd(s[a], s[b]); });
+    return "";
+  }
+  // Same-shape operands (residual adds) on the fused integer kernel;
+  // broadcasting ones keep the int64 tensors.
+  const at::ScalarType outType = detail::intScalarType(outBits);
+  addStep("hat.qadd -> HatRuntime integer add (same shapes; int64 ATen "
+          "when broadcasting)",
+          [=](Slots &s) {
+            const at::Tensor &x = s[a], &y = s[b];
+            if (x.sizes() != y.sizes()) {
+              s[out] = atenAdd(x, y);
+              return;
+            }
+            const at::Tensor xc = x.contiguous(), yc = y.contiguous();
+            at::Tensor result =
+                at::empty(x.sizes(), at::TensorOptions(outType));
+            if (!runtime::integerAdd(xc.data_ptr(), int(xc.element_size() * 8),
+                                     yc.data_ptr(), int(yc.element_size() * 8),
+                                     xc.numel(), int32_t(ma), int32_t(mb),
+                                     shift, relu, outBits, result.data_ptr(),
+                                     detail::atenParallelFor)) {
+              s[out] = atenAdd(x, y);
+              return;
+            }
+            s[out] = std::move(result);
+          });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QMulOp qmul, int out) {
+  const at::Device device = options.device;
+  const int a = operandSlot(qmul, 0), b = operandSlot(qmul, 1);
+  const detail::Requantizer requant({int32_t(qmul.getMultiplier())},
+                                    {int32_t(qmul.getShift())}, false,
+                                    resultBits(qmul), 0, 1, device);
+  addStep("hat.qmul -> int64 a*b + requantize", [=](Slots &s) {
+    s[out] = requant(s[a].to(at::kLong) * s[b].to(at::kLong));
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QMatmulOp qmatmul, int out) {
+  const at::Device device = options.device;
+  const int a = operandSlot(qmatmul, 0), b = operandSlot(qmatmul, 1);
+  const detail::Requantizer requant({int32_t(qmatmul.getMultiplier())},
+                                    {int32_t(qmatmul.getShift())}, false,
+                                    resultBits(qmatmul), 0, 1, device);
+  // float64 sums of int8/int16 products are exact (|a * b| <= 2^30 per
+  // term, far below 2^53 for any K this side of 2^23), then int32 clamp.
+  addStep("hat.qmatmul -> exact float64 matmul + requantize", [=](Slots &s) {
+    at::Tensor acc =
+        at::matmul(s[a].to(at::kDouble), s[b].to(at::kDouble)).to(at::kLong);
+    s[out] = requant(detail::clampToInt32(acc));
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QMsDeformAttnOp qattn, int out) {
+  const int value = operandSlot(qattn, 0), loc = operandSlot(qattn, 1),
+            weights = operandSlot(qattn, 2);
+  const std::vector<int64_t> shapes = toVector(qattn.getSpatialShapes());
+  const std::vector<int32_t> locMultiplier = toVector(qattn.getLocMultiplier());
+  const std::vector<int32_t> locShift = toVector(qattn.getLocShift());
+  const int32_t multiplier = int32_t(qattn.getMultiplier());
+  const int32_t shift = int32_t(qattn.getShift());
+  const int bits = resultBits(qattn);
+  // Gathers at computed positions with int64 sums: the reference kernel
+  // (the one definition the runtime shares) on the CPU.
+  addStep(
+      "hat.qms_deform_attn -> eval::qmsDeformAttn on the CPU", [=](Slots &s) {
+        eval::Tensor r = eval::qmsDeformAttn(
+            detail::toEvalInts(s[value]), detail::toEvalInts(s[loc]),
+            detail::toEvalInts(s[weights]), shapes, locMultiplier, locShift,
+            multiplier, shift, bits == 16 ? eval::DType::I16 : eval::DType::I8);
+        s[out] = detail::fromEvalInts(r, bits).to(s[value].device());
+      });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QLayerNormOp qln, int out) {
+  const int in = operandSlot(qln, 0), b = operandSlot(qln, 1);
+  const std::vector<int32_t> multiplier = toVector(qln.getMultiplier());
+  const std::vector<int32_t> shift = toVector(qln.getShift());
+  const at::Tensor bias = constantOf(qln.getBias(), [](at::Tensor t) {
+    return t.to(at::kInt).to(at::kCPU).contiguous();
+  });
+  const int64_t epsQ = int64_t(qln.getEpsQ());
+  const int bits = resultBits(qln);
+  // The row arithmetic needs 128-bit integers LibTorch does not have: run
+  // the one definition (hat::quant::layerNormRow) on the CPU.
+  addStep("hat.qlayer_norm -> quant::layerNormRow per row", [=](Slots &s) {
+    const at::Tensor x = s[in].to(at::kCPU).to(at::kInt).contiguous();
+    const int64_t c = x.size(-1), rows = c ? x.numel() / c : 0;
+    at::Tensor y = at::empty_like(x);
+    const int32_t *src = x.data_ptr<int32_t>();
+    int32_t *dst = y.data_ptr<int32_t>();
+    const at::Tensor biasNow =
+        bias.defined() ? bias : s[b].to(at::kCPU).to(at::kInt).contiguous();
+    const int32_t *biasData = biasNow.data_ptr<int32_t>();
+    for (int64_t r = 0; r < rows; ++r)
+      quant::layerNormRow(src + r * c, c, epsQ, multiplier.data(), shift.data(),
+                          biasData, bits, dst + r * c);
+    s[out] = y.to(detail::intScalarType(bits)).to(s[in].device());
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QConcatOp qconcat, int out) {
+  const at::Device device = options.device;
+  std::vector<int> ins;
+  std::vector<detail::Requantizer> requants;
+  const int bits = resultBits(qconcat);
+  const std::vector<int32_t> m = toVector(qconcat.getMultiplier());
+  const std::vector<int32_t> sh = toVector(qconcat.getShift());
+  for (auto [i, v] : llvm::enumerate(qconcat.getInputs())) {
+    ins.push_back(slot(v));
+    requants.emplace_back(std::vector<int32_t>{m[i]},
+                          std::vector<int32_t>{sh[i]}, false, bits, 0, 1,
+                          device);
+  }
+  const int64_t axis = int64_t(qconcat.getAxis());
+  addStep("hat.qconcat -> requantize each + at::cat", [=](Slots &s) {
+    std::vector<at::Tensor> tensors;
+    tensors.reserve(ins.size());
+    for (size_t i = 0; i < ins.size(); ++i)
+      tensors.push_back(requants[i](s[ins[i]].to(at::kLong)));
+    s[out] = at::cat(tensors, axis);
+  });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QAvgPool2dOp pool, int out) {
+  const at::Device device = options.device;
+  const int in = operandSlot(pool, 0);
+  const std::vector<int64_t> kernel = toVector(pool.getKernel());
+  const std::vector<int64_t> stride = toVector(pool.getStride());
+  const Quad pad = toQuad(pool.getPadding());
+  const detail::Requantizer requant({int32_t(pool.getMultiplier())},
+                                    {int32_t(pool.getShift())}, false,
+                                    resultBits(pool), 0, 1, device);
+  addStep("hat.qavg_pool2d -> at::avg_pool2d(f64, divisor 1) + requantize",
+          [=](Slots &s) {
+            at::Tensor acc =
+                detail::integerWindowSum(s[in], kernel, stride, pad);
+            s[out] = requant(detail::clampToInt32(acc));
+          });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QGlobalAvgPoolOp pool, int out) {
+  const at::Device device = options.device;
+  const int in = operandSlot(pool, 0);
+  const detail::Requantizer requant({int32_t(pool.getMultiplier())},
+                                    {int32_t(pool.getShift())}, false,
+                                    resultBits(pool), 0, 1, device);
+  addStep("hat.qglobal_avg_pool -> int64 sum({2, 3}) + requantize",
+          [=](Slots &s) {
+            at::Tensor acc = s[in].to(at::kLong).sum({2, 3}, true);
+            s[out] = requant(detail::clampToInt32(acc));
+          });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QResizeOp resize, int out) {
+  const at::Device device = options.device;
+  const int in = operandSlot(resize, 0);
+  auto inType = rankedType(resize.getInput());
+  const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
+  if (resize.getMode() == hat::ResizeMode::nearest) {
+    const at::TensorOptions opts(at::kLong);
+    at::Tensor rows =
+        at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
+            .to(device);
+    at::Tensor cols =
+        at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
+            .to(device);
+    addStep("hat.qresize nearest -> at::index_select", [=](Slots &s) {
+      s[out] = detail::nearestResize(s[in], rows, cols);
+    });
+    return "";
+  }
+  if (!resize.getMultiplier() || !resize.getShift())
+    return "hat.qresize bilinear needs multiplier and shift";
+  const detail::BilinearResizer resizer(inType.getDimSize(2),
+                                        inType.getDimSize(3), outH, outW,
+                                        resize.getAlignCorners(), device);
+  const int32_t multiplier = int32_t(*resize.getMultiplier());
+  const int32_t shift = int32_t(*resize.getShift());
+  const int bits = resultBits(resize);
+  const bool wide = intBits(resize.getInput()) > 8;
+  const detail::Requantizer requant({multiplier}, {shift}, false, bits, 0, 1,
+                                    device);
+  addStep("hat.qresize bilinear -> Q10 taps (int64) + requantize",
+          [=](Slots &s) {
+            at::Tensor acc = resizer.accumulate(s[in]);
+            // int8: |acc| <= 2^27, the plain int64 rule suffices.
+            s[out] = wide ? detail::requantWide(acc, multiplier, shift, bits)
+                          : requant(std::move(acc));
+          });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(RequantizeOp rq, int out) {
+  const at::Device device = options.device;
+  const int in = operandSlot(rq, 0);
+  const int64_t rank = rankedType(rq.getInput()).getRank();
+  const detail::Requantizer requant(
+      toVector(rq.getMultiplier()), toVector(rq.getShift()), rq.getRelu(),
+      resultBits(rq), std::min<int64_t>(1, rank - 1), rank, device);
+  addStep("hat.requantize -> int64 requantize",
+          [=](Slots &s) { s[out] = requant(s[in].to(at::kLong)); });
+  return "";
+}
+
+std::string ModuleExecutor::Impl::compileStep(QLutOp lut, int out) {
+  const at::Device device = options.device;
+  const int in = operandSlot(lut, 0);
+  const int inBits = intBits(lut.getInput());
+  const int bits = resultBits(lut);
+  std::vector<int64_t> table;
+  for (int32_t v : lut.getTable())
+    table.push_back(quant::saturate(v, bits)); // saturate_out, once
+  const at::Tensor tableTensor = at::tensor(table, at::TensorOptions(at::kLong))
+                                     .to(detail::intScalarType(bits))
+                                     .to(device);
+  const int64_t offset = -quant::qmin(inBits);
+  addStep("hat.qlut -> at::index_select on the table", [=](Slots &s) {
+    const at::Tensor &x = s[in];
+    at::Tensor index = (x.to(at::kLong) + offset).reshape({-1});
+    s[out] = tableTensor.index_select(0, index).reshape(x.sizes());
+  });
+  return "";
 }
 
 //===----------------------------------------------------------------------===//
