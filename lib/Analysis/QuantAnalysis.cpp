@@ -15,6 +15,7 @@
 
 #include "hat/Config/Config.h"
 #include "hat/Dialect/HatOps.h"
+#include "hat/Dialect/LayerName.h"
 #include "hat/Engine/Builders.h"
 #include "hat/Engine/Engine.h"
 #include "hat/Metrics/Metrics.h"
@@ -39,15 +40,9 @@ using engine::EngineModelPtr;
 
 namespace {
 
-/// The layer name of a location (a NameLoc, possibly inside a fused one).
+/// The layer name of a location, "" when it has none.
 std::string layerName(mlir::Location loc) {
-  if (auto name = llvm::dyn_cast<mlir::NameLoc>(loc))
-    return name.getName().str();
-  if (auto fused = llvm::dyn_cast<mlir::FusedLoc>(loc))
-    for (mlir::Location inner : fused.getLocations())
-      if (std::string n = layerName(inner); !n.empty())
-        return n;
-  return "";
+  return layerNameOf(loc).value_or("");
 }
 
 std::string typeOf(const config::Value &dict) {
