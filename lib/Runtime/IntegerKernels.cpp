@@ -16,7 +16,10 @@
 //      layer of MobileNet / EfficientNet): the padded NHWC copy, channels in
 //      blocks of 16 along the vector lanes (two taps per vpdpwssd on
 //      AVX-512 VNNI), a row of output pixels per task, the GEMM path's
-//      requantizing block store;
+//      requantizing block store; on AVX-512 VNNI with int8 NHWC input and
+//      output in whole 16-channel blocks, no padded copy: the input rows
+//      are read in place (padding taps read zeros) and each pixel's sums
+//      are requantized in registers;
 //    - otherwise (a channel multiplier, int64 sums): per output plane, the
 //      input split by column phase so that every tap's row is contiguous,
 //      accumulating whole output rows, vectorized along the row.
@@ -549,6 +552,112 @@ depthwiseRowAvx512Vnni(const DepthwiseRowArgs &a) {
   }
 }
 
+/// The most tap pairs the in-place int8 depthwise row takes (a 5x5 kernel
+/// has 13); larger kernels use the padded copy.
+constexpr int64_t kMaxDirectPairs = 16;
+
+/// One output row of a depthwise layer (one output per input channel) for
+/// one block of 16 channels, read in place from an int8 NHWC input of `C`
+/// channels (C a multiple of 16) and requantized in registers into NHWC
+/// output: no padded int16 copy of the input and no int32 round trip.
+/// `rows[ky]` is input row oy * strideH - padTop + ky * dilationH at the
+/// block's first channel, or a zero row where that row is padding. Pixels
+/// whose window leaves the row (the left and right borders) sum their
+/// in-range taps one by one; the others take two taps per `vpdpwssd`.
+struct DepthwiseDirectArgs {
+  const int8_t *const *rows;
+  /// [pairs][16 channels][2 taps] int16 weights, lanes in channel order;
+  /// an odd last tap pairs with itself and a zero weight.
+  const int16_t *wPairs;
+  /// Each pair's two taps as (ky, kx).
+  const int64_t *pairTaps; // [pairs][4]
+  int64_t pairs, W, C, KH, KW, strideW, dilationW, padLeft, OW;
+  int64_t outStride; // channels per output pixel
+};
+
+/// Two taps' int8 inputs of 16 channels as int16 (tap 0, tap 1) pairs:
+/// 32-bit lane k holds channel k's two inputs.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"),
+               always_inline)) inline __m512i
+depthwiseDirectPair(const int8_t *x0, const int8_t *x1) {
+  const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i *>(x0));
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i *>(x1));
+  return _mm512_cvtepi8_epi16(
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(p, q)),
+                              _mm_unpackhi_epi8(p, q), 1));
+}
+
+/// Sixteen zero inputs: what a tap in the left or right padding reads.
+alignas(16) constexpr int8_t kZeroInputs[16] = {};
+
+/// A pixel whose window leaves the row: the taps outside it read zeros.
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
+depthwiseDirectBorder(const DepthwiseDirectArgs &a, const BlockStoreAvx512 &s,
+                      int64_t ox, Out *dst) {
+  const int64_t x0 = ox * a.strideW - a.padLeft;
+  auto input = [&](const int64_t *tap) {
+    const int64_t ix = x0 + tap[1] * a.dilationW;
+    return ix >= 0 && ix < a.W ? a.rows[tap[0]] + ix * a.C : kZeroInputs;
+  };
+  __m512i sum = _mm512_setzero_si512();
+  for (int64_t q = 0; q < a.pairs; ++q) {
+    const int64_t *t = a.pairTaps + 4 * q;
+    sum = _mm512_dpwssd_epi32(sum, depthwiseDirectPair(input(t), input(t + 2)),
+                              _mm512_loadu_si512(a.wPairs + q * 32));
+  }
+  requantStore16(sum, s, dst + ox * a.outStride);
+}
+
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
+depthwiseDirectRowAvx512Vnni(const DepthwiseDirectArgs &a,
+                             const BlockStore &store, Out *dst) {
+  const BlockStoreAvx512 s = loadBlockStore(store);
+  const int64_t C = a.C;
+  // The first and last output columns whose whole window is in the row.
+  const int64_t span = (a.KW - 1) * a.dilationW;
+  const int64_t first = std::min(a.OW, (a.padLeft + a.strideW - 1) / a.strideW);
+  const int64_t last =
+      a.W - 1 - span + a.padLeft < 0
+          ? -1
+          : std::min(a.OW - 1, (a.W - 1 - span + a.padLeft) / a.strideW);
+  // Each pair's two input pointers at output column 0 (x = -padLeft).
+  const int8_t *tap0[kMaxDirectPairs], *tap1[kMaxDirectPairs];
+  for (int64_t q = 0; q < a.pairs; ++q) {
+    const int64_t *t = a.pairTaps + 4 * q;
+    tap0[q] = a.rows[t[0]] + (t[1] * a.dilationW - a.padLeft) * C;
+    tap1[q] = a.rows[t[2]] + (t[3] * a.dilationW - a.padLeft) * C;
+  }
+  int64_t ox = 0;
+  for (; ox < std::min(first, a.OW); ++ox)
+    depthwiseDirectBorder(a, s, ox, dst);
+  for (; ox + 2 <= last + 1; ox += 2) {
+    const int64_t o0 = ox * a.strideW * C, o1 = o0 + a.strideW * C;
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (int64_t q = 0; q < a.pairs; ++q) {
+      const __m512i w = _mm512_loadu_si512(a.wPairs + q * 32);
+      s0 = _mm512_dpwssd_epi32(
+          s0, depthwiseDirectPair(tap0[q] + o0, tap1[q] + o0), w);
+      s1 = _mm512_dpwssd_epi32(
+          s1, depthwiseDirectPair(tap0[q] + o1, tap1[q] + o1), w);
+    }
+    requantStore16(s0, s, dst + ox * a.outStride);
+    requantStore16(s1, s, dst + (ox + 1) * a.outStride);
+  }
+  for (; ox <= last; ++ox) {
+    const int64_t o0 = ox * a.strideW * C;
+    __m512i s0 = _mm512_setzero_si512();
+    for (int64_t q = 0; q < a.pairs; ++q)
+      s0 = _mm512_dpwssd_epi32(s0,
+                               depthwiseDirectPair(tap0[q] + o0, tap1[q] + o0),
+                               _mm512_loadu_si512(a.wPairs + q * 32));
+    requantStore16(s0, s, dst + ox * a.outStride);
+  }
+  for (; ox < a.OW; ++ox)
+    depthwiseDirectBorder(a, s, ox, dst);
+}
+
 #endif
 
 DepthwiseRowFn depthwiseRowFor(Isa isa) {
@@ -600,6 +709,12 @@ struct IntegerConv::Impl {
   std::vector<int32_t> nhwcTaps; // DepthwiseNhwc: [blocks][taps][16]
   /// DepthwiseNhwc on AVX-512 VNNI: [blocks][pairs][16][2] (kPairLanes).
   std::vector<int16_t> nhwcPairs;
+  /// DepthwiseNhwc on AVX-512 VNNI with int8 inputs, for the in-place row
+  /// kernel: [blocks][pairs][16][2] with lanes in channel order, and each
+  /// pair's taps as (ky, kx, ky, kx). Empty for kernels of more than
+  /// 2 * kMaxDirectPairs taps.
+  std::vector<int16_t> directPairs;
+  std::vector<int64_t> directPairTaps;
   int64_t O = 0, OH = 0, OW = 0, P = 0, cg = 0, og = 0, taps = 0, K = 0, k2 = 0,
           blocks = 0;
   /// Padded input extent covering every window (bottom/right padding and
@@ -638,6 +753,9 @@ struct IntegerConv::Impl {
   template <typename Acc, typename In, typename Out>
   void runDepthwise(const In *x, int64_t batch, Out *y,
                     const ParallelFor &parallel) const;
+  template <typename Out>
+  void runDepthwiseDirect(const int8_t *x, int64_t batch, Out *y,
+                          const ParallelFor &parallel) const;
   template <typename In, typename Out>
   void dispatch(const In *x, int64_t batch, Out *y, const ParallelFor &parallel,
                 const ConvLayouts &layouts) const;
@@ -750,6 +868,23 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
                   weight[o * im.taps + t];
           }
         }
+#if defined(__x86_64__) || defined(_M_X64)
+    if (im.isa == Isa::Avx512Vnni && inputBits == 8 &&
+        pairs <= kMaxDirectPairs) {
+      im.directPairs.assign(size_t(blocks * pairs * 32), 0);
+      for (int64_t o = 0; o < im.O; ++o)
+        for (int64_t t = 0; t < im.taps; ++t)
+          im.directPairs[size_t(((o / 16 * pairs + t / 2) * 16 + o % 16) * 2 +
+                                t % 2)] = weight[o * im.taps + t];
+      for (int64_t q = 0; q < pairs; ++q) {
+        const int64_t t0 = 2 * q, t1 = std::min(2 * q + 1, im.taps - 1);
+        for (int64_t t : {t0, t1}) {
+          im.directPairTaps.push_back(t / shape.kernelW);
+          im.directPairTaps.push_back(t % shape.kernelW);
+        }
+      }
+    }
+#endif
   } else {
     // (c, ky, kx) -> (ky, kx, c) within each output channel, matching the
     // NHWC im2col rows (exact sums do not depend on the order).
@@ -1135,6 +1270,14 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
                                          const ParallelFor &parallel,
                                          const ConvLayouts &layouts) const {
   const int64_t C = s.channels;
+  if constexpr (std::is_same_v<In, int8_t>) {
+    // Whole channel blocks read in place, so no block reads past a pixel.
+    if (!directPairs.empty() && layouts.inputNhwc && layouts.outputNhwc &&
+        C % 16 == 0) {
+      runDepthwiseDirect(x, batch, y, parallel);
+      return;
+    }
+  }
   int16_t *xp = paddedInput<int16_t>(batch * Hp * Wp * C);
   padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
   const int64_t channelBlocks = (C + 15) / 16;
@@ -1182,6 +1325,46 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
         dst[ox] = Out(stored[ox * 16 + k]);
     }
   });
+}
+
+template <typename Out>
+void IntegerConv::Impl::runDepthwiseDirect(const int8_t *x, int64_t batch,
+                                           Out *y,
+                                           const ParallelFor &parallel) const {
+#if defined(__x86_64__) || defined(_M_X64)
+  const int64_t C = s.channels, H = s.height, W = s.width;
+  const int64_t channelBlocks = C / 16, pairs = (taps + 1) / 2;
+  // What the taps in the top and bottom padding read: a row of zeros.
+  const std::vector<int8_t> zeros(size_t(W * C), 0);
+  runTasks(parallel, batch * OH * channelBlocks, [&](int64_t task) {
+    const int64_t cb = task % channelBlocks, oy = task / channelBlocks % OH,
+                  n = task / channelBlocks / OH;
+    const int8_t *rows[2 * kMaxDirectPairs];
+    for (int64_t ky = 0; ky < s.kernelH; ++ky) {
+      const int64_t iy = oy * s.strideH - s.padTop + ky * s.dilationH;
+      rows[ky] = (iy >= 0 && iy < H ? x + (n * H + iy) * W * C : zeros.data()) +
+                 cb * 16;
+    }
+    DepthwiseDirectArgs a;
+    a.rows = rows;
+    a.wPairs = directPairs.data() + cb * pairs * 32;
+    a.pairTaps = directPairTaps.data();
+    a.pairs = pairs;
+    a.W = W;
+    a.C = C;
+    a.KH = s.kernelH;
+    a.KW = s.kernelW;
+    a.strideW = s.strideW;
+    a.dilationW = s.dilationW;
+    a.padLeft = s.padLeft;
+    a.OW = OW;
+    a.outStride = O;
+    depthwiseDirectRowAvx512Vnni<Out>(a, blockStores[size_t(cb)],
+                                      y + (n * OH + oy) * OW * O + cb * 16);
+  });
+#else
+  (void)x, (void)batch, (void)y, (void)parallel;
+#endif
 }
 
 /// `count` images of `channels` x `pixels` from one memory order to the

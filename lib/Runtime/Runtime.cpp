@@ -27,6 +27,8 @@
 #include "hat/Quant/FixedPoint.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -132,6 +134,10 @@ struct Session::Impl {
   int64_t reps = 1; // model batches stacked in this pass
   /// The pool as IntegerKernels.h's ParallelFor.
   ParallelFor parallel;
+  /// Options::profile: seconds per layer, summed; run() calls covered.
+  bool profile = false;
+  std::vector<double> layerSeconds;
+  int64_t profiledRuns = 0;
 
   void prepare();
   /// Marks the tensors kept in NHWC: 4-D conv outputs read only by conv
@@ -175,6 +181,58 @@ Session::~Session() = default;
 const hbm::Model &Session::model() const { return impl->m; }
 Isa Session::isa() const { return impl->isa; }
 int Session::threads() const { return impl->pool->size(); }
+const std::vector<double> &Session::layerSeconds() const {
+  return impl->layerSeconds;
+}
+int64_t Session::profiledRuns() const { return impl->profiledRuns; }
+void Session::resetProfile() {
+  std::fill(impl->layerSeconds.begin(), impl->layerSeconds.end(), 0.0);
+  impl->profiledRuns = 0;
+}
+
+std::string layerProfileText(const Session &session) {
+  const std::vector<double> &seconds = session.layerSeconds();
+  const int64_t runs = session.profiledRuns();
+  if (seconds.empty() || runs == 0)
+    return "";
+  const hbm::Model &m = session.model();
+  double total = 0;
+  for (double s : seconds)
+    total += s;
+  auto share = [&](double s) { return total > 0 ? 100 * s / total : 0.0; };
+  std::vector<std::pair<std::string, double>> byKernel;
+  std::string text;
+  char line[512];
+  std::snprintf(line, sizeof line, "%5s  %-40s %-14s %-12s %10s %7s\n", "#",
+                "layer", "kind", "kernel", "us/run", "share");
+  text += line;
+  for (size_t i = 0; i < seconds.size(); ++i) {
+    const std::string kernel = session.layerKernel(i);
+    std::snprintf(
+        line, sizeof line, "%5zu  %-40.40s %-14s %-12s %10.1f %6.1f%%\n", i,
+        m.layers[i].name.c_str(), hbm::layerKindName(m.layers[i].kind),
+        kernel.c_str(), 1e6 * seconds[i] / double(runs), share(seconds[i]));
+    text += line;
+    auto it = std::find_if(byKernel.begin(), byKernel.end(),
+                           [&](const auto &k) { return k.first == kernel; });
+    if (it == byKernel.end())
+      byKernel.emplace_back(kernel, seconds[i]);
+    else
+      it->second += seconds[i];
+  }
+  std::sort(byKernel.begin(), byKernel.end(),
+            [](const auto &a, const auto &b) { return a.second > b.second; });
+  std::snprintf(line, sizeof line,
+                "total %.1f us per run over %lld run(s); by kernel:",
+                1e6 * total / double(runs), (long long)runs);
+  text += line;
+  for (const auto &[kernel, s] : byKernel) {
+    std::snprintf(line, sizeof line, " %s %.1f us (%.1f%%)", kernel.c_str(),
+                  1e6 * s / double(runs), share(s));
+    text += (&kernel == &byKernel.front().first ? "" : ",") + std::string(line);
+  }
+  return text + "\n";
+}
 
 const char *Session::layerKernel(size_t index) const {
   const Impl &im = *impl;
@@ -206,6 +264,8 @@ std::unique_ptr<Session> Session::create(hbm::Model model,
   std::unique_ptr<Session> s(new Session());
   Impl &im = *s->impl;
   im.m = std::move(model);
+  im.profile = options.profile;
+  im.layerSeconds.assign(im.profile ? im.m.layers.size() : 0, 0.0);
   const Isa best = detectIsa();
   im.isa = options.isa == Isa::Auto ? best : options.isa;
   // Never run an instruction set the CPU lacks, whatever was asked.
@@ -577,9 +637,12 @@ eval::Tensor Session::Impl::referenceSlice(const Layer &l, const Prepared *p,
 }
 
 void Session::Impl::execute() {
+  using Clock = std::chrono::steady_clock;
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const Layer &l = m.layers[i];
     const Prepared &p = prepared[i];
+    const Clock::time_point start =
+        profile ? Clock::now() : Clock::time_point();
     switch (l.kind) {
     case LayerKind::Quantize:
       quantize(l);
@@ -607,6 +670,9 @@ void Session::Impl::execute() {
     default:
       reference(l, &p);
     }
+    if (profile)
+      layerSeconds[i] +=
+          std::chrono::duration<double>(Clock::now() - start).count();
   }
 }
 
@@ -653,6 +719,8 @@ bool Session::run(const std::vector<eval::Tensor> &given,
   }
   im.inputs.assign(m.tensors.size(), nullptr);
   outputs.clear();
+  if (im.profile)
+    ++im.profiledRuns;
   for (int64_t first = 0; first < repeats; first += perPass) {
     im.reps = std::min(perPass, repeats - first);
     for (size_t i = 0; i < given.size(); ++i) {

@@ -2,13 +2,14 @@
 //
 //   hat-run model.hbm --input x.npy [--input y.npy] [-o DIR]
 //       [--compare ref0.npy [--compare ref1.npy]] [--threads N]
-//       [--repeat N] [--info]
+//       [--repeat N] [--profile] [--info]
 //
 // --repeat N runs the model N times after one untimed warm-up run and
-// prints the mean time per run. Outputs are written as out_<i>.npy (the names
-// hat-eval uses). --compare checks each output against a reference .npy bit for
-// bit and exits 1 on any difference. Inputs may stack several model batches
-// along dimension 0.
+// prints the mean time per run; --profile adds each layer's measured time
+// per run and its CPU kernel (the warm-up run is not counted). Outputs are
+// written as out_<i>.npy (the names hat-eval uses). --compare checks each
+// output against a reference .npy bit for bit and exits 1 on any difference.
+// Inputs may stack several model batches along dimension 0.
 //
 //   hat-run model.hbm --config CONFIG [--loader val_data_loader]
 //       [--batch-processor val_batch_processor] [--set path=value]...
@@ -62,7 +63,8 @@ constexpr int64_t kMaxRepeat = 1'000'000;
 
 void usage() {
   std::cerr << "usage: hat-run model.hbm --input x.npy [--input ...] [-o DIR]"
-               " [--compare ref.npy ...] [--threads N] [--repeat N] [--info]\n"
+               " [--compare ref.npy ...] [--threads N] [--repeat N]"
+               " [--profile] [--info]\n"
                "       hat-run model.hbm --config CONFIG [--loader NAME]"
                " [--batch-processor NAME] [--set path=value]... [--threads N]\n"
                "               [--dets-out dets.json] [--lanes-out DIR]"
@@ -310,7 +312,7 @@ int main(int argc, char **argv) {
   configRun.loaderName = "val_data_loader";
   std::vector<std::string> inputs, compares;
   int threads = 0, repeat = 1;
-  bool info = false;
+  bool info = false, profile = false;
   for (int a = 1; a < argc; ++a) {
     std::string arg = argv[a];
     auto value = [&](std::string &dst) {
@@ -343,6 +345,8 @@ int main(int argc, char **argv) {
       (arg == "--threads" ? threads : repeat) = int(*n);
     } else if (arg == "--info")
       info = true;
+    else if (arg == "--profile")
+      profile = true;
     else if (arg == "--config")
       value(configRun.path);
     else if (arg == "--set")
@@ -446,8 +450,12 @@ int main(int argc, char **argv) {
   if (!configRun.path.empty()) {
     hat::runtime::Options options;
     options.threads = threads;
+    options.profile = profile;
     auto session = hat::runtime::Session::create(std::move(model), options);
-    return evaluateConfig(*session, configRun);
+    const int status = evaluateConfig(*session, configRun);
+    if (profile)
+      std::cout << hat::runtime::layerProfileText(*session);
+    return status;
   }
   if (inputs.empty()) {
     usage();
@@ -461,6 +469,7 @@ int main(int argc, char **argv) {
     }
   hat::runtime::Options options;
   options.threads = threads;
+  options.profile = profile;
   const std::vector<std::string> outputNames = model.outputNames;
   auto session = hat::runtime::Session::create(std::move(model), options);
   std::vector<hat::eval::Tensor> outputs;
@@ -471,6 +480,7 @@ int main(int argc, char **argv) {
     std::cerr << "hat-run: " << error << "\n";
     return 1;
   }
+  session->resetProfile();
   auto t0 = std::chrono::steady_clock::now();
   for (int r = 0; r < repeat; ++r)
     if (!session->run(args, outputs, error)) {
@@ -511,6 +521,8 @@ int main(int argc, char **argv) {
     std::cout << "time: " << ms / repeat << " ms per run ("
               << hat::runtime::isaName(session->isa()) << ", "
               << session->threads() << " threads)\n";
+  if (profile)
+    std::cout << hat::runtime::layerProfileText(*session);
   if (!compares.empty()) {
     if (compares.size() != outputs.size()) {
       std::cerr << "hat-run: " << compares.size() << " --compare files for "

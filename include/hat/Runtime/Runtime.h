@@ -38,6 +38,8 @@ struct Options {
   /// Clamped to kMaxThreads.
   int threads = 0;
   Isa isa = Isa::Auto;
+  /// Time every layer (steady clock around each); read with layerSeconds().
+  bool profile = false;
 };
 
 class Session {
@@ -69,12 +71,25 @@ public:
   /// transposes it. Model outputs and everything a reference kernel reads
   /// stay NCHW.
   bool tensorNhwc(size_t tensor) const;
+  /// With Options::profile: each layer's wall seconds summed over the
+  /// passes since the session started (a run of stacked batches may take
+  /// several passes), and the number of run() calls they cover.
+  const std::vector<double> &layerSeconds() const;
+  int64_t profiledRuns() const;
+  /// Starts the profile afresh (after a warm-up run, say).
+  void resetProfile();
 
 private:
   Session();
   struct Impl;
   std::unique_ptr<Impl> impl;
 };
+
+/// The profile as a table: every layer in program order (name, kind, CPU
+/// kernel, microseconds per run, share), then the time per CPU kernel.
+/// Empty when the session was not created with Options::profile or has not
+/// run.
+std::string layerProfileText(const Session &session);
 
 } // namespace hat::runtime
 

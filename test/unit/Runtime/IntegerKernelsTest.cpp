@@ -304,6 +304,47 @@ TEST_F(IntegerKernelsTest, WideDepthwiseRows) {
   }
 }
 
+/// int8 depthwise layers with whole 16-channel blocks, NHWC in and out: on
+/// AVX-512 VNNI the row kernel reads the input in place (no padded copy)
+/// and requantizes in registers. Covers the left and right border pixels
+/// (whose taps in the padding read zeros) at every stride phase, rows with
+/// no interior pixel (width below the kernel), top and bottom padding,
+/// dilation, asymmetric padding, 3x3 and 5x5 kernels (an odd last tap
+/// pair), a 7x7 kernel (25 pairs: beyond the in-place kernel's limit, the
+/// padded copy), int16 outputs and ReLU.
+TEST_F(IntegerKernelsTest, DepthwiseInt8InPlace) {
+  struct Case {
+    int64_t c, h, w, k, stride, pad;
+  };
+  for (const Case &c : {Case{32, 9, 13, 3, 1, 1}, Case{48, 11, 12, 3, 2, 1},
+                        Case{16, 7, 7, 5, 1, 2}, Case{32, 9, 10, 5, 2, 2},
+                        Case{16, 5, 3, 5, 1, 2}, Case{16, 6, 2, 3, 1, 1},
+                        Case{32, 8, 9, 3, 3, 0}, Case{16, 9, 9, 7, 1, 3}}) {
+    SCOPED_TRACE(std::to_string(c.c) + " channels, " + std::to_string(c.h) +
+                 "x" + std::to_string(c.w) + ", kernel " + std::to_string(c.k) +
+                 ", stride " + std::to_string(c.stride) + ", pad " +
+                 std::to_string(c.pad));
+    Layer l;
+    l.shape = conv(c.c, c.h, c.w, c.c, c.k, c.stride, c.pad, c.c);
+    l.method = "depthwise";
+    l.batch = 2;
+    l.relu = c.stride == 2;
+    check(l);
+  }
+  Layer l;
+  l.shape = conv(32, 10, 11, 32, 3, 1, 0, 32); // dilated, asymmetric
+  l.shape.dilationH = 2;
+  l.shape.dilationW = 3;
+  l.shape.padTop = 2;
+  l.shape.padLeft = 3;
+  l.shape.padRight = 1;
+  l.method = "depthwise";
+  l.outBits = 16;
+  l.shiftLo = 33;
+  l.shiftHi = 36;
+  check(l);
+}
+
 /// 1x1 stride-1 unpadded convs with an even channel count read the padded
 /// copy in place for full tiles and copy a partial last tile; an odd count
 /// always copies.
