@@ -115,6 +115,25 @@ void runTasks(const ParallelFor &parallel, int64_t tasks,
     body(t);
 }
 
+/// Runs body(row, blockBegin, blockEnd) over `rows` output rows x `blocks`
+/// channel blocks, a task being one row and a run of blocks. A depthwise row
+/// of one block is often shorter than a task's dispatch (the pool's shared
+/// counter, a std::function call), and two threads taking such tasks in
+/// turn spend more on the counter's cache line than on the row: a task
+/// takes as many blocks as still leave kRowBlockTasks tasks.
+constexpr int64_t kRowBlockTasks = 64;
+void runRowBlocks(const ParallelFor &parallel, int64_t rows, int64_t blocks,
+                  const std::function<void(int64_t, int64_t, int64_t)> &body) {
+  const int64_t chunks = std::clamp<int64_t>(
+      (kRowBlockTasks + rows - 1) / std::max<int64_t>(rows, 1), 1, blocks);
+  const int64_t perChunk = (blocks + chunks - 1) / chunks;
+  const int64_t count = (blocks + perChunk - 1) / perChunk;
+  runTasks(parallel, rows * count, [&](int64_t task) {
+    const int64_t begin = task % count * perChunk;
+    body(task / count, begin, std::min(blocks, begin + perChunk));
+  });
+}
+
 bool isDepthwise(const ConvShape &s) {
   return s.groups > 1 && s.channels == s.groups;
 }
@@ -1290,41 +1309,45 @@ void IntegerConv::Impl::runDepthwiseNhwc(const In *x, int64_t batch, Out *y,
     pairOffsets[size_t(t)] = tap / s.kernelW * s.dilationH * Wp * C +
                              tap % s.kernelW * s.dilationW * C;
   }
-  runTasks(parallel, batch * OH * channelBlocks, [&](int64_t task) {
-    const int64_t cb = task % channelBlocks, oy = task / channelBlocks % OH,
-                  n = task / channelBlocks / OH;
-    Scratch &sc = scratch;
-    if (int64_t(sc.acc.size()) < OW * 16)
-      sc.acc.resize(size_t(OW * 16));
-    if (int64_t(sc.stored.size()) < OW * 16)
-      sc.stored.resize(size_t(OW * 16));
-    DepthwiseRowArgs a;
-    a.x = xp + (n * Hp + oy * s.strideH) * Wp * C + cb * 16;
-    a.w = nhwcTaps.data() + cb * taps * 16;
-    a.wPairs = nhwcPairs.data() + cb * pairs * 32;
-    a.pairOffsets = pairOffsets.data();
-    a.pairs = pairs;
-    a.KH = s.kernelH;
-    a.KW = s.kernelW;
-    a.OW = OW;
-    a.rowStep = s.dilationH * Wp * C;
-    a.tapStep = s.dilationW * C;
-    a.pixelStep = s.strideW * C;
-    a.acc = sc.acc.data();
-    rowFn(a);
-    int32_t *stored = sc.stored.data();
-    storeBlock(a.acc, nullptr, OW, blockStores[size_t(cb)], stored);
-    const int64_t lanes = std::min<int64_t>(16, C - cb * 16);
-    if (layouts.outputNhwc) {
-      storeNhwc(stored, OW, lanes, O, y + (n * OH + oy) * OW * O + cb * 16);
-      return;
-    }
-    for (int64_t k = 0; k < lanes; ++k) {
-      Out *dst = y + (n * O + cb * 16 + k) * P + oy * OW;
-      for (int64_t ox = 0; ox < OW; ++ox)
-        dst[ox] = Out(stored[ox * 16 + k]);
-    }
-  });
+  runRowBlocks(parallel, batch * OH, channelBlocks,
+               [&](int64_t row, int64_t cbBegin, int64_t cbEnd) {
+                 const int64_t oy = row % OH, n = row / OH;
+                 for (int64_t cb = cbBegin; cb < cbEnd; ++cb) {
+                   Scratch &sc = scratch;
+                   if (int64_t(sc.acc.size()) < OW * 16)
+                     sc.acc.resize(size_t(OW * 16));
+                   if (int64_t(sc.stored.size()) < OW * 16)
+                     sc.stored.resize(size_t(OW * 16));
+                   DepthwiseRowArgs a;
+                   a.x = xp + (n * Hp + oy * s.strideH) * Wp * C + cb * 16;
+                   a.w = nhwcTaps.data() + cb * taps * 16;
+                   a.wPairs = nhwcPairs.data() + cb * pairs * 32;
+                   a.pairOffsets = pairOffsets.data();
+                   a.pairs = pairs;
+                   a.KH = s.kernelH;
+                   a.KW = s.kernelW;
+                   a.OW = OW;
+                   a.rowStep = s.dilationH * Wp * C;
+                   a.tapStep = s.dilationW * C;
+                   a.pixelStep = s.strideW * C;
+                   a.acc = sc.acc.data();
+                   rowFn(a);
+                   int32_t *stored = sc.stored.data();
+                   storeBlock(a.acc, nullptr, OW, blockStores[size_t(cb)],
+                              stored);
+                   const int64_t lanes = std::min<int64_t>(16, C - cb * 16);
+                   if (layouts.outputNhwc) {
+                     storeNhwc(stored, OW, lanes, O,
+                               y + (n * OH + oy) * OW * O + cb * 16);
+                     continue;
+                   }
+                   for (int64_t k = 0; k < lanes; ++k) {
+                     Out *dst = y + (n * O + cb * 16 + k) * P + oy * OW;
+                     for (int64_t ox = 0; ox < OW; ++ox)
+                       dst[ox] = Out(stored[ox * 16 + k]);
+                   }
+                 }
+               });
 }
 
 template <typename Out>
@@ -1336,32 +1359,38 @@ void IntegerConv::Impl::runDepthwiseDirect(const int8_t *x, int64_t batch,
   const int64_t channelBlocks = C / 16, pairs = (taps + 1) / 2;
   // What the taps in the top and bottom padding read: a row of zeros.
   const std::vector<int8_t> zeros(size_t(W * C), 0);
-  runTasks(parallel, batch * OH * channelBlocks, [&](int64_t task) {
-    const int64_t cb = task % channelBlocks, oy = task / channelBlocks % OH,
-                  n = task / channelBlocks / OH;
-    const int8_t *rows[2 * kMaxDirectPairs];
-    for (int64_t ky = 0; ky < s.kernelH; ++ky) {
-      const int64_t iy = oy * s.strideH - s.padTop + ky * s.dilationH;
-      rows[ky] = (iy >= 0 && iy < H ? x + (n * H + iy) * W * C : zeros.data()) +
-                 cb * 16;
-    }
-    DepthwiseDirectArgs a;
-    a.rows = rows;
-    a.wPairs = directPairs.data() + cb * pairs * 32;
-    a.pairTaps = directPairTaps.data();
-    a.pairs = pairs;
-    a.W = W;
-    a.C = C;
-    a.KH = s.kernelH;
-    a.KW = s.kernelW;
-    a.strideW = s.strideW;
-    a.dilationW = s.dilationW;
-    a.padLeft = s.padLeft;
-    a.OW = OW;
-    a.outStride = O;
-    depthwiseDirectRowAvx512Vnni<Out>(a, blockStores[size_t(cb)],
-                                      y + (n * OH + oy) * OW * O + cb * 16);
-  });
+  runRowBlocks(
+      parallel, batch * OH, channelBlocks,
+      [&](int64_t row, int64_t cbBegin, int64_t cbEnd) {
+        const int64_t oy = row % OH, n = row / OH;
+        const int8_t *rowStart[2 * kMaxDirectPairs];
+        for (int64_t ky = 0; ky < s.kernelH; ++ky) {
+          const int64_t iy = oy * s.strideH - s.padTop + ky * s.dilationH;
+          rowStart[ky] =
+              iy >= 0 && iy < H ? x + (n * H + iy) * W * C : zeros.data();
+        }
+        for (int64_t cb = cbBegin; cb < cbEnd; ++cb) {
+          const int8_t *rows[2 * kMaxDirectPairs];
+          for (int64_t ky = 0; ky < s.kernelH; ++ky)
+            rows[ky] = rowStart[ky] + cb * 16;
+          DepthwiseDirectArgs a;
+          a.rows = rows;
+          a.wPairs = directPairs.data() + cb * pairs * 32;
+          a.pairTaps = directPairTaps.data();
+          a.pairs = pairs;
+          a.W = W;
+          a.C = C;
+          a.KH = s.kernelH;
+          a.KW = s.kernelW;
+          a.strideW = s.strideW;
+          a.dilationW = s.dilationW;
+          a.padLeft = s.padLeft;
+          a.OW = OW;
+          a.outStride = O;
+          depthwiseDirectRowAvx512Vnni<Out>(
+              a, blockStores[size_t(cb)], y + (n * OH + oy) * OW * O + cb * 16);
+        }
+      });
 #else
   (void)x, (void)batch, (void)y, (void)parallel;
 #endif
