@@ -143,6 +143,10 @@ bool isDepthwise(const ConvShape &s) {
 struct BlockStore {
   int64_t bias[16], multiplier[16], round[16], shift[16];
   int64_t lo, hi;
+  /// Every sum + bias of this block fits int32 (known from K, the input
+  /// range and the biases), so the clamp to int32 is a no-op and the
+  /// requantization can start from int32 lanes.
+  bool int32Sums = false;
 };
 
 /// out[p][k] = saturate(relu?(applyRequant(clamp_int32(sum + bias[k]),
@@ -226,9 +230,14 @@ storeBlockAvx2(const int32_t *acc, const int32_t *low, int64_t pixels,
   }
 }
 
-/// A BlockStore's lanes as int64 vectors (two halves of 8 channels).
+/// A BlockStore's lanes as int64 vectors (two halves of 8 channels), and
+/// for int32Sums the 16 channels split by parity: 64-bit lane j of an
+/// `even`/`odd` vector belongs to channel 2j / 2j + 1 (the lanes vpmuldq
+/// multiplies when given the sums as they are / shifted down 32 bits).
 struct BlockStoreAvx512 {
   __m512i bias[2], mul[2], round[2], shift[2], lo, hi, min32, max32;
+  bool int32Sums;
+  __m512i bias32, mulEven, mulOdd, roundEven, roundOdd, shiftEven, shiftOdd;
 };
 
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
@@ -245,6 +254,24 @@ loadBlockStore(const BlockStore &b) {
   v.hi = _mm512_set1_epi64(b.hi);
   v.min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
   v.max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
+  v.int32Sums = b.int32Sums;
+  if (b.int32Sums) {
+    alignas(64) int32_t bias32[16];
+    alignas(64) int64_t mul[2][8], round[2][8], shift[2][8];
+    for (int k = 0; k < 16; ++k) {
+      bias32[k] = int32_t(b.bias[k]);
+      mul[k % 2][k / 2] = b.multiplier[k];
+      round[k % 2][k / 2] = b.round[k];
+      shift[k % 2][k / 2] = b.shift[k];
+    }
+    v.bias32 = _mm512_load_si512(bias32);
+    v.mulEven = _mm512_load_si512(mul[0]);
+    v.mulOdd = _mm512_load_si512(mul[1]);
+    v.roundEven = _mm512_load_si512(round[0]);
+    v.roundOdd = _mm512_load_si512(round[1]);
+    v.shiftEven = _mm512_load_si512(shift[0]);
+    v.shiftOdd = _mm512_load_si512(shift[1]);
+  }
   return v;
 }
 
@@ -299,6 +326,29 @@ template <typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
                always_inline)) inline void
 requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
+  if (s.int32Sums) {
+    // The same arithmetic on int32 sums: no int32 clamp (a no-op here),
+    // the products by channel parity, the results put back in channel
+    // order in one register and stored in one go.
+    const __m512i v = _mm512_add_epi32(sums, s.bias32);
+    __m512i even =
+        _mm512_add_epi64(_mm512_mul_epi32(v, s.mulEven), s.roundEven);
+    __m512i odd = _mm512_add_epi64(
+        _mm512_mul_epi32(_mm512_srli_epi64(v, 32), s.mulOdd), s.roundOdd);
+    even = _mm512_max_epi64(
+        _mm512_min_epi64(_mm512_srav_epi64(even, s.shiftEven), s.hi), s.lo);
+    odd = _mm512_max_epi64(
+        _mm512_min_epi64(_mm512_srav_epi64(odd, s.shiftOdd), s.hi), s.lo);
+    const __m512i out =
+        _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+    if constexpr (sizeof(Out) == 1)
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst),
+                       _mm512_cvtepi32_epi8(out));
+    else
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
+                          _mm512_cvtepi32_epi16(out));
+    return;
+  }
   for (int h = 0; h < 2; ++h)
     storeNarrow8(requantLanes(_mm512_cvtepi32_epi64(
                                   h == 0 ? _mm512_castsi512_si256(sums)
@@ -969,6 +1019,19 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
           bs.round[k] = c.round;
           bs.shift[k] = c.shift;
         }
+        // The largest |sum| the kernel can produce: K products of an input
+        // (x + 128 in [0, 255] for GemmU8, int8 or int16 otherwise) and an
+        // int8 weight.
+        const int64_t kTerms = nhwc ? im.taps : im.K;
+        const int64_t maxInput = im.method == Method::GemmU8 ? 255
+                                 : inputBits == 8            ? 128
+                                                             : 32768;
+        const int64_t maxSum = kTerms * maxInput * 128;
+        bs.int32Sums = maxSum <= std::numeric_limits<int32_t>::max();
+        for (int64_t k = 0; k < 16; ++k)
+          bs.int32Sums =
+              bs.int32Sums && std::abs(bs.bias[k]) + maxSum <=
+                                  std::numeric_limits<int32_t>::max();
       }
   }
   return conv;
