@@ -237,6 +237,11 @@ storeBlockAvx2(const int32_t *acc, const int32_t *low, int64_t pixels,
 struct BlockStoreAvx512 {
   __m512i bias[2], mul[2], round[2], shift[2], lo, hi, min32, max32;
   bool int32Sums;
+  /// int32Sums and every channel's shift >= 32 (or multiplier 0): the
+  /// shifted product then fits int32, so the results are combined first
+  /// and the saturation is the narrowing store's.
+  bool wideShifts;
+  int64_t loScalar, hiScalar;
   __m512i bias32, mulEven, mulOdd, roundEven, roundOdd, shiftEven, shiftOdd;
 };
 
@@ -255,6 +260,11 @@ loadBlockStore(const BlockStore &b) {
   v.min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
   v.max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
   v.int32Sums = b.int32Sums;
+  v.wideShifts = b.int32Sums;
+  for (int k = 0; k < 16; ++k)
+    v.wideShifts = v.wideShifts && (b.shift[k] >= 32 || b.multiplier[k] == 0);
+  v.loScalar = b.lo;
+  v.hiScalar = b.hi;
   if (b.int32Sums) {
     alignas(64) int32_t bias32[16];
     alignas(64) int64_t mul[2][8], round[2][8], shift[2][8];
@@ -335,6 +345,26 @@ requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
         _mm512_add_epi64(_mm512_mul_epi32(v, s.mulEven), s.roundEven);
     __m512i odd = _mm512_add_epi64(
         _mm512_mul_epi32(_mm512_srli_epi64(v, 32), s.mulOdd), s.roundOdd);
+    constexpr int64_t outMin = std::numeric_limits<Out>::min(),
+                      outMax = std::numeric_limits<Out>::max();
+    if (s.wideShifts && s.hiScalar == outMax &&
+        (s.loScalar == outMin || s.loScalar == 0)) {
+      // |product + round| < 2^62 and a shift of at least 32 leave int32
+      // values: combine, then ReLU as a max with 0 and the clamp to Out as
+      // the saturating narrow.
+      __m512i out = _mm512_mask_blend_epi32(
+          0xAAAA, _mm512_srav_epi64(even, s.shiftEven),
+          _mm512_slli_epi64(_mm512_srav_epi64(odd, s.shiftOdd), 32));
+      if (s.loScalar == 0)
+        out = _mm512_max_epi32(out, _mm512_setzero_si512());
+      if constexpr (sizeof(Out) == 1)
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(dst),
+                         _mm512_cvtsepi32_epi8(out));
+      else
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
+                            _mm512_cvtsepi32_epi16(out));
+      return;
+    }
     even = _mm512_max_epi64(
         _mm512_min_epi64(_mm512_srav_epi64(even, s.shiftEven), s.hi), s.lo);
     odd = _mm512_max_epi64(

@@ -331,6 +331,17 @@ TEST_F(IntegerKernelsTest, DepthwiseInt8InPlace) {
     l.relu = c.stride == 2;
     check(l);
   }
+  // Shifts on both sides of 32 within a block: the in-register store's
+  // int64 clamp (shift < 32) and its saturating narrow (all >= 32).
+  for (bool relu : {false, true}) {
+    Layer l;
+    l.shape = conv(32, 6, 7, 32, 3, 1, 1, 32);
+    l.method = "depthwise";
+    l.relu = relu;
+    l.shiftLo = 30;
+    l.shiftHi = 40;
+    check(l);
+  }
   Layer l;
   l.shape = conv(32, 10, 11, 32, 3, 1, 0, 32); // dilated, asymmetric
   l.shape.dilationH = 2;
@@ -357,6 +368,17 @@ TEST_F(IntegerKernelsTest, PointwiseTiles) {
   l.relu = true;
   check(l);
   l.shape = conv(23, 13, 11, 16, 1, 1, 0); // odd C
+  check(l);
+  // Two full blocks into NHWC output requantize in registers: shifts on
+  // both sides of 32, int8 and int16 outputs.
+  l.shape = conv(24, 9, 9, 48, 1, 1, 0);
+  l.relu = false;
+  l.shiftLo = 30;
+  l.shiftHi = 40;
+  check(l);
+  l.outBits = 16;
+  l.shiftLo = 28;
+  l.shiftHi = 36;
   check(l);
 }
 
