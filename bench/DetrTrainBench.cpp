@@ -33,6 +33,7 @@
 #include "hat/Config/Config.h"
 #include "hat/Engine/DetrLosses.h"
 #include "hat/Engine/Engine.h"
+#include "hat/Executor/CachingCpuAllocator.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
 #include "hat/Support/ParseNumber.h"
@@ -657,6 +658,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   at::set_num_threads(int(threads));
+  // As hat-train runs (both sides share it).
+  hat::executor::installCachingCpuAllocator();
   std::setvbuf(stdout, nullptr, _IOLBF, 0); // lines appear as they come
 
   // As hat-train does for --stage float.

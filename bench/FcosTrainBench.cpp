@@ -33,6 +33,7 @@
 
 #include "hat/Config/Config.h"
 #include "hat/Engine/Engine.h"
+#include "hat/Executor/CachingCpuAllocator.h"
 #include "hat/Engine/FcosTarget.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
@@ -453,6 +454,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   at::set_num_threads(int(threads));
+  // As hat-train runs (both sides share it).
+  hat::executor::installCachingCpuAllocator();
   std::setvbuf(stdout, nullptr, _IOLBF, 0); // lines appear as they come
 
   // As hat-train does for --stage float.

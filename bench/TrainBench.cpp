@@ -1,16 +1,20 @@
 //===- TrainBench.cpp - Training throughput of the executor ---------------===//
 //
 // Trains TinyResNet (the Fashion-MNIST model of configs/classification) on
-// random 28x28 batches through the LibTorch executor, as hat-train does:
-// forward, cross entropy, backward, SGD step. bench/pytorch_tinyresnet.py
-// runs the same network written in PyTorch eager; bench/compare-pytorch.sh
-// prints both. Prints figures, asserts nothing.
+// random 28x28 batches, or ResNet18 (configs/classification/resnet18_
+// imagenet.py's backbone, 1000 classes) on random 224x224 RGB batches,
+// through the LibTorch executor, as hat-train does: forward, cross entropy,
+// backward, SGD step. bench/pytorch_tinyresnet.py runs the same networks
+// written in PyTorch eager (torchvision's resnet18 for ResNet18);
+// bench/compare-pytorch.sh prints both. Prints figures, asserts nothing.
 //
 //   hat-train-bench [--threads N] [--batch B] [--steps S] [--channels 16,32,64]
+//                   [--model tinyresnet|resnet18]
 //
 //===----------------------------------------------------------------------===//
 
 #include "hat/Config/Config.h"
+#include "hat/Executor/CachingCpuAllocator.h"
 #include "hat/Executor/ModuleExecutor.h"
 #include "hat/Models/Module.h"
 
@@ -43,7 +47,7 @@ static int64_t intOption(const char *name, const char *text, int64_t lo,
 
 int main(int argc, char **argv) {
   int threads = 1, batch = 128, steps = 30;
-  std::string channels = "16, 32, 64";
+  std::string channels = "16, 32, 64", modelName = "tinyresnet";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--threads")
@@ -54,16 +58,30 @@ int main(int argc, char **argv) {
       steps = int(intOption("--steps", argv[i + 1], 1, 1 << 20));
     else if (a == "--channels")
       channels = argv[i + 1];
+    else if (a == "--model")
+      modelName = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
     }
   }
   at::set_num_threads(threads);
+  // As hat-train runs the executor.
+  hat::executor::installCachingCpuAllocator();
+  if (modelName != "tinyresnet" && modelName != "resnet18") {
+    std::fprintf(stderr, "--model must be tinyresnet or resnet18, got '%s'\n",
+                 modelName.c_str());
+    return 2;
+  }
+  const bool resnet18 = modelName == "resnet18";
+  const int64_t inChannels = resnet18 ? 3 : 1, size = resnet18 ? 224 : 28,
+                classes = resnet18 ? 1000 : 10;
   auto config = hat::config::loadConfigSource(
-      "model = dict(type='Classifier', backbone=dict(type='TinyResNet', "
-      "channels=[" +
-          channels + "], num_classes=10))\n",
+      resnet18 ? std::string("model = dict(type='Classifier', backbone=dict("
+                             "type='ResNet18', num_classes=1000))\n")
+               : "model = dict(type='Classifier', backbone=dict(type='"
+                 "TinyResNet', channels=[" +
+                     channels + "], num_classes=10))\n",
       "bench.py");
   auto model = hat::models::buildModule(*(*config)->get("model"), "model");
   if (!model) {
@@ -71,7 +89,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   mlir::MLIRContext context;
-  auto ir = hat::models::lowerModel(context, *model, {{"img", {1, 1, 28, 28}}});
+  auto ir = hat::models::lowerModel(context, *model,
+                                    {{"img", {1, inChannels, size, size}}});
   if (!ir) {
     std::fprintf(stderr, "%s\n", ir.error().str().c_str());
     return 1;
@@ -89,8 +108,8 @@ int main(int argc, char **argv) {
   torch::optim::SGD sgd(exec.parameters(),
                         torch::optim::SGDOptions(0.05).momentum(0.9));
   at::manual_seed(0);
-  at::Tensor images = at::randn({batch, 1, 28, 28});
-  at::Tensor labels = at::randint(0, 10, {batch}, at::kLong);
+  at::Tensor images = at::randn({batch, inChannels, size, size});
+  at::Tensor labels = at::randint(0, classes, {batch}, at::kLong);
   auto step = [&] {
     sgd.zero_grad();
     at::Tensor loss = at::cross_entropy_loss(exec.forwardOne(images), labels);
@@ -105,9 +124,11 @@ int main(int argc, char **argv) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
-  std::printf("hat executor  TinyResNet[%s] batch %d threads %d: %.0f "
-              "images/s (%.1f ms/step)\n",
-              channels.c_str(), batch, threads, steps * batch / seconds,
+  const std::string name =
+      resnet18 ? "ResNet18 224x224" : "TinyResNet[" + channels + "]";
+  std::printf("hat executor  %s batch %d threads %d: %.1f images/s (%.1f "
+              "ms/step)\n",
+              name.c_str(), batch, threads, steps * batch / seconds,
               1000 * seconds / steps);
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "hat/Engine/Engine.h"
 #include "hat/Engine/Prediction.h"
+#include "hat/Executor/CachingCpuAllocator.h"
 #include "hat/Support/ParseNumber.h"
 #include "hat/Support/ToolError.h"
 
@@ -107,6 +108,7 @@ int main(int argc, char **argv) {
   at::set_num_threads(static_cast<int>(
       threads > 0 ? threads
                   : std::max(1u, std::thread::hardware_concurrency())));
+  hat::executor::installCachingCpuAllocator();
   try {
     hat::engine::PredictionResult result = hat::engine::runPrediction(options);
     hat::engine::runContext().logger->progressEnd();

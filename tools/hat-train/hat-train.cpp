@@ -19,6 +19,7 @@
 #include "hat/Distributed/Distributed.h"
 #include "hat/Engine/Engine.h"
 #include "hat/Engine/TensorBoard.h"
+#include "hat/Executor/CachingCpuAllocator.h"
 #include "hat/Support/ParseNumber.h"
 #include "hat/Support/ToolError.h"
 #include "hat/Telemetry/RunReport.h"
@@ -438,6 +439,9 @@ int main(int argc, char **argv) {
           : std::max(1,
                      cores / (distContext ? distContext->localWorldSize() : 1));
   at::set_num_threads(threads);
+  // Steps reuse their activation and gradient buffers instead of faulting
+  // fresh pages in every step (hat/Executor/CachingCpuAllocator.h).
+  hat::executor::installCachingCpuAllocator();
 
   std::vector<StageResult> results;
   try {
