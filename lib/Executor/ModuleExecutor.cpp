@@ -210,6 +210,8 @@ struct ModuleExecutor::Impl {
   std::string compileUnary(mlir::Operation *op, int out, const char *what,
                            UnaryFn fn);
   std::string compileReshape(mlir::Operation *op, int out);
+  void addNearestResize(const char *what, mlir::RankedTensorType inType,
+                        int64_t outH, int64_t outW, int in, int out);
   std::shared_ptr<const detail::IntegerKernelLayer>
   integerKernel(mlir::Operation *op, std::string &notOnKernels,
                 const runtime::ConvShape &shape, mlir::Value input,
@@ -739,22 +741,30 @@ std::string ModuleExecutor::Impl::compileStep(GlobalAvgPoolOp globalAvgPool,
   return "";
 }
 
+/// Nearest resizing (float or integer: it only moves values) as two index
+/// selections with the reference evaluator's source rows and columns.
+void ModuleExecutor::Impl::addNearestResize(const char *what,
+                                            mlir::RankedTensorType inType,
+                                            int64_t outH, int64_t outW, int in,
+                                            int out) {
+  const at::TensorOptions opts(at::kLong);
+  at::Tensor rows =
+      at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
+          .to(options.device);
+  at::Tensor cols =
+      at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
+          .to(options.device);
+  addStep(what,
+          [=](Slots &s) { s[out] = detail::nearestResize(s[in], rows, cols); });
+}
+
 std::string ModuleExecutor::Impl::compileStep(ResizeOp resize, int out) {
-  const at::Device device = options.device;
   const int in = operandSlot(resize, 0);
   auto inType = rankedType(resize.getInput());
   const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
   if (resize.getMode() == hat::ResizeMode::nearest) {
-    const at::TensorOptions opts(at::kLong);
-    at::Tensor rows =
-        at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
-            .to(device);
-    at::Tensor cols =
-        at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
-            .to(device);
-    addStep("hat.resize nearest -> at::index_select", [=](Slots &s) {
-      s[out] = detail::nearestResize(s[in], rows, cols);
-    });
+    addNearestResize("hat.resize nearest -> at::index_select", inType, outH,
+                     outW, in, out);
   } else {
     const bool alignCorners = resize.getAlignCorners();
     const std::vector<int64_t> size{outH, outW};
@@ -1175,16 +1185,8 @@ std::string ModuleExecutor::Impl::compileStep(QResizeOp resize, int out) {
   auto inType = rankedType(resize.getInput());
   const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
   if (resize.getMode() == hat::ResizeMode::nearest) {
-    const at::TensorOptions opts(at::kLong);
-    at::Tensor rows =
-        at::tensor(eval::nearestIndices(inType.getDimSize(2), outH), opts)
-            .to(device);
-    at::Tensor cols =
-        at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
-            .to(device);
-    addStep("hat.qresize nearest -> at::index_select", [=](Slots &s) {
-      s[out] = detail::nearestResize(s[in], rows, cols);
-    });
+    addNearestResize("hat.qresize nearest -> at::index_select", inType, outH,
+                     outW, in, out);
     return "";
   }
   if (!resize.getMultiplier() || !resize.getShift())
