@@ -675,15 +675,29 @@ std::string ModuleExecutor::Impl::compileStep(WeightedSumOp ws, int out) {
   return "";
 }
 
+/// A float pool's window, and whether ATen's own padding can take it
+/// (symmetric, at most half the kernel).
+struct PoolWindow {
+  std::vector<int64_t> kernel, stride;
+  Quad pad;
+  bool direct;
+};
+template <typename PoolOp> PoolWindow poolWindow(PoolOp pool) {
+  PoolWindow w{toVector(pool.getKernel()), toVector(pool.getStride()),
+               toQuad(pool.getPadding()), false};
+  w.direct = detail::isSymmetric(w.pad) && 2 * w.pad[0] <= w.kernel[0] &&
+             2 * w.pad[1] <= w.kernel[1];
+  return w;
+}
+
 std::string ModuleExecutor::Impl::compileStep(MaxPool2dOp pool, int out) {
   const int in = operandSlot(pool, 0);
-  const std::vector<int64_t> kernel = toVector(pool.getKernel());
-  const std::vector<int64_t> stride = toVector(pool.getStride());
-  const Quad pad = toQuad(pool.getPadding());
-  // torch wants symmetric padding of at most half the kernel; otherwise pad
-  // with -inf, which never wins either.
-  const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
-                      2 * pad[1] <= kernel[1];
+  // Padding ATen cannot take is made explicit with -inf, which never wins.
+  // Plain copies: lambdas cannot capture structured bindings in C++17.
+  const PoolWindow window = poolWindow(pool);
+  const std::vector<int64_t> kernel = window.kernel, stride = window.stride;
+  const Quad pad = window.pad;
+  const bool direct = window.direct;
   const std::vector<int64_t> padding =
       direct ? std::vector<int64_t>{pad[0], pad[1]}
              : std::vector<int64_t>{0, 0};
@@ -710,11 +724,11 @@ std::string ModuleExecutor::Impl::compileStep(MaxPool2dOp pool, int out) {
 
 std::string ModuleExecutor::Impl::compileStep(AvgPool2dOp pool, int out) {
   const int in = operandSlot(pool, 0);
-  const std::vector<int64_t> kernel = toVector(pool.getKernel());
-  const std::vector<int64_t> stride = toVector(pool.getStride());
-  const Quad pad = toQuad(pool.getPadding());
-  const bool direct = detail::isSymmetric(pad) && 2 * pad[0] <= kernel[0] &&
-                      2 * pad[1] <= kernel[1];
+  // Plain copies: lambdas cannot capture structured bindings in C++17.
+  const PoolWindow window = poolWindow(pool);
+  const std::vector<int64_t> kernel = window.kernel, stride = window.stride;
+  const Quad pad = window.pad;
+  const bool direct = window.direct;
   if (direct) {
     const std::vector<int64_t> padding{pad[0], pad[1]};
     addStep(
