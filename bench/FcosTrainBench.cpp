@@ -33,8 +33,8 @@
 
 #include "hat/Config/Config.h"
 #include "hat/Engine/Engine.h"
-#include "hat/Executor/CachingCpuAllocator.h"
 #include "hat/Engine/FcosTarget.h"
+#include "hat/Executor/CachingCpuAllocator.h"
 #include "hat/Metrics/TensorValue.h"
 #include "hat/Models/Module.h"
 #include "hat/Support/ParseNumber.h"

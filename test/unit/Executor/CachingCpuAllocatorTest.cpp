@@ -1,4 +1,5 @@
-//===- CachingCpuAllocatorTest.cpp - LibTorch buffers reused ---------------===//
+//===- CachingCpuAllocatorTest.cpp - LibTorch buffers reused
+//---------------===//
 //
 // Once installed, LibTorch's CPU tensors come from the caching allocator:
 // a large buffer freed by one "step" serves the next step's request of the
