@@ -147,6 +147,29 @@ struct BlockStore {
   /// range and the biases), so the clamp to int32 is a no-op and the
   /// requantization can start from int32 lanes.
   bool int32Sums = false;
+
+  /// Derived by prepare() once, when the layer is created, so that the
+  /// kernels only load them. wideShifts: int32Sums and every channel's
+  /// shift >= 32 (or multiplier 0). bias32 and the parity split serve the
+  /// int32Sums path: parity[f][e][j] is field f (multiplier, round, shift)
+  /// of channel 2j + e.
+  bool wideShifts = false;
+  int32_t bias32[16] = {};
+  int64_t parity[3][2][8] = {};
+
+  void prepare() {
+    wideShifts = int32Sums;
+    for (int k = 0; k < 16; ++k)
+      wideShifts = wideShifts && (shift[k] >= 32 || multiplier[k] == 0);
+    if (!int32Sums)
+      return;
+    for (int k = 0; k < 16; ++k) {
+      bias32[k] = int32_t(bias[k]);
+      parity[0][k % 2][k / 2] = multiplier[k];
+      parity[1][k % 2][k / 2] = round[k];
+      parity[2][k % 2][k / 2] = shift[k];
+    }
+  }
 };
 
 /// out[p][k] = saturate(relu?(applyRequant(clamp_int32(sum + bias[k]),
@@ -260,27 +283,17 @@ loadBlockStore(const BlockStore &b) {
   v.min32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::min());
   v.max32 = _mm512_set1_epi64(std::numeric_limits<int32_t>::max());
   v.int32Sums = b.int32Sums;
-  v.wideShifts = b.int32Sums;
-  for (int k = 0; k < 16; ++k)
-    v.wideShifts = v.wideShifts && (b.shift[k] >= 32 || b.multiplier[k] == 0);
+  v.wideShifts = b.wideShifts;
   v.loScalar = b.lo;
   v.hiScalar = b.hi;
   if (b.int32Sums) {
-    alignas(64) int32_t bias32[16];
-    alignas(64) int64_t mul[2][8], round[2][8], shift[2][8];
-    for (int k = 0; k < 16; ++k) {
-      bias32[k] = int32_t(b.bias[k]);
-      mul[k % 2][k / 2] = b.multiplier[k];
-      round[k % 2][k / 2] = b.round[k];
-      shift[k % 2][k / 2] = b.shift[k];
-    }
-    v.bias32 = _mm512_load_si512(bias32);
-    v.mulEven = _mm512_load_si512(mul[0]);
-    v.mulOdd = _mm512_load_si512(mul[1]);
-    v.roundEven = _mm512_load_si512(round[0]);
-    v.roundOdd = _mm512_load_si512(round[1]);
-    v.shiftEven = _mm512_load_si512(shift[0]);
-    v.shiftOdd = _mm512_load_si512(shift[1]);
+    v.bias32 = _mm512_loadu_si512(b.bias32);
+    v.mulEven = _mm512_loadu_si512(b.parity[0][0]);
+    v.mulOdd = _mm512_loadu_si512(b.parity[0][1]);
+    v.roundEven = _mm512_loadu_si512(b.parity[1][0]);
+    v.roundOdd = _mm512_loadu_si512(b.parity[1][1]);
+    v.shiftEven = _mm512_loadu_si512(b.parity[2][0]);
+    v.shiftOdd = _mm512_loadu_si512(b.parity[2][1]);
   }
   return v;
 }
@@ -508,6 +521,7 @@ storeRowAvx512(const int32_t *row, int64_t count, const RequantChannel &c,
   }
   b.lo = c.lo;
   b.hi = c.hi;
+  b.prepare();
   const BlockStoreAvx512 s = loadBlockStore(b);
   int64_t i = 0;
   for (; i + 8 <= count; i += 8)
@@ -1062,6 +1076,7 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
           bs.int32Sums =
               bs.int32Sums && std::abs(bs.bias[k]) + maxSum <=
                                   std::numeric_limits<int32_t>::max();
+        bs.prepare();
       }
   }
   return conv;
