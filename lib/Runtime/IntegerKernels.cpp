@@ -771,6 +771,97 @@ depthwiseDirectRowAvx512Vnni(const DepthwiseDirectArgs &a,
     depthwiseDirectBorder(a, s, ox, dst);
 }
 
+/// Interior output pixels [ox0, ox0 + N) of an undilated KW-wide, stride-S
+/// depthwise row, 16 channels. Each input column of the chunk's span is
+/// loaded and sign-extended once (vpmovsxbd: the input in each 32-bit
+/// lane's low int16, its sign in the high one) and feeds every output whose
+/// window holds it: vpdpwssd against (w, 0) weight pairs adds exactly x * w
+/// per lane. A column then costs one shuffle for up to KW / S dot-products,
+/// where the tap-pair kernel needs four shuffles per dot-product.
+template <int KW, int S, int N>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"),
+               always_inline)) inline void
+depthwiseSextChunk(const int8_t *const *rows, int64_t KH, int64_t C,
+                   const int32_t *sextTaps, int64_t x0, __m512i *acc) {
+#pragma GCC unroll 16
+  for (int j = 0; j < N; ++j)
+    acc[j] = _mm512_setzero_si512();
+  for (int64_t ky = 0; ky < KH; ++ky) {
+    const int8_t *base = rows[ky] + x0 * C;
+    const int32_t *w = sextTaps + ky * KW * 16;
+#pragma GCC unroll 32
+    for (int m = 0; m < (N - 1) * S + KW; ++m) {
+      const __m512i v = _mm512_cvtepi8_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(base + m * C)));
+#pragma GCC unroll 16
+      for (int j = 0; j < N; ++j) {
+        const int kx = m - j * S;
+        if (kx >= 0 && kx < KW)
+          acc[j] = _mm512_dpwssd_epi32(acc[j], v,
+                                       _mm512_loadu_si512(w + kx * 16));
+      }
+    }
+  }
+}
+
+/// depthwiseDirectRowAvx512Vnni for an undilated KW x KH kernel at stride
+/// S along the row: the interior in chunks of depthwiseSextChunk, the
+/// borders as there.
+template <int KW, int S, typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
+depthwiseSextRowAvx512Vnni(const DepthwiseDirectArgs &a,
+                           const int32_t *sextTaps, const BlockStore &store,
+                           Out *dst) {
+  constexpr int N = S == 1 ? 8 : 4;
+  const BlockStoreAvx512 s = loadBlockStore(store);
+  const int64_t first = std::min(a.OW, (a.padLeft + S - 1) / S);
+  const int64_t last = a.W - KW + a.padLeft < 0
+                           ? -1
+                           : std::min(a.OW - 1, (a.W - KW + a.padLeft) / S);
+  int64_t ox = 0;
+  for (; ox < first; ++ox)
+    depthwiseDirectBorder(a, s, ox, dst);
+  __m512i acc[N];
+  for (; ox + N <= last + 1; ox += N) {
+    depthwiseSextChunk<KW, S, N>(a.rows, a.KH, a.C, sextTaps,
+                                 ox * S - a.padLeft, acc);
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j)
+      requantStore16(acc[j], s, dst + (ox + j) * a.outStride);
+  }
+  for (; ox <= last; ++ox) {
+    depthwiseSextChunk<KW, S, 1>(a.rows, a.KH, a.C, sextTaps,
+                                 ox * S - a.padLeft, acc);
+    requantStore16(acc[0], s, dst + ox * a.outStride);
+  }
+  for (; ox < a.OW; ++ox)
+    depthwiseDirectBorder(a, s, ox, dst);
+}
+
+/// The row kernel for a layer's shape: the sign-extending one where it
+/// has an instance (sextTaps non-null), else the tap-pair one.
+template <typename Out>
+void depthwiseDirectRow(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
+                        const BlockStore &store, Out *dst) {
+  if (sextTaps) {
+    if (a.KW == 3 && a.strideW == 1)
+      return depthwiseSextRowAvx512Vnni<3, 1>(a, sextTaps, store, dst);
+    if (a.KW == 3 && a.strideW == 2)
+      return depthwiseSextRowAvx512Vnni<3, 2>(a, sextTaps, store, dst);
+    if (a.KW == 5 && a.strideW == 1)
+      return depthwiseSextRowAvx512Vnni<5, 1>(a, sextTaps, store, dst);
+    if (a.KW == 5 && a.strideW == 2)
+      return depthwiseSextRowAvx512Vnni<5, 2>(a, sextTaps, store, dst);
+  }
+  depthwiseDirectRowAvx512Vnni(a, store, dst);
+}
+
+/// Whether depthwiseDirectRow has a sign-extending instance for the shape.
+bool hasSextRow(const ConvShape &s) {
+  return s.dilationW == 1 && (s.kernelW == 3 || s.kernelW == 5) &&
+         (s.strideW == 1 || s.strideW == 2);
+}
+
 #endif
 
 DepthwiseRowFn depthwiseRowFor(Isa isa) {
@@ -828,6 +919,9 @@ struct IntegerConv::Impl {
   /// 2 * kMaxDirectPairs taps.
   std::vector<int16_t> directPairs;
   std::vector<int64_t> directPairTaps;
+  /// The in-place row kernel's sign-extending form (hasSextRow):
+  /// [blocks][taps][16] weights as (w, 0) int16 pairs, i.e. uint16(w).
+  std::vector<int32_t> sextTaps;
   int64_t O = 0, OH = 0, OW = 0, P = 0, cg = 0, og = 0, taps = 0, K = 0, k2 = 0,
           blocks = 0;
   /// Padded input extent covering every window (bottom/right padding and
@@ -989,6 +1083,13 @@ IntegerConv::create(const ConvShape &shape, int inputBits, const int8_t *weight,
         for (int64_t t = 0; t < im.taps; ++t)
           im.directPairs[size_t(((o / 16 * pairs + t / 2) * 16 + o % 16) * 2 +
                                 t % 2)] = weight[o * im.taps + t];
+      if (hasSextRow(shape)) {
+        im.sextTaps.assign(size_t(blocks * im.taps * 16), 0);
+        for (int64_t o = 0; o < im.O; ++o)
+          for (int64_t t = 0; t < im.taps; ++t)
+            im.sextTaps[size_t((o / 16 * im.taps + t) * 16 + o % 16)] =
+                int32_t(uint16_t(weight[o * im.taps + t]));
+      }
       for (int64_t q = 0; q < pairs; ++q) {
         const int64_t t0 = 2 * q, t1 = std::min(2 * q + 1, im.taps - 1);
         for (int64_t t : {t0, t1}) {
@@ -1495,8 +1596,9 @@ void IntegerConv::Impl::runDepthwiseDirect(const int8_t *x, int64_t batch,
           a.padLeft = s.padLeft;
           a.OW = OW;
           a.outStride = O;
-          depthwiseDirectRowAvx512Vnni<Out>(
-              a, blockStores[size_t(cb)], y + (n * OH + oy) * OW * O + cb * 16);
+          depthwiseDirectRow<Out>(
+              a, sextTaps.empty() ? nullptr : sextTaps.data() + cb * taps * 16,
+              blockStores[size_t(cb)], y + (n * OH + oy) * OW * O + cb * 16);
         }
       });
 #else

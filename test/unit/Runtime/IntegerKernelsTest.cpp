@@ -319,7 +319,14 @@ TEST_F(IntegerKernelsTest, DepthwiseInt8InPlace) {
   for (const Case &c : {Case{32, 9, 13, 3, 1, 1}, Case{48, 11, 12, 3, 2, 1},
                         Case{16, 7, 7, 5, 1, 2}, Case{32, 9, 10, 5, 2, 2},
                         Case{16, 5, 3, 5, 1, 2}, Case{16, 6, 2, 3, 1, 1},
-                        Case{32, 8, 9, 3, 3, 0}, Case{16, 9, 9, 7, 1, 3}}) {
+                        Case{32, 8, 9, 3, 3, 0}, Case{16, 9, 9, 7, 1, 3},
+                        // Rows long enough for several whole chunks of the
+                        // sign-extending kernel (8 pixels at stride 1, 4 at
+                        // stride 2) and a remainder, with and without a
+                        // left border.
+                        Case{16, 5, 21, 5, 1, 2}, Case{32, 6, 23, 5, 2, 2},
+                        Case{16, 5, 30, 3, 2, 1}, Case{16, 6, 20, 3, 1, 0},
+                        Case{16, 4, 19, 3, 2, 0}}) {
     SCOPED_TRACE(std::to_string(c.c) + " channels, " + std::to_string(c.h) +
                  "x" + std::to_string(c.w) + ", kernel " + std::to_string(c.k) +
                  ", stride " + std::to_string(c.stride) + ", pad " +
