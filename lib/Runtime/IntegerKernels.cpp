@@ -685,6 +685,9 @@ struct DepthwiseDirectArgs {
   /// Each pair's two taps as (ky, kx).
   const int64_t *pairTaps; // [pairs][4]
   int64_t pairs, W, C, KH, KW, strideW, dilationW, padLeft, OW;
+  /// The kernel rows inside the image: rows[ky] for ky outside
+  /// [kyBegin, kyEnd) are zero rows (top or bottom padding).
+  int64_t kyBegin, kyEnd;
   int64_t outStride; // channels per output pixel
 };
 
@@ -781,12 +784,14 @@ depthwiseDirectRowAvx512Vnni(const DepthwiseDirectArgs &a,
 template <int KW, int S, int N>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"),
                always_inline)) inline void
-depthwiseSextChunk(const int8_t *const *rows, int64_t KH, int64_t C,
-                   const int32_t *sextTaps, int64_t x0, __m512i *acc) {
+depthwiseSextChunk(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
+                   int64_t x0, __m512i *acc) {
 #pragma GCC unroll 16
   for (int j = 0; j < N; ++j)
     acc[j] = _mm512_setzero_si512();
-  for (int64_t ky = 0; ky < KH; ++ky) {
+  const int8_t *const *rows = a.rows;
+  const int64_t C = a.C;
+  for (int64_t ky = a.kyBegin; ky < a.kyEnd; ++ky) {
     const int8_t *base = rows[ky] + x0 * C;
     const int32_t *w = sextTaps + ky * KW * 16;
 #pragma GCC unroll 32
@@ -804,9 +809,34 @@ depthwiseSextChunk(const int8_t *const *rows, int64_t KH, int64_t C,
   }
 }
 
+/// A border pixel of depthwiseSextRowAvx512Vnni: the taps whose column is
+/// in the row, one sign-extended load and dot-product each.
+template <int KW, int S, typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"),
+               always_inline)) inline void
+depthwiseSextBorder(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
+                    const BlockStoreAvx512 &s, int64_t ox, Out *dst) {
+  const int64_t x0 = ox * S - a.padLeft;
+  __m512i sum = _mm512_setzero_si512();
+  for (int64_t ky = a.kyBegin; ky < a.kyEnd; ++ky) {
+#pragma GCC unroll 8
+    for (int kx = 0; kx < KW; ++kx) {
+      const int64_t ix = x0 + kx;
+      if (ix < 0 || ix >= a.W)
+        continue;
+      sum = _mm512_dpwssd_epi32(
+          sum,
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(
+              reinterpret_cast<const __m128i *>(a.rows[ky] + ix * a.C))),
+          _mm512_loadu_si512(sextTaps + (ky * KW + kx) * 16));
+    }
+  }
+  requantStore16(sum, s, dst + ox * a.outStride);
+}
+
 /// depthwiseDirectRowAvx512Vnni for an undilated KW x KH kernel at stride
 /// S along the row: the interior in chunks of depthwiseSextChunk, the
-/// borders as there.
+/// borders tap by tap.
 template <int KW, int S, typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
 depthwiseSextRowAvx512Vnni(const DepthwiseDirectArgs &a,
@@ -820,22 +850,20 @@ depthwiseSextRowAvx512Vnni(const DepthwiseDirectArgs &a,
                            : std::min(a.OW - 1, (a.W - KW + a.padLeft) / S);
   int64_t ox = 0;
   for (; ox < first; ++ox)
-    depthwiseDirectBorder(a, s, ox, dst);
+    depthwiseSextBorder<KW, S>(a, sextTaps, s, ox, dst);
   __m512i acc[N];
   for (; ox + N <= last + 1; ox += N) {
-    depthwiseSextChunk<KW, S, N>(a.rows, a.KH, a.C, sextTaps,
-                                 ox * S - a.padLeft, acc);
+    depthwiseSextChunk<KW, S, N>(a, sextTaps, ox * S - a.padLeft, acc);
 #pragma GCC unroll 16
     for (int j = 0; j < N; ++j)
       requantStore16(acc[j], s, dst + (ox + j) * a.outStride);
   }
   for (; ox <= last; ++ox) {
-    depthwiseSextChunk<KW, S, 1>(a.rows, a.KH, a.C, sextTaps,
-                                 ox * S - a.padLeft, acc);
+    depthwiseSextChunk<KW, S, 1>(a, sextTaps, ox * S - a.padLeft, acc);
     requantStore16(acc[0], s, dst + ox * a.outStride);
   }
   for (; ox < a.OW; ++ox)
-    depthwiseDirectBorder(a, s, ox, dst);
+    depthwiseSextBorder<KW, S>(a, sextTaps, s, ox, dst);
 }
 
 /// The row kernel for a layer's shape: the sign-extending one where it
@@ -1268,6 +1296,18 @@ void IntegerConv::Impl::padNHWC(const In *x, bool xNhwc, int64_t batch, Col *xp,
       return;
     }
     const In *src = x + n * channels * plane + y * width;
+    if (channels == 3) {
+      // The image stem: with the channel count known, the three planes'
+      // rows interleave as vectors (a stride-3 store group) instead of
+      // one strided byte store per value.
+      const In *r = src, *g = src + plane, *b = src + 2 * plane;
+      for (int64_t xx = 0; xx < width; ++xx) {
+        dst[3 * xx] = toCol<Col>(r[xx]);
+        dst[3 * xx + 1] = toCol<Col>(g[xx]);
+        dst[3 * xx + 2] = toCol<Col>(b[xx]);
+      }
+      return;
+    }
     for (int64_t c = 0; c < channels; ++c, src += plane)
       for (int64_t xx = 0; xx < width; ++xx)
         dst[xx * channels + c] = toCol<Col>(src[xx]);
@@ -1289,6 +1329,12 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
 
   const bool split = method == Method::GemmSplit16;
   const bool rowRuns = s.groups == 1 && dw == 1;
+  // A kernel row's run of at most 16 bytes (the 3-channel stem's 9) moves
+  // as one 16-byte copy: what it writes past the run is rewritten by the
+  // next run, the K padding or the next im2col row, and both buffers have
+  // 16 elements of slack at their ends.
+  const bool shortRuns =
+      rowRuns && KW * C * int64_t(sizeof(Col)) <= 16;
   // K values per kernel step (a pair of int16, four bytes) and steps.
   const int64_t group = u8 ? 4 : 2, steps = u8 ? k4 : k2;
   const int64_t ld = group * steps, total = batch * P;
@@ -1389,8 +1435,8 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
     const int64_t npad = roundUp(nq, kPixelStep);
     Scratch &sc = scratch;
     std::vector<Col> &colStore = colBuffer<Col>(sc);
-    if (int64_t(colStore.size()) < tile * ld)
-      colStore.resize(size_t(tile * ld));
+    if (int64_t(colStore.size()) < tile * ld + 16)
+      colStore.resize(size_t(tile * ld + 16));
     if (int64_t(sc.acc.size()) < tile * 32)
       sc.acc.resize(size_t(tile * 32));
     if (split) {
@@ -1416,6 +1462,11 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
       const Col *base = xp + ((n * Hp + oy * sh) * Wp + ox * sw) * C + g * cg;
       for (int64_t ky = 0; ky < KH; ++ky) {
         const Col *src = base + ky * dh * Wp * C;
+        if (shortRuns) {
+          std::memcpy(row, src, 16);
+          row += KW * C;
+          continue;
+        }
         if (rowRuns) {
           std::memcpy(row, src, size_t(KW * C) * sizeof(Col));
           row += KW * C;
@@ -1573,11 +1624,17 @@ void IntegerConv::Impl::runDepthwiseDirect(const int8_t *x, int64_t batch,
       [&](int64_t row, int64_t cbBegin, int64_t cbEnd) {
         const int64_t oy = row % OH, n = row / OH;
         const int8_t *rowStart[2 * kMaxDirectPairs];
+        int64_t kyBegin = s.kernelH, kyEnd = 0;
         for (int64_t ky = 0; ky < s.kernelH; ++ky) {
           const int64_t iy = oy * s.strideH - s.padTop + ky * s.dilationH;
-          rowStart[ky] =
-              iy >= 0 && iy < H ? x + (n * H + iy) * W * C : zeros.data();
+          const bool inside = iy >= 0 && iy < H;
+          rowStart[ky] = inside ? x + (n * H + iy) * W * C : zeros.data();
+          if (inside) {
+            kyBegin = std::min(kyBegin, ky);
+            kyEnd = ky + 1;
+          }
         }
+        kyBegin = std::min(kyBegin, kyEnd);
         for (int64_t cb = cbBegin; cb < cbEnd; ++cb) {
           const int8_t *rows[2 * kMaxDirectPairs];
           for (int64_t ky = 0; ky < s.kernelH; ++ky)
@@ -1591,6 +1648,8 @@ void IntegerConv::Impl::runDepthwiseDirect(const int8_t *x, int64_t batch,
           a.C = C;
           a.KH = s.kernelH;
           a.KW = s.kernelW;
+          a.kyBegin = kyBegin;
+          a.kyEnd = kyEnd;
           a.strideW = s.strideW;
           a.dilationW = s.dilationW;
           a.padLeft = s.padLeft;

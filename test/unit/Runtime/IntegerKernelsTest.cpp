@@ -220,6 +220,14 @@ TEST_F(IntegerKernelsTest, DenseConvolutions) {
   check(l);
 
   l = Layer();
+  // An image stem: 3 channels (the 9-byte kernel rows im2col moves as one
+  // 16-byte copy), two full blocks of outputs, a batch whose last tile is
+  // partial.
+  l.shape = conv(3, 23, 21, 32, 3, 2, 1);
+  l.batch = 3;
+  check(l);
+
+  l = Layer();
   l.shape = conv(7, 10, 9, 33, 1, 1, 0); // pointwise, 3 blocks
   l.batch = 2;
   l.outBits = 16;
