@@ -52,6 +52,23 @@ using Gemm2U8Fn = void (*)(const int8_t *w, const uint8_t *col, int64_t k4,
 Gemm2U8Fn gemm2U8For(Isa isa);
 
 #if defined(__x86_64__) || defined(_M_X64)
+/// acc += the int8 dot products of x's unsigned bytes and w's signed ones
+/// (vpdpbusd), as inline assembly: with the intrinsic, GCC 12 gives the
+/// result a fresh register and copies it back, twice per accumulator and
+/// k step; the tied "+v" operand keeps each accumulator in one register.
+__attribute__((target("avx512f,avx512vnni"), always_inline)) inline void
+dotBytesAvx512(__m512i &acc, __m512i x, __m512i w) {
+  asm("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc) : [x] "v"(x), [w] "v"(w));
+}
+
+/// The 4 bytes at p in every 32-bit lane.
+__attribute__((target("avx512f"), always_inline)) inline __m512i
+broadcastBytes4(const uint8_t *p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
 /// Gemm2U8Fn's inner product for 8 pixels (x: 8 rows of 4 * k4 bytes)
 /// against two o16k4 blocks (w and w + 64 * k4), into a[8] and b[8]
 /// (zeroed here). Inline, so that a fused kernel can requantize the sums
@@ -62,19 +79,45 @@ accumulate2U8Avx512(const int8_t *w, const uint8_t *x, int64_t k4, __m512i a[8],
                     __m512i b[8]) {
   const int64_t ld = 4 * k4;
   const int8_t *w1 = w + k4 * 64;
-  for (int j = 0; j < 8; ++j)
-    a[j] = b[j] = _mm512_setzero_si512();
+  // Sixteen named accumulators, not the arrays: the asm operands would
+  // make the arrays addressable, and every accumulator would be stored
+  // back to the stack on each k step.
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0,
+          a5 = a0, a6 = a0, a7 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0,
+          b4 = a0, b5 = a0, b6 = a0, b7 = a0;
   for (int64_t kk = 0; kk < k4; ++kk) {
     const __m512i wa = _mm512_loadu_si512((const void *)(w + kk * 64));
     const __m512i wb = _mm512_loadu_si512((const void *)(w1 + kk * 64));
-    for (int j = 0; j < 8; ++j) {
-      int32_t v;
-      std::memcpy(&v, x + j * ld + 4 * kk, 4);
-      const __m512i bx = _mm512_set1_epi32(v);
-      a[j] = _mm512_dpbusd_epi32(a[j], bx, wa);
-      b[j] = _mm512_dpbusd_epi32(b[j], bx, wb);
-    }
+    const uint8_t *xk = x + 4 * kk;
+    __m512i bx = broadcastBytes4(xk + 0 * ld);
+    dotBytesAvx512(a0, bx, wa);
+    dotBytesAvx512(b0, bx, wb);
+    bx = broadcastBytes4(xk + 1 * ld);
+    dotBytesAvx512(a1, bx, wa);
+    dotBytesAvx512(b1, bx, wb);
+    bx = broadcastBytes4(xk + 2 * ld);
+    dotBytesAvx512(a2, bx, wa);
+    dotBytesAvx512(b2, bx, wb);
+    bx = broadcastBytes4(xk + 3 * ld);
+    dotBytesAvx512(a3, bx, wa);
+    dotBytesAvx512(b3, bx, wb);
+    bx = broadcastBytes4(xk + 4 * ld);
+    dotBytesAvx512(a4, bx, wa);
+    dotBytesAvx512(b4, bx, wb);
+    bx = broadcastBytes4(xk + 5 * ld);
+    dotBytesAvx512(a5, bx, wa);
+    dotBytesAvx512(b5, bx, wb);
+    bx = broadcastBytes4(xk + 6 * ld);
+    dotBytesAvx512(a6, bx, wa);
+    dotBytesAvx512(b6, bx, wb);
+    bx = broadcastBytes4(xk + 7 * ld);
+    dotBytesAvx512(a7, bx, wa);
+    dotBytesAvx512(b7, bx, wb);
   }
+  a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+  a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
+  b[0] = b0, b[1] = b1, b[2] = b2, b[3] = b3;
+  b[4] = b4, b[5] = b5, b[6] = b6, b[7] = b7;
 }
 #endif
 

@@ -150,17 +150,32 @@ struct BlockStore {
 
   /// Derived by prepare() once, when the layer is created, so that the
   /// kernels only load them. wideShifts: int32Sums and every channel's
-  /// shift >= 32 (or multiplier 0). bias32 and the parity split serve the
-  /// int32Sums path: parity[f][e][j] is field f (multiplier, round, shift)
-  /// of channel 2j + e.
+  /// shift >= 32, so the shifted product fits int32. bias32 and the parity
+  /// split serve the int32Sums path: parity[f][e][j] is field f
+  /// (multiplier, round, shift) of channel 2j + e; oddHighShift[j] is
+  /// channel 2j + 1's shift - 32, which leaves its result in the high half
+  /// of the 64-bit lane, where the int32 lanes put it.
   bool wideShifts = false;
   int32_t bias32[16] = {};
   int64_t parity[3][2][8] = {};
+  int64_t oddHighShift[8] = {};
 
   void prepare() {
+    for (int k = 0; k < 16; ++k) {
+      // A zero multiplier makes the constant round >> shift: kept as a
+      // round of that constant times 2^32 and a shift of 32, which every
+      // path computes the same and the wide one takes.
+      const int64_t constant = round[k] >> shift[k];
+      if (multiplier[k] == 0 && shift[k] < 32 &&
+          constant >= std::numeric_limits<int32_t>::min() &&
+          constant <= std::numeric_limits<int32_t>::max()) {
+        round[k] = constant * (int64_t(1) << 32);
+        shift[k] = 32;
+      }
+    }
     wideShifts = int32Sums;
     for (int k = 0; k < 16; ++k)
-      wideShifts = wideShifts && (shift[k] >= 32 || multiplier[k] == 0);
+      wideShifts = wideShifts && shift[k] >= 32 && shift[k] < 64;
     if (!int32Sums)
       return;
     for (int k = 0; k < 16; ++k) {
@@ -168,6 +183,8 @@ struct BlockStore {
       parity[0][k % 2][k / 2] = multiplier[k];
       parity[1][k % 2][k / 2] = round[k];
       parity[2][k % 2][k / 2] = shift[k];
+      if (k % 2)
+        oddHighShift[k / 2] = std::max<int64_t>(shift[k] - 32, 0);
     }
   }
 };
@@ -265,7 +282,8 @@ struct BlockStoreAvx512 {
   /// and the saturation is the narrowing store's.
   bool wideShifts;
   int64_t loScalar, hiScalar;
-  __m512i bias32, mulEven, mulOdd, roundEven, roundOdd, shiftEven, shiftOdd;
+  __m512i bias32, mulEven, mulOdd, roundEven, roundOdd, shiftEven, shiftOdd,
+      oddHighShift;
 };
 
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
@@ -294,6 +312,7 @@ loadBlockStore(const BlockStore &b) {
     v.roundOdd = _mm512_loadu_si512(b.parity[1][1]);
     v.shiftEven = _mm512_loadu_si512(b.parity[2][0]);
     v.shiftOdd = _mm512_loadu_si512(b.parity[2][1]);
+    v.oddHighShift = _mm512_loadu_si512(b.oddHighShift);
   }
   return v;
 }
@@ -360,23 +379,26 @@ requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
         _mm512_mul_epi32(_mm512_srli_epi64(v, 32), s.mulOdd), s.roundOdd);
     constexpr int64_t outMin = std::numeric_limits<Out>::min(),
                       outMax = std::numeric_limits<Out>::max();
-    if (s.wideShifts && s.hiScalar == outMax &&
-        (s.loScalar == outMin || s.loScalar == 0)) {
+    if (s.wideShifts) {
       // |product + round| < 2^62 and a shift of at least 32 leave int32
-      // values: combine, then ReLU as a max with 0 and the clamp to Out as
-      // the saturating narrow.
-      __m512i out = _mm512_mask_blend_epi32(
-          0xAAAA, _mm512_srav_epi64(even, s.shiftEven),
-          _mm512_slli_epi64(_mm512_srav_epi64(odd, s.shiftOdd), 32));
-      if (s.loScalar == 0)
-        out = _mm512_max_epi32(out, _mm512_setzero_si512());
-      if constexpr (sizeof(Out) == 1)
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(dst),
-                         _mm512_cvtsepi32_epi8(out));
-      else
-        _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
-                            _mm512_cvtsepi32_epi16(out));
-      return;
+      // values. The even channels' land in the low halves of their 64-bit
+      // lanes; the odd ones, shifted 32 less, in the high halves: one
+      // blend puts all 16 in channel order.
+      __m512i out =
+          _mm512_mask_blend_epi32(0xAAAA, _mm512_srav_epi64(even, s.shiftEven),
+                                  _mm512_srav_epi64(odd, s.oddHighShift));
+      if (s.hiScalar == outMax && (s.loScalar == outMin || s.loScalar == 0)) {
+        // ReLU as a max with 0, the clamp to Out as the saturating narrow.
+        if (s.loScalar == 0)
+          out = _mm512_max_epi32(out, _mm512_setzero_si512());
+        if constexpr (sizeof(Out) == 1)
+          _mm_storeu_si128(reinterpret_cast<__m128i *>(dst),
+                           _mm512_cvtsepi32_epi8(out));
+        else
+          _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
+                              _mm512_cvtsepi32_epi16(out));
+        return;
+      }
     }
     even = _mm512_max_epi64(
         _mm512_min_epi64(_mm512_srav_epi64(even, s.shiftEven), s.hi), s.lo);
@@ -410,11 +432,15 @@ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
 gemm2U8StoreNhwc(const int8_t *w, const uint8_t *col, int64_t k4,
                  int64_t pixels, const BlockStore &store0,
                  const BlockStore &store1, Out *dst, int64_t stride) {
-  const BlockStoreAvx512 s0 = loadBlockStore(store0),
-                         s1 = loadBlockStore(store1);
   for (int64_t p = 0; p < pixels; p += 8) {
     __m512i a[8], b[8];
     accumulate2U8Avx512(w, col + p * 4 * k4, k4, a, b);
+    // The store's constants are loaded here, not once before the loop:
+    // live across the dot products they leave too few registers for the
+    // 16 accumulators, and the compiler then copies and spills those on
+    // every k step.
+    const BlockStoreAvx512 s0 = loadBlockStore(store0),
+                           s1 = loadBlockStore(store1);
     const int64_t rows = std::min<int64_t>(8, pixels - p);
     for (int64_t j = 0; j < rows; ++j) {
       Out *out = dst + (p + j) * stride;
