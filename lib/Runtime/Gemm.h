@@ -69,6 +69,30 @@ broadcastBytes4(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
+/// accumulate2U8Avx512 for one o16k4 block: 8 pixels into a[8].
+__attribute__((target("avx512f,avx512bw,avx512vnni"),
+               always_inline)) inline void
+accumulate1U8Avx512(const int8_t *w, const uint8_t *x, int64_t k4,
+                    __m512i a[8]) {
+  const int64_t ld = 4 * k4;
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0,
+          a5 = a0, a6 = a0, a7 = a0;
+  for (int64_t kk = 0; kk < k4; ++kk) {
+    const __m512i wa = _mm512_loadu_si512((const void *)(w + kk * 64));
+    const uint8_t *xk = x + 4 * kk;
+    dotBytesAvx512(a0, broadcastBytes4(xk), wa);
+    dotBytesAvx512(a1, broadcastBytes4(xk + ld), wa);
+    dotBytesAvx512(a2, broadcastBytes4(xk + 2 * ld), wa);
+    dotBytesAvx512(a3, broadcastBytes4(xk + 3 * ld), wa);
+    dotBytesAvx512(a4, broadcastBytes4(xk + 4 * ld), wa);
+    dotBytesAvx512(a5, broadcastBytes4(xk + 5 * ld), wa);
+    dotBytesAvx512(a6, broadcastBytes4(xk + 6 * ld), wa);
+    dotBytesAvx512(a7, broadcastBytes4(xk + 7 * ld), wa);
+  }
+  a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+  a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
+}
+
 /// Gemm2U8Fn's inner product for 8 pixels (x: 8 rows of 4 * k4 bytes)
 /// against two o16k4 blocks (w and w + 64 * k4), into a[8] and b[8]
 /// (zeroed here). Inline, so that a fused kernel can requantize the sums

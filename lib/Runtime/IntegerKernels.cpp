@@ -354,7 +354,14 @@ storeBlockAvx512(const int32_t *acc, const int32_t *low, int64_t pixels,
 template <typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
                always_inline)) inline void
-storeNarrow8(__m512i v, Out *dst) {
+storeNarrow8(__m512i v, Out *dst, __mmask8 lanes = 0xFF) {
+  if (lanes != 0xFF) {
+    if constexpr (sizeof(Out) == 1)
+      _mm_mask_storeu_epi8(dst, lanes, _mm512_cvtepi64_epi8(v));
+    else
+      _mm_mask_storeu_epi16(dst, lanes, _mm512_cvtepi64_epi16(v));
+    return;
+  }
   if constexpr (sizeof(Out) == 1)
     _mm_storel_epi64(reinterpret_cast<__m128i *>(dst), _mm512_cvtepi64_epi8(v));
   else
@@ -362,12 +369,36 @@ storeNarrow8(__m512i v, Out *dst) {
                      _mm512_cvtepi64_epi16(v));
 }
 
+/// 16 int32 lanes narrowed to Out (saturating or truncating) and stored,
+/// only the `lanes` ones where that mask is not full.
+template <typename Out, bool Saturate>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
+               always_inline)) inline void
+storeNarrow16(__m512i v, Out *dst, __mmask16 lanes) {
+  if constexpr (sizeof(Out) == 1) {
+    const __m128i n = Saturate ? _mm512_cvtsepi32_epi8(v) : _mm512_cvtepi32_epi8(v);
+    if (lanes == 0xFFFF)
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), n);
+    else
+      _mm_mask_storeu_epi8(dst, lanes, n);
+  } else {
+    const __m256i n =
+        Saturate ? _mm512_cvtsepi32_epi16(v) : _mm512_cvtepi32_epi16(v);
+    if (lanes == 0xFFFF)
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst), n);
+    else
+      _mm256_mask_storeu_epi16(dst, lanes, n);
+  }
+}
+
 /// storeBlockAvx512's arithmetic on 16 sums held in a register, written
-/// as 16 Out values at dst.
+/// as 16 Out values at dst (only the channels in `lanes`: a partial last
+/// block).
 template <typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
                always_inline)) inline void
-requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
+requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst,
+               __mmask16 lanes = 0xFFFF) {
   if (s.int32Sums) {
     // The same arithmetic on int32 sums: no int32 clamp (a no-op here),
     // the products by channel parity, the results put back in channel
@@ -391,12 +422,7 @@ requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
         // ReLU as a max with 0, the clamp to Out as the saturating narrow.
         if (s.loScalar == 0)
           out = _mm512_max_epi32(out, _mm512_setzero_si512());
-        if constexpr (sizeof(Out) == 1)
-          _mm_storeu_si128(reinterpret_cast<__m128i *>(dst),
-                           _mm512_cvtsepi32_epi8(out));
-        else
-          _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
-                              _mm512_cvtsepi32_epi16(out));
+        storeNarrow16<Out, true>(out, dst, lanes);
         return;
       }
     }
@@ -406,12 +432,7 @@ requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
         _mm512_min_epi64(_mm512_srav_epi64(odd, s.shiftOdd), s.hi), s.lo);
     const __m512i out =
         _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-    if constexpr (sizeof(Out) == 1)
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst),
-                       _mm512_cvtepi32_epi8(out));
-    else
-      _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst),
-                          _mm512_cvtepi32_epi16(out));
+    storeNarrow16<Out, false>(out, dst, lanes);
     return;
   }
   for (int h = 0; h < 2; ++h)
@@ -419,19 +440,22 @@ requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst) {
                                   h == 0 ? _mm512_castsi512_si256(sums)
                                          : _mm512_extracti64x4_epi64(sums, 1)),
                               s, h),
-                 dst + 8 * h);
+                 dst + 8 * h, __mmask8(lanes >> (8 * h)));
 }
 
-/// The int8 dot-product GEMM of two full 16-channel blocks (o16k4 at w and
-/// w + 64 * k4) fused with their requantizing store: each pixel's 32 sums
-/// go from the accumulator registers straight to NHWC output (`stride`
-/// channels per pixel), with no int32 round trip through memory. col has
-/// `pixels` rows rounded up to 8; only the first `pixels` are stored.
+/// The int8 dot-product GEMM of two 16-channel blocks (o16k4 at w and
+/// w + 64 * k4) fused with their requantizing store: each pixel's sums go
+/// from the accumulator registers straight to NHWC output (`stride`
+/// channels per pixel), with no int32 round trip through memory. The
+/// second block writes only its `lanes1` channels (a partial last block).
+/// col has `pixels` rows rounded up to 8; only the first `pixels` are
+/// stored.
 template <typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
 gemm2U8StoreNhwc(const int8_t *w, const uint8_t *col, int64_t k4,
                  int64_t pixels, const BlockStore &store0,
-                 const BlockStore &store1, Out *dst, int64_t stride) {
+                 const BlockStore &store1, __mmask16 lanes1, Out *dst,
+                 int64_t stride) {
   for (int64_t p = 0; p < pixels; p += 8) {
     __m512i a[8], b[8];
     accumulate2U8Avx512(w, col + p * 4 * k4, k4, a, b);
@@ -445,8 +469,24 @@ gemm2U8StoreNhwc(const int8_t *w, const uint8_t *col, int64_t k4,
     for (int64_t j = 0; j < rows; ++j) {
       Out *out = dst + (p + j) * stride;
       requantStore16(a[j], s0, out);
-      requantStore16(b[j], s1, out + 16);
+      requantStore16(b[j], s1, out + 16, lanes1);
     }
+  }
+}
+
+/// gemm2U8StoreNhwc for one block, of `lanes` channels.
+template <typename Out>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
+gemm1U8StoreNhwc(const int8_t *w, const uint8_t *col, int64_t k4,
+                 int64_t pixels, const BlockStore &store, __mmask16 lanes,
+                 Out *dst, int64_t stride) {
+  for (int64_t p = 0; p < pixels; p += 8) {
+    __m512i a[8];
+    accumulate1U8Avx512(w, col + p * 4 * k4, k4, a);
+    const BlockStoreAvx512 s = loadBlockStore(store);
+    const int64_t rows = std::min<int64_t>(8, pixels - p);
+    for (int64_t j = 0; j < rows; ++j)
+      requantStore16(a[j], s, dst + (p + j) * stride, lanes);
   }
 }
 #endif
@@ -1387,13 +1427,20 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
       if constexpr (u8) {
         const int8_t *wb = packedU8.data() + (g * blocks + ob) * k4 * 64;
 #if defined(__x86_64__) || defined(_M_X64)
-        // Two full blocks into NHWC output: requantize in registers.
-        if (nb == 2 && layouts.outputNhwc && og - ob * 16 >= 32) {
-          gemm2U8StoreNhwc(wb, col, k4, nq,
-                           blockStores[size_t(g * blocks + ob)],
-                           blockStores[size_t(g * blocks + ob + 1)],
-                           y + q0 * O + g * og + ob * 16, O);
-          ob += 2;
+        // NHWC output: requantize in registers; a partial last block
+        // stores only its channels.
+        if (layouts.outputNhwc) {
+          const BlockStore &store0 = blockStores[size_t(g * blocks + ob)];
+          Out *out = y + q0 * O + g * og + ob * 16;
+          const int64_t lanes = std::min<int64_t>(16, og - ob * 16 - 16 * (nb - 1));
+          const __mmask16 mask = __mmask16((1u << lanes) - 1);
+          if (nb == 2)
+            gemm2U8StoreNhwc(wb, col, k4, nq, store0,
+                             blockStores[size_t(g * blocks + ob + 1)], mask,
+                             out, O);
+          else
+            gemm1U8StoreNhwc(wb, col, k4, nq, store0, mask, out, O);
+          ob += nb;
           continue;
         }
 #endif
@@ -1482,8 +1529,10 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
       return;
     }
     Col *col = colStore.data();
-    for (int64_t qi = 0, q = q0; qi < nq; ++qi, ++q) {
-      const int64_t n = q / P, pix = q % P, oy = pix / OW, ox = pix % OW;
+    // The pixel's image and output position, stepped rather than divided
+    // out of q per pixel (four 64-bit divisions cost more than the copy).
+    int64_t n = q0 / P, oy = q0 % P / OW, ox = q0 % P % OW;
+    for (int64_t qi = 0; qi < nq; ++qi) {
       Col *row = col + qi * ld;
       const Col *base = xp + ((n * Hp + oy * sh) * Wp + ox * sw) * C + g * cg;
       for (int64_t ky = 0; ky < KH; ++ky) {
@@ -1503,6 +1552,13 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
       }
       // K padding up to the kernel step (zero weights there).
       std::fill(col + qi * ld + K, col + (qi + 1) * ld, padValue);
+      if (++ox == OW) {
+        ox = 0;
+        if (++oy == OH) {
+          oy = 0;
+          ++n;
+        }
+      }
     }
     std::fill(col + nq * ld, col + npad * ld, padValue);
     Col *colLow = nullptr;
