@@ -138,6 +138,23 @@ struct Session::Impl {
   bool profile = false;
   std::vector<double> layerSeconds;
   int64_t profiledRuns = 0;
+  /// Image streams (runStreams): single-threaded sessions of the same
+  /// model, created on the first run that uses them.
+  std::vector<std::unique_ptr<Session>> streams;
+  int lastRunStreams = 1;
+
+  /// Runs `repeats` stacked model batches from `inputs` (one pointer per
+  /// model input, to the first slice), appending the outputs along
+  /// dimension 0.
+  void runStacked(const std::vector<const float *> &given, int64_t repeats,
+                  std::vector<eval::Tensor> &outputs);
+  /// With several threads and at least two model batches: each thread runs
+  /// whole images through the whole model on a session of its own, the
+  /// batches split in contiguous runs. A layer then keeps one image's
+  /// activations in that core's cache instead of the whole batch's
+  /// streaming through memory, and no layer waits for the slowest thread.
+  void runStreams(const std::vector<const float *> &given, int64_t repeats,
+                  int64_t count, std::vector<eval::Tensor> &outputs);
 
   void prepare();
   /// Marks the tensors kept in NHWC: 4-D conv outputs read only by conv
@@ -181,6 +198,7 @@ Session::~Session() = default;
 const hbm::Model &Session::model() const { return impl->m; }
 Isa Session::isa() const { return impl->isa; }
 int Session::threads() const { return impl->pool->size(); }
+int Session::lastRunStreams() const { return impl->lastRunStreams; }
 const std::vector<double> &Session::layerSeconds() const {
   return impl->layerSeconds;
 }
@@ -707,40 +725,89 @@ bool Session::run(const std::vector<eval::Tensor> &given,
     }
     repeats = r;
   }
-  // Stack as many model batches per pass as fit in kMaxArena (at least one).
-  constexpr int64_t kMaxArena = int64_t(256) << 20;
-  const int64_t perPass = std::clamp<int64_t>(
-      kMaxArena / std::max<int64_t>(im.arenaNeeded, 1), 1, repeats);
-  const size_t want = size_t(perPass * im.arenaNeeded) + 64;
-  if (im.arenaStorage.size() < want) {
-    im.arenaStorage.assign(want, 0);
-    const uintptr_t base = reinterpret_cast<uintptr_t>(im.arenaStorage.data());
-    im.arena = im.arenaStorage.data() + ((64 - base % 64) % 64);
-  }
-  im.inputs.assign(m.tensors.size(), nullptr);
+  std::vector<const float *> pointers;
+  for (const eval::Tensor &t : given)
+    pointers.push_back(t.f.data());
   outputs.clear();
   if (im.profile)
     ++im.profiledRuns;
+  const int64_t streams = std::min<int64_t>(im.pool->size(), repeats);
+  im.lastRunStreams = int(std::max<int64_t>(streams, 1));
+  if (streams >= 2)
+    im.runStreams(pointers, repeats, streams, outputs);
+  else
+    im.runStacked(pointers, repeats, outputs);
+  return true;
+}
+
+/// `part` appended to `acc` along dimension 0.
+static void appendBatch(eval::Tensor &acc, const eval::Tensor &part) {
+  acc.shape[0] += part.shape[0];
+  acc.f.insert(acc.f.end(), part.f.begin(), part.f.end());
+  acc.i.insert(acc.i.end(), part.i.begin(), part.i.end());
+}
+
+void Session::Impl::runStacked(const std::vector<const float *> &given,
+                               int64_t repeats,
+                               std::vector<eval::Tensor> &outputs) {
+  // Stack as many model batches per pass as fit in kMaxArena (at least one).
+  constexpr int64_t kMaxArena = int64_t(256) << 20;
+  const int64_t perPass = std::clamp<int64_t>(
+      kMaxArena / std::max<int64_t>(arenaNeeded, 1), 1, repeats);
+  const size_t want = size_t(perPass * arenaNeeded) + 64;
+  if (arenaStorage.size() < want) {
+    arenaStorage.assign(want, 0);
+    const uintptr_t base = reinterpret_cast<uintptr_t>(arenaStorage.data());
+    arena = arenaStorage.data() + ((64 - base % 64) % 64);
+  }
+  inputs.assign(m.tensors.size(), nullptr);
   for (int64_t first = 0; first < repeats; first += perPass) {
-    im.reps = std::min(perPass, repeats - first);
+    reps = std::min(perPass, repeats - first);
     for (size_t i = 0; i < given.size(); ++i) {
       const TensorDesc &d = m.tensors[size_t(m.inputs[i])];
-      im.inputs[size_t(m.inputs[i])] = given[i].f.data() + first * d.numel();
+      inputs[size_t(m.inputs[i])] = given[i] + first * d.numel();
     }
-    im.execute();
+    execute();
     for (size_t o = 0; o < m.outputs.size(); ++o) {
-      eval::Tensor t = im.load(m.outputs[o], 0, im.reps);
-      if (first == 0) {
+      eval::Tensor t = load(m.outputs[o], 0, reps);
+      if (outputs.size() <= o)
         outputs.push_back(std::move(t));
-        continue;
-      }
-      eval::Tensor &acc = outputs[o];
-      acc.shape[0] += t.shape[0];
-      acc.f.insert(acc.f.end(), t.f.begin(), t.f.end());
-      acc.i.insert(acc.i.end(), t.i.begin(), t.i.end());
+      else
+        appendBatch(outputs[o], t);
     }
   }
-  return true;
+}
+
+void Session::Impl::runStreams(const std::vector<const float *> &given,
+                               int64_t repeats, int64_t count,
+                               std::vector<eval::Tensor> &outputs) {
+  Options one;
+  one.threads = 1;
+  one.isa = isa;
+  one.profile = profile;
+  while (int64_t(streams.size()) < count)
+    streams.push_back(Session::create(m, one));
+  std::vector<std::vector<eval::Tensor>> parts(static_cast<size_t>(count));
+  parallel(count, [&](int64_t s) {
+    const int64_t begin = repeats * s / count, end = repeats * (s + 1) / count;
+    std::vector<const float *> slice(given.size());
+    for (size_t i = 0; i < given.size(); ++i)
+      slice[i] = given[i] + begin * m.tensors[size_t(m.inputs[i])].numel();
+    Impl &stream = *streams[size_t(s)]->impl;
+    if (profile)
+      std::fill(stream.layerSeconds.begin(), stream.layerSeconds.end(), 0.0);
+    stream.runStacked(slice, end - begin, parts[size_t(s)]);
+  });
+  outputs = std::move(parts[0]);
+  for (int64_t s = 1; s < count; ++s)
+    for (size_t o = 0; o < outputs.size(); ++o)
+      appendBatch(outputs[o], parts[size_t(s)][o]);
+  // The streams ran side by side: a layer's wall time is the streams'
+  // average.
+  if (profile)
+    for (int64_t s = 0; s < count; ++s)
+      for (size_t l = 0; l < layerSeconds.size(); ++l)
+        layerSeconds[l] += streams[size_t(s)]->impl->layerSeconds[l] / count;
 }
 
 } // namespace hat::runtime

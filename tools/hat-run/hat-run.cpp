@@ -520,7 +520,12 @@ int main(int argc, char **argv) {
   if (repeat > 1)
     std::cout << "time: " << ms / repeat << " ms per run ("
               << hat::runtime::isaName(session->isa()) << ", "
-              << session->threads() << " threads)\n";
+              << session->threads() << " threads"
+              << (session->lastRunStreams() > 1
+                      ? ", " + std::to_string(session->lastRunStreams()) +
+                            " image streams"
+                      : std::string())
+              << ")\n";
   if (profile)
     std::cout << hat::runtime::layerProfileText(*session);
   if (!compares.empty()) {

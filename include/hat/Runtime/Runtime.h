@@ -55,8 +55,14 @@ public:
   /// then run as one pass (conv / linear over the whole stack, other layers
   /// slice by slice) and the outputs are concatenated along dimension 0,
   /// equal to running each slice alone.
+  /// With several threads and several stacked model batches, each thread
+  /// runs a contiguous share of the batches through the whole model on a
+  /// single-threaded session of its own (an image stream); one batch runs
+  /// with the threads splitting each layer.
   bool run(const std::vector<eval::Tensor> &inputs,
            std::vector<eval::Tensor> &outputs, std::string &error);
+  /// The image streams the last run() used (1: the layers were split).
+  int lastRunStreams() const;
 
   const hbm::Model &model() const;
   Isa isa() const;

@@ -177,6 +177,8 @@ TEST_P(RuntimeTest, BatchEqualsPerImage) {
         std::vector<eval::Tensor> out;
         std::string error;
         ASSERT_TRUE(session->run({big}, out, error)) << error;
+        // Two threads run the five batches as two image streams (2 + 3).
+        EXPECT_EQ(session->lastRunStreams(), threads);
         ASSERT_EQ(out.size(), reference[0].size());
         for (size_t o = 0; o < out.size(); ++o) {
           const eval::Tensor &ref0 = reference[0][o];
