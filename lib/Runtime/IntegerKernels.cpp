@@ -376,7 +376,8 @@ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"),
                always_inline)) inline void
 storeNarrow16(__m512i v, Out *dst, __mmask16 lanes) {
   if constexpr (sizeof(Out) == 1) {
-    const __m128i n = Saturate ? _mm512_cvtsepi32_epi8(v) : _mm512_cvtepi32_epi8(v);
+    const __m128i n =
+        Saturate ? _mm512_cvtsepi32_epi8(v) : _mm512_cvtepi32_epi8(v);
     if (lanes == 0xFFFF)
       _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), n);
     else
@@ -868,8 +869,8 @@ depthwiseSextChunk(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
       for (int j = 0; j < N; ++j) {
         const int kx = m - j * S;
         if (kx >= 0 && kx < KW)
-          acc[j] = _mm512_dpwssd_epi32(acc[j], v,
-                                       _mm512_loadu_si512(w + kx * 16));
+          acc[j] =
+              _mm512_dpwssd_epi32(acc[j], v, _mm512_loadu_si512(w + kx * 16));
       }
     }
   }
@@ -1399,8 +1400,7 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
   // as one 16-byte copy: what it writes past the run is rewritten by the
   // next run, the K padding or the next im2col row, and both buffers have
   // 16 elements of slack at their ends.
-  const bool shortRuns =
-      rowRuns && KW * C * int64_t(sizeof(Col)) <= 16;
+  const bool shortRuns = rowRuns && KW * C * int64_t(sizeof(Col)) <= 16;
   // K values per kernel step (a pair of int16, four bytes) and steps.
   const int64_t group = u8 ? 4 : 2, steps = u8 ? k4 : k2;
   const int64_t ld = group * steps, total = batch * P;
@@ -1432,7 +1432,8 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
         if (layouts.outputNhwc) {
           const BlockStore &store0 = blockStores[size_t(g * blocks + ob)];
           Out *out = y + q0 * O + g * og + ob * 16;
-          const int64_t lanes = std::min<int64_t>(16, og - ob * 16 - 16 * (nb - 1));
+          const int64_t lanes =
+              std::min<int64_t>(16, og - ob * 16 - 16 * (nb - 1));
           const __mmask16 mask = __mmask16((1u << lanes) - 1);
           if (nb == 2)
             gemm2U8StoreNhwc(wb, col, k4, nq, store0,
