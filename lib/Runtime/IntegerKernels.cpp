@@ -1391,9 +1391,6 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
   const int64_t C = s.channels, KH = s.kernelH, KW = s.kernelW;
   const int64_t sh = s.strideH, sw = s.strideW, dh = s.dilationH,
                 dw = s.dilationW;
-  Col *xp = paddedInput<Col>(batch * Hp * Wp * C);
-  padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
-
   const bool split = method == Method::GemmSplit16;
   const bool rowRuns = s.groups == 1 && dw == 1;
   // A kernel row's run of at most 16 bytes (the 3-channel stem's 9) moves
@@ -1414,6 +1411,15 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
                        s.padTop == 0 && s.padLeft == 0 && s.padBottom == 0 &&
                        s.padRight == 0 && s.groups == 1 && !split &&
                        C % group == 0;
+  // Such a conv on an NHWC input converts each tile's rows of x into the
+  // col buffer itself: the matrix is x, so the padded copy of the whole
+  // input would only add a write and a read of it through memory.
+  const bool tileRows = inPlace && layouts.inputNhwc;
+  Col *xp = nullptr;
+  if (!tileRows) {
+    xp = paddedInput<Col>(batch * Hp * Wp * C);
+    padNHWC(x, layouts.inputNhwc, batch, xp, parallel);
+  }
   // The GEMM of one tile's im2col rows (col, and colLow with the int16
   // split) with every block of the group's output channels, then the
   // requantizing store.
@@ -1524,6 +1530,16 @@ void IntegerConv::Impl::runGemm(const In *x, int64_t batch, Out *y,
     // A 1x1 stride-1 unpadded conv with an even C: the padded NHWC copy is
     // already the im2col matrix (row q at xp + q * C, ld = C). Full tiles
     // read it in place; a partial last tile is copied and zero-padded.
+    if (tileRows) {
+      Col *col = colStore.data();
+      const In *src = x + q0 * C;
+      const int64_t values = nq * C;
+      for (int64_t e = 0; e < values; ++e)
+        col[e] = toCol<Col>(src[e]);
+      std::fill(col + values, col + npad * C, padValue);
+      storeTile(g, q0, nq, npad, col, nullptr, blockBegin, blockEnd, sc);
+      return;
+    }
     if (inPlace && nq == npad) {
       storeTile(g, q0, nq, npad, xp + q0 * C, nullptr, blockBegin, blockEnd,
                 sc);
