@@ -848,7 +848,7 @@ depthwiseDirectRowAvx512Vnni(const DepthwiseDirectArgs &a,
 /// window holds it: vpdpwssd against (w, 0) weight pairs adds exactly x * w
 /// per lane. A column then costs one shuffle for up to KW / S dot-products,
 /// where the tap-pair kernel needs four shuffles per dot-product.
-template <int KW, int S, int N>
+template <int KW, int S, int N, bool Guarded>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"),
                always_inline)) inline void
 depthwiseSextChunk(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
@@ -863,6 +863,9 @@ depthwiseSextChunk(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
     const int32_t *w = sextTaps + ky * KW * 16;
 #pragma GCC unroll 32
     for (int m = 0; m < (N - 1) * S + KW; ++m) {
+      // A column in the left or right padding adds nothing.
+      if (Guarded && (x0 + m < 0 || x0 + m >= a.W))
+        continue;
       const __m512i v = _mm512_cvtepi8_epi32(
           _mm_loadu_si128(reinterpret_cast<const __m128i *>(base + m * C)));
 #pragma GCC unroll 16
@@ -876,34 +879,29 @@ depthwiseSextChunk(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
   }
 }
 
-/// A border pixel of depthwiseSextRowAvx512Vnni: the taps whose column is
-/// in the row, one sign-extended load and dot-product each.
-template <int KW, int S, typename Out>
+/// Output pixels [ox, ox + N) of depthwiseSextRowAvx512Vnni, requantized
+/// and stored; the guarded chunk where their window leaves the row.
+template <int KW, int S, int N, typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"),
                always_inline)) inline void
-depthwiseSextBorder(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
-                    const BlockStoreAvx512 &s, int64_t ox, Out *dst) {
+depthwiseSextStore(const DepthwiseDirectArgs &a, const int32_t *sextTaps,
+                   const BlockStoreAvx512 &s, int64_t ox, Out *dst) {
   const int64_t x0 = ox * S - a.padLeft;
-  __m512i sum = _mm512_setzero_si512();
-  for (int64_t ky = a.kyBegin; ky < a.kyEnd; ++ky) {
-#pragma GCC unroll 8
-    for (int kx = 0; kx < KW; ++kx) {
-      const int64_t ix = x0 + kx;
-      if (ix < 0 || ix >= a.W)
-        continue;
-      sum = _mm512_dpwssd_epi32(
-          sum,
-          _mm512_cvtepi8_epi32(_mm_loadu_si128(
-              reinterpret_cast<const __m128i *>(a.rows[ky] + ix * a.C))),
-          _mm512_loadu_si512(sextTaps + (ky * KW + kx) * 16));
-    }
-  }
-  requantStore16(sum, s, dst + ox * a.outStride);
+  __m512i acc[N];
+  if (x0 < 0 || x0 + (N - 1) * S + KW > a.W)
+    depthwiseSextChunk<KW, S, N, true>(a, sextTaps, x0, acc);
+  else
+    depthwiseSextChunk<KW, S, N, false>(a, sextTaps, x0, acc);
+#pragma GCC unroll 16
+  for (int j = 0; j < N; ++j)
+    requantStore16(acc[j], s, dst + (ox + j) * a.outStride);
 }
 
 /// depthwiseDirectRowAvx512Vnni for an undilated KW x KH kernel at stride
-/// S along the row: the interior in chunks of depthwiseSextChunk, the
-/// borders tap by tap.
+/// S along the row: chunks of 8 (stride 1) or 4 (stride 2) output pixels,
+/// then 4, 2 and 1 for the rest. The chunks that hold the border pixels
+/// skip the columns outside the row, so a 5x5 kernel on a 7- or 14-wide
+/// map (4 border pixels) still reuses every loaded column.
 template <int KW, int S, typename Out>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))) void
 depthwiseSextRowAvx512Vnni(const DepthwiseDirectArgs &a,
@@ -911,26 +909,19 @@ depthwiseSextRowAvx512Vnni(const DepthwiseDirectArgs &a,
                            Out *dst) {
   constexpr int N = S == 1 ? 8 : 4;
   const BlockStoreAvx512 s = loadBlockStore(store);
-  const int64_t first = std::min(a.OW, (a.padLeft + S - 1) / S);
-  const int64_t last = a.W - KW + a.padLeft < 0
-                           ? -1
-                           : std::min(a.OW - 1, (a.W - KW + a.padLeft) / S);
   int64_t ox = 0;
-  for (; ox < first; ++ox)
-    depthwiseSextBorder<KW, S>(a, sextTaps, s, ox, dst);
-  __m512i acc[N];
-  for (; ox + N <= last + 1; ox += N) {
-    depthwiseSextChunk<KW, S, N>(a, sextTaps, ox * S - a.padLeft, acc);
-#pragma GCC unroll 16
-    for (int j = 0; j < N; ++j)
-      requantStore16(acc[j], s, dst + (ox + j) * a.outStride);
+  for (; ox + N <= a.OW; ox += N)
+    depthwiseSextStore<KW, S, N>(a, sextTaps, s, ox, dst);
+  if (N > 4 && ox + 4 <= a.OW) {
+    depthwiseSextStore<KW, S, 4>(a, sextTaps, s, ox, dst);
+    ox += 4;
   }
-  for (; ox <= last; ++ox) {
-    depthwiseSextChunk<KW, S, 1>(a, sextTaps, ox * S - a.padLeft, acc);
-    requantStore16(acc[0], s, dst + ox * a.outStride);
+  if (ox + 2 <= a.OW) {
+    depthwiseSextStore<KW, S, 2>(a, sextTaps, s, ox, dst);
+    ox += 2;
   }
-  for (; ox < a.OW; ++ox)
-    depthwiseSextBorder<KW, S>(a, sextTaps, s, ox, dst);
+  if (ox < a.OW)
+    depthwiseSextStore<KW, S, 1>(a, sextTaps, s, ox, dst);
 }
 
 /// The row kernel for a layer's shape: the sign-extending one where it
