@@ -150,13 +150,12 @@ struct BlockStore {
 
   /// Derived by prepare() once, when the layer is created, so that the
   /// kernels only load them. wideShifts: int32Sums and every channel's
-  /// shift >= 32, so the shifted product fits int32. bias32 and the parity
-  /// split serve the int32Sums path: parity[f][e][j] is field f
-  /// (multiplier, round, shift) of channel 2j + e; oddHighShift[j] is
+  /// shift >= 32, so the shifted product fits int32. The parity split
+  /// serves the int32Sums path: parity[f][e][j] is field f (multiplier,
+  /// round + bias * multiplier, shift) of channel 2j + e; oddHighShift[j] is
   /// channel 2j + 1's shift - 32, which leaves its result in the high half
   /// of the 64-bit lane, where the int32 lanes put it.
   bool wideShifts = false;
-  int32_t bias32[16] = {};
   int64_t parity[3][2][8] = {};
   int64_t oddHighShift[8] = {};
 
@@ -179,9 +178,11 @@ struct BlockStore {
     if (!int32Sums)
       return;
     for (int k = 0; k < 16; ++k) {
-      bias32[k] = int32_t(bias[k]);
       parity[0][k % 2][k / 2] = multiplier[k];
-      parity[1][k % 2][k / 2] = round[k];
+      // (sum + bias) * m + round = sum * m + (bias * m + round): the bias
+      // rides on the rounding constant, exact in int64 since |sum| + |bias|
+      // < 2^31 here, and the store saves an add.
+      parity[1][k % 2][k / 2] = round[k] + bias[k] * multiplier[k];
       parity[2][k % 2][k / 2] = shift[k];
       if (k % 2)
         oddHighShift[k / 2] = std::max<int64_t>(shift[k] - 32, 0);
@@ -282,7 +283,7 @@ struct BlockStoreAvx512 {
   /// and the saturation is the narrowing store's.
   bool wideShifts;
   int64_t loScalar, hiScalar;
-  __m512i bias32, mulEven, mulOdd, roundEven, roundOdd, shiftEven, shiftOdd,
+  __m512i mulEven, mulOdd, roundEven, roundOdd, shiftEven, shiftOdd,
       oddHighShift;
 };
 
@@ -305,7 +306,6 @@ loadBlockStore(const BlockStore &b) {
   v.loScalar = b.lo;
   v.hiScalar = b.hi;
   if (b.int32Sums) {
-    v.bias32 = _mm512_loadu_si512(b.bias32);
     v.mulEven = _mm512_loadu_si512(b.parity[0][0]);
     v.mulOdd = _mm512_loadu_si512(b.parity[0][1]);
     v.roundEven = _mm512_loadu_si512(b.parity[1][0]);
@@ -404,7 +404,7 @@ requantStore16(__m512i sums, const BlockStoreAvx512 &s, Out *dst,
     // The same arithmetic on int32 sums: no int32 clamp (a no-op here),
     // the products by channel parity, the results put back in channel
     // order in one register and stored in one go.
-    const __m512i v = _mm512_add_epi32(sums, s.bias32);
+    const __m512i v = sums;
     __m512i even =
         _mm512_add_epi64(_mm512_mul_epi32(v, s.mulEven), s.roundEven);
     __m512i odd = _mm512_add_epi64(
