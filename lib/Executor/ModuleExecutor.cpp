@@ -170,6 +170,12 @@ struct ModuleExecutor::Impl {
   llvm::DenseMap<mlir::Value, int> slotOf;
   llvm::DenseMap<mlir::Operation *, int> paramIndexOf;
 
+  /// ExecutorOptions::channelsLast applies now.
+  bool channelsLastConvs() const {
+    return options.channelsLast && fakeQuantMode == FakeQuantMode::Float &&
+           options.device.is_cpu();
+  }
+
   std::string compile(mlir::func::FuncOp func);
   std::string compileOp(mlir::Operation *op);
   /// One function per op kind, dispatched by compileOp: adds the step that
@@ -549,15 +555,22 @@ std::string ModuleExecutor::Impl::compileStep(Conv2dOp conv, int out) {
   const std::vector<int64_t> dilation = toVector(conv.getDilation());
   const Quad pad = toQuad(conv.getPadding());
   const int64_t groups = int64_t(conv.getGroups());
+  // ExecutorOptions::channelsLast: the weight's channels-last copy (a
+  // differentiable copy of the NCHW parameter) makes oneDNN pick NHWC.
+  // Decided per call: the fake-quant mode can change after compilation.
+  auto weight = [this](const at::Tensor &t) {
+    return channelsLastConvs() ? t.contiguous(at::MemoryFormat::ChannelsLast)
+                               : t;
+  };
   if (detail::isSymmetric(pad)) {
     const std::vector<int64_t> padding{pad[0], pad[1]};
     addStep("hat.conv2d -> at::conv2d", [=](Slots &s) {
-      s[out] = at::conv2d(s[in], s[w], b >= 0 ? s[b] : at::Tensor(), stride,
-                          padding, dilation, groups);
+      s[out] = at::conv2d(s[in], weight(s[w]), b >= 0 ? s[b] : at::Tensor(),
+                          stride, padding, dilation, groups);
     });
   } else {
     addStep("hat.conv2d -> at::constant_pad_nd + at::conv2d", [=](Slots &s) {
-      s[out] = at::conv2d(detail::padNCHW(s[in], pad, 0.0), s[w],
+      s[out] = at::conv2d(detail::padNCHW(s[in], pad, 0.0), weight(s[w]),
                           b >= 0 ? s[b] : at::Tensor(), stride,
                           std::vector<int64_t>{0, 0}, dilation, groups);
     });
@@ -1299,8 +1312,11 @@ ModuleExecutor::Impl::forward(const std::vector<at::Tensor> &inputs) {
   }
   std::vector<at::Tensor> outputs;
   outputs.reserve(results.size());
+  // Channels-last activations leave as plain contiguous tensors (a no-op
+  // for those already so), which readers of raw data expect.
+  const bool nhwc = channelsLastConvs();
   for (int r : results)
-    outputs.push_back(slots[size_t(r)]);
+    outputs.push_back(nhwc ? slots[size_t(r)].contiguous() : slots[size_t(r)]);
   for (at::Tensor &t : slots)
     t.reset();
   return outputs;

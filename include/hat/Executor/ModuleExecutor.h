@@ -76,6 +76,12 @@ struct ExecutorOptions {
   /// of HatRuntime's integer kernels. The results are the same bit for bit;
   /// the ATen forms are many times slower (docs/executor.md).
   bool atenIntegerOps = false;
+  /// Float mode on the CPU: 2-D convs take their weight in channels-last
+  /// order, so oneDNN runs them forward and backward on NHWC activations,
+  /// which the ops between convs keep (TinyResNet trains 7-16 % faster).
+  /// The parameters stay NCHW; outputs are made contiguous. Fake-quant and
+  /// integer modes always run NCHW.
+  bool channelsLast = true;
 };
 
 /// Name -> tensor in program order (an OrderedDict, as torch's state_dict).

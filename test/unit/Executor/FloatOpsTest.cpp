@@ -22,54 +22,70 @@ class FloatOpsTest : public ExecutorTest {
 protected:
   /// Runs `func` on `inputs` through the executor and `reference` on clones
   /// of the inputs, parameters and buffers; compares the output, the input
-  /// gradients, the parameter gradients and the buffers afterwards. Returns
-  /// the executor's output.
+  /// gradients, the parameter gradients and the buffers afterwards: bit for
+  /// bit with NCHW convs, to float rounding with channels-last convs
+  /// (ExecutorOptions::channelsLast, oneDNN's other summation order), whose
+  /// outputs must also come back contiguous. Returns the NCHW output.
   at::Tensor check(mlir::func::FuncOp func,
                    const std::vector<at::Tensor> &inputs,
                    const Reference &reference, bool training = false) {
-    ExecutorOptions options;
-    options.fakeQuantMode = FakeQuantMode::Float;
-    auto executor = makeExecutor(func, options);
-    if (!executor)
-      return at::Tensor();
-    executor->train(training);
+    at::Tensor nchwOut;
+    for (bool channelsLast : {false, true}) {
+      SCOPED_TRACE(channelsLast ? "channels-last convs" : "NCHW convs");
+      ExecutorOptions options;
+      options.fakeQuantMode = FakeQuantMode::Float;
+      options.channelsLast = channelsLast;
+      auto executor = makeExecutor(func, options);
+      if (!executor)
+        return at::Tensor();
+      executor->train(training);
 
-    TensorMap refState;
-    for (auto &[name, t] : executor->namedParameters())
-      refState[name] = t.detach().clone().set_requires_grad(true);
-    for (auto &[name, t] : executor->namedBuffers())
-      refState[name] = t.detach().clone();
+      TensorMap refState;
+      for (auto &[name, t] : executor->namedParameters())
+        refState[name] = t.detach().clone().set_requires_grad(true);
+      for (auto &[name, t] : executor->namedBuffers())
+        refState[name] = t.detach().clone();
 
-    std::vector<at::Tensor> ins, refIns;
-    for (const at::Tensor &t : inputs) {
-      ins.push_back(t.detach().clone().set_requires_grad(true));
-      refIns.push_back(t.detach().clone().set_requires_grad(true));
+      std::vector<at::Tensor> ins, refIns;
+      for (const at::Tensor &t : inputs) {
+        ins.push_back(t.detach().clone().set_requires_grad(true));
+        refIns.push_back(t.detach().clone().set_requires_grad(true));
+      }
+      at::Tensor out = executor->forward(ins)[0];
+      at::manual_seed(11);
+      at::Tensor gradOut = at::randn(out.sizes());
+      (out * gradOut).sum().backward();
+
+      at::Tensor refOut = reference(refIns, refState);
+      (refOut * gradOut).sum().backward();
+
+      auto same = [&](const at::Tensor &a, const at::Tensor &b) {
+        return channelsLast ? allClose(a, b, 1e-4, 1e-5) : bitEqual(a, b);
+      };
+      EXPECT_TRUE(same(out, refOut)) << "forward";
+      if (channelsLast)
+        EXPECT_TRUE(out.is_contiguous()) << "output memory format";
+      for (size_t i = 0; i < ins.size(); ++i)
+        EXPECT_TRUE(same(ins[i].grad(), refIns[i].grad()))
+            << "gradient of input " << i;
+      for (auto &[name, t] : executor->namedParameters())
+        EXPECT_TRUE(same(t.grad(), refState[name].grad()))
+            << "gradient of " << name;
+      for (auto &[name, t] : executor->namedBuffers())
+        EXPECT_TRUE(same(t, refState[name])) << "buffer " << name;
+
+      if (!channelsLast) {
+        nchwOut = out;
+        if (!training) {
+          // Same meaning as the reference interpreter (different summation
+          // order, so only to float rounding).
+          std::vector<at::Tensor> evalOut = runEval(func, inputs);
+          if (!evalOut.empty())
+            EXPECT_TRUE(allClose(out, evalOut[0], 1e-4, 1e-5)) << "vs HatEval";
+        }
+      }
     }
-    at::Tensor out = executor->forward(ins)[0];
-    at::Tensor gradOut = at::randn(out.sizes());
-    (out * gradOut).sum().backward();
-
-    at::Tensor refOut = reference(refIns, refState);
-    (refOut * gradOut).sum().backward();
-
-    EXPECT_TRUE(bitEqual(out, refOut)) << "forward";
-    for (size_t i = 0; i < ins.size(); ++i)
-      EXPECT_TRUE(bitEqual(ins[i].grad(), refIns[i].grad()))
-          << "gradient of input " << i;
-    for (auto &[name, t] : executor->namedParameters())
-      EXPECT_TRUE(bitEqual(t.grad(), refState[name].grad()))
-          << "gradient of " << name;
-    for (auto &[name, t] : executor->namedBuffers())
-      EXPECT_TRUE(bitEqual(t, refState[name])) << "buffer " << name;
-
-    if (!training) {
-      // Same meaning as the reference interpreter (different summation
-      // order, so only to float rounding).
-      std::vector<at::Tensor> evalOut = runEval(func, inputs);
-      if (!evalOut.empty())
-        EXPECT_TRUE(allClose(out, evalOut[0], 1e-4, 1e-5)) << "vs HatEval";
-    }
-    return out;
+    return nchwOut;
   }
 };
 
@@ -629,6 +645,7 @@ TEST_F(FloatOpsTest, SharedWeightsAndSeveralResults) {
   auto func = fb.finish(results);
   ExecutorOptions options;
   options.fakeQuantMode = FakeQuantMode::Float;
+  options.channelsLast = false; // compared bit for bit below
   auto executor = makeExecutor(func, options);
   ASSERT_TRUE(executor);
   executor->train(true);
