@@ -69,6 +69,16 @@ broadcastBytes4(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
+/// One pixel's 4 input bytes against two blocks' weights: a += x . wa,
+/// b += x . wb, sharing the broadcast.
+__attribute__((target("avx512f,avx512vnni"), always_inline)) inline void
+dotPixelTwoBlocks(__m512i &a, __m512i &b, const uint8_t *x, __m512i wa,
+                  __m512i wb) {
+  const __m512i bx = broadcastBytes4(x);
+  dotBytesAvx512(a, bx, wa);
+  dotBytesAvx512(b, bx, wb);
+}
+
 /// accumulate2U8Avx512 for one o16k4 block: 8 pixels into a[8].
 __attribute__((target("avx512f,avx512bw,avx512vnni"),
                always_inline)) inline void
@@ -113,30 +123,14 @@ accumulate2U8Avx512(const int8_t *w, const uint8_t *x, int64_t k4, __m512i a[8],
     const __m512i wa = _mm512_loadu_si512((const void *)(w + kk * 64));
     const __m512i wb = _mm512_loadu_si512((const void *)(w1 + kk * 64));
     const uint8_t *xk = x + 4 * kk;
-    __m512i bx = broadcastBytes4(xk + 0 * ld);
-    dotBytesAvx512(a0, bx, wa);
-    dotBytesAvx512(b0, bx, wb);
-    bx = broadcastBytes4(xk + 1 * ld);
-    dotBytesAvx512(a1, bx, wa);
-    dotBytesAvx512(b1, bx, wb);
-    bx = broadcastBytes4(xk + 2 * ld);
-    dotBytesAvx512(a2, bx, wa);
-    dotBytesAvx512(b2, bx, wb);
-    bx = broadcastBytes4(xk + 3 * ld);
-    dotBytesAvx512(a3, bx, wa);
-    dotBytesAvx512(b3, bx, wb);
-    bx = broadcastBytes4(xk + 4 * ld);
-    dotBytesAvx512(a4, bx, wa);
-    dotBytesAvx512(b4, bx, wb);
-    bx = broadcastBytes4(xk + 5 * ld);
-    dotBytesAvx512(a5, bx, wa);
-    dotBytesAvx512(b5, bx, wb);
-    bx = broadcastBytes4(xk + 6 * ld);
-    dotBytesAvx512(a6, bx, wa);
-    dotBytesAvx512(b6, bx, wb);
-    bx = broadcastBytes4(xk + 7 * ld);
-    dotBytesAvx512(a7, bx, wa);
-    dotBytesAvx512(b7, bx, wb);
+    dotPixelTwoBlocks(a0, b0, xk + 0 * ld, wa, wb);
+    dotPixelTwoBlocks(a1, b1, xk + 1 * ld, wa, wb);
+    dotPixelTwoBlocks(a2, b2, xk + 2 * ld, wa, wb);
+    dotPixelTwoBlocks(a3, b3, xk + 3 * ld, wa, wb);
+    dotPixelTwoBlocks(a4, b4, xk + 4 * ld, wa, wb);
+    dotPixelTwoBlocks(a5, b5, xk + 5 * ld, wa, wb);
+    dotPixelTwoBlocks(a6, b6, xk + 6 * ld, wa, wb);
+    dotPixelTwoBlocks(a7, b7, xk + 7 * ld, wa, wb);
   }
   a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
   a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
