@@ -149,10 +149,10 @@ struct Session::Impl {
   void runStacked(const std::vector<const float *> &given, int64_t repeats,
                   std::vector<eval::Tensor> &outputs);
   /// With several threads and at least two model batches: each thread runs
-  /// whole images through the whole model on a session of its own, the
-  /// batches split in contiguous runs. A layer then keeps one image's
-  /// activations in that core's cache instead of the whole batch's
-  /// streaming through memory, and no layer waits for the slowest thread.
+  /// a contiguous share of the batches through the whole model on a
+  /// single-threaded session of its own. No layer waits for the slowest
+  /// thread's part of it, small layers are not cut into tasks shorter than
+  /// their dispatch, and each core's layers touch only its share.
   void runStreams(const std::vector<const float *> &given, int64_t repeats,
                   int64_t count, std::vector<eval::Tensor> &outputs);
 
