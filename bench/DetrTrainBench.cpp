@@ -55,6 +55,18 @@
 #include <string>
 #include <vector>
 
+/// at::conv2d as the executor runs float convs on the CPU
+/// (ExecutorOptions::channelsLast): on the weight's channels-last copy, so
+/// both sides time, and compute, the same oneDNN convolutions.
+static at::Tensor nhwcConv2d(const at::Tensor &x, const at::Tensor &w,
+                             const at::Tensor &bias = {},
+                             at::IntArrayRef stride = 1,
+                             at::IntArrayRef padding = 0,
+                             at::IntArrayRef dilation = 1, int64_t groups = 1) {
+  return at::conv2d(x, w.contiguous(at::MemoryFormat::ChannelsLast), bias,
+                    stride, padding, dilation, groups);
+}
+
 using namespace hat;
 
 namespace {
@@ -140,7 +152,7 @@ struct ConvBn {
       : weight(r.add(convName + ".weight", {out, in, k, k})),
         bn(r, bnName, out), stride(stride), pad(pad) {}
   at::Tensor operator()(const at::Tensor &x) const {
-    return bn(at::conv2d(x, weight, {}, stride, pad));
+    return bn(nhwcConv2d(x, weight, {}, stride, pad));
   }
 };
 

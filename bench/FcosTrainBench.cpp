@@ -55,6 +55,18 @@
 #include <string>
 #include <vector>
 
+/// at::conv2d as the executor runs float convs on the CPU
+/// (ExecutorOptions::channelsLast): on the weight's channels-last copy, so
+/// both sides time, and compute, the same oneDNN convolutions.
+static at::Tensor nhwcConv2d(const at::Tensor &x, const at::Tensor &w,
+                             const at::Tensor &bias = {},
+                             at::IntArrayRef stride = 1,
+                             at::IntArrayRef padding = 0,
+                             at::IntArrayRef dilation = 1, int64_t groups = 1) {
+  return at::conv2d(x, w.contiguous(at::MemoryFormat::ChannelsLast), bias,
+                    stride, padding, dilation, groups);
+}
+
 using namespace hat;
 
 namespace {
@@ -133,7 +145,7 @@ struct ConvBn {
       : weight(r.add(name + ".conv.weight", {out, in / groups, k, k})),
         bn(r, name + ".bn", out), stride(stride), groups(groups), pad(k / 2) {}
   at::Tensor operator()(const at::Tensor &x) const {
-    return bn(at::conv2d(x, weight, {}, stride, pad, 1, groups));
+    return bn(nhwcConv2d(x, weight, {}, stride, pad, 1, groups));
   }
 };
 
@@ -214,8 +226,8 @@ struct FuseNode {
     for (size_t i = 1; i < xs.size(); ++i)
       acc = acc + xs[i] * w[int64_t(i)];
     at::Tensor y = at::relu(acc);
-    y = at::conv2d(y, dw, {}, 1, 1, 1, dw.size(0));
-    return bn(at::conv2d(y, pw));
+    y = nhwcConv2d(y, dw, {}, 1, 1, 1, dw.size(0));
+    return bn(nhwcConv2d(y, pw));
   }
 };
 
@@ -318,12 +330,12 @@ struct Head {
     for (size_t l = 0; l < p.size(); ++l) {
       at::Tensor c = p[l], r = p[l];
       for (size_t k = 0; k < clsConv.size(); ++k) {
-        c = at::relu(clsBn[k][l](at::conv2d(c, clsConv[k], {}, 1, 1)));
-        r = at::relu(regBn[k][l](at::conv2d(r, regConv[k], {}, 1, 1)));
+        c = at::relu(clsBn[k][l](nhwcConv2d(c, clsConv[k], {}, 1, 1)));
+        r = at::relu(regBn[k][l](nhwcConv2d(r, regConv[k], {}, 1, 1)));
       }
-      cls.push_back(at::conv2d(c, clsW, clsB, 1, 1));
-      bbox.push_back(at::relu(at::conv2d(r, regW, regB, 1, 1)));
-      ctr.push_back(at::conv2d(r, ctrW, ctrB, 1, 1));
+      cls.push_back(nhwcConv2d(c, clsW, clsB, 1, 1));
+      bbox.push_back(at::relu(nhwcConv2d(r, regW, regB, 1, 1)));
+      ctr.push_back(nhwcConv2d(r, ctrW, ctrB, 1, 1));
     }
     cls.insert(cls.end(), bbox.begin(), bbox.end());
     cls.insert(cls.end(), ctr.begin(), ctr.end());
