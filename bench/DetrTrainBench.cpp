@@ -30,6 +30,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ChannelsLastConv.h"
 #include "hat/Config/Config.h"
 #include "hat/Engine/DetrLosses.h"
 #include "hat/Engine/Engine.h"
@@ -54,18 +55,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-/// at::conv2d as the executor runs float convs on the CPU
-/// (ExecutorOptions::channelsLast): on the weight's channels-last copy, so
-/// both sides time, and compute, the same oneDNN convolutions.
-static at::Tensor nhwcConv2d(const at::Tensor &x, const at::Tensor &w,
-                             const at::Tensor &bias = {},
-                             at::IntArrayRef stride = 1,
-                             at::IntArrayRef padding = 0,
-                             at::IntArrayRef dilation = 1, int64_t groups = 1) {
-  return at::conv2d(x, w.contiguous(at::MemoryFormat::ChannelsLast), bias,
-                    stride, padding, dilation, groups);
-}
 
 using namespace hat;
 
