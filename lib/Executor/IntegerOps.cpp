@@ -7,6 +7,7 @@
 #include "hat/Quant/FixedPoint.h"
 
 #include <ATen/Parallel.h>
+#include <cmath>
 
 #include <limits>
 #include <stdexcept>
@@ -289,6 +290,20 @@ at::Tensor requantWide(const at::Tensor &acc, int32_t multiplier, int32_t shift,
 at::Tensor nearestResize(const at::Tensor &input, const at::Tensor &rows,
                          const at::Tensor &cols) {
   return input.index_select(2, rows).index_select(3, cols);
+}
+
+std::vector<int64_t> torchNearestIndices(int64_t in, int64_t out) {
+  std::vector<int64_t> idx(size_t(std::max<int64_t>(out, 0)));
+  const float scale = float(in) / float(out);
+  for (int64_t d = 0; d < out; ++d) {
+    if (out == in)
+      idx[d] = d;
+    else if (out == 2 * in)
+      idx[d] = d >> 1;
+    else
+      idx[d] = std::min(int64_t(std::floor(float(d) * scale)), in - 1);
+  }
+  return idx;
 }
 
 } // namespace hat::exec::detail

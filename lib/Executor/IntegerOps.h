@@ -139,6 +139,11 @@ at::Tensor requantWide(const at::Tensor &acc, int32_t multiplier, int32_t shift,
 at::Tensor nearestResize(const at::Tensor &input, const at::Tensor &rows,
                          const at::Tensor &cols);
 
+/// The source index at::upsample_nearest2d (LibTorch 1.13, no scale given)
+/// reads for each of `out` positions along an axis of `in`: the same index,
+/// src >> 1 for exact doubling, else floor(dst * float(in) / out) in float.
+std::vector<int64_t> torchNearestIndices(int64_t in, int64_t out);
+
 } // namespace hat::exec::detail
 
 #endif // HAT_LIB_EXECUTOR_INTEGEROPS_H

@@ -781,8 +781,23 @@ void ModuleExecutor::Impl::addNearestResize(const char *what,
   at::Tensor cols =
       at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
           .to(options.device);
-  addStep(what,
-          [=](Slots &s) { s[out] = detail::nearestResize(s[in], rows, cols); });
+  // at::upsample_nearest2d picks src = floor(dst * float(in / out)), which
+  // can differ from HAT's integer floor(dst * in / out) (6 -> 74 does). Where
+  // the two agree on every row and column, float tensors take it: its
+  // backward is one parallel pass, where index_select's is two serial
+  // index_adds (about 10x slower on BiFPN's maps at 2 threads).
+  const bool torchNearestAgrees =
+      detail::torchNearestIndices(inType.getDimSize(2), outH) ==
+          eval::nearestIndices(inType.getDimSize(2), outH) &&
+      detail::torchNearestIndices(inType.getDimSize(3), outW) ==
+          eval::nearestIndices(inType.getDimSize(3), outW);
+  const std::vector<int64_t> size{outH, outW};
+  addStep(what, [=](Slots &s) {
+    const at::Tensor &x = s[in];
+    s[out] = torchNearestAgrees && x.is_floating_point()
+                 ? at::upsample_nearest2d(x, size)
+                 : detail::nearestResize(x, rows, cols);
+  });
 }
 
 std::string ModuleExecutor::Impl::compileStep(ResizeOp resize, int out) {

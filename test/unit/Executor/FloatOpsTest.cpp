@@ -556,6 +556,10 @@ TEST_F(FloatOpsTest, Resize) {
        std::vector<std::tuple<hat::ResizeMode, bool, int64_t, int64_t>>{
            {hat::ResizeMode::nearest, false, 10, 7},
            {hat::ResizeMode::nearest, false, 3, 2},
+           // torch's float nearest index differs from HAT's at 6 -> 74:
+           // the executor must keep HAT's (index_select), not take
+           // at::upsample_nearest2d.
+           {hat::ResizeMode::nearest, false, 10, 74},
            {hat::ResizeMode::bilinear, false, 10, 12},
            {hat::ResizeMode::bilinear, true, 9, 4}}) {
     FunctionBuilder fb(context);
@@ -569,7 +573,10 @@ TEST_F(FloatOpsTest, Resize) {
         func, {input}, [&](const std::vector<at::Tensor> &in, TensorMap &) {
           if (mode == hat::ResizeMode::bilinear)
             return at::upsample_bilinear2d(in[0], {outH, outW}, alignCorners);
-          // HAT's nearest: src = floor(dst * in / out) in integers.
+          // HAT's nearest: src = floor(dst * in / out) in integers. Where
+          // that is torch's index too, what a LibTorch user writes.
+          if (outW != 74)
+            return at::upsample_nearest2d(in[0], {outH, outW});
           std::vector<int64_t> rows, cols;
           for (int64_t d = 0; d < outH; ++d)
             rows.push_back(d * 5 / outH);
