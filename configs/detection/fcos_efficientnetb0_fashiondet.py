@@ -49,7 +49,7 @@ qat_epochs = 2  # fashion-det
 num_workers = 2  # fashion-det: 2 cores
 # fashion-det: twice the seed's lr (0.14 for 4x24 images) scaled linearly to
 # batch 16. The linearly scaled 0.0233 is too low for 3,000 steps from
-# scratch: it ends at mAP 0.454 where this ends at 0.510
+# scratch: it ends at mAP 0.454 where this ends at 0.48-0.51 (two runs)
 # (docs/detection.md, "Why the augmentation and learning rate differ").
 float_lr = 2 * 0.14 * 16 / 96
 march = (
