@@ -781,7 +781,7 @@ void ModuleExecutor::Impl::addNearestResize(const char *what,
   at::Tensor cols =
       at::tensor(eval::nearestIndices(inType.getDimSize(3), outW), opts)
           .to(options.device);
-  // at::upsample_nearest2d picks src = floor(dst * float(in / out)), which
+  // at::upsample_nearest2d picks src = floor(dst * (float(in) / out)), which
   // can differ from HAT's integer floor(dst * in / out) (6 -> 74 does). Where
   // the two agree on every row and column, float tensors take it: its
   // backward is one parallel pass, where index_select's is two serial
@@ -805,8 +805,9 @@ std::string ModuleExecutor::Impl::compileStep(ResizeOp resize, int out) {
   auto inType = rankedType(resize.getInput());
   const int64_t outH = resize.getSize()[0], outW = resize.getSize()[1];
   if (resize.getMode() == hat::ResizeMode::nearest) {
-    addNearestResize("hat.resize nearest -> at::index_select", inType, outH,
-                     outW, in, out);
+    addNearestResize(
+        "hat.resize nearest -> at::upsample_nearest2d or index_select", inType,
+        outH, outW, in, out);
   } else {
     const bool alignCorners = resize.getAlignCorners();
     const std::vector<int64_t> size{outH, outW};
