@@ -12,7 +12,7 @@ jobs="${HAT_JOBS:-$(nproc)}"
 packages=(
   cmake ninja-build g++ lld python3 git
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
-  libtorch-dev python3-torch
+  libtorch-dev python3-torch libopenblas0-openmp
   liblmdb-dev libopencv-dev
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev
   libgtest-dev nlohmann-json3-dev zlib1g-dev libgloo-dev

@@ -294,17 +294,31 @@ struct DeformableDETR : Module {
   std::pair<Value, Value> predict(NetBuilder &nb, const Heads &heads, Value hs,
                                   Value refLogits, int64_t layer) {
     NetBuilder::Scope s(nb, "pred_" + std::to_string(layer));
+    // The outputs and the box path are int16 in the integer model: an int8
+    // box is a step of 1/127 of the input (a pixel at 128 px) and an int8
+    // box logit moves the box centre by up to a pixel, which costs the high
+    // IoU thresholds of mAP@[.5:.95] on small objects; int8 class logits tie
+    // queries the top-k has to rank.
     Value logits = nb.linear(hs, heads.cls, "class_embed");
+    markInt16(nb, logits);
     Value h = hs;
     for (int k = 0; k < 2; ++k)
       h = nb.activation(
           nb.linear(h, heads.mlp[k], "bbox_embed.layers." + std::to_string(k)),
           Activation::Relu);
-    Value xy = nb.add(nb.linear(h, heads.xy, "bbox_embed.xy"), refLogits);
+    Value delta = nb.linear(h, heads.xy, "bbox_embed.xy");
+    markInt16(nb, delta);
+    Value xy = nb.add(delta, refLogits);
+    markInt16(nb, xy);
     xy = nb.activation(xy, Activation::Sigmoid);
-    Value wh = nb.activation(nb.linear(h, heads.wh, "bbox_embed.wh"),
-                             Activation::Sigmoid);
-    return {logits, nb.concat({xy, wh}, 2)};
+    markInt16(nb, xy);
+    Value wh = nb.linear(h, heads.wh, "bbox_embed.wh");
+    markInt16(nb, wh);
+    wh = nb.activation(wh, Activation::Sigmoid);
+    markInt16(nb, wh);
+    Value box = nb.concat({xy, wh}, 2);
+    markInt16(nb, box);
+    return {logits, box};
   }
 
   std::vector<Value> forwardMulti(NetBuilder &nb,
@@ -392,10 +406,15 @@ struct DeformableDETR : Module {
     // the query position.
     Value queryPos = nb.embedding(head.numQueries, d, "query_embed.pos");
     Value tgt = nb.embedding(head.numQueries, d, "query_embed.tgt");
+    // The reference points are int16 like the sampling locations they start
+    // and the box centres they offset (predict()).
     Value refLogits = nb.linear(queryPos, 2, true, "reference_points");
+    markInt16(nb, refLogits);
     Value ref = nb.activation(refLogits, Activation::Sigmoid);
+    markInt16(nb, ref);
     std::vector<Value> copies(size_t(f), ref);
     Value decRef = f == 1 ? ref : nb.concat(copies, 2);
+    markInt16(nb, decRef);
     const Heads heads = makeHeads(nb);
     std::vector<Value> logits, boxes;
     for (int64_t j = 0; j < tf.decoderLayers; ++j) {
