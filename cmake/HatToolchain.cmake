@@ -53,7 +53,10 @@ function(hat_add_unittest name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY
                         ${CMAKE_BINARY_DIR}/unittests)
   target_link_libraries(${name} PRIVATE ${ARG_LINK} GTest::gtest GTest::gtest_main)
+  # Listing the cases loads LibTorch and MLIR; on a loaded 2-core machine
+  # that outlasts CMake's 5 s default and ctest fails before any case runs.
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
+                       DISCOVERY_TIMEOUT 120
                        WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
                        PROPERTIES ENVIRONMENT "HAT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
