@@ -153,9 +153,23 @@ ConfigParts findConfigParts(const config::Module &module,
     throw EngineError(path + ": no validation data: neither a Validation "
                              "callback with a data_loader nor "
                              "val_data_loader");
+  // Tutorial-style configs validate in the float, calibration and QAT
+  // trainers; the int_infer trainer, which only converts, has no metrics.
   if (parts.valMetrics.isNone())
-    throw EngineError(path + ": the trainer has no val_metrics to rank "
-                             "layers by");
+    for (const char *name :
+         {"qat_trainer", "calibration_trainer", "float_trainer"}) {
+      const config::Value *trainer = module.get(name);
+      if (!trainer || !trainer->isDict())
+        continue;
+      if (const config::Value *m = dictGet(*trainer, "val_metrics")) {
+        parts.valMetrics = *m;
+        break;
+      }
+    }
+  if (parts.valMetrics.isNone())
+    throw EngineError(path + ": no val_metrics to rank layers by in "
+                             "int_infer_trainer, qat_trainer, "
+                             "calibration_trainer or float_trainer");
   return parts;
 }
 
@@ -170,6 +184,34 @@ struct LayerInfo {
   int bits = 8;
   float scale = 0;
 };
+
+/// Appends `extra` to the function's results. The result attributes grow
+/// with them (`setType`, not `setFunctionType`: a result attribute array
+/// shorter than the results is read out of bounds), and when the model names
+/// its outputs (`hat.name`, which every output of a multi-output model needs)
+/// each tap is named too.
+void appendResults(mlir::func::FuncOp func, llvm::ArrayRef<mlir::Value> extra) {
+  auto ret =
+      llvm::cast<mlir::func::ReturnOp>(func.getBody().front().getTerminator());
+  llvm::SmallVector<mlir::Value> results(ret.getOperands());
+  const unsigned before = results.size();
+  bool named = false;
+  for (unsigned i = 0; i < before; ++i)
+    named |= bool(func.getResultAttr(i, "hat.name"));
+  results.append(extra.begin(), extra.end());
+  ret->setOperands(results);
+  llvm::SmallVector<mlir::Type> types;
+  for (mlir::Value v : results)
+    types.push_back(v.getType());
+  func.setType(mlir::FunctionType::get(func.getContext(),
+                                       func.getArgumentTypes(), types));
+  if (named)
+    for (unsigned i = before; i < results.size(); ++i)
+      func.setResultAttr(i, "hat.name",
+                         mlir::StringAttr::get(func.getContext(),
+                                               "quant_analysis.tap." +
+                                                   std::to_string(i - before)));
+}
 
 /// Collects the named activation fake_quants (program order) and appends
 /// their results to the function's results; returns them.
@@ -199,16 +241,7 @@ std::vector<LayerInfo> tapFakeQuants(mlir::func::FuncOp func) {
     layers.push_back(info);
     taps.push_back(fq.getResult());
   });
-  auto ret =
-      llvm::cast<mlir::func::ReturnOp>(func.getBody().front().getTerminator());
-  llvm::SmallVector<mlir::Value> results(ret.getOperands());
-  results.append(taps.begin(), taps.end());
-  ret->setOperands(results);
-  llvm::SmallVector<mlir::Type> types;
-  for (mlir::Value v : results)
-    types.push_back(v.getType());
-  func.setFunctionType(mlir::FunctionType::get(func.getContext(),
-                                               func.getArgumentTypes(), types));
+  appendResults(func, taps);
   return layers;
 }
 
@@ -242,12 +275,7 @@ std::vector<int> tapIntegerLayers(mlir::func::FuncOp func,
     index.push_back(int(results.size()) - base);
     results.push_back(it->second);
   }
-  ret->setOperands(results);
-  llvm::SmallVector<mlir::Type> types;
-  for (mlir::Value v : results)
-    types.push_back(v.getType());
-  func.setFunctionType(mlir::FunctionType::get(func.getContext(),
-                                               func.getArgumentTypes(), types));
+  appendResults(func, llvm::ArrayRef<mlir::Value>(results).drop_front(base));
   return index;
 }
 
@@ -383,6 +411,15 @@ AnalysisReport runQuantAnalysis(const AnalysisOptions &options) {
   // Float: the float checkpoint, converted the same way (BN folded, the
   // same fake_quant ops), fake quantization bypassed.
   EngineModelPtr floatModel = EngineModel::fromConfig(parts.modelConfig);
+  // The comparison and the ranking feed one output tensor to the metric;
+  // detectors need their outputs decoded first, which is not done here.
+  if (floatModel->outputNames().size() > 1 || floatModel->postProcessor())
+    throw EngineError(
+        options.configPath + ": the model has " +
+        std::to_string(floatModel->outputNames().size()) + " outputs" +
+        (floatModel->postProcessor() ? " and a post-process" : "") +
+        "; hat-quant-analysis compares and ranks single-output models only "
+        "(detection and lane models are not supported yet)");
   loadInto(*floatModel, report.floatCheckpoint);
   quantize(*floatModel);
   floatModel->setFakeQuantMode(exec::FakeQuantMode::Float);
