@@ -53,6 +53,32 @@ num_workers = 2  # fashion-det: 2 cores
 embed_dims = 128  # fashion-det
 num_levels = 4
 march = March.NASH_E
+num_decoder_layers = 2  # fashion-det
+# int16 outputs for the decoders' deformable cross-attention (value and
+# offset projections, attention weights and their softmax, the sampled
+# values, the output projection and the sums in it), read by every
+# Float2Calibration / Float2QAT conversion. The builder already makes the
+# sampling locations, the sums before each layer norm, the reference points
+# and the box path int16. With every activation int16 calibration keeps the
+# float mAP; of the backbone, the encoder and the decoder, only the
+# decoder's int8 costs mAP, and within it the cross-attention
+# (docs/detection.md, "Deformable DETR").
+qconfig = dict(
+    module_name={
+        "decoder.layers.%d.cross_attn.%s" % (layer, op): "qint16"
+        for layer in range(num_decoder_layers)
+        for op in [
+            "value_proj",
+            "sampling_offsets",
+            "add",
+            "attention_weights",
+            "softmax",
+            "sampling",
+            "output_proj",
+            "add_1",
+        ]
+    }
+)
 
 
 def make_model(aux_loss):
@@ -84,7 +110,7 @@ def make_model(aux_loss):
             num_levels=num_levels,
             num_points=4,
             num_encoder_layers=2,  # fashion-det
-            num_decoder_layers=2,  # fashion-det
+            num_decoder_layers=num_decoder_layers,
             feedforward_channels=512,  # fashion-det
         ),
         head=dict(
